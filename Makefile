@@ -1,0 +1,64 @@
+# Two commands set up a fresh machine: `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LATEST := .venv-latest
+export GRADIO_ANALYTICS_ENABLED := False
+export HF_HUB_OFFLINE := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PYTHONUNBUFFERED := 1
+
+.PHONY: demo test install chromium sync-check nbtest pytest test-latest bench clean-venv
+
+# The dev environment: the tested versions of constraints.txt, nbdev included.
+$(BIN)/.installed: settings.ini setup.py constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	@touch $@
+install: $(BIN)/.installed
+
+demo: install
+	$(BIN)/companion doctor
+	$(BIN)/companion lesson2 --out lesson2
+
+# Browser tests drive Debian's Chromium; installed here when missing and running as root.
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Chromium from Debian packages"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; \
+	  else echo "Chromium is missing: run 'sudo apt-get install chromium' for the browser tests"; fi; \
+	fi
+
+# The library must be what nbdev_export makes of the notebooks, and the notebooks must be clean.
+sync-check: install
+	@h() { find companion nbs -name '*.py' -o -name '*.ipynb' | grep -v checkpoints | sort | xargs md5sum; }; \
+	before="$$(h)"; $(BIN)/nbdev_export && $(BIN)/nbdev_clean; after="$$(h)"; \
+	if [ "$$before" != "$$after" ]; then \
+	  echo "nbdev_export/nbdev_clean changed files: companion/ or nbs/ were out of step. Commit the result."; \
+	  diff <(echo "$$before") <(echo "$$after"); exit 1; fi; echo "notebooks and library in step"
+
+nbtest: install
+	$(BIN)/nbdev_test --n_workers 2 --timing
+
+pytest: install chromium
+	$(BIN)/python -m pytest -q tests
+
+test: install chromium sync-check nbtest pytest
+
+# Proof that the ranges in settings.ini work for users: the newest fastai/fastcore the registry serves, no nbdev.
+$(LATEST)/.installed: settings.ini setup.py constraints.txt
+	@test -x $(LATEST)/bin/python || $(PYTHON) -m venv $(LATEST)
+	@grep -E '^(torch|torchvision)==' constraints.txt > $(LATEST)/pins.txt
+	$(LATEST)/bin/python -m pip install -q -U -c $(LATEST)/pins.txt -e ".[test]"
+	@$(LATEST)/bin/python -c "import fastai, fastcore; print('latest env: fastai', fastai.__version__, 'fastcore', fastcore.__version__)"
+	@touch $@
+test-latest: $(LATEST)/.installed chromium
+	$(LATEST)/bin/python -m pytest -q tests
+
+bench: install
+	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean-venv:
+	rm -rf $(VENV) $(LATEST)

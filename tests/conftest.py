@@ -1,0 +1,44 @@
+"Shared fixtures: real digits folders, and parts (like Chromium) that must exist in CI."
+import os, shutil, sys
+from pathlib import Path
+import pytest
+
+os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+
+def require(ok: bool, what: str):
+    "Skip with a reason on a laptop; fail in CI (CI=true), where every part must be installed."
+    if ok: return
+    if os.environ.get('CI', '').lower() in ('1', 'true', 'yes'): pytest.fail(f'{what} is missing in CI: the Makefile must install it')
+    pytest.skip(f'{what} is missing: run `make test` as root or install it by hand')
+
+CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
+
+@pytest.fixture
+def chromium():
+    "Path to Debian's Chromium for Playwright (`executable_path`)."
+    require(Path(CHROMIUM).exists(), 'Chromium (apt-get install chromium)')
+    return CHROMIUM
+
+CHROME_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+               '--disable-sync', '--no-first-run', '--disable-dev-shm-usage']
+
+@pytest.fixture(scope='session')
+def digits_path(tmp_path_factory):
+    "All ten digits as image folders, written once per test session."
+    from companion.data import digits
+    return digits(tmp_path_factory.mktemp('data')/'digits')
+
+@pytest.fixture(scope='session')
+def digits37_path(tmp_path_factory):
+    "The 3s and 7s: the course's MNIST_SAMPLE analogue."
+    from companion.data import digits
+    return digits(tmp_path_factory.mktemp('data')/'digits37', classes=('3', '7'))
+
+def run_cli(*args, env=None, **kw):
+    "Run the `companion` command in a subprocess with this interpreter."
+    import subprocess
+    e = {**os.environ, **(env or {})}
+    return subprocess.run([COMPANION, *map(str, args)], capture_output=True, text=True, env=e, **kw)
+
+COMPANION = str(Path(sys.executable).parent/'companion')   # the console script installed with the package
