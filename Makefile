@@ -34,7 +34,7 @@ chromium:
 # The library must be what nbdev_export makes of the notebooks, and the notebooks must be clean.
 sync-check: install
 	@h() { find companion nbs -name '*.py' -o -name '*.ipynb' | grep -v checkpoints | sort | xargs md5sum; }; \
-	before="$$(h)"; $(BIN)/nbdev_export && $(BIN)/nbdev_clean; after="$$(h)"; \
+	before="$$(h)"; $(BIN)/nbdev_clean && $(BIN)/nbdev_export; after="$$(h)"; \
 	if [ "$$before" != "$$after" ]; then \
 	  echo "nbdev_export/nbdev_clean changed files: companion/ or nbs/ were out of step. Commit the result."; \
 	  diff <(echo "$$before") <(echo "$$after"); exit 1; fi; echo "notebooks and library in step"
