@@ -1,0 +1,173 @@
+"The cleaning widget rendered by voila and driven in Chromium; the static gallery driven in Chromium and applied by the CLI."
+import os, socket, subprocess, sys, time, shutil
+from pathlib import Path
+import pandas as pd
+import pytest
+from conftest import CHROME_ARGS, require, run_cli
+from companion.data import flip_labels
+from companion.clean import Cleaner, snapshot, gallery, STATE, _sha
+
+HERE = Path(__file__).parent
+
+@pytest.fixture
+def flipped(digits_path, tmp_path):
+    "A private copy of the digits with 5 % of the train labels flipped, and candidates: the flipped files, then some clean ones."
+    root = shutil.copytree(digits_path, tmp_path/'digits', ignore=shutil.ignore_patterns(STATE, 'flipped.csv'))
+    fl = flip_labels(root, pct=0.05, seed=1)
+    clean = sorted(root.glob('valid/*/*.png'))[::40]
+    df = pd.DataFrame(dict(path=[str(root/p) for p in fl.path] + [str(f) for f in clean],
+                           split=['train']*len(fl) + ['valid']*len(clean),
+                           label=list(fl.given_label) + [f.parent.name for f in clean],
+                           pred=list(fl.true_label) + [f.parent.name for f in clean],
+                           loss=[3.0]*len(fl) + [0.1]*len(clean), why=['label flipped on purpose']*len(fl) + ['']*len(clean)))
+    df.to_csv(tmp_path/'candidates.csv', index=False)
+    return root, df, tmp_path/'candidates.csv'
+
+def _free_port() -> int:
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+@pytest.fixture
+def voila_url(flipped, tmp_path):
+    "Serve tests/clean_widget_app.ipynb with voila on a free port, over the flipped digits."
+    voila = Path(sys.executable).parent/'voila'
+    require(voila.exists(), 'voila (pip install voila)')
+    root, df, csv = flipped
+    nb = shutil.copy(HERE/'clean_widget_app.ipynb', tmp_path/'app.ipynb')
+    port = _free_port()
+    env = dict(os.environ, COMPANION_CLEAN_ROOT=str(root), COMPANION_CLEAN_CANDIDATES=str(csv), COMPANION_CLEAN_PER_PAGE='8')
+    log = open(tmp_path/'voila.log', 'w')
+    p = subprocess.Popen([str(voila), str(nb), '--no-browser', f'--port={port}', '--Voila.ip=127.0.0.1'], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(200):
+            try: socket.create_connection(('127.0.0.1', port), timeout=1).close(); break
+            except OSError: time.sleep(0.1)
+        yield f'http://127.0.0.1:{port}/'
+    finally:
+        p.terminate()
+        try: p.wait(10)
+        except subprocess.TimeoutExpired: p.kill(); p.wait()
+        log.close()
+
+def _until(cond, what, timeout=15):
+    "Wait until `cond()` holds (the kernel writes the journal a moment after the click)."
+    t = time.time()
+    while time.time() - t < timeout:
+        try:
+            if cond(): return
+        except Exception: pass   # the page is re-rendering: look again
+        time.sleep(0.1)
+    raise AssertionError(f'timed out waiting for {what}')
+
+def test_widget_in_voila(flipped, voila_url, chromium):
+    from playwright.sync_api import sync_playwright
+    root, df, _ = flipped
+    before = snapshot(root)
+    marks = lambda: {k: (v['action'], v.get('to')) for k,v in Cleaner(root).marks.items()}
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium, args=CHROME_ARGS)
+        pg = b.new_page()
+        pg.goto(voila_url, timeout=120_000)
+        pg.wait_for_selector('.cw-card', timeout=120_000)
+        cards = pg.locator('.cw-card:visible')
+        info = pg.locator('.cw-info')
+        assert cards.count() == 8 and 'page 1 of' in info.inner_text()
+        paths = lambda: pg.locator('.cw-card:visible .cw-path').all_inner_texts()
+        path_of = lambda j: paths()[j]
+        choose = lambda j, label: cards.nth(j).locator('select').select_option(label)
+        shown = lambda j: cards.nth(j).locator('select').input_value()
+
+        # mark on page 1: a delete and a relabel to the true label; nothing moves on disk, the journal has both
+        p0, p1 = path_of(0), path_of(1)
+        to1 = df.set_index('path').loc[str(root/p1), 'pred']
+        choose(0, 'delete'); choose(1, f'relabel → {to1}')
+        _until(lambda: marks() == {p0: ('delete', None), p1: ('relabel', to1)}, 'two marks in the journal')
+        assert snapshot(root) == before
+
+        # page through every candidate: the last page holds the rest, then mark on page 2
+        n_pages = -(-len(df) // 8)
+        assert f'page 1 of {n_pages}' in info.inner_text()
+        for k in range(2, n_pages + 1):
+            pg.locator('.cw-next').click(); _until(lambda: f'page {k} of' in info.inner_text(), f'page {k}')
+        assert cards.count() == len(df) - 8*(n_pages - 1)
+        assert pg.locator('.cw-next').is_disabled()
+        seen_last = path_of(0)
+        for k in range(n_pages - 1, 1, -1):
+            pg.locator('.cw-prev').click(); _until(lambda: f'page {k} of' in info.inner_text(), f'page {k}')
+        p2 = path_of(0); choose(0, 'delete')
+        _until(lambda: len(marks()) == 3, 'third mark')
+        pg.locator('.cw-prev').click(); _until(lambda: 'page 1 of' in info.inner_text(), 'page 1')
+        assert (shown(0), shown(1)) == ('delete', f'relabel → {to1}')
+
+        # filters: show one class, mark there, switch class and split back and forth: choices are kept
+        lab0 = df.set_index('path').loc[str(root/p0), 'label']
+        pg.locator('.cw-class select').select_option(lab0)
+        _until(lambda: p0 in paths() and all(p.split('/')[1] == lab0 for p in paths()), f'class {lab0} only')
+        j0 = paths().index(p0)
+        assert shown(j0) == 'delete'
+        jk = next(j for j,p in enumerate(paths()) if p not in (p0, p1, p2))
+        pk = path_of(jk); choose(jk, 'keep')
+        _until(lambda: len(marks()) == 4, 'fourth mark')
+        pg.locator('.cw-split select').select_option('valid')
+        _until(lambda: all(p.startswith('valid/') for p in paths()) and pk not in paths(), 'valid only')
+        pg.locator('.cw-split select').select_option('all'); pg.locator('.cw-class select').select_option('all')
+        _until(lambda: path_of(0) == p0, 'back to all')
+        assert (shown(0), shown(1)) == ('delete', f'relabel → {to1}')
+        assert marks() == {p0: ('delete', None), p1: ('relabel', to1), p2: ('delete', None), pk: ('keep', None)}
+        assert snapshot(root) == before
+
+        # Apply shows the plan first (nothing moves), then Confirm moves the files
+        pg.locator('.cw-apply').click()
+        pg.wait_for_selector('.cw-plan')
+        plan = pg.locator('.cw-plan').inner_text()
+        assert p0 in plan and p1 in plan and p2 in plan and pk not in plan
+        assert snapshot(root) == before
+        pg.locator('.cw-confirm').click()
+        _until(lambda: 'Applied' in pg.locator('.cw-msg').inner_text(), 'applied')
+        after = snapshot(root)
+        for p in (p0, p2):
+            assert p not in after and _sha(root/STATE/'quarantine'/p) == before[p]
+        new1 = str(Path(p1).parent.parent/to1/Path(p1).name).replace(os.sep, '/')
+        assert p1 not in after and any(k.startswith(new1[:-4]) and v == before[p1] for k,v in after.items() if k.startswith(f'train/{to1}/'))
+        assert len(after) == len(before) - 2 and pk in after
+        assert shown(0).startswith('applied')
+
+        # Undo puts every file back, byte-identical, and the choices are pending again
+        pg.locator('.cw-undo').click()
+        _until(lambda: 'Undone' in pg.locator('.cw-msg').inner_text(), 'undone')
+        assert snapshot(root) == before
+        assert not list((root/STATE/'quarantine').rglob('*.png'))
+        _until(lambda: shown(0) == 'delete', 'choice shown again')
+        b.close()
+
+def test_gallery_in_chromium_then_cli(flipped, tmp_path, chromium):
+    "Where widgets don't render: choose in the static gallery, download decisions.csv, apply and undo with the CLI."
+    from playwright.sync_api import sync_playwright
+    root, df, cand = flipped
+    before = snapshot(root)
+    r = run_cli('clean', root, 'gallery', cand, '--out', tmp_path/'gal')
+    assert r.returncode == 0, r.stderr
+    page_html = tmp_path/'gal'/'gallery.html'
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium, args=CHROME_ARGS)
+        pg = b.new_page(accept_downloads=True)
+        pg.goto(page_html.as_uri())
+        figs = pg.locator('figure')
+        assert figs.count() == len(df)
+        sel = lambda j: figs.nth(j).locator('select')
+        sel(0).select_option(label='delete'); sel(1).select_option(label=f"relabel → {df.pred[1]}"); sel(2).select_option(label='keep')
+        pg.locator('#flt').select_option(df.label[3])            # filtering hides figures but keeps choices
+        assert figs.nth(0).is_hidden() == (df.label[0] != df.label[3])
+        pg.locator('#flt').select_option('')
+        with pg.expect_download() as dl: pg.locator('#dl').click()
+        dl.value.save_as(tmp_path/'decisions.csv')
+        b.close()
+    dec = pd.read_csv(tmp_path/'decisions.csv', dtype=str, keep_default_na=False)
+    assert list(dec.decision) == ['delete', 'relabel', 'keep'] and dec.to[1] == df.pred[1]
+    assert snapshot(root) == before
+    r = run_cli('clean', root, 'apply', '--csv', tmp_path/'decisions.csv')
+    assert r.returncode == 0 and '1 to quarantine, 1 relabelled' in r.stdout, r.stdout + r.stderr
+    rel0 = dec.path[0]
+    assert not (root/rel0).exists() and _sha(root/STATE/'quarantine'/rel0) == before[rel0]
+    r = run_cli('clean', root, 'undo')
+    assert r.returncode == 0 and 'put back 2 files' in r.stdout, r.stdout
+    assert snapshot(root) == before
