@@ -1,0 +1,214 @@
+"Predictor vs learn.predict on real trained models, export_model's folder with both backends, bad inputs, the CLI, and load_learner_safely's messages."
+import json, os, pickle, shutil, subprocess, sys, types, warnings
+from pathlib import Path
+import numpy as np
+import pytest
+from PIL import Image
+from conftest import run_cli
+from companion.predict import (Predictor, export_model, load_learner_safely, resize_image, open_image, ImageError, PickleWarning)
+
+ATOL = 1e-5
+
+def _train(path, item_tfms=None):
+    from fastai.vision.all import ImageDataLoaders
+    from companion.learner import learner
+    dls = ImageDataLoaders.from_folder(path, train='train', valid='valid', bs=64, num_workers=0, seed=42, item_tfms=item_tfms)
+    learn = learner(dls)
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1, 3e-3)
+    return learn
+
+@pytest.fixture(scope='module', params=['none', 'crop', 'pad'])
+def learn(request, digits_path):
+    "A small_cnn trained on the digits: without Resize (28 px), with Resize crop to 20x36, with Resize pad (reflection) to 40x30."
+    from fastai.vision.all import Resize
+    tfms = dict(none=None, crop=Resize((20, 36)), pad=Resize((40, 30), method='pad'))[request.param]
+    return _train(digits_path, tfms)
+
+@pytest.fixture(scope='module')
+def exported(learn, tmp_path_factory):
+    return export_model(learn, tmp_path_factory.mktemp('model')/'m')
+
+def _inputs(learn, n=10):
+    "Validation files, and odd-shaped random images so that crop and pad really cut and fill."
+    rng = np.random.default_rng(1)
+    arrays = [rng.integers(0, 256, s, dtype=np.uint8) for s in [(28, 28, 3), (45, 19, 3), (17, 50, 3)]]
+    if not any(type(t).__name__ == 'Resize' for t in learn.dls.valid.after_item.fs): arrays = arrays[:1]
+    return list(learn.dls.valid_ds.items[:n]) + arrays
+
+def _assert_same(got, want):
+    (l2, i2, p2), (lbl, idx, probs) = got, want
+    assert (l2, i2) == (str(lbl), int(idx))
+    assert np.abs(np.asarray(p2) - probs.numpy()).max() <= ATOL
+
+def test_predictor_matches_learn_predict(learn):
+    p = Predictor.from_learner(learn)
+    items = _inputs(learn)
+    with learn.no_bar(): want = [learn.predict(o) for o in items]
+    for o, w in zip(items, want): _assert_same(p.predict(o), w)
+    for got, w in zip(p.predict_batch(items, bs=4), want): _assert_same(got, w)
+    f = items[0]   # the same file as bytes, PIL image and array
+    for o in (f.read_bytes(), Image.open(f), np.asarray(Image.open(f).convert('RGB'))): _assert_same(p.predict(o), want[0])
+
+def test_export_folder_and_backends(learn, exported):
+    assert {'model.safetensors', 'recipe.json', 'model.onnx'} <= {o.name for o in exported.iterdir()}
+    r = json.loads((exported/'recipe.json').read_text())
+    assert r['vocab'] == [str(i) for i in range(10)] and len(r['size']) == 2
+    assert r['check']['torch_max_abs_diff'] <= ATOL and r['check']['onnx_max_abs_diff'] <= ATOL
+    items = _inputs(learn, 6)
+    with learn.no_bar(): want = [learn.predict(o) for o in items]
+    for backend in ('torch', 'onnx'):
+        p = Predictor.load(exported, backend=backend)
+        assert p.backend == backend and p.vocab == r['vocab']
+        for o, w in zip(items, want): _assert_same(p.predict(o), w)
+        for got, w in zip(p.predict_batch(items), want): _assert_same(got, w)
+    assert Predictor.load(exported).backend == 'torch'
+
+def test_onnx_file_alone_without_torch(learn, exported, tmp_path):
+    "The Space copies predict.py as companion_predict.py and runs the ONNX model where torch and fastai can't be imported."
+    import companion.predict
+    shutil.copy(companion.predict.__file__, tmp_path/'companion_predict.py')
+    img = learn.dls.valid_ds.items[0]
+    code = ("import sys, json; sys.modules['torch'] = sys.modules['fastai'] = None\n"
+            "from companion_predict import Predictor\n"
+            f"p = Predictor.load({str(exported)!r})\n"
+            f"l, i, pr = p.predict({str(img)!r}); print(json.dumps([p.backend, l, i, pr.tolist()]))")
+    res = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, capture_output=True, text=True, env={**os.environ, 'PYTHONPATH': str(tmp_path)})
+    assert res.returncode == 0, res.stderr
+    backend, l, i, pr = json.loads(res.stdout)
+    with learn.no_bar(): want = learn.predict(img)
+    assert backend == 'onnx'
+    _assert_same((l, i, np.array(pr, np.float32)), want)
+
+@pytest.mark.parametrize('method', ['crop', 'pad', 'squish'])
+@pytest.mark.parametrize('pad_mode', ['reflection', 'zeros', 'border'])
+def test_resize_image_matches_fastai(method, pad_mode):
+    from fastai.vision.all import Resize, PILImage
+    rng = np.random.default_rng(0)
+    for shape in [(30, 50, 3), (47, 21, 3), (28, 28, 3), (5, 90, 3)]:
+        im = PILImage.create(rng.integers(0, 256, shape, dtype=np.uint8))
+        for size in [(24, 32), (64, 20), (28, 28)]:
+            theirs = Resize(size, method=method, pad_mode=pad_mode)(im, split_idx=1)
+            assert np.array_equal(np.asarray(resize_image(im, size, method, pad_mode)), np.asarray(theirs))
+
+def test_bad_inputs(exported, tmp_path):
+    p = Predictor.load(exported, backend='onnx')
+    good = Image.new('RGB', (28, 28), (200, 10, 10)); good.save(tmp_path/'ok.png')
+    (tmp_path/'corrupt.jpg').write_bytes(b'\xff\xd8\xff\xe0 this is not really a jpeg')
+    (tmp_path/'truncated.png').write_bytes((tmp_path/'ok.png').read_bytes()[:60])
+    (tmp_path/'empty.png').write_bytes(b'')
+    (tmp_path/'notes.txt').write_text('hello')
+    cases = [(tmp_path/'missing.png', FileNotFoundError, 'no image at'), (tmp_path/'corrupt.jpg', ImageError, "can't read"),
+             (tmp_path/'truncated.png', ImageError, "can't read"), (tmp_path/'empty.png', ImageError, '0 bytes'),
+             (tmp_path/'notes.txt', ImageError, "can't read"), (tmp_path, ImageError, 'is a folder'), (b'', ImageError, '0 bytes'),
+             (b'GIF89a-garbage', ImageError, "can't read"), (np.zeros((8, 8), np.float64), ImageError, 'uint8'),
+             (np.zeros((2, 8, 8, 3), np.uint8), ImageError, 'shape'), (12, TypeError, "can't predict on a int")]
+    for img, exc, msg in cases:
+        with pytest.raises(exc, match=msg): p.predict(img)
+    assert p.predict(tmp_path/'ok.png')[0] in p.vocab   # still works after the failures
+    with pytest.raises(FileNotFoundError, match='no recipe.json'): Predictor.load(tmp_path)
+    (tmp_path/'m').mkdir(); shutil.copy(exported/'recipe.json', tmp_path/'m')
+    with pytest.raises(FileNotFoundError, match='no model.onnx'): Predictor.load(tmp_path/'m', backend='onnx')
+    with pytest.raises(ValueError, match='unknown backend'): Predictor.load(exported, backend='tflite')
+
+def test_cli_export_and_predict(small_learn, tmp_path):
+    small_learn.export(tmp_path/'export.pkl')
+    res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model')
+    assert res.returncode == 1 and '--size H W' in res.stderr   # an export.pkl without Resize keeps no image size
+    res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model', '--size', '28')
+    assert res.returncode == 0, res.stderr
+    assert 'is a pickle' in res.stderr and (tmp_path/'model'/'model.onnx').exists()
+    files = list(small_learn.dls.valid_ds.items[:3])
+    (tmp_path/'bad.png').write_bytes(b'nope')
+    res = run_cli('predict', '--model', tmp_path/'model', *files, tmp_path/'bad.png')
+    assert res.returncode == 1 and "can't read" in res.stderr and 'bad.png' in res.stderr
+    lines = [l.split('\t') for l in res.stdout.splitlines()]
+    p = Predictor.from_learner(small_learn)
+    assert [(Path(f).name, lbl) for f, lbl, _ in lines] == [(f.name, p.predict(f)[0]) for f in files]
+    assert all(0 < float(c) <= 1 for *_, c in lines)
+    res = run_cli('predict', '--model', tmp_path/'nowhere', files[0])
+    assert res.returncode == 1 and 'no recipe.json' in res.stderr
+
+# load_learner_safely: the real failures, reproduced with real export files
+
+@pytest.fixture(scope='module')
+def small_learn(digits37_path):
+    from companion.learner import learner, image_dls
+    return learner(image_dls(digits37_path))   # untrained is enough: these tests are about loading
+
+def _load_quiet(*args, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', PickleWarning)
+        return load_learner_safely(*args, **kw)
+
+def test_safe_load_roundtrip_warns(small_learn, tmp_path):
+    small_learn.export(tmp_path/'export.pkl')
+    with pytest.warns(PickleWarning, match='runs code'): learn2 = load_learner_safely(tmp_path/'export.pkl')
+    assert list(learn2.dls.vocab) == ['3', '7']
+    with pytest.raises(FileNotFoundError, match='export.pkl written by learn.export'): load_learner_safely(tmp_path/'nope.pkl')
+    (tmp_path/'cut.pkl').write_bytes((tmp_path/'export.pkl').read_bytes()[:500])
+    with pytest.raises(RuntimeError, match='not a readable fastai export'): _load_quiet(tmp_path/'cut.pkl')
+
+def test_safe_load_missing_module(small_learn, tmp_path):
+    "A Learner that used a function from a package this machine lacks (as with timm): fastai says UnboundLocalError."
+    name = 'student_extras_for_test'
+    (tmp_path/'lib').mkdir(); (tmp_path/'lib'/f'{name}.py').write_text('def my_metric(inp, targ): return (inp.argmax(-1) == targ).float().mean()\n')
+    sys.path.insert(0, str(tmp_path/'lib'))
+    try:
+        import importlib; mod = importlib.import_module(name)
+        from fastai.learner import AvgMetric
+        old = small_learn.metrics
+        small_learn.metrics = [AvgMetric(mod.my_metric)]
+        small_learn.export(tmp_path/'export.pkl')
+        small_learn.metrics = old
+    finally:
+        sys.path.remove(str(tmp_path/'lib')); sys.modules.pop(name, None); importlib.invalidate_caches()
+    with pytest.raises(ModuleNotFoundError, match=f'needs the module .{name}.*pip install {name}'): _load_quiet(tmp_path/'export.pkl')
+    from fastai.learner import load_learner
+    with warnings.catch_warnings(), pytest.raises(UnboundLocalError):   # what students see today
+        warnings.simplefilter('ignore'); load_learner(tmp_path/'export.pkl')
+
+def test_safe_load_windows_paths(small_learn, tmp_path):
+    import pathlib
+    class FromWindows(type(Path())):
+        def __reduce__(self): return (pathlib.WindowsPath, ('C:\\Users\\student\\course',))
+    old = small_learn.path
+    small_learn.path = FromWindows(tmp_path)
+    try: small_learn.export(tmp_path/'export.pkl')
+    finally: small_learn.path = old
+    with pytest.raises(RuntimeError, match='exported on Windows.*fix_paths=True'): _load_quiet(tmp_path/'export.pkl', fix_paths=False)
+    assert str(_load_quiet(tmp_path/'export.pkl').path).replace('\\', '/') == 'C:/Users/student/course'
+
+def test_safe_load_notebook_function(small_learn, tmp_path):
+    "fastai < 2.8 pickled notebook functions by name: loading elsewhere can't find them in __main__."
+    main = sys.modules['__main__']
+    def is_three(x): return x == '3'
+    is_three.__module__, is_three.__qualname__ = '__main__', 'is_three'
+    main.is_three = is_three
+    small_learn.label_func = is_three
+    try: small_learn.export(tmp_path/'export.pkl', pickle_module=pickle)
+    finally: del main.is_three, small_learn.label_func
+    with pytest.raises(AttributeError, match='refers to `is_three`.*define or import'): _load_quiet(tmp_path/'export.pkl')
+
+def test_safe_load_other_python_version(small_learn, tmp_path):
+    "cloudpickle stores notebook functions as bytecode; a Python 3.10 code object has 16 fields, which this Python refuses."
+    def f(x): return x
+    c = f.__code__
+    py310 = (c.co_argcount, c.co_posonlyargcount, c.co_kwonlyargcount, c.co_nlocals, c.co_stacksize, c.co_flags, c.co_code, c.co_consts,
+             c.co_names, c.co_varnames, c.co_filename, c.co_name, c.co_firstlineno, c.co_linetable, c.co_freevars, c.co_cellvars)
+    class Code310:
+        def __reduce__(self): return (types.CodeType, py310)
+    small_learn.label_code = Code310()
+    try: small_learn.export(tmp_path/'export.pkl')
+    finally: del small_learn.label_code
+    with pytest.raises(RuntimeError, match='another Python version.*python_version'): _load_quiet(tmp_path/'export.pkl')
+
+def test_safe_load_fastai_before_2_8(small_learn, tmp_path):
+    "Exports from fastai < 2.8 name classes in fastcore.transform, which fastcore now keeps only as a stub that raises ImportError."
+    import fastcore.transform
+    class Pipeline: pass   # stands for the old class, so that the pickle names fastcore.transform.Pipeline as an old export does
+    Pipeline.__module__, Pipeline.__qualname__ = 'fastcore.transform', 'Pipeline'
+    fastcore.transform.Pipeline = Pipeline
+    small_learn.old_pipeline = Pipeline
+    try: small_learn.export(tmp_path/'export.pkl')
+    finally: del small_learn.old_pipeline, fastcore.transform.Pipeline
+    with pytest.raises(RuntimeError, match=r"fastai < 2.8.*pip install 'fastai<2.8'"): _load_quiet(tmp_path/'export.pkl')
