@@ -94,12 +94,14 @@ CHILD = r'''
 import os, sys, time, signal
 from companion.clean import Cleaner
 mode, root, arg = sys.argv[1], sys.argv[2], float(sys.argv[3])
+if mode.endswith('link'):
+    import companion.clean; companion.clean._rename_noreplace = None   # the link + unlink way (no renameat2)
 class C(Cleaner):
     n = 0
     def _step(self, what):
         C.n += 1
-        if mode.endswith('@') and C.n == int(arg): os.kill(os.getpid(), signal.SIGKILL)   # kill -9 at an exact point
-        if not mode.endswith('@'): time.sleep(arg)                                      # widen the window for a random kill
+        if '@' in mode and C.n == int(arg): os.kill(os.getpid(), signal.SIGKILL)   # kill -9 at an exact point
+        if '@' not in mode: time.sleep(arg)                                      # widen the window for a random kill
 print('go', flush=True)
 C(root).apply() if mode.startswith('apply') else C(root).undo()
 print('done', C.n, flush=True)
@@ -122,14 +124,17 @@ def _check_recovered(root, before, applied: bool):
     c.undo()
     assert tree(root) == before
 
-def test_sigkill_at_every_crash_point(d37):
+@pytest.mark.parametrize('way', ['rename', 'link'])
+def test_sigkill_at_every_crash_point(d37, way):
     "kill -9 at each step of a 2-file apply (after begin, between link and unlink, after each move, before commit): recover finishes or rolls back."
+    import companion.clean
+    if way == 'rename' and companion.clean._rename_noreplace is None: pytest.skip('no renameat2 on this system')
     before = tree(d37)
     _mark_some(d37, 2, seed=1)
-    n_steps = 1 + 2*2 + 1
+    n_steps = 1 + 2*(2 if way == 'link' else 1) + 1
     for k in range(1, n_steps + 1):
         for rollback in (False, True):
-            p = _child('apply@', d37, k); out, _ = p.communicate(timeout=60)
+            p = _child('apply@' + ('link' if way == 'link' else ''), d37, k); out, _ = p.communicate(timeout=60)
             assert p.returncode == -signal.SIGKILL and 'done' not in out
             assert Cleaner(d37).open_batch is not None
             assert set(before.values()) <= set(tree(d37).values())           # nothing lost, even before recovery
