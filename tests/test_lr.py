@@ -1,0 +1,61 @@
+"lr_report on real digits: weights, optimizer, RNGs, shuffling and callbacks as before; read-only learn.path; the book's unpacking."
+import random
+from copy import deepcopy
+from pathlib import Path
+import numpy as np, pytest, torch
+from fastai.vision.all import set_seed, Callback
+from companion.learner import learner, image_dls
+from companion.lr import lr_report, LRReport
+
+def _learn(path, seed=0):
+    set_seed(seed); return learner(image_dls(path))
+
+def _draws(): return torch.rand(4), np.random.rand(4), [random.random() for _ in range(4)]
+
+class CountFits(Callback):
+    "A callback of our own, to check that lr_report leaves attached callbacks as they were."
+    def __init__(self): self.n = 0
+    def before_fit(self): self.n += 1
+
+def test_lr_report_leaves_no_trace(digits37_path):
+    a, twin = _learn(digits37_path), _learn(digits37_path)
+    cb = CountFits(); a.add_cb(cb)
+    w0, opt0 = deepcopy(a.model.state_dict()), deepcopy(a.opt.state_dict())
+    rec0 = dict(a.recorder.__dict__)
+    with a.no_bar():                                      # (no_bar itself swaps the progress callback, so compare inside it)
+        cbs0 = list(a.cbs)
+        set_seed(1); rep = lr_report(a, num_it=30, show_plot=False)
+        assert list(a.cbs) == cbs0
+    da = _draws()
+    set_seed(1); dt = _draws()
+    for x,y in zip(da, dt): assert np.array_equal(np.asarray(x), np.asarray(y))          # next torch/np/random draws as in the twin
+    assert all(torch.equal(w0[k], v) for k,v in a.model.state_dict().items())           # bit-identical weights and BN buffers
+    assert a.opt.state_dict()['hypers'] == opt0['hypers'] and str(a.opt.state_dict()['state']) == str(opt0['state'])
+    assert not hasattr(a, 'lr_finder')
+    assert cb.n == 0 and cb.learn is a                                                   # its counter was put back too
+    assert a.recorder.__dict__.keys() == rec0.keys() and a.path == digits37_path
+    assert len(rep.lrs) > 20 and rep.pick and rep.valley and rep.minimum and rep.steep
+    # the training that follows is the twin's, batch order included
+    a.remove_cb(cb)
+    set_seed(2); 
+    with a.no_bar(), a.no_logging(): a.fit(1, 1e-2)
+    set_seed(2)
+    with twin.no_bar(), twin.no_logging(): twin.fit(1, 1e-2)
+    assert all(torch.equal(v, twin.model.state_dict()[k]) for k,v in a.model.state_dict().items())
+
+def test_read_only_path_and_book_unpacking(digits37_path, tmp_path):
+    learn = _learn(digits37_path)
+    ro = tmp_path/'kaggle_input.zip'; ro.write_text('not a folder')   # nothing can be created under it, not even by root
+    learn.path = ro
+    with learn.no_bar(), pytest.raises(OSError): learn.lr_find(num_it=10, show_plot=False)   # fastai's own lr_find fails here
+    learn.path = ro
+    with learn.no_bar(): rep = learn.lr_report(num_it=30, show_plot=False)
+    assert isinstance(rep, LRReport) and learn.path == ro and not (tmp_path/'models').exists()
+    lr_min, lr_steep = rep                                   # the book: lr_min, lr_steep = learn.lr_find()
+    assert (lr_min, lr_steep) == (rep.minimum, rep.steep) == (rep.lr_min, rep.lr_steep)
+    assert 1e-7 < lr_min < 10 and 1e-7 < lr_steep < 10
+    assert set(rep.suggestions) == {'minimum', 'steep', 'valley', 'slide', 'stretch'}
+    assert rep.pick in [v for v in rep.suggestions.values() if v] and rep.reason
+    fig = rep.plot()
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any(l.startswith('valley') for l in labels) and any(l.startswith('pick') for l in labels)
