@@ -1,0 +1,79 @@
+"The coach on real training runs built for each verdict; train() and `companion train` end to end."
+import json, shutil
+from pathlib import Path
+import pytest
+from fastai.vision.all import set_seed, Learner
+from conftest import run_cli
+from companion.learner import learner, image_dls
+from companion.train import coach, train
+
+def _subset(src: Path, dest: Path, n_train: int, n_valid: int, classes=None) -> Path:
+    "A smaller copy of a digits folder: the first `n_train`/`n_valid` images of each label."
+    for split,n in (('train', n_train), ('valid', n_valid)):
+        for d in sorted((src/split).iterdir()):
+            if classes and d.name not in classes: continue
+            (dest/split/d.name).mkdir(parents=True, exist_ok=True)
+            for f in sorted(d.iterdir())[:n]: shutil.copy(f, dest/split/d.name/f.name)
+    return dest
+
+@pytest.fixture(scope='module')
+def sub(digits_path, tmp_path_factory): return _subset(digits_path, tmp_path_factory.mktemp('sub'), 30, 20)
+
+def _run(path, epochs, lr, bs=64, one_cycle=True, **kw):
+    set_seed(0, reproducible=True)
+    learn = learner(image_dls(path, bs=bs), **kw); learn.unfreeze()
+    with learn.no_bar(), learn.no_logging():
+        (learn.fit_one_cycle if one_cycle else learn.fit)(epochs, lr)
+    return learn
+
+def test_diverged(sub):
+    c = coach(_run(sub, 1, 10.), show_plot=False)
+    assert c.verdict == 'diverged', c
+    assert c.evidence['peak_loss'] > 4*c.evidence['start_loss'] and 'lower' in c.advice
+
+def test_not_learning(sub):
+    c = coach(_run(sub, 1, 1e-7), show_plot=False)
+    assert c.verdict == 'not_learning', c
+    assert c.evidence['fall'] < 0.1 and 'Raise the learning rate' in c.advice
+
+def test_underfitting(digits_path):
+    c = _run(digits_path, 1, 3e-3).coach(show_plot=False)      # one short epoch at a low lr
+    assert c.verdict == 'underfitting', c
+    assert c.evidence['last_quarter_train_drop'] > 0.05 and 'more epochs' in c.advice
+
+def test_overfitting(digits_path, tmp_path):
+    tiny = _subset(digits_path, tmp_path/'tiny', 10, 50, classes=('3', '7'))   # 20 training images, no dropout, 10 epochs
+    c = coach(_run(tiny, 10, 3e-3, bs=5, one_cycle=False, ps=0), show_plot=False)
+    assert c.verdict == 'overfitting', c
+    ev = c.evidence
+    assert ev['epochs'] - 1 - ev['best_epoch'] >= 2 and ev['final_valid_loss'] > ev['best_valid_loss']
+    assert ev['final_accuracy'] <= ev['best_epoch_accuracy'] and 'fewer epochs' in c.advice
+    fig = c.plot()
+    assert 'overfitting' in fig.axes[0].get_title()
+
+def test_train_picks_lr_announces_and_reports(digits37_path, tmp_path, monkeypatch):
+    calls, lr_find = [], Learner.lr_find
+    def counted(self, *a, **kw): calls.append(kw); return lr_find(self, *a, **kw)
+    monkeypatch.setattr(Learner, 'lr_find', counted)                   # the real lr_find runs; we only count
+    set_seed(0)
+    learn = train(image_dls(digits37_path), 1, log=tmp_path/'log.jsonl', show=False, lr_kws=dict(num_it=40))
+    r = learn.train_report
+    assert len(calls) == 1 and calls[0]['num_it'] == 40                 # lr_find ran once
+    assert r.lr_report is not None and r.lr == r.lr_report.pick and r.method == 'fit_one_cycle'   # small_cnn: no pretrained body
+    assert r.coaching.verdict in ('underfitting', 'good') and r.coaching.history['rows']
+    assert abs(r.error_rate + r.accuracy - 1) < 1e-6 and 'error_rate + accuracy = 1' in str(r)
+    assert all(p.requires_grad for p in learn.model.parameters())
+    assert (tmp_path/'log.jsonl').exists() and (tmp_path/'log.jsonl').read_text().strip()
+
+def test_cli(digits37_path, tmp_path):
+    out = tmp_path/'run'
+    res = run_cli('train', digits37_path, '--epochs', '1', '--out', out)
+    assert res.returncode == 0, res.stderr[-2000:]
+    for f in ('model.pth', 'export.pkl', 'lr_find.png', 'losses.png', 'report.json', 'report.txt', 'train_log.jsonl'):
+        assert (out/f).stat().st_size > 0, f
+    rep = json.loads((out/'report.json').read_text())
+    assert rep['coaching']['verdict'] in ('diverged', 'not_learning', 'underfitting', 'overfitting', 'good')
+    assert rep['lr'] == rep['lr_report']['pick'] and 'verdict:' in res.stdout
+    assert not (digits37_path/'models').exists()                      # nothing written into the data folder
+    bad = run_cli('train', tmp_path/'nowhere', '--epochs', '1')
+    assert bad.returncode == 2 and 'no train/ folder' in bad.stderr
