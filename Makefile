@@ -20,7 +20,7 @@ install: $(BIN)/.installed
 
 demo: install
 	$(BIN)/companion doctor
-	$(BIN)/companion lesson2 --out lesson2
+	$(BIN)/companion lesson2 --out lesson2 --apply-suggested
 
 # Browser tests drive Debian's Chromium; installed here when missing and running as root.
 chromium:

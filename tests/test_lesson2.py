@@ -1,0 +1,45 @@
+"The lesson-2 journey end to end on the built-in digits, with small settings, through the `companion` command."
+import json, re, time
+from pathlib import Path
+import pandas as pd
+from conftest import run_cli
+
+ARTIFACTS = ['journey.json', 'summary.md', 'doctor.txt', 'audit.csv', 'data/flipped.csv', 'lr_before.png', 'losses_before.png',
+             'train_before.txt', 'train_before.jsonl', 'models/before.pth', 'predictions.csv', 'top_losses.png', 'confusion.png',
+             'label_issues.csv', 'gallery/gallery.html', 'gallery/decisions.csv', 'cleaning.csv', 'models/after.pth',
+             'losses_after.png', 'model/recipe.json', 'model/model.safetensors', 'model/model.onnx',
+             'space/app.py', 'space/README.md', 'space/requirements.txt', 'space/companion_predict.py', 'space_check.txt']
+
+def test_lesson2_journey_makes_every_artifact_and_resumes(tmp_path):
+    out = tmp_path/'l2'
+    args = ('lesson2', '--out', out, '--epochs', '3', '--folds', '2', '--fold-epochs', '2', '--apply-suggested')
+    r = run_cli(*args, timeout=1500)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    for a in ARTIFACTS: assert (out/a).exists() and (out/a).stat().st_size > 0, a
+    assert '\r' not in r.stdout                                  # a log, not a flood of progress updates
+    S = json.loads((out/'journey.json').read_text())
+    before, after = S['train_before']['result']['accuracy'], S['train_after']['result']['accuracy']
+    summary = (out/'summary.md').read_text()
+    assert f'{before:.4f}' in summary and f'{after:.4f}' in summary
+    assert after >= before, (before, after)                      # cleaning did not make the model worse on the same valid set
+    # the Space passed its local check through gradio_client
+    assert (out/'space_check.txt').read_text().startswith('check_space: OK')
+    assert 'title:' in (out/'space'/'README.md').read_text() and 'sdk: gradio' in (out/'space'/'README.md').read_text()
+    # only training files moved, each recorded, and nothing lost
+    moves = pd.read_csv(out/'cleaning.csv')
+    assert len(moves) == S['clean']['result']['relabelled'] + S['clean']['result']['skipped']
+    assert all(p.startswith('train/') for p in moves.path)
+    assert len(list((out/'data').glob('*/*/*.png'))) == 1797
+    # the ranking was scored against the labels flipped on purpose
+    assert 0 <= S['issues']['result']['recall_top10'] <= 1 and S['issues']['result']['n_flipped'] == 72
+    # a second run skips every step
+    t0 = time.time()
+    r2 = run_cli(*args, timeout=600)
+    assert r2.returncode == 0, r2.stderr[-2000:]
+    assert len(re.findall(r'skipped', r2.stdout)) == len(S) and '▶' not in r2.stdout
+    assert time.time() - t0 < 120
+
+def test_lesson2_bad_folder_says_what_to_do(tmp_path):
+    (tmp_path/'pics'/'cats').mkdir(parents=True)
+    r = run_cli('lesson2', tmp_path/'pics', '--out', tmp_path/'o')
+    assert r.returncode == 2 and 'train/<label>/' in r.stderr
