@@ -67,7 +67,7 @@ def test_train_picks_lr_announces_and_reports(digits37_path, tmp_path, monkeypat
 
 def test_cli(digits37_path, tmp_path):
     out = tmp_path/'run'
-    res = run_cli('train', digits37_path, '--epochs', '1', '--out', out)
+    res = run_cli('train', digits37_path, '--epochs', '1', '--lr-steps', '40', '--out', out)
     assert res.returncode == 0, res.stderr[-2000:]
     for f in ('model.pth', 'export.pkl', 'lr_find.png', 'losses.png', 'report.json', 'report.txt', 'train_log.jsonl'):
         assert (out/f).stat().st_size > 0, f
