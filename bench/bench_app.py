@@ -1,9 +1,16 @@
 """Load on the built Space app vs the course's learn.predict app: 16 concurrent gradio_client clients × 20 requests each.
 
-Same digits model, same images, same machine, same run. Prints errors, throughput (requests/s), p50/p95 latency, and the ratio.
-Run: .venv/bin/python bench/bench_app.py [--clients 16] [--requests 20]
+Two models, each served both ways with the same images on the same machine in the same run:
+- small_cnn on 28 px digits (fine_tune(1)): inference costs a few ms, so Gradio and the clients dominate;
+- resnet18 at 192 px (lesson 1's Resize(192), untrained: weights don't change speed): what a course model costs.
+Each app gets the same load twice: 16 gradio_client clients (the issue's figure), then 16 threads calling Gradio's REST API
+(upload, POST /gradio_api/call/predict, read the event stream) over one httpx pool. gradio_client spends ~90 ms of client CPU
+per request, on the same 2 cores and under one GIL, so it caps throughput near 11 req/s whatever the server does; the REST
+client spends ~4 ms, so its figure is the server's. For each app and load: errors, throughput (requests/s), p50/p95 latency,
+server CPU per request (all its threads, from /proc) and client CPU per request; per model the ratios companion / learn.predict.
+Run: .venv/bin/python bench/bench_app.py [--clients 16] [--requests 20] [--size 192] [--models small_cnn resnet18]
 """
-import argparse, os, statistics, sys, tempfile, threading, time, textwrap
+import argparse, os, shutil, statistics, sys, tempfile, threading, time
 from pathlib import Path
 os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
@@ -47,6 +54,41 @@ def load(url, files, clients, requests):
     for t in ts: t.join()
     return time.perf_counter() - t0, lat, errs
 
+def load_http(url, files, clients, requests):
+    "The same load through Gradio's REST API (upload, POST call/predict, read its event stream) with one httpx pool: a light client."
+    import httpx
+    lat, errs, lock = [], [], threading.Lock()
+    data = {str(f): Path(f).read_bytes() for f in files}
+    http = httpx.Client(base_url=url.rstrip('/') + '/gradio_api', timeout=120, limits=httpx.Limits(max_connections=2*clients))
+    def one(f):
+        up = http.post('/upload', files={'files': (Path(f).name, data[str(f)], 'image/png')}); up.raise_for_status()
+        arg = {'path': up.json()[0], 'meta': {'_type': 'gradio.FileData'}}
+        r = http.post('/call/predict', json={'data': [arg]}); r.raise_for_status()
+        with http.stream('GET', f'/call/predict/{r.json()["event_id"]}') as s:
+            event = None
+            for line in s.iter_lines():
+                if line.startswith('event:'): event = line[6:].strip()
+                elif line.startswith('data:') and event in ('complete', 'error'):
+                    if event == 'error': raise RuntimeError(line[5:].strip()[:200])
+                    return
+        raise RuntimeError(f'stream ended without a result (last event {event})')
+    start = threading.Barrier(clients + 1)
+    def work(i):
+        start.wait()
+        for j in range(requests):
+            t = time.perf_counter()
+            try: one(files[(i*requests + j) % len(files)])
+            except Exception as e:
+                with lock: errs.append(f'{type(e).__name__}: {e}')
+                continue
+            with lock: lat.append(time.perf_counter() - t)
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
+    for t in ts: t.start()
+    start.wait(); t0 = time.perf_counter()
+    for t in ts: t.join()
+    http.close()
+    return time.perf_counter() - t0, lat, errs
+
 def cpu_s(pid) -> float:
     "CPU seconds (user + system, all threads) used so far by process `pid` (Linux /proc), or nan."
     try: f = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split(); return (int(f[11]) + int(f[12])) / os.sysconf('SC_CLK_TCK')
@@ -54,39 +96,69 @@ def cpu_s(pid) -> float:
 
 def pct(xs, q): return statistics.quantiles(xs, n=100)[q-1] * 1000 if len(xs) > 1 else float('nan')
 
-def main():
-    ap = argparse.ArgumentParser(); ap.add_argument('--clients', type=int, default=16); ap.add_argument('--requests', type=int, default=20)
-    a = ap.parse_args()
-    from companion.data import digits
+def make_model(tmp: Path, path: Path, arch: str, size: int|None):
+    "Export `arch` on the digits both ways (export_model folder + Space, export.pkl + learn.predict app); return (space dir, learner app dir)."
     from companion.learner import image_dls, learner
     from companion.predict import export_model
-    from companion.deploy import build_space, AppServer
+    from companion.deploy import build_space
+    d = tmp/arch; d.mkdir()
+    dls = image_dls(path, size=size)
+    learn = learner(dls, arch, pretrained=False)
+    if arch == 'small_cnn':
+        with learn.no_bar(), learn.no_logging(): learn.fine_tune(1)   # resnet18 stays untrained: weights don't change its speed
+    model = export_model(learn, d/'model')
+    learn.export(d/'export.pkl')
+    space = build_space(model, d/'space', title='Digits', examples=path/'valid')
+    (d/'learner_app').mkdir(); (d/'learner_app'/'app.py').write_text(LEARNER_APP.format(pkl=str(d/'export.pkl')))
+    return space, d/'learner_app'
+
+LOADS = {'gradio_client': load, 'REST (httpx)': load_http}
+
+def run_app(name, app_dir, files, clients, requests):
+    "Serve `app_dir`, warm it up, put each load on it; print and return {load: (throughput, p50, p95, errors, server and client ms/req)}."
+    from companion.deploy import AppServer
+    n, res = clients * requests, {}
+    with AppServer(app_dir, timeout=180) as srv:
+        for kind, fn in LOADS.items():
+            fn(srv.url, files[:4], 2, 2)   # warm up
+            c0, s0 = cpu_s(srv.proc.pid), time.process_time()
+            wall, lat, errs = fn(srv.url, files, clients, requests)
+            srv_ms, cli_ms = (cpu_s(srv.proc.pid) - c0) / n * 1000, (time.process_time() - s0) / n * 1000
+            r = res[kind] = dict(tput=len(lat)/wall, p50=pct(lat, 50), p95=pct(lat, 95), errors=len(errs), srv_ms=srv_ms, cli_ms=cli_ms)
+            print(f'  {name:<20} {kind:<14} errors {len(errs):>3}  throughput {r["tput"]:6.1f} req/s  p50 {r["p50"]:5.0f} ms  p95 {r["p95"]:5.0f} ms  '
+                  f'server CPU {srv_ms:5.1f} ms/req  clients CPU {cli_ms:5.1f} ms/req  (wall {wall:.1f} s)', flush=True)
+            for e in errs[:3]: print('     error:', e[:200])
+    return res
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--clients', type=int, default=16); ap.add_argument('--requests', type=int, default=20)
+    ap.add_argument('--size', type=int, default=192, help='input size of the resnet18 model (px)')
+    ap.add_argument('--models', nargs='+', default=['small_cnn', 'resnet18'], choices=['small_cnn', 'resnet18'])
+    a = ap.parse_args()
+    from companion.data import digits
+    t0 = time.time()
     tmp = Path(tempfile.mkdtemp(prefix='bench_app_'))
     path = digits(tmp/'digits')
-    learn = learner(image_dls(path), 'small_cnn')
-    with learn.no_bar(), learn.no_logging(): learn.fine_tune(1)
-    model = export_model(learn, tmp/'model')
-    learn.export(tmp/'export.pkl')
-    space = build_space(model, tmp/'space', title='Digits', examples=path/'valid')
-    (tmp/'learner_app').mkdir(); (tmp/'learner_app'/'app.py').write_text(LEARNER_APP.format(pkl=str(tmp/'export.pkl')))
     files = sorted((path/'valid').rglob('*.png'))[:64]
-    n = a.clients * a.requests
-    print(f'{a.clients} clients × {a.requests} requests = {n} per app, {len(files)} digit images, {os.cpu_count()} CPU cores (shared)')
-    res = {}
-    for name, d in [('companion Space app (ONNX Runtime)', space), ('learn.predict app (load_learner)', tmp/'learner_app')]:
-        with AppServer(d, timeout=180) as srv:
-            load(srv.url, files[:4], 2, 2)   # warm up
-            c0, s0 = cpu_s(srv.proc.pid), time.process_time()
-            wall, lat, errs = load(srv.url, files, a.clients, a.requests)
-            srv_ms, cli_ms = (cpu_s(srv.proc.pid) - c0) / n * 1000, (time.process_time() - s0) / n * 1000
-        res[name] = (len(lat) / wall, srv_ms)
-        print(f'{name:<36} errors {len(errs):>3}  throughput {len(lat)/wall:6.1f} req/s  p50 {pct(lat, 50):6.0f} ms  p95 {pct(lat, 95):6.0f} ms  '
-              f'server CPU {srv_ms:5.1f} ms/req  clients CPU {cli_ms:5.1f} ms/req  (wall {wall:.1f} s)')
-        for e in errs[:3]: print('   error:', e[:200])
-    (t1, c1), (t2, c2) = res.values()
-    print(f'throughput ratio companion / learn.predict: {t1/t2:.2f}×  (goal ≥ 3×)')
-    print(f'server CPU per request ratio learn.predict / companion: {c2/c1:.2f}×  (what bounds a Space: its cores / CPU per request)')
-    if t1/t2 < 3: print('note: the 16 gradio_client clients run on this same machine; when their CPU per request exceeds the servers\', '
-                        'throughput measures the clients, and the server CPU line is the comparison that carries over to a Space')
+    print(f'{a.clients} gradio_client clients × {a.requests} requests = {a.clients*a.requests} per app, {len(files)} digit images (28 px PNG), '
+          f'{os.cpu_count()} CPU cores shared by servers and clients', flush=True)
+    summary = []
+    for arch in a.models:
+        size = None if arch == 'small_cnn' else a.size
+        label = f'{arch} {size or 28} px'
+        space, learner_app = make_model(tmp, path, arch, size)
+        print(f'{label}:', flush=True)
+        c = run_app('companion (ONNX)', space, files, a.clients, a.requests)
+        l = run_app('learn.predict', learner_app, files, a.clients, a.requests)
+        for kind in LOADS:
+            summary.append((label, kind, c[kind], l[kind]))
+            print(f'  ratio companion / learn.predict, {kind:<14}: throughput {c[kind]["tput"]/l[kind]["tput"]:.2f}×, '
+                  f'p50 {l[kind]["p50"]/c[kind]["p50"]:.2f}× lower, server CPU per request {l[kind]["srv_ms"]/c[kind]["srv_ms"]:.2f}× lower', flush=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+    print(f'\nsummary ({time.time()-t0:.0f} s in all; goal: ≥ 3× throughput)')
+    print(f'  {"model":<16}{"clients":<15}{"companion req/s":>16}{"learn.predict req/s":>20}{"ratio":>8}{"server CPU ms/req c / l":>26}{"errors":>8}')
+    for label, kind, c, l in summary:
+        print(f'  {label:<16}{kind:<15}{c["tput"]:>16.1f}{l["tput"]:>20.1f}{c["tput"]/l["tput"]:>7.2f}×{c["srv_ms"]:>15.1f} / {l["srv_ms"]:<8.1f}{c["errors"]+l["errors"]:>8}')
 
 if __name__ == '__main__': main()
