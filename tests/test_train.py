@@ -5,7 +5,7 @@ import pytest
 from fastai.vision.all import set_seed, Learner
 from conftest import run_cli
 from companion.learner import learner, image_dls
-from companion.train import coach, train
+from companion.train import coach, train, _jsonable
 
 def _subset(src: Path, dest: Path, n_train: int, n_valid: int, classes=None) -> Path:
     "A smaller copy of a digits folder: the first `n_train`/`n_valid` images of each label."
@@ -30,6 +30,7 @@ def test_diverged(sub):
     c = coach(_run(sub, 1, 10.), show_plot=False)
     assert c.verdict == 'diverged', c
     assert c.evidence['peak_loss'] > 4*c.evidence['start_loss'] and 'lower' in c.advice
+    json.dumps(_jsonable(c.as_dict()), allow_nan=False)                 # the report stays plain JSON even with inf/NaN losses
 
 def test_not_learning(sub):
     c = coach(_run(sub, 1, 1e-7), show_plot=False)
@@ -75,5 +76,7 @@ def test_cli(digits37_path, tmp_path):
     assert rep['coaching']['verdict'] in ('diverged', 'not_learning', 'underfitting', 'overfitting', 'good')
     assert rep['lr'] == rep['lr_report']['pick'] and 'verdict:' in res.stdout
     assert not (digits37_path/'models').exists()                      # nothing written into the data folder
+    from fastai.learner import load_learner
+    assert load_learner(out/'export.pkl').train_report['coaching']['verdict'] == rep['coaching']['verdict']   # the report pickles as a plain dict
     bad = run_cli('train', tmp_path/'nowhere', '--epochs', '1')
     assert bad.returncode == 2 and 'no train/ folder' in bad.stderr
