@@ -55,6 +55,9 @@ def main():
     top = df.head(n)
     print('reasons in the top 10 %:', {r: int(top.why.str.contains(r).sum()) for r in
           ('high loss', 'low self-confidence', 'neighbours disagree', 'duplicate of', 'in both train and valid')})
+    print('reasons over all images:', {r: int(df.why.str.contains(r).sum()) for r in
+          ('high loss', 'low self-confidence', 'neighbours disagree', 'duplicate of', 'in both train and valid')},
+          f'flagged: {(df.why != "").sum()} of {len(df)}')
     print(f'flipped items in the top 10 % with a suggested label equal to the true one: '
           f'{_right_suggestions(df.head(n), root):.1%}')
 

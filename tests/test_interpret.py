@@ -103,23 +103,25 @@ def test_label_issues_beats_the_bar(noisy, interp):
     top = df.head(len(df)//10)
     hits = top[top.path.isin(flipped)]
     assert (hits.why != '').all()                       # every flagged item says why
+    reasons = ('high loss', 'low self-confidence', 'neighbours disagree', 'duplicate of', 'in both train and valid')
+    assert all(r.startswith(reasons) for w in df.why[df.why != ''] for r in w.split('; '))
     assert hits.why.str.contains('low self-confidence|neighbours disagree|high loss').all()
     assert (hits.suggested != '').mean() > 0.8 and hits.suggested.isin(df.label.unique()).all()
 
 def test_leakage_and_duplicates(noisy, learn, tmp_path):
-    "Train files copied into valid are flagged 'in both train and valid'; a copy inside train is a 'duplicate of'."
+    "Train files copied into valid are flagged 'in both train and valid'; a copy inside train (other label) is a 'duplicate of'."
     root = tmp_path/'leaky'; shutil.copytree(noisy[0], root)
     srcs = sorted((root/'train'/'4').glob('*.png'))[:4]
     leaks = []
     for f in srcs[:3]:
         leaks.append((root/'valid'/'4'/f'copy_{f.name}').resolve()); shutil.copy(f, leaks[-1])
-    dup = (root/'train'/'4'/f'zz_again_{srcs[3].name}').resolve(); shutil.copy(srcs[3], dup)
+    dup = (root/'train'/'9'/f'again_{srcs[3].name}').resolve(); shutil.copy(srcs[3], dup)   # same image, another label
     df = label_issues(root, learn=learn, k=0)
     assert list(df.columns[:8]) == CONTRACT
     flagged = df.set_index('path')
     for f in leaks:
         assert 'in both train and valid' in flagged.loc[str(f), 'why']
         assert flagged.loc[str(f), 'dup_of'].startswith(str((root/'train').resolve()))
-    assert 'duplicate of train/4/' in flagged.loc[str(dup), 'why']
+    assert f"duplicate of train/4/{srcs[3].name}, labelled '4'" in flagged.loc[str(dup), 'why']
     assert df.head(4).path.isin([str(f) for f in leaks + [dup]]).sum() >= 3   # leaks rank at the top
     assert df.why.str.contains('in both train and valid').sum() == 3    # and nothing else is called a leak
