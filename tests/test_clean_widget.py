@@ -78,6 +78,7 @@ def test_widget_in_voila(flipped, voila_url, chromium):
 
         # mark on page 1: a delete and a relabel to the true label; nothing moves on disk, the journal has both
         p0, p1 = path_of(0), path_of(1)
+        first_page = paths()
         to1 = df.set_index('path').loc[str(root/p1), 'pred']
         choose(0, 'delete'); choose(1, f'relabel → {to1}')
         _until(lambda: marks() == {p0: ('delete', None), p1: ('relabel', to1)}, 'two marks in the journal')
@@ -96,7 +97,7 @@ def test_widget_in_voila(flipped, voila_url, chromium):
         p2 = path_of(0); choose(0, 'delete')
         _until(lambda: len(marks()) == 3, 'third mark')
         pg.locator('.cw-prev').click(); _until(lambda: 'page 1 of' in info.inner_text(), 'page 1')
-        assert (shown(0), shown(1)) == ('delete', f'relabel → {to1}')
+        _until(lambda: (shown(0), shown(1)) == ('delete', f'relabel → {to1}'), 'page-1 choices shown again')
 
         # filters: show one class, mark there, switch class and split back and forth: choices are kept
         lab0 = df.set_index('path').loc[str(root/p0), 'label']
@@ -110,8 +111,8 @@ def test_widget_in_voila(flipped, voila_url, chromium):
         pg.locator('.cw-split select').select_option('valid')
         _until(lambda: all(p.startswith('valid/') for p in paths()) and pk not in paths(), 'valid only')
         pg.locator('.cw-split select').select_option('all'); pg.locator('.cw-class select').select_option('all')
-        _until(lambda: path_of(0) == p0, 'back to all')
-        assert (shown(0), shown(1)) == ('delete', f'relabel → {to1}')
+        _until(lambda: paths() == first_page, 'back to all')   # both filters re-rendered, not only the first
+        _until(lambda: (shown(0), shown(1)) == ('delete', f'relabel → {to1}'), 'page-1 choices shown again')
         assert marks() == {p0: ('delete', None), p1: ('relabel', to1), p2: ('delete', None), pk: ('keep', None)}
         assert snapshot(root) == before
 
