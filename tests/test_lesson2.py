@@ -29,6 +29,9 @@ def test_lesson2_journey_makes_every_artifact_and_resumes(tmp_path):
     moves = pd.read_csv(out/'cleaning.csv')
     assert len(moves) == S['clean']['result']['relabelled'] + S['clean']['result']['skipped']
     assert all(p.startswith('train/') for p in moves.path)
+    cl = S['clean']['result']
+    assert cl['relabelled'] > 0 and 2*cl['restored_true_label'] > cl['relabelled']   # most fixes put a flipped label back
+    assert f"{cl['restored_true_label']} of them back to the true label" in summary
     assert len(list((out/'data').glob('*/*/*.png'))) == 1797
     # the ranking was scored against the labels flipped on purpose
     assert 0 <= S['issues']['result']['recall_top10'] <= 1 and S['issues']['result']['n_flipped'] == 72
