@@ -33,17 +33,15 @@ print('companion app: learn.predict', flush=True)
 demo.launch(server_name=a['--host'], server_port=int(a['--port']), ssr_mode=False)
 '''
 
-def load(url, files, clients, requests):
-    "Run `clients` threads, each with its own gradio_client.Client, sending `requests` predictions; return (wall s, latencies, errors)."
-    from gradio_client import Client, handle_file
+def _hammer(send, files, clients, requests):
+    "Start `clients` threads together, each calling `send(i, file)` `requests` times; return (wall s, latencies, errors)."
     lat, errs, lock = [], [], threading.Lock()
-    cs = [Client(url, verbose=False) for _ in range(clients)]
     start = threading.Barrier(clients + 1)
     def work(i):
         start.wait()
         for j in range(requests):
             t = time.perf_counter()
-            try: cs[i].predict(handle_file(str(files[(i*requests + j) % len(files)])), api_name='/predict')
+            try: send(i, files[(i*requests + j) % len(files)])
             except Exception as e:
                 with lock: errs.append(f'{type(e).__name__}: {e}')
                 continue
@@ -54,10 +52,15 @@ def load(url, files, clients, requests):
     for t in ts: t.join()
     return time.perf_counter() - t0, lat, errs
 
+def load(url, files, clients, requests):
+    "Run `clients` threads, each with its own gradio_client.Client, sending `requests` predictions; return (wall s, latencies, errors)."
+    from gradio_client import Client, handle_file
+    cs = [Client(url, verbose=False) for _ in range(clients)]
+    return _hammer(lambda i, f: cs[i].predict(handle_file(str(f)), api_name='/predict'), files, clients, requests)
+
 def load_http(url, files, clients, requests):
     "The same load through Gradio's REST API (upload, POST call/predict, read its event stream) with one httpx pool: a light client."
     import httpx
-    lat, errs, lock = [], [], threading.Lock()
     data = {str(f): Path(f).read_bytes() for f in files}
     http = httpx.Client(base_url=url.rstrip('/') + '/gradio_api', timeout=120, limits=httpx.Limits(max_connections=2*clients))
     def one(f):
@@ -72,22 +75,8 @@ def load_http(url, files, clients, requests):
                     if event == 'error': raise RuntimeError(line[5:].strip()[:200])
                     return
         raise RuntimeError(f'stream ended without a result (last event {event})')
-    start = threading.Barrier(clients + 1)
-    def work(i):
-        start.wait()
-        for j in range(requests):
-            t = time.perf_counter()
-            try: one(files[(i*requests + j) % len(files)])
-            except Exception as e:
-                with lock: errs.append(f'{type(e).__name__}: {e}')
-                continue
-            with lock: lat.append(time.perf_counter() - t)
-    ts = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
-    for t in ts: t.start()
-    start.wait(); t0 = time.perf_counter()
-    for t in ts: t.join()
-    http.close()
-    return time.perf_counter() - t0, lat, errs
+    try: return _hammer(lambda i, f: one(f), files, clients, requests)
+    finally: http.close()
 
 def cpu_s(pid) -> float:
     "CPU seconds (user + system, all threads) used so far by process `pid` (Linux /proc), or nan."
