@@ -12,7 +12,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # %% auto #0
 __all__ = ['IMAGE_INPUTS', 'FORMATS', 'MAX_PIXELS', 'MAX_SIDE', 'ImageError', 'open_image_file', 'to_rgb', 'load_image',
            'open_image', 'resize_image', 'crop_pad', 'resample', 'crop_ratio', 'steps', 'item_step', 'batch_step',
-           'preprocess', 'cores', 'default_threads', 'onnx_session', 'build_model', 'Predictor']
+           'preprocess', 'image_stats', 'training_stats', 'describe_training', 'unlike_training', 'cores',
+           'default_threads', 'onnx_session', 'build_model', 'Predictor']
 
 # %% ../nbs/07a_runtime.ipynb #aa6d71c1
 class ImageError(ValueError):
@@ -233,7 +234,47 @@ def preprocess(img, recipe: dict) -> np.ndarray:
     for s in batch: x = batch_step(x, s)
     return np.ascontiguousarray(x, dtype=np.float32)
 
-# %% ../nbs/07a_runtime.ipynb #fd9a0e85
+# %% ../nbs/07a_runtime.ipynb #82ee45d9
+def image_stats(im: Image.Image) -> dict:
+    "Size (h, w), mean grey level, mean grey level of the border, and whether `im` has colour."
+    g = np.asarray(im.convert('L'), dtype=np.float32)
+    border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
+    a = np.asarray(im.convert('RGB'), dtype=np.int16)
+    colour = bool(np.abs(a[..., 0] - a[..., 1]).mean() + np.abs(a[..., 1] - a[..., 2]).mean() > 6)
+    return dict(size=[int(g.shape[0]), int(g.shape[1])], brightness=float(g.mean()), border=float(border.mean()), colour=colour)
+
+def _background(border: float) -> str: return 'dark' if border < 96 else 'light' if border > 160 else 'mixed'
+
+def training_stats(imgs) -> dict:
+    "What a list of training images looks like, for the recipe's `train_stats`."
+    st = [image_stats(load_image(o)[0]) for o in imgs]
+    if not st: return {}
+    sizes = np.array([s['size'] for s in st])
+    border = float(np.mean([s['border'] for s in st]))
+    return dict(n=len(st), size=[int(v) for v in np.median(sizes, 0)], size_min=sizes.min(0).tolist(), size_max=sizes.max(0).tolist(),
+                brightness=round(float(np.mean([s['brightness'] for s in st])), 1), border=round(border, 1), background=_background(border),
+                colour='colour' if np.mean([s['colour'] for s in st]) > 0.5 else 'greyscale')
+
+def describe_training(stats: dict|None) -> str:
+    "One sentence on what the training images looked like ('' without stats)."
+    if not stats: return ''
+    h, w = stats['size']
+    bg = {'dark': ' on a dark background', 'light': ' on a light background'}.get(stats['background'], '')
+    return f"It was trained on {stats['colour']} images of about {w}×{h} pixels{bg}."
+
+def unlike_training(im: Image.Image, stats: dict|None) -> str:
+    "A sentence when `im` differs from the training images in a way that fools a model (inverted background, far other size), else ''."
+    if not stats: return ''
+    s, notes = image_stats(im), []
+    bg = _background(s['border'])
+    if {bg, stats['background']} == {'dark', 'light'}:
+        notes.append(f"this picture has a {bg} background, the training images a {stats['background']} one: the model may read it wrongly (try inverting its colours)")
+    (h, w), (th, tw) = s['size'], stats['size']
+    if max(h/th, th/h, w/tw, tw/w) > 4:
+        notes.append(f"this picture is {w}×{h} pixels, the training images about {tw}×{th}")
+    return '; '.join(notes)
+
+# %% ../nbs/07a_runtime.ipynb #5d0172b6
 def _has(mod: str) -> bool: return importlib.util.find_spec(mod) is not None
 
 def cores() -> int:
@@ -277,7 +318,7 @@ def _torch_model(path: Path, recipe: dict):
         return torch.export.load(str(path/(files.get('program') or 'model.pt2'))).module()
     raise FileNotFoundError(f"{path} holds no torch model (model.safetensors with a named architecture, or model.pt2): use backend='onnx'")
 
-# %% ../nbs/07a_runtime.ipynb #9a8c8023
+# %% ../nbs/07a_runtime.ipynb #6fe7218a
 class Predictor:
     "Predict like `learn.predict` from a Learner or an exported folder, with numpy/PIL preprocessing and no DataLoader per call."
     def __init__(self, recipe: dict, model=None, session=None, threads: int|None=None):
