@@ -15,7 +15,7 @@ __all__ = ['IMAGE_INPUTS', 'FORMATS', 'MAX_PIXELS', 'MAX_SIDE', 'ImageError', 'o
            'preprocess', 'image_stats', 'training_stats', 'describe_training', 'unlike_training', 'cores',
            'default_threads', 'onnx_session', 'build_model', 'Predictor']
 
-# %% ../nbs/07a_runtime.ipynb #aa6d71c1
+# %% ../nbs/07a_runtime.ipynb #9cb01960
 class ImageError(ValueError):
     "An input that can't be used as an image; `title` names the problem in two or three words."
     def __init__(self, msg: str, title: str='Not an image'):
@@ -53,7 +53,8 @@ def open_image_file(src, max_pixels: int=MAX_PIXELS, max_side: int=MAX_SIDE) -> 
             im = Image.open(f)
     except Image.DecompressionBombError: im = None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise ImageError(f'{name} is not an image this can read ({_mb(n) if n else "?"}, {type(e).__name__}). Use a {FORMATS} file.', 'Not an image') from e
+        raise ImageError(f"{name} is not an image: can't read it ({_mb(n) if n else 'size unknown'}, {type(e).__name__}). "
+                         f"Use a {FORMATS} file that opens in an image viewer.", 'Not an image') from e
     w, h = im.size if im is not None else (0, 0)
     if im is None or w*h > max_pixels:
         size = f'{w}×{h} = {w*h/1e6:.0f} megapixels' if w else f'more than {2*Image.MAX_IMAGE_PIXELS/1e6:.0f} megapixels'
@@ -64,14 +65,14 @@ def open_image_file(src, max_pixels: int=MAX_PIXELS, max_side: int=MAX_SIDE) -> 
         raise ImageError(f'{name} is {w}×{h} pixels: sides longer than {max_side} px are refused. Crop or resize it and try again.', 'Image too long')
     return im
 
-# %% ../nbs/07a_runtime.ipynb #a516790a
+# %% ../nbs/07a_runtime.ipynb #59046bfd
 def to_rgb(im: Image.Image) -> tuple[Image.Image, str]:
     "Decode `im` and convert it to 8-bit RGB; return it with a note on anything that changed ('' when nothing did)."
     notes, n_frames = [], getattr(im, 'n_frames', 1)
     if n_frames > 1: im.seek(0); notes.append(f'animated image: predicted on the first of its {n_frames} frames')
     try: im.load()
     except (OSError, SyntaxError, ValueError) as e:
-        raise ImageError(f'The image file is truncated or damaged ({e}). Save or download it again, then retry.', 'Damaged image') from e
+        raise ImageError(f"can't read the image: the file is truncated or damaged ({e}). Save or download it again, then retry.", 'Damaged image') from e
     try: turned = im.getexif().get(0x0112, 1) not in (0, 1)   # EXIF orientation: 1 is upright
     except Exception: turned = False
     if turned: im = ImageOps.exif_transpose(im); notes.append('rotated as its EXIF orientation asks')
@@ -274,7 +275,7 @@ def unlike_training(im: Image.Image, stats: dict|None) -> str:
         notes.append(f"this picture is {w}×{h} pixels, the training images about {tw}×{th}")
     return '; '.join(notes)
 
-# %% ../nbs/07a_runtime.ipynb #5d0172b6
+# %% ../nbs/07a_runtime.ipynb #13ca2f25
 def _has(mod: str) -> bool: return importlib.util.find_spec(mod) is not None
 
 def cores() -> int:
@@ -312,13 +313,13 @@ def _torch_model(path: Path, recipe: dict):
     if (path/'model.safetensors').exists() and (recipe.get('arch') or (recipe.get('model') or {}).get('arch')):
         from safetensors.torch import load_model
         model = build_model(recipe); load_model(model, str(path/'model.safetensors'))
-        return model
+        return model.eval()
     if (path/(files.get('program') or 'model.pt2')).exists():
         import torch
         return torch.export.load(str(path/(files.get('program') or 'model.pt2'))).module()
     raise FileNotFoundError(f"{path} holds no torch model (model.safetensors with a named architecture, or model.pt2): use backend='onnx'")
 
-# %% ../nbs/07a_runtime.ipynb #6fe7218a
+# %% ../nbs/07a_runtime.ipynb #561440ee
 class Predictor:
     "Predict like `learn.predict` from a Learner or an exported folder, with numpy/PIL preprocessing and no DataLoader per call."
     def __init__(self, recipe: dict, model=None, session=None, threads: int|None=None):
@@ -339,7 +340,7 @@ class Predictor:
         recipe, threads = json.loads((path/'recipe.json').read_text()), threads or default_threads()
         has_torch = (path/'model.safetensors').exists() or (path/'model.pt2').exists()
         if backend == 'auto': backend = 'torch' if has_torch and _has('torch') and _has('fastai') else 'onnx'
-        if backend == 'torch': return cls(recipe, model=_torch_model(path, recipe).eval(), threads=threads)
+        if backend == 'torch': return cls(recipe, model=_torch_model(path, recipe), threads=threads)
         if backend == 'onnx':
             if not (path/'model.onnx').exists(): raise FileNotFoundError(f"{path} has no model.onnx: export with export_model(learn, dir, onnx=True), or use backend='torch'")
             if not _has('onnxruntime'): raise ModuleNotFoundError("backend='onnx' needs onnxruntime: pip install onnxruntime")
@@ -352,7 +353,9 @@ class Predictor:
         if self.session is not None: return self.session.run(None, {self._inp: x})[0]
         import torch
         m = self.model
-        if hasattr(m, 'eval'): m.eval()
+        if getattr(m, 'training', False):
+            try: m.eval()
+            except NotImplementedError: pass   # a torch.export program runs in eval mode already
         try: dev = next(m.parameters()).device
         except (StopIteration, AttributeError): dev = 'cpu'
         with torch.inference_mode(): return torch.softmax(m(torch.from_numpy(x).to(dev)).float(), dim=-1).cpu().numpy()

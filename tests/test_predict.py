@@ -64,12 +64,12 @@ def test_export_folder_and_backends(learn, exported):
     assert Predictor.load(exported).backend == 'torch'
 
 def test_onnx_file_alone_without_torch(learn, exported, tmp_path):
-    "The Space copies predict.py as companion_predict.py and runs the ONNX model where torch and fastai can't be imported."
-    import companion.predict
-    shutil.copy(companion.predict.__file__, tmp_path/'companion_predict.py')
+    "A Space copies runtime.py as companion_runtime.py and runs the ONNX model where torch and fastai can't be imported."
+    import companion.runtime
+    shutil.copy(companion.runtime.__file__, tmp_path/'companion_runtime.py')
     img = learn.dls.valid_ds.items[0]
     code = ("import sys, json; sys.modules['torch'] = sys.modules['fastai'] = None\n"
-            "from companion_predict import Predictor\n"
+            "from companion_runtime import Predictor\n"
             f"p = Predictor.load({str(exported)!r})\n"
             f"l, i, pr = p.predict({str(img)!r}); print(json.dumps([p.backend, l, i, pr.tolist()]))")
     res = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, capture_output=True, text=True, env={**os.environ, 'PYTHONPATH': str(tmp_path)})
@@ -101,7 +101,7 @@ def test_bad_inputs(exported, tmp_path):
              (tmp_path/'truncated.png', ImageError, "can't read"), (tmp_path/'empty.png', ImageError, '0 bytes'),
              (tmp_path/'notes.txt', ImageError, "can't read"), (tmp_path, ImageError, 'is a folder'), (b'', ImageError, '0 bytes'),
              (b'GIF89a-garbage', ImageError, "can't read"), (np.zeros((8, 8), np.float64), ImageError, 'uint8'),
-             (np.zeros((2, 8, 8, 3), np.uint8), ImageError, 'shape'), (12, TypeError, "can't predict on a int")]
+             (np.zeros((2, 8, 8, 3), np.uint8), ImageError, 'shape'), (12, TypeError, "can't open a int")]
     for img, exc, msg in cases:
         with pytest.raises(exc, match=msg): p.predict(img)
     assert p.predict(tmp_path/'ok.png')[0] in p.vocab   # still works after the failures
