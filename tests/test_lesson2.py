@@ -8,7 +8,7 @@ ARTIFACTS = ['journey.json', 'summary.md', 'doctor.txt', 'audit.csv', 'data/flip
              'train_before.txt', 'train_before.jsonl', 'models/before.pth', 'predictions.csv', 'top_losses.png', 'confusion.png',
              'label_issues.csv', 'gallery/gallery.html', 'gallery/decisions.csv', 'cleaning.csv', 'models/after.pth',
              'losses_after.png', 'model/recipe.json', 'model/model.safetensors', 'model/model.onnx',
-             'space/app.py', 'space/README.md', 'space/requirements.txt', 'space/companion_predict.py', 'space_check.txt']
+             'space/app.py', 'space/README.md', 'space/requirements.txt', 'space/companion_runtime.py', 'space_check.txt']
 
 def test_lesson2_journey_makes_every_artifact_and_resumes(tmp_path):
     out = tmp_path/'l2'
