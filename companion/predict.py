@@ -56,7 +56,7 @@ def _batch_steps(tfms) -> list[dict]:
                                         "aug_transforms(...) (with size= and min_scale= for presizing) and Normalize")
     return out
 
-# %% ../nbs/07_predict.ipynb #089e2e3b
+# %% ../nbs/07_predict.ipynb #9a955074
 def _versions() -> dict:
     v = dict(python=platform.python_version(), numpy=np.__version__, pillow=Image.__version__)
     for m in ('torch', 'torchvision', 'fastai', 'onnxruntime', 'companion'):
@@ -88,9 +88,9 @@ def _mode(learn) -> str:
     return 'L' if 'PILImageBW' in repr(getattr(ds, 'tfms', '')) or _n_in(learn.model) == 1 else 'RGB'
 
 def _arch(learn, model_args) -> dict|None:
-    "The architecture as {module, name, n_out, args} when `vision_learner` built the model from an importable function, else None."
+    "The architecture as {module, name, n_out, args} when `vision_learner` built the model from a library's function (torchvision, timm, fastai, companion), else None."
     arch = getattr(learn, 'arch', None)
-    if not callable(arch) or arch.__module__ in ('__main__', None) or '<locals>' in arch.__qualname__: return None
+    if not callable(arch) or not (arch.__module__ or '').startswith(ARCH_MODULES) or '<locals>' in arch.__qualname__: return None
     return dict(module=arch.__module__, name=arch.__qualname__, n_out=len(learn.dls.vocab), args=dict(n_in=_n_in(learn.model), **(model_args or {})))
 
 def _sample_imgs(ds, n: int) -> list:

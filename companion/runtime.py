@@ -10,10 +10,11 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # %% auto #0
-__all__ = ['IMAGE_INPUTS', 'FORMATS', 'MAX_PIXELS', 'MAX_SIDE', 'ImageError', 'open_image_file', 'to_rgb', 'load_image',
-           'open_image', 'resize_image', 'crop_pad', 'resample', 'crop_ratio', 'steps', 'item_step', 'batch_step',
-           'preprocess', 'image_stats', 'training_stats', 'describe_training', 'unlike_training', 'cores',
-           'default_threads', 'onnx_session', 'build_model', 'Predictor']
+__all__ = ['IMAGE_INPUTS', 'FORMATS', 'MAX_PIXELS', 'MAX_SIDE', 'MAX_MODEL_SIDE', 'ARCH_MODULES', 'ImageError', 'open_image_file',
+           'to_rgb', 'load_image', 'open_image', 'resize_image', 'crop_pad', 'resample', 'crop_ratio', 'steps',
+           'item_step', 'batch_step', 'preprocess', 'image_stats', 'training_stats', 'describe_training',
+           'unlike_training', 'ModelFolderError', 'check_recipe', 'read_recipe', 'cores', 'default_threads',
+           'onnx_session', 'build_model', 'Predictor']
 
 # %% ../nbs/07a_runtime.ipynb #9cb01960
 class ImageError(ValueError):
@@ -275,7 +276,68 @@ def unlike_training(im: Image.Image, stats: dict|None) -> str:
         notes.append(f"this picture is {w}×{h} pixels, the training images about {tw}×{th}")
     return '; '.join(notes)
 
-# %% ../nbs/07a_runtime.ipynb #13ca2f25
+# %% ../nbs/07a_runtime.ipynb #c74edb9c
+class ModelFolderError(ValueError):
+    "A model folder that can't be used as it is: a damaged file, or a recipe that asks for something unsafe or impossible."
+
+MAX_MODEL_SIDE = 2048   # pixels a side of what the model sees: beyond this a CPU server runs out of memory, not out of patience
+ARCH_MODULES = ('torchvision.', 'timm', 'fastai.', 'companion.', 'companion_arch')
+
+def _bad(where, msg): return ModelFolderError(f'{where}: {msg}. Export the model again with companion.predict.export_model(learn, DIR) or `companion export`')
+
+def _check_size(v, what, where, optional=False):
+    if v is None and optional: return
+    if not (isinstance(v, list) and len(v) == 2 and all(isinstance(o, int) and 1 <= o <= MAX_MODEL_SIDE for o in v)):
+        raise _bad(where, f'{what} must be [height, width] in pixels, each between 1 and {MAX_MODEL_SIDE}, not {v!r}')
+
+def check_recipe(recipe, where: str='recipe.json') -> dict:
+    "`recipe` after checking its shape and values; raises `ModelFolderError` saying what is wrong."
+    if not isinstance(recipe, dict): raise _bad(where, f'expected a JSON object, got {type(recipe).__name__}')
+    vocab = recipe.get('vocab')
+    if not (isinstance(vocab, list) and vocab and all(isinstance(v, str) for v in vocab)): raise _bad(where, 'vocab must be a non-empty list of label strings')
+    if recipe.get('mode', 'RGB') not in ('RGB', 'L'): raise _bad(where, f"mode must be 'RGB' or 'L', not {recipe.get('mode')!r}")
+    n_ch = 1 if recipe.get('mode') == 'L' else 3
+    _check_size(recipe.get('size'), 'size', where, optional='size' not in recipe)
+    try: item, batch = steps(recipe)
+    except (KeyError, TypeError) as e: raise _bad(where, f'its resize/div/mean/std entries are incomplete ({e!r})') from e
+    for s in item:
+        if not isinstance(s, dict) or s.get('op') not in ('resize', 'crop_pad'): raise _bad(where, f'unknown item step {s!r}')
+        _check_size(s.get('size'), f"the {s['op']} step's size", where)
+        if s['op'] == 'resize' and (s.get('method') not in ('crop', 'pad', 'squish') or s.get('resample', 2) not in range(6)):
+            raise _bad(where, f"a resize step needs method crop|pad|squish and a PIL resample 0-5, not {s!r}")
+        if s.get('pad_mode', 'zeros') not in _NP_PAD: raise _bad(where, f"pad_mode must be one of {', '.join(_NP_PAD)}, not {s.get('pad_mode')!r}")
+    for s in batch:
+        op = s.get('op') if isinstance(s, dict) else None
+        if op == 'div' and not (isinstance(s.get('div'), (int, float)) and s['div'] > 0): raise _bad(where, f"div must be a positive number, not {s.get('div')!r}")
+        elif op == 'normalize':
+            m, sd = s.get('mean'), s.get('std')
+            if not (isinstance(m, list) and isinstance(sd, list) and len(m) == len(sd) == n_ch and all(isinstance(v, (int, float)) for v in m + sd) and all(v > 0 for v in sd)):
+                raise _bad(where, f'normalize needs {n_ch} means and {n_ch} positive stds (one per channel of a {recipe.get("mode", "RGB")} image)')
+        elif op == 'resample':
+            _check_size(s.get('size'), "the resample step's size", where, optional=True)
+            if s.get('mode', 'bilinear') not in ('bilinear', 'nearest'): raise _bad(where, f"resample mode must be bilinear or nearest, not {s.get('mode')!r}")
+        elif op == 'crop_ratio':
+            r = s.get('ratio')
+            if not (isinstance(r, list) and len(r) == 2 and all(isinstance(v, (int, float)) and v > 0 for v in r) and 0 < s.get('scale', 1) <= 1):
+                raise _bad(where, f'crop_ratio needs two positive ratios and a scale in (0, 1], not {s!r}')
+        elif op not in ('div', 'normalize', 'resample', 'crop_ratio'): raise _bad(where, f'unknown batch step {s!r}')
+    a = recipe.get('arch') or (recipe.get('model') or {}).get('arch')
+    if a is not None:
+        mod = a.get('module') if isinstance(a, dict) else None
+        if not (isinstance(mod, str) and mod.startswith(ARCH_MODULES) and isinstance(a.get('name'), str) and isinstance(a.get('n_out'), int)):
+            raise _bad(where, f"the architecture must come from an installed library ({', '.join(ARCH_MODULES)}), not {mod!r}")
+        if a['n_out'] != len(vocab): raise _bad(where, f"the architecture has {a['n_out']} outputs for {len(vocab)} labels")
+    return recipe
+
+def read_recipe(path) -> dict:
+    "The checked recipe of the model folder `path`."
+    f = Path(path)/'recipe.json'
+    if not f.exists(): raise FileNotFoundError(f"{path} has no recipe.json: write the folder with export_model(learn, '{path}') or `companion export`")
+    try: recipe = json.loads(f.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e: raise _bad(f, f'not valid JSON ({e})') from e
+    return check_recipe(recipe, str(f))
+
+# %% ../nbs/07a_runtime.ipynb #e0c5f649
 def _has(mod: str) -> bool: return importlib.util.find_spec(mod) is not None
 
 def cores() -> int:
@@ -295,12 +357,15 @@ def onnx_session(fname, threads: int|None=None):
     so.log_severity_level = 3
     return ort.InferenceSession(str(fname), sess_options=so, providers=['CPUExecutionProvider'])
 
-def build_model(recipe: dict):
-    "The torch model described by `recipe`'s architecture (a `vision_learner` body and head), with random weights."
+def build_model(recipe: dict, folder=None):
+    "The torch model described by `recipe`'s architecture (a `vision_learner` body and head), with random weights; never from code inside `folder`."
     import importlib
     from fastai.vision.learner import create_vision_model
-    a = recipe.get('arch') or (recipe.get('model') or {}).get('arch')
+    a = check_recipe(recipe).get('arch') or (recipe.get('model') or {}).get('arch')
     if not a: raise ValueError("this model was written by hand (no architecture to rebuild by name): load model.onnx or model.pt2 instead")
+    spec = importlib.util.find_spec(a['module'].split('.')[0])
+    if folder is not None and spec is not None and spec.origin and Path(folder).resolve() in Path(spec.origin).resolve().parents:
+        raise ModelFolderError(f"{folder}/recipe.json asks for the architecture {a['module']}, which would load code from the model folder itself: refused")
     try: fn = getattr(importlib.import_module(a['module']), a['name'])
     except (ImportError, AttributeError) as e:
         raise ModuleNotFoundError(f"the model's architecture {a['module']}.{a['name']} can't be imported ({e}): install the package that "
@@ -312,14 +377,19 @@ def _torch_model(path: Path, recipe: dict):
     files = recipe.get('files', {})
     if (path/'model.safetensors').exists() and (recipe.get('arch') or (recipe.get('model') or {}).get('arch')):
         from safetensors.torch import load_model
-        model = build_model(recipe); load_model(model, str(path/'model.safetensors'))
+        model = build_model(recipe, path)
+        try: load_model(model, str(path/'model.safetensors'))
+        except Exception as e: raise ModelFolderError(f"{path}/model.safetensors can't be loaded into {recipe['arch']['name']} ({type(e).__name__}: {str(e)[:200]}): "
+                                                      "the file is damaged or belongs to another model; export again") from e
         return model.eval()
     if (path/(files.get('program') or 'model.pt2')).exists():
         import torch
-        return torch.export.load(str(path/(files.get('program') or 'model.pt2'))).module()
+        try: return torch.export.load(str(path/(files.get('program') or 'model.pt2'))).module()
+        except Exception as e: raise ModelFolderError(f"{path}/model.pt2 can't be loaded ({type(e).__name__}: {str(e)[:200]}): the file is damaged, "
+                                                      "or was written by another torch version; export again, or use backend='onnx'") from e
     raise FileNotFoundError(f"{path} holds no torch model (model.safetensors with a named architecture, or model.pt2): use backend='onnx'")
 
-# %% ../nbs/07a_runtime.ipynb #561440ee
+# %% ../nbs/07a_runtime.ipynb #91b46723
 class Predictor:
     "Predict like `learn.predict` from a Learner or an exported folder, with numpy/PIL preprocessing and no DataLoader per call."
     def __init__(self, recipe: dict, model=None, session=None, threads: int|None=None):
@@ -335,16 +405,20 @@ class Predictor:
     def load(cls, path, backend: str='auto', threads: int|None=None) -> Predictor:
         "Load a folder written by `export_model`: torch if installed (and a torch model is there), else ONNX Runtime; or force `backend`."
         path = Path(path)
-        if not (path/'recipe.json').exists():
-            raise FileNotFoundError(f"{path} has no recipe.json: write the folder with export_model(learn, '{path}') or `companion export`")
-        recipe, threads = json.loads((path/'recipe.json').read_text()), threads or default_threads()
+        recipe, threads = read_recipe(path), threads or default_threads()
         has_torch = (path/'model.safetensors').exists() or (path/'model.pt2').exists()
         if backend == 'auto': backend = 'torch' if has_torch and _has('torch') and _has('fastai') else 'onnx'
         if backend == 'torch': return cls(recipe, model=_torch_model(path, recipe), threads=threads)
         if backend == 'onnx':
             if not (path/'model.onnx').exists(): raise FileNotFoundError(f"{path} has no model.onnx: export with export_model(learn, dir, onnx=True), or use backend='torch'")
             if not _has('onnxruntime'): raise ModuleNotFoundError("backend='onnx' needs onnxruntime: pip install onnxruntime")
-            return cls(recipe, session=onnx_session(path/'model.onnx', threads), threads=threads)
+            try: sess = onnx_session(path/'model.onnx', threads)
+            except Exception as e: raise ModelFolderError(f"{path}/model.onnx can't be loaded ({type(e).__name__}: {str(e)[:200]}): the file is damaged "
+                                                          "or truncated; copy or export it again") from e
+            out = sess.get_outputs()[0].shape[-1]
+            if isinstance(out, int) and out != len(recipe['vocab']):
+                raise ModelFolderError(f"{path}/model.onnx gives {out} outputs but recipe.json has {len(recipe['vocab'])} labels: the two files come from different models")
+            return cls(recipe, session=sess, threads=threads)
         raise ValueError(f"unknown backend {backend!r}: use 'auto', 'torch' or 'onnx'")
 
     def __repr__(self): return f"Predictor({self.backend}, {len(self.vocab)} classes: {', '.join(self.vocab[:5])}{', ...' if len(self.vocab) > 5 else ''})"

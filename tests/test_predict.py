@@ -212,3 +212,42 @@ def test_safe_load_fastai_before_2_8(small_learn, tmp_path):
     try: small_learn.export(tmp_path/'export.pkl')
     finally: del small_learn.old_pipeline, fastcore.transform.Pipeline
     with pytest.raises(RuntimeError, match=r"fastai < 2.8.*pip install 'fastai<2.8'"): _load_quiet(tmp_path/'export.pkl')
+
+# A model folder is checked before anything in it is used
+
+def _copy_model(exported, dest):
+    shutil.copytree(exported, dest)
+    return dest
+
+def test_damaged_model_folders_explain_themselves(exported, tmp_path):
+    import companion.runtime as rt
+    r = json.loads((exported/'recipe.json').read_text())
+    cases = {
+        'bad_json': (lambda d: (d/'recipe.json').write_text('{"vocab": ['), 'not valid JSON'),
+        'no_vocab': (lambda d: (d/'recipe.json').write_text(json.dumps({**r, 'vocab': []})), 'vocab'),
+        'div_zero': (lambda d: (d/'recipe.json').write_text(json.dumps({**r, 'batch': [{'op': 'div', 'div': 0}]})), 'positive'),
+        'huge_resize': (lambda d: (d/'recipe.json').write_text(json.dumps({**r, 'item': [dict(op='resize', size=[30000, 30000], method='crop', pad_mode='zeros')]})), 'between 1 and 2048'),
+        'short_mean': (lambda d: (d/'recipe.json').write_text(json.dumps({**r, 'batch': [{'op': 'normalize', 'mean': [0.5], 'std': [0.2]}]})), '3 means'),
+        'truncated_onnx': (lambda d: (d/'model.onnx').write_bytes((d/'model.onnx').read_bytes()[:2000]), 'model.onnx'),
+        'vocab_mismatch': (lambda d: (d/'recipe.json').write_text(json.dumps({**r, 'vocab': ['a', 'b', 'c'], 'arch': None})), 'different models'),
+    }
+    for name, (damage, words) in cases.items():
+        d = _copy_model(exported, tmp_path/name); damage(d)
+        with pytest.raises(rt.ModelFolderError, match=words): Predictor.load(d, backend='onnx')
+    d = _copy_model(exported, tmp_path/'truncated_weights')
+    (d/'model.safetensors').write_bytes((d/'model.safetensors').read_bytes()[:1000])
+    with pytest.raises(rt.ModelFolderError, match='model.safetensors'): Predictor.load(d, backend='torch')
+
+def test_recipe_cannot_import_code_from_the_model_folder(exported, tmp_path, monkeypatch):
+    "A recipe naming a module shipped in the folder (model/evil.py) runs nothing, even from the folder's parent as working directory."
+    d = _copy_model(exported, tmp_path/'model')
+    marker = tmp_path/'pwned'
+    (d/'evil.py').write_text(f"open({str(marker)!r}, 'w').write('ran')\ndef arch(*a, **k): raise SystemExit\n")
+    (d/'__init__.py').write_text('')
+    r = json.loads((d/'recipe.json').read_text())
+    (d/'recipe.json').write_text(json.dumps({**r, 'arch': {**r['arch'], 'module': 'model.evil', 'name': 'arch'}}))
+    monkeypatch.chdir(tmp_path); monkeypatch.syspath_prepend(str(tmp_path))
+    import companion.runtime as rt
+    for backend in ('torch', 'auto', 'onnx'):
+        with pytest.raises(rt.ModelFolderError, match='installed library'): Predictor.load(d, backend=backend)
+    assert not marker.exists()
