@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test install chromium sync-check nbtest pytest test-latest bench clean-venv
+.PHONY: demo test install chromium ort-web sync-check nbtest pytest test-latest bench clean-venv
 
 # The dev environment: the tested versions of constraints.txt, nbdev included.
 $(BIN)/.installed: settings.ini setup.py constraints.txt
@@ -31,6 +31,10 @@ chromium:
 	  else echo "Chromium is missing: run 'sudo apt-get install chromium' for the browser tests"; fi; \
 	fi
 
+# The static Space runs onnxruntime-web in the browser: its pinned files come from the npm registry (sha512-checked) into ~/.cache/companion.
+ort-web: install
+	@$(BIN)/python -c "from companion.static import vendor_ort; print('onnxruntime-web files in', vendor_ort())"
+
 # The library must be what nbdev_export makes of the notebooks, and the notebooks must be clean.
 sync-check: install
 	@h() { find companion nbs -name '*.py' -o -name '*.ipynb' | grep -v checkpoints | sort | xargs md5sum; }; \
@@ -39,10 +43,10 @@ sync-check: install
 	  echo "nbdev_export/nbdev_clean changed files: companion/ or nbs/ were out of step. Commit the result."; \
 	  diff <(echo "$$before") <(echo "$$after"); exit 1; fi; echo "notebooks and library in step"
 
-nbtest: install
+nbtest: install ort-web
 	$(BIN)/nbdev_test --n_workers 2 --timing
 
-pytest: install chromium
+pytest: install chromium ort-web
 	$(BIN)/python -m pytest -q tests
 
 test: install chromium sync-check nbtest pytest
@@ -54,7 +58,7 @@ $(LATEST)/.installed: settings.ini setup.py constraints.txt
 	$(LATEST)/bin/python -m pip install -q -U -c $(LATEST)/pins.txt -e ".[test]"
 	@$(LATEST)/bin/python -c "import fastai, fastcore; print('latest env: fastai', fastai.__version__, 'fastcore', fastcore.__version__)"
 	@touch $@
-test-latest: $(LATEST)/.installed chromium
+test-latest: $(LATEST)/.installed chromium ort-web
 	$(LATEST)/bin/python -m pytest -q tests
 
 bench: install
