@@ -14,7 +14,8 @@ from .runtime import _has
 
 # %% auto #0
 __all__ = ['softmax_classifier', 'learner_recipe', 'ExportCheckError', 'export_onnx', 'export_program', 'check_export',
-           'export_model', 'PickleWarning', 'explain_load_error', 'load_learner_safely', 'export_cli', 'predict_cli']
+           'export_model', 'PickleWarning', 'explain_load_error', 'PickleTrustError', 'pickle_imports',
+           'load_learner_safely', 'export_cli', 'predict_cli']
 
 # %% ../nbs/07_predict.ipynb #fffa45d8
 def _train_only(t) -> bool: return getattr(type(t), 'split_idx', None) == 0   # the class's rule, not the instance's current value
@@ -201,7 +202,7 @@ def export_model(learn, path, onnx: bool=True, model_args: dict|None=None, size=
         (path/'recipe.json').write_text(json.dumps(recipe, indent=1))
     return path
 
-# %% ../nbs/07_predict.ipynb #32f13ad7
+# %% ../nbs/07_predict.ipynb #fb533149
 class PickleWarning(UserWarning):
     "Loading a pickle runs code stored in the file."
 
@@ -246,11 +247,52 @@ def explain_load_error(e: BaseException, fname) -> BaseException|None:
                             "copy or download it again. Weights saved by learn.save() load with learn.load() instead")
     return None
 
-def load_learner_safely(fname, cpu: bool=True, fix_paths: bool=True, warn: bool=True):
-    "`load_learner` for a fastai `export.pkl`: warns that it is a pickle, fixes Windows/Posix paths, and explains known failures with their fix."
+class PickleTrustError(PermissionError):
+    "A pickle that was not unpickled because the caller did not say it trusts the file."
+
+_RISKY = ('os.', 'posix.', 'nt.', 'subprocess.', 'sys.', 'shutil.', 'socket.', 'pty.', 'runpy.', 'importlib.', 'ctypes.', 'webbrowser.',
+          'builtins.eval', 'builtins.exec', 'builtins.compile', 'builtins.__import__', 'builtins.open', 'builtins.getattr', 'builtins.breakpoint')
+
+def pickle_imports(fname) -> list[str]:
+    "The `module.name`s a pickle (or a torch zip holding one) would import when loaded, read without running it."
+    import zipfile, pickletools
+    fname = Path(fname)
+    if zipfile.is_zipfile(fname):
+        with zipfile.ZipFile(fname) as z:
+            names = [n for n in z.namelist() if n.endswith('data.pkl')]
+            if not names: raise RuntimeError(f'{fname.name} is a zip without a pickle inside: not a fastai export')
+            data = z.read(names[0])
+    else: data = fname.read_bytes()
+    found, strs, memo = set(), [], {}
+    try:
+        for op, arg, _ in pickletools.genops(data):
+            n = op.name
+            if n in ('SHORT_BINUNICODE', 'BINUNICODE', 'UNICODE', 'BINUNICODE8', 'STRING', 'BINSTRING', 'SHORT_BINSTRING'): strs.append(str(arg))
+            elif n == 'MEMOIZE' and strs: memo[len(memo)] = strs[-1]
+            elif n in ('BINPUT', 'LONG_BINPUT', 'PUT') and strs: memo[int(arg)] = strs[-1]
+            elif n in ('BINGET', 'LONG_BINGET', 'GET') and int(arg) in memo: strs.append(memo[int(arg)])
+            elif n == 'GLOBAL': found.add(str(arg).replace(' ', '.'))
+            elif n == 'STACK_GLOBAL' and len(strs) >= 2: found.add(f'{strs[-2]}.{strs[-1]}')
+            if n == 'STOP': break
+    except Exception as e: raise RuntimeError(f"{fname.name} is not a readable fastai export ({type(e).__name__}: {e}): it may be truncated or not made by learn.export(); copy or download it again") from e
+    return sorted(found)
+
+def _trust_message(fname: Path) -> str:
+    names = pickle_imports(fname)
+    risky = [n for n in names if n.startswith(_RISKY)]
+    code = [n for n in names if n.startswith('cloudpickle.')]
+    what = (f"it asks to call {', '.join(risky)}, which can run commands or touch files; " if risky else '') + \
+           ("it rebuilds functions from stored bytecode (functions from a notebook); " if code else '') + f"it imports {len(names)} names in all"
+    return (f"{fname.name} is a pickle: loading it runs code stored in the file ({what}), so nothing was loaded. If you made this file or trust "
+            f"who did: load_learner_safely('{fname}', trust=True) or `companion export {fname} DIR --trust-pickle`. Otherwise ask for a pickle-free "
+            "export: export_model(learn, DIR) (or `companion export`) on the machine that trained it, then Predictor.load(DIR)")
+
+def load_learner_safely(fname, trust: bool=False, cpu: bool=True, fix_paths: bool=True, warn: bool=True):
+    "`load_learner` for a fastai `export.pkl`, only with `trust=True`: warns that it is a pickle, fixes Windows/Posix paths, explains known failures with their fix."
     import torch
     fname = Path(fname)
     if not fname.is_file(): raise FileNotFoundError(f"no file at {fname}: pass the path of the export.pkl written by learn.export()")
+    if not trust: raise PickleTrustError(_trust_message(fname))
     if warn: warnings.warn(f"{fname.name} is a pickle: loading it runs code stored in the file, so load only files you trust. "
                            "export_model(learn, dir) writes a copy that needs no pickle.", PickleWarning, stacklevel=2)
     try: learn = torch.load(fname, map_location='cpu' if cpu else None, weights_only=False, pickle_module=_path_pickle_module() if fix_paths else pickle)
@@ -265,7 +307,7 @@ def load_learner_safely(fname, cpu: bool=True, fix_paths: bool=True, warn: bool=
         elif hasattr(learn, 'mixed_precision'): learn = learn.to_fp32()
     return learn
 
-# %% ../nbs/07_predict.ipynb #6fd96aa9
+# %% ../nbs/07_predict.ipynb #73f4b57d
 def export_cli(argv: list|None=None) -> int:
     "companion export: a fastai export.pkl to a folder with model.safetensors, recipe.json and model.onnx."
     ap = argparse.ArgumentParser(prog='companion export', description='Export a fastai export.pkl (from learn.export()) as safetensors + JSON recipe (+ ONNX), checked against the Learner.')
@@ -273,16 +315,17 @@ def export_cli(argv: list|None=None) -> int:
     ap.add_argument('dest', help='folder to write model.safetensors, recipe.json and model.onnx to')
     ap.add_argument('--no-onnx', action='store_true', help='skip the ONNX file')
     ap.add_argument('--size', type=int, nargs='+', help='input size (H [W]) when the Learner has no Resize')
+    ap.add_argument('--trust-pickle', action='store_true', help='load the pickle (it runs code stored in the file): only for a file you made or trust')
     a = ap.parse_args(argv)
     try:
         with warnings.catch_warnings(record=True) as ws:
             warnings.simplefilter('always', PickleWarning)
-            learn = load_learner_safely(a.learner)
+            learn = load_learner_safely(a.learner, trust=a.trust_pickle)
         for w in ws:
             if issubclass(w.category, PickleWarning): print(f'warning: {w.message}', file=sys.stderr)
         size = None if not a.size else (a.size*2)[:2]
         out = export_model(learn, a.dest, onnx=not a.no_onnx, size=size)
-    except (FileNotFoundError, RuntimeError, ImportError, AttributeError, NotImplementedError, ValueError, ExportCheckError) as e:
+    except (FileNotFoundError, PickleTrustError, RuntimeError, ImportError, AttributeError, NotImplementedError, ValueError, TypeError, ExportCheckError) as e:
         print(f'companion export: {e}', file=sys.stderr); return 1
     r = json.loads((out/'recipe.json').read_text())
     print(f"wrote {out}: {', '.join(sorted(o.name for o in out.iterdir()))}; {len(r['vocab'])} classes, size {r['size']}, "

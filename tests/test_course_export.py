@@ -126,7 +126,7 @@ def test_course_export_pkl_with_notebook_label_function(names, tmp_path):
     (tmp_path/'notebook.py').write_text(NOTEBOOK)
     res = subprocess.run([sys.executable, 'notebook.py', str(names), str(tmp_path/'export.pkl')], cwd=tmp_path, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-3000:]
-    res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model')
+    res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model', '--trust-pickle')
     assert res.returncode == 0, res.stderr
     assert 'is a pickle' in res.stderr and 'check' in res.stdout
     r = json.loads((tmp_path/'model'/'recipe.json').read_text())
@@ -135,5 +135,5 @@ def test_course_export_pkl_with_notebook_label_function(names, tmp_path):
     from companion.predict import load_learner_safely
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        learn = load_learner_safely(tmp_path/'export.pkl')
+        learn = load_learner_safely(tmp_path/'export.pkl', trust=True)
     _assert_parity(learn, tmp_path/'model', sorted(names.glob('*.png'))[:12] + _odd_images())

@@ -113,8 +113,10 @@ def test_bad_inputs(exported, tmp_path):
 def test_cli_export_and_predict(small_learn, tmp_path):
     small_learn.export(tmp_path/'export.pkl')
     res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model')
+    assert res.returncode == 1 and '--trust-pickle' in res.stderr and not (tmp_path/'model').exists()   # nothing unpickled without consent
+    res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model', '--trust-pickle')
     assert res.returncode == 1 and '--size H W' in res.stderr   # an export.pkl without Resize keeps no image size
-    res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model', '--size', '28')
+    res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model', '--size', '28', '--trust-pickle')
     assert res.returncode == 0, res.stderr
     assert 'is a pickle' in res.stderr and (tmp_path/'model'/'model.onnx').exists()
     files = list(small_learn.dls.valid_ds.items[:3])
@@ -138,11 +140,11 @@ def small_learn(digits37_path):
 def _load_quiet(*args, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', PickleWarning)
-        return load_learner_safely(*args, **kw)
+        return load_learner_safely(*args, trust=True, **kw)
 
 def test_safe_load_roundtrip_warns(small_learn, tmp_path):
     small_learn.export(tmp_path/'export.pkl')
-    with pytest.warns(PickleWarning, match='runs code'): learn2 = load_learner_safely(tmp_path/'export.pkl')
+    with pytest.warns(PickleWarning, match='runs code'): learn2 = load_learner_safely(tmp_path/'export.pkl', trust=True)
     assert list(learn2.dls.vocab) == ['3', '7']
     with pytest.raises(FileNotFoundError, match='export.pkl written by learn.export'): load_learner_safely(tmp_path/'nope.pkl')
     (tmp_path/'cut.pkl').write_bytes((tmp_path/'export.pkl').read_bytes()[:500])
@@ -251,3 +253,21 @@ def test_recipe_cannot_import_code_from_the_model_folder(exported, tmp_path, mon
     for backend in ('torch', 'auto', 'onnx'):
         with pytest.raises(rt.ModelFolderError, match='installed library'): Predictor.load(d, backend=backend)
     assert not marker.exists()
+
+class _Evil:
+    "A pickle payload: unpickling it runs a shell command that writes a marker file."
+    def __init__(self, marker): self.marker = marker
+    def __reduce__(self): return (os.system, (f'touch {self.marker}',))
+
+def test_malicious_pickle_runs_nothing_unless_trusted(tmp_path):
+    import torch
+    from companion.predict import PickleTrustError, pickle_imports
+    marker = tmp_path/'ran'
+    torch.save({'learner': _Evil(marker)}, tmp_path/'evil.pkl')
+    assert any(n.endswith('.system') for n in pickle_imports(tmp_path/'evil.pkl'))
+    with pytest.raises(PickleTrustError, match=r'system, which can run commands.*trust=True.*pickle-free'): load_learner_safely(tmp_path/'evil.pkl')
+    res = run_cli('export', tmp_path/'evil.pkl', tmp_path/'model')
+    assert res.returncode == 1 and 'can run commands' in res.stderr and 'Traceback' not in res.stderr
+    assert not marker.exists() and not (tmp_path/'model').exists()
+    with pytest.raises(TypeError, match='not a fastai Learner'): _load_quiet(tmp_path/'evil.pkl')   # trusted: the caller's explicit choice
+    assert marker.exists()
