@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 # %% auto #0
-__all__ = ['digits', 'flip_labels', 'audit_images', 'digits_cli', 'audit_cli']
+__all__ = ['digits', 'flip_labels', 'image_files', 'audit_images', 'digits_cli', 'audit_cli']
 
 # %% ../nbs/01_data.ipynb #05373203
 def _default_dest(classes, size) -> Path:
@@ -81,7 +81,7 @@ def flip_labels(path: str|Path, pct: float=0.05, seed: int=0, splits=('train',))
     df.to_csv(rec, index=False)
     return df
 
-# %% ../nbs/01_data.ipynb #62ecf2c8
+# %% ../nbs/01_data.ipynb #4d15474d
 _FIX = {
     'not_image': "not an image (wrong content for its name): delete it",
     'corrupt': "the image data cannot be decoded: delete it or download it again",
@@ -130,14 +130,27 @@ def _problems(fn: Path, min_size: int) -> list:
     if min(size) < min_size: res.append(('tiny', f'{size[0]}×{size[1]} px'))
     return res
 
+def image_files(path: str|Path, recurse: bool=True) -> list[Path]:
+    "Image files under `path` like fastai's `get_image_files`, following links to folders but never into a loop, and each real file once."
+    from fastai.vision.utils import image_extensions
+    path, seen_dirs, seen_files, out = Path(path), set(), set(), []
+    for root, dirs, files in os.walk(path, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen_dirs: dirs[:] = []; continue
+        seen_dirs.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith('.') and os.path.realpath(os.path.join(root, d)) not in seen_dirs) if recurse else []
+        for f in sorted(files):
+            p = Path(root)/f
+            if p.suffix.lower() in image_extensions and (rf := os.path.realpath(p)) not in seen_files: seen_files.add(rf); out.append(p)
+    return out
+
 def audit_images(path: str|Path, min_size: int=16, recurse: bool=True):
     "DataFrame of problem files under `path` (columns: path, problem, detail, fix); empty if all is well."
     import pandas as pd
-    from fastai.data.transforms import get_image_files
     from fastprogress.fastprogress import progress_bar
     from companion.env import show_progress
     rows, seen = [], {}
-    for fn in progress_bar(list(get_image_files(path, recurse=recurse)), leave=False, display=show_progress()):
+    for fn in progress_bar(image_files(path, recurse=recurse), leave=False, display=show_progress()):
         for prob, detail in _problems(fn, min_size): rows.append((str(fn), prob, detail))
         h = hashlib.sha256(fn.read_bytes()).hexdigest()
         if h in seen: rows.append((str(fn), 'duplicate', f'same bytes as {seen[h]}'))

@@ -113,3 +113,15 @@ def test_offline_pretrained_says_what_to_do(digits37_path):
         pytest.skip('this machine can fetch resnet18 weights')
     with pytest.raises(WeightsUnavailable, match='pretrained=False'):
         learner(image_dls(digits37_path), 'resnet18', pretrained=True)
+
+def test_audit_follows_no_link_loop_and_writes_nothing(tmp_path):
+    "Two symlink loops in a data folder: the audit ends, counts each real file once (no false duplicates) and leaves the folder as it was."
+    d = tmp_path/'bears'
+    for lbl in ('grizzly', 'black'):
+        (d/lbl).mkdir(parents=True)
+        for i in range(3): Image.fromarray(np.random.RandomState(10*i + len(lbl)).randint(0, 255, (32, 32, 3), dtype=np.uint8)).save(d/lbl/f'{i}.png')
+    os.symlink(d, d/'grizzly'/'up'); os.symlink(d/'black', d/'black'/'self')
+    before = sorted(str(p) for p in d.rglob('*') if not p.is_symlink())
+    r = run_cli('audit', d, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sorted(str(p) for p in d.rglob('*') if not p.is_symlink()) == before
