@@ -12,11 +12,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # %% auto #0
 __all__ = ['IMAGE_INPUTS', 'FORMATS', 'MAX_PIXELS', 'MAX_SIDE', 'MAX_MODEL_SIDE', 'ARCH_MODULES', 'ImageError', 'open_image_file',
            'to_rgb', 'load_image', 'open_image', 'resize_image', 'crop_pad', 'resample', 'crop_ratio', 'steps',
-           'item_step', 'batch_step', 'preprocess', 'image_stats', 'training_stats', 'describe_training',
-           'unlike_training', 'ModelFolderError', 'check_recipe', 'read_recipe', 'cores', 'default_threads',
-           'onnx_session', 'build_model', 'Predictor']
+           'item_step', 'batch_step', 'fixes_size', 'bound_size', 'preprocess', 'image_stats', 'training_stats',
+           'describe_training', 'unlike_training', 'ModelFolderError', 'check_recipe', 'read_recipe', 'cores',
+           'default_threads', 'onnx_session', 'build_model', 'Predictor']
 
-# %% ../nbs/07a_runtime.ipynb #9cb01960
+# %% ../nbs/07a_runtime.ipynb #a5117e14
 class ImageError(ValueError):
     "An input that can't be used as an image; `title` names the problem in two or three words."
     def __init__(self, msg: str, title: str='Not an image'):
@@ -26,6 +26,7 @@ class ImageError(ValueError):
 IMAGE_INPUTS = 'a path, bytes, a file object, a PIL image or a uint8 numpy array'
 FORMATS = 'png, jpeg, webp, gif, bmp or tiff'
 MAX_PIXELS, MAX_SIDE = 40_000_000, 12_000   # a phone photo has about 12 megapixels
+MAX_MODEL_SIDE = 2048   # pixels a side of what the model sees: beyond this a CPU server runs out of memory, not out of patience
 
 def _mb(n: int) -> str: return f'{n/1e6:.1f} MB' if n >= 1e5 else f'{n/1e3:.1f} kB' if n >= 1000 else f'{n} bytes'
 
@@ -201,7 +202,7 @@ def crop_ratio(x: np.ndarray, ratio=(3/4, 4/3), scale: float=1.) -> np.ndarray:
     t, l = (H-ch)//2, (W-cw)//2
     return x[:, t:t+ch, l:l+cw]
 
-# %% ../nbs/07a_runtime.ipynb #25a4be06
+# %% ../nbs/07a_runtime.ipynb #e44bf3d6
 def steps(recipe: dict) -> tuple[list, list]:
     "The recipe's (item steps, batch steps); a format-1 recipe (`resize`, `div`, `mean`, `std`) is turned into steps."
     if 'item' in recipe: return recipe['item'], recipe['batch']
@@ -226,9 +227,24 @@ def batch_step(x: np.ndarray, s: dict) -> np.ndarray:
     if op == 'resample': return resample(x, s.get('size'), s.get('mode', 'bilinear'), s.get('align_corners', True), s.get('pad_mode', 'reflection'))
     raise ValueError(f"unknown batch step {op!r}: this recipe needs a newer companion (pip install -U companion)")
 
+def fixes_size(recipe: dict) -> bool:
+    "Whether the recipe brings every image to one size (a resize, a crop, or a batch resample to a size)."
+    item, batch = steps(recipe)
+    return bool(item) or any(s['op'] == 'resample' and s.get('size') for s in batch)
+
+def bound_size(im: Image.Image, recipe: dict, limit: int|None=None) -> tuple[Image.Image, str]:
+    "For a recipe that fixes no size, `im` shrunk (aspect kept) so that its long side is at most `limit` (4× the training size, ≤ MAX_MODEL_SIDE), with a note."
+    if fixes_size(recipe): return im, ''
+    limit = limit or min(MAX_MODEL_SIDE, 4*max(recipe.get('size') or [MAX_MODEL_SIDE//4]))
+    W, H = im.size
+    if max(W, H) <= limit: return im, ''
+    k = limit/max(W, H)
+    small = im.resize((max(1, round(W*k)), max(1, round(H*k))), Image.BILINEAR)
+    return small, f'shrunk from {W}×{H} to {small.size[0]}×{small.size[1]} pixels: this model has no Resize and learned from smaller images'
+
 def preprocess(img, recipe: dict) -> np.ndarray:
-    "The (C, H, W) float32 array the model sees for `img`, following the recipe's item and batch steps."
-    im = open_image(img, recipe.get('mode', 'RGB'))
+    "The (C, H, W) float32 array the model sees for `img`, following the recipe's item and batch steps (sizes bounded by `bound_size`)."
+    im, _ = bound_size(open_image(img, recipe.get('mode', 'RGB')), recipe)
     item, batch = steps(recipe)
     for s in item: im = item_step(im, s)
     x = np.asarray(im, dtype=np.float32)
@@ -276,11 +292,10 @@ def unlike_training(im: Image.Image, stats: dict|None) -> str:
         notes.append(f"this picture is {w}×{h} pixels, the training images about {tw}×{th}")
     return '; '.join(notes)
 
-# %% ../nbs/07a_runtime.ipynb #c74edb9c
+# %% ../nbs/07a_runtime.ipynb #7ae25055
 class ModelFolderError(ValueError):
     "A model folder that can't be used as it is: a damaged file, or a recipe that asks for something unsafe or impossible."
 
-MAX_MODEL_SIDE = 2048   # pixels a side of what the model sees: beyond this a CPU server runs out of memory, not out of patience
 ARCH_MODULES = ('torchvision.', 'timm', 'fastai.', 'companion.', 'companion_arch')
 
 def _bad(where, msg): return ModelFolderError(f'{where}: {msg}. Export the model again with companion.predict.export_model(learn, DIR) or `companion export`')
