@@ -231,6 +231,10 @@ def _cases(rng):
         t, l = (H-hh)//2, (W-ww)//2
         cases.append(dict(id=f'crop_ratio {H}x{W}', kind='batch', input=enc(x), c=3, h=H, w=W, steps=[dict(op='crop_ratio', ratio=[r0, r1], scale=s)],
                           expected=enc(x[:, t:t+hh, l:l+ww])))
+    from companion.runtime import preprocess
+    for i, (h, w) in enumerate([(150, 90), (31, 400), (112, 113), (60, 60)]):   # no Resize in the recipe: big uploads are bounded as in runtime.bound_size
+        a, recipe = img(3, w, h), dict(mode=['RGB', 'L'][i % 2], size=[28, 28], item=[], batch=[dict(op='div', div=255.0)])
+        cases.append(dict(id=f'bound {w}x{h}', kind='preprocess', input=enc(a), w=w, h=h, c=3, recipe=recipe, expected=enc(preprocess(a, recipe)), atol=1e-6))
     return cases
 
 def test_js_preprocessing_matches_pillow_numpy_fastai(tmp_path):

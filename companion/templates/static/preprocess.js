@@ -340,9 +340,22 @@
   const ITEM = { resize: resizeItem, crop_pad: cropPadItem };
   const BATCH = { div, normalize, crop_ratio: cropRatio, resample };
 
+  function pyRound(x) { const f = Math.floor(x), d = x - f; return d > 0.5 ? f + 1 : d < 0.5 ? f : (f % 2 === 0 ? f : f + 1); }   // Python's round()
+
+  /** As companion.runtime.bound_size: a recipe that fixes no size gets images whose long side is at most 4x the training size (<= 2048). */
+  function boundSize(im, steps) {
+    const fixes = (steps.item || []).length > 0 || (steps.batch || []).some(s => s.op === "resample" && s.size);
+    if (fixes) return im;
+    const limit = Math.min(2048, 4 * Math.max(...(steps.size || [512])));
+    if (Math.max(im.w, im.h) <= limit) return im;
+    const k = limit / Math.max(im.w, im.h);
+    return resizePIL(im, Math.max(1, pyRound(im.w * k)), Math.max(1, pyRound(im.h * k)), 2);
+  }
+
   /** Run the item steps on an RGB image {data, w, h, c: 3}: returns the (possibly 'L') uint8 image. */
   function itemSteps(im, steps) {
     if (steps.mode === 'L') im = toL(im);
+    im = boundSize(im, steps);
     for (const s of steps.item) {
       const fn = ITEM[s.op];
       if (!fn) throw new Error(`recipe item step '${s.op}' is not supported by this page`);
@@ -403,6 +416,6 @@
     return null;
   }
 
-  return { FILTERS, coefficients, resizePIL, resizeNearest, crop, pad, cropPadWindow, resizeItem, cropPadItem, toL, rgbaToRGB,
+  return { boundSize, FILTERS, coefficients, resizePIL, resizeNearest, crop, pad, cropPadWindow, resizeItem, cropPadItem, toL, rgbaToRGB,
            toFloat, div, normalize, cropRatio, areaPool, resample, recipeSteps, itemSteps, preprocess, imageInfo };
 });
