@@ -4,13 +4,13 @@
 
 # %% ../nbs/06_clean.ipynb #ac23722d
 from __future__ import annotations
-import os, io, sys, csv, json, time, uuid, html, base64, errno, hashlib, contextlib
+import os, io, sys, csv, json, time, uuid, html, base64, errno, hashlib, warnings, contextlib
 from pathlib import Path, PurePosixPath
 from collections import namedtuple, Counter
 
 # %% auto #0
-__all__ = ['STATE', 'Move', 'check_label', 'Plan', 'Cleaner', 'recover', 'apply', 'undo', 'snapshot', 'ImageCleaner', 'go',
-           'gallery', 'read_decisions', 'clean_cli']
+__all__ = ['STATE', 'Move', 'check_label', 'JournalWarning', 'Plan', 'Cleaner', 'recover', 'apply', 'undo', 'snapshot',
+           'ImageCleaner', 'go', 'gallery', 'read_decisions', 'clean_cli']
 
 # %% ../nbs/06_clean.ipynb #bd2c64eb
 STATE = '.companion'   # hidden, so fastai's get_image_files never trains on the journal or the quarantine
@@ -73,15 +73,61 @@ def _move(src: str, dst: str, step=None) -> str|None:
     if step: step('linked')   # the crash point between the two names
     os.unlink(src)
 
+_NOFOLLOW = getattr(os, 'O_NOFOLLOW', 0)
+
+def _write_atomic(fn, data: bytes):
+    "Replace file `fn` by `data` in one step: a temp file in the same folder, fsynced, then `os.replace`, then the folder fsynced."
+    tmp = f'{fn}.{uuid.uuid4().hex[:8]}.tmp'
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
+    try:
+        view = memoryview(data)
+        while view: view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally: os.close(fd)
+    try: os.replace(tmp, fn)
+    except OSError:
+        os.unlink(tmp); raise
+    _fsync_dir(os.path.dirname(fn))
+
+def _oserror(e: OSError, folder: str='') -> str:
+    "A sentence for an error the file system gave, instead of a bare errno."
+    why = {errno.ENAMETOOLONG: 'the new name is longer than the file system allows',
+           errno.ENOSPC: 'the disk is full', errno.EDQUOT: 'the disk quota is used up',
+           errno.EROFS: 'the folder is on a read-only file system',
+           errno.EACCES: 'no permission to change the folder', errno.EPERM: 'the file system does not allow it (a protected or immutable file or folder)',
+           errno.EEXIST: f'{folder or "a folder on the way"} is a file, not a folder', errno.ENOTDIR: f'{folder or "a folder on the way"} is a file, not a folder',
+           errno.EXDEV: 'the destination is on another disk'}.get(e.errno)
+    return why or (e.strerror or str(e))
+
 # %% ../nbs/06_clean.ipynb #c5bb4d49
 Move = namedtuple('Move', 'src dst sha action to')   # paths relative to the cleaner's root, posix style
+
+class JournalWarning(UserWarning):
+    "A journal line the cleaner skipped: it has the wrong shape, or it names a path or a label it must not use."
+
+def _is_sha(x) -> bool: return isinstance(x, str) and len(x) == 64 and all(c in '0123456789abcdef' for c in x)
+
+def _dest_folder(rel: str, action: str, to=None) -> str:
+    "The folder a `delete` (the quarantine) or a `relabel` (the sibling label folder) sends file `rel` to."
+    folder = rel.rpartition('/')[0]
+    return f'{STATE}/quarantine/{folder}'.rstrip('/') if action == 'delete' else f"{folder.rpartition('/')[0]}/{to}".lstrip('/')
+
+def _check_to(rel: str, action: str, to=None):
+    "Return the checked label for a relabel of `rel` (None for other actions); ValueError saying why it is refused."
+    if action != 'relabel':
+        if to is not None: raise ValueError(f"`to` is only for 'relabel', not {action!r}")
+        return None
+    to, parts = check_label(to), rel.split('/')    # plain string work: a journal of 10,000 lines checks this for every line
+    if len(parts) < 2: raise ValueError(f'{rel} is not inside a label folder, so it cannot be relabelled')
+    if parts[-2] == to: raise ValueError(f"{rel} is already in folder {to!r}: mark it 'keep' instead")
+    return to
 
 def _rel_name(p) -> str: return PurePosixPath(p).as_posix()
 
 class Plan:
-    "What `apply()` will do (or did): `moves`, `skipped` as (path, why), and `kept` paths."
+    "What `apply()` will do (or did): `moves`, `skipped` as (path, why), and `kept` paths; `failed`: the moves the file system refused."
     def __init__(self, moves=(), skipped=(), kept=(), batch=None):
-        self.moves, self.skipped, self.kept, self.batch = list(moves), list(skipped), list(kept), batch
+        self.moves, self.skipped, self.kept, self.batch, self.failed = list(moves), list(skipped), list(kept), batch, []
     def __len__(self): return len(self.moves)
     def counts(self) -> dict:
         "Number of files per outcome."
@@ -115,45 +161,139 @@ class Cleaner:
         self.root = root.resolve()
         self.state = self.root/STATE
         self.journal, self.quarantine = self.state/'journal.jsonl', self.state/'quarantine'
+        self._held, self._sig = 0, None
+        self._check_state()
         self._load()
 
     def _step(self, what: str):
         "Called at each step of a file operation (a seam for crash tests; does nothing)."
 
+    def _check_state(self):
+        "Refuse a state folder, journal or lock that is a link: a downloaded data set could ship one that points at your own files."
+        for p in (self.state, self.journal, self.state/'lock'):
+            if os.path.islink(p):
+                raise ValueError(f'{p} is a link to {os.readlink(p)}: the cleaner keeps its journal in a plain folder of the data set and never '
+                                 f'follows a link out of it. Remove the link (rm {p}) and run the command again.')
+        if self.state.exists() and not self.state.is_dir(): raise ValueError(f'{self.state} is a file, not a folder: move it away and run the command again')
+
+    # ---- where files may go
+    def _escape(self, folder: str) -> str|None:
+        "Why folder `folder` (relative to root) is no place to move a file from or to once links are resolved, or None if it is."
+        root = str(self.root); real = os.path.realpath(os.path.join(root, folder))
+        q = folder == STATE or folder.startswith(STATE + '/')
+        base = os.path.join(root, STATE, 'quarantine') if q else root
+        inside = real == base or real.startswith(base + os.sep)
+        if inside and not q: inside = not (real + os.sep).startswith(os.path.join(root, STATE) + os.sep)
+        if inside: return None
+        where = 'outside the quarantine' if q else f'outside {root}' if not real.startswith(root + os.sep) else "into the cleaner's own folder"
+        return (f'{folder or "."} leads to {real}, {where}: the cleaner never moves a file out of its root through a link. '
+                'Remove or replace that link, then run the command again')
+
+    def _bad_path(self, p, quarantine: bool=False) -> str|None:
+        "Why journal path `p` must not be used (not a relative path under root, `..`, in the wrong place, a folder that leads out), or None."
+        if not isinstance(p, str) or not p: return f'path {p!r} is not a relative path'
+        if p.startswith(('/', '\\')) or p[1:2] == ':': return f'path {p!r} is absolute'   # posix, UNC or a drive letter
+        parts = p.split('/')
+        if any(s in ('', '.', '..') for s in parts) or '\0' in p: return f'path {p!r} has empty, `.` or `..` parts'
+        if quarantine != (parts[:2] == [STATE, 'quarantine'] and len(parts) > 2):
+            return f"path {p!r} is {'not ' if quarantine else ''}in the quarantine"
+        if not quarantine and parts[0] == STATE: return f"path {p!r} is in the cleaner's own folder"
+        folder = p.rpartition('/')[0]
+        if folder not in self._dirs: self._dirs[folder] = self._escape(folder)
+        return self._dirs[folder]
+
+    def _bad_move(self, m) -> str|None:
+        "Why the move [src, dst, sha, action, to] of an apply must not be used, or None."
+        if not (isinstance(m, list) and len(m) == 5): return f'move {m!r} is not [src, dst, sha, action, to]'
+        src, dst, sha, action, to = m
+        if action not in ('delete', 'relabel'): return f'move with action {action!r}'
+        if not _is_sha(sha): return f'move of {src!r} without a sha256'
+        why = self._bad_path(src) or self._bad_path(dst, quarantine=action == 'delete')
+        if why: return why
+        try: _check_to(src, action, to)
+        except ValueError as e: return str(e)
+        if dst.rpartition('/')[0] != _dest_folder(src, action, to): return f'move of {src!r} to {dst!r} is not where a {action} goes'
+
+    def _invalid(self, r) -> str|None:
+        "Why journal record `r` must be skipped (wrong shape, unsafe path or label, a batch that does not fit the history), or None."
+        if not isinstance(r, dict): return f'it is {type(r).__name__} {json.dumps(r)[:40]}, not a record'
+        t = r.get('t')
+        if t == 'mark':
+            a, p = r.get('action'), r.get('path')
+            if a not in self.actions + ('clear',): return f'a mark with action {a!r}'
+            why = self._bad_path(p)
+            if why or a == 'clear': return why
+            if not _is_sha(r.get('sha')): return f'a mark of {p!r} without a sha256'
+            try: _check_to(p, a, r.get('to'))
+            except ValueError as e: return str(e)
+        elif t == 'begin':
+            bid, kind, moves = r.get('id'), r.get('kind'), r.get('moves')
+            if not isinstance(bid, str) or not bid: return 'a batch without an id'
+            if bid in self.batches: return f'batch {bid} begins twice'
+            if kind not in ('apply', 'undo'): return f'a batch of kind {kind!r}'
+            if not isinstance(moves, list): return f'batch {bid} has no list of moves'
+            if kind == 'apply': return next(filter(None, map(self._bad_move, moves)), None)
+            of = self.batches.get(r.get('of'))
+            if not of or of['kind'] != 'apply' or of['state'] != 'done': return f'batch {bid} undoes {r.get("of")!r}, which is not an applied batch'
+            done = {tuple(m) for m in of['moves']}
+            for m in moves:
+                if not (isinstance(m, list) and len(m) == 5 and all(isinstance(x, (str, type(None))) for x in m)): return f'move {m!r} is not [src, dst, sha, action, to]'
+                if (m[1], m[0], *m[2:]) not in done: return f'batch {bid} puts back {m[0]!r}, which its apply did not move'
+        elif t in ('commit', 'abort'):
+            sk = r.get('skipped', [])
+            if not isinstance(r.get('id'), str): return f'a {t} without a batch id'
+            if not (isinstance(sk, list) and all(isinstance(s, list) and len(s) == 2 and all(isinstance(x, str) for x in s) for s in sk)):
+                return f'a {t} whose skipped list is not [[path, why], ...]'
+        else: return f'unknown record type {t!r}'
+
     # ---- journal
-    def _records(self) -> list:
-        if not self.journal.exists(): return []
-        recs = []
-        with open(self.journal, 'rb') as f:
-            for line in f:
-                try: recs.append(json.loads(line))
-                except ValueError: pass   # a line torn by a crash: never acted on
-        return recs
-
-    def _append(self, recs: list, sync: bool=False):
-        "Append records to the journal (fsynced if `sync`) and to the state in memory."
-        new = not self.state.exists()
-        self.state.mkdir(exist_ok=True)
-        data = ''.join(json.dumps(r, separators=(',', ':')) + '\n' for r in recs).encode()
-        with open(self.journal, 'a+b') as f:
-            if f.tell():
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b'\n': data = b'\n' + data   # never glue a record onto a torn line
-            f.write(data); f.flush()
-            if sync: os.fsync(f.fileno())
-            self._size = f.tell()
-        if new: _fsync_dir(self.root)
-        for r in recs: self._replay(r)
-
     def _load(self):
-        "Rebuild marks, batches and the moved-file map by replaying the journal."
-        self.marks, self.batches, self.moved = {}, {}, {}
-        self._size = self.journal.stat().st_size if self.journal.exists() else 0
-        for r in self._records(): self._replay(r)
+        "Rebuild marks, batches and the moved-file map by replaying the journal; skip (and warn about) every line that fails `_invalid`."
+        self.marks, self.batches, self.moved, self.problems, self._dirs = {}, {}, {}, [], {}
+        try: fd = os.open(self.journal, os.O_RDONLY | _NOFOLLOW)
+        except FileNotFoundError: self._sig = None; return
+        with open(fd, 'rb') as f:
+            st = os.fstat(f.fileno()); data = f.read()
+        self._sig = (st.st_ino, st.st_size, st.st_mtime_ns)
+        for n,line in enumerate(data.split(b'\n'), 1):
+            if not line.strip(): continue
+            try: r = json.loads(line)
+            except ValueError: why = 'it is cut short (a crash while writing?) or not JSON'
+            else: why = self._invalid(r)
+            if why: self.problems.append((n, why))
+            else: self._replay(r)
+        for n,why in self.problems[:10]: warnings.warn(f'{self.journal} line {n} skipped: {why}', JournalWarning, stacklevel=3)
+        if len(self.problems) > 10: warnings.warn(f'{self.journal}: {len(self.problems) - 10} more lines skipped', JournalWarning, stacklevel=3)
+        if self.problems:
+            warnings.warn(f'set the skipped lines aside with: companion clean {self.root} recover', JournalWarning, stacklevel=3)
 
     def _fresh(self):
-        "Reload if another process (a terminal, another kernel) wrote to the journal since we last read or wrote it."
-        if (self.journal.stat().st_size if self.journal.exists() else 0) != self._size: self._load()
+        "Reload if another process (a terminal, another kernel) changed the journal since we last read or wrote it (inode, size and mtime)."
+        try: st = os.stat(self.journal); sig = (st.st_ino, st.st_size, st.st_mtime_ns)
+        except FileNotFoundError: sig = None
+        if sig != self._sig: self._load()
+
+    def refresh(self):
+        "See the decisions and applies other processes wrote to the journal since this cleaner last looked."
+        self._fresh(); return self
+
+    def _append(self, recs: list, sync: bool=True):
+        "Append records to the journal, fsynced, under the lock (so no other writer's line is missed), and replay them."
+        data = ''.join(json.dumps(r, separators=(',', ':')) + '\n' for r in recs).encode()
+        with self._locked():
+            new = not os.path.lexists(self.journal)
+            fd = os.open(self.journal, os.O_RDWR | os.O_APPEND | os.O_CREAT | _NOFOLLOW, 0o644)
+            try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b'\n': data = b'\n' + data   # never glue a record onto a torn line
+                view = memoryview(data)
+                while view: view = view[os.write(fd, view):]
+                if sync: os.fsync(fd)
+                st = os.fstat(fd)
+            finally: os.close(fd)
+            if new: _fsync_dir(self.state)
+            self._sig = (st.st_ino, st.st_size, st.st_mtime_ns)
+            for r in recs: self._replay(r)
 
     def _replay(self, r: dict):
         t = r.get('t')
@@ -212,11 +352,7 @@ class Cleaner:
         if not fn.is_file():
             why = ' (an apply moved it: undo() brings it back)' if rel in self.moved else ''
             raise FileNotFoundError(f'{rel} is not a file under {self.root}{why}')
-        if action == 'relabel':
-            to = check_label(to)
-            if len(PurePosixPath(rel).parts) < 2: raise ValueError(f'{rel} is not inside a label folder, so it cannot be relabelled')
-            if PurePosixPath(rel).parent.name == to: raise ValueError(f"{rel} is already in folder {to!r}: mark it 'keep' instead")
-        elif to is not None: raise ValueError(f"`to` is only for 'relabel', not {action!r}")
+        to = _check_to(rel, action, to)
         return dict(t='mark', path=rel, sha=_sha(fn), action=action, to=to, ts=time.time())
 
     def mark_many(self, rows) -> list:
@@ -235,65 +371,114 @@ class Cleaner:
 
     def choice(self, path) -> str:
         "'keep', 'delete', 'relabel:LABEL', 'applied:…' or '' for `path`."
-        rel = self.rel(path)
+        rel = self.rel(path); self._fresh()
         if rel in self.moved: m = self.moved[rel]; return f"applied:{m.action}" + (f':{m.to}' if m.to else '')
         k = self.marks.get(rel)
         return '' if k is None else k['action'] + (f":{k['to']}" if k.get('to') else '')
 
     def __repr__(self):
+        self._fresh()
         c = Counter(k['action'] for k in self.marks.values())
         s = f"Cleaner({str(self.root)!r}): {len(self.marks)} decisions pending ({c['delete']} delete, {c['relabel']} relabel, {c['keep']} keep), " \
             f"{len(self.applied())} applies to undo, {len(self.moved)} files moved"
         return s + (f'; apply {self.open_batch} was interrupted: run recover()' if self.open_batch else '')
 
 # %% ../nbs/06_clean.ipynb #f6d43b7e
+def _fit(stem: str, tail: str, limit: int=255) -> str:
+    "`stem + tail`, the stem cut (at a character boundary) so that the name fits in `limit` bytes, the most most file systems allow."
+    b = os.fsencode(stem)
+    if len(b) + len(os.fsencode(tail)) <= limit: return stem + tail
+    b = b[:max(0, limit - len(os.fsencode(tail)))]
+    while b:
+        try: b.decode('utf-8'); break
+        except UnicodeDecodeError: b = b[:-1]
+    return os.fsdecode(b) + tail
+
 def _free(root: str, folder: str, name: str, names: dict) -> str:
-    "`folder/name`, or `folder/stem_1.ext`, `_2`, … : the first name neither on disk nor taken earlier in the same plan."
+    "`folder/name`, or `folder/stem_1.ext`, `_2`, … (the stem shortened if the name would pass 255 bytes): the first name neither on disk nor taken earlier in the same plan."
     if folder not in names:
         try: names[folder] = set(os.listdir(os.path.join(root, folder)))   # one listing per folder, not one stat per file
         except (FileNotFoundError, NotADirectoryError): names[folder] = set()
     have, (stem, suf), i, n = names[folder], os.path.splitext(name), 0, name
-    while n in have: i += 1; n = f'{stem}_{i}{suf}'
+    while n in have: i += 1; n = _fit(stem, f'_{i}{suf}')
     have.add(n)
-    return f'{folder}/{n}'
+    return f'{folder}/{n}'.lstrip('/')
 
 def _plan(self: Cleaner) -> Plan:
     "Dry run: what `apply()` would move where, what stays, what is skipped and why. Nothing changes on disk."
-    moves, skipped, kept, names, root = [], [], [], {}, str(self.root)
+    self._fresh()
+    moves, skipped, kept, names, root, out = [], [], [], {}, str(self.root), {}
+    def escape(folder):
+        if folder not in out: out[folder] = self._escape(folder)
+        return out[folder]
     for rel, k in self.marks.items():
         if k['action'] == 'keep': kept.append(rel); continue
+        folder, _, name = rel.rpartition('/')
+        dest = _dest_folder(rel, k['action'], k.get('to'))
+        why = escape(folder) or escape(dest)
+        if why: skipped.append((rel, why)); continue
         try: sha = _sha(os.path.join(root, rel))
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             skipped.append((rel, 'missing: it was moved or deleted after it was marked')); continue
+        except OSError as e: skipped.append((rel, f'it cannot be read: {_oserror(e)}')); continue
         if sha != k['sha']: skipped.append((rel, 'its bytes changed since it was marked: look again and mark it anew')); continue
-        folder, name = rel.rsplit('/', 1)
-        folder = f'{STATE}/quarantine/{folder}' if k['action'] == 'delete' else f"{folder.rpartition('/')[0]}/{k['to']}".lstrip('/')
-        moves.append(Move(rel, _free(root, folder, name, names), sha, k['action'], k.get('to')))
+        moves.append(Move(rel, _free(root, dest, name, names), sha, k['action'], k.get('to')))
     return Plan(moves, skipped, kept)
 Cleaner.plan = _plan
 
 # %% ../nbs/06_clean.ipynb #b6797b56
 @contextlib.contextmanager
 def _locked(self: Cleaner):
-    "Hold an exclusive lock on the cleaner's folder (a widget and a terminal can't apply at the same time), then reload the journal."
+    "Hold an exclusive lock on the cleaner's folder (a widget and a terminal can't write at the same time), then reload the journal if it changed. Reentrant."
+    if self._held:
+        yield; return
+    self._check_state()
     self.state.mkdir(exist_ok=True)
-    with open(self.state/'lock', 'a') as f:
+    fd = os.open(self.state/'lock', os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
+    try:
         try:
-            import fcntl; fcntl.flock(f, fcntl.LOCK_EX)
+            import fcntl; fcntl.flock(fd, fcntl.LOCK_EX)
         except ImportError: pass
-        self._fresh()
-        yield
+        self._held += 1
+        try:
+            self._fresh(); yield
+        finally: self._held -= 1
+    finally: os.close(fd)
+
+def _safe_dir(self: Cleaner, folder: str, seen: dict, create: bool=False) -> str|None:
+    """Why a file must not move out of / into `folder` (relative to root), or None; with `create`, make it first.
+    Checked right before each move: the resolved folder is compared with the one checked before (one `stat`), and resolved again if it changed."""
+    path = os.path.join(str(self.root), folder)
+    try: st = os.stat(path)
+    except FileNotFoundError: st = None
+    if st is not None and seen.get(folder) == (st.st_dev, st.st_ino): return None
+    why = self._escape(folder)
+    if why: return why
+    if st is None:
+        if not create: return None              # the move itself reports the missing file
+        try: os.makedirs(path, exist_ok=True)
+        except OSError as e: return f'{_oserror(e, folder)}: it stays where it is'
+        why = self._escape(folder)
+        if why: return why
+    try: st = os.stat(path)
+    except OSError as e: return f'{_oserror(e, folder)}: it stays where it is'
+    if not os.path.isdir(path): return f'{folder} is a file, not a folder: it stays where it is'
+    seen[folder] = (st.st_dev, st.st_ino)
 
 def _run(self: Cleaner, moves: list) -> list:
-    "Do `moves`; return [(src, why)] for those that had to be skipped. Syncs every folder that changed."
-    skipped, made, dirs, root, step = [], set(), set(), str(self.root), self._step
+    "Do `moves`; return [(src, why)] for those that had to be skipped (one refused move never stops the others). Syncs every folder that changed."
+    skipped, seen, dirs, root, step = [], {}, set(), str(self.root), self._step
     for m in moves:
         src, dst = os.path.join(root, m.src), os.path.join(root, m.dst)
-        sd, dd = os.path.dirname(src), os.path.dirname(dst)
-        if dd not in made: os.makedirs(dd, exist_ok=True); made.add(dd)
-        why = _move(src, dst, step)
+        try:
+            why = self._safe_dir(m.src.rpartition('/')[0], seen) or self._safe_dir(m.dst.rpartition('/')[0], seen, create=True) \
+                  or _move(src, dst, step)
+        except OSError as e:
+            why = f'{_oserror(e)}: it stays where it is'
+            with contextlib.suppress(OSError):     # a link made before the unlink failed: take the new name away again
+                if os.path.lexists(src) and os.path.lexists(dst) and os.path.samefile(src, dst): os.unlink(dst)
         if why: skipped.append((m.src, why))
-        else: dirs.add(sd); dirs.add(dd)
+        else: dirs.add(os.path.dirname(src)); dirs.add(os.path.dirname(dst))
         step('moved')
     for d in dirs: _fsync_dir(d)
     return skipped
@@ -301,14 +486,19 @@ def _run(self: Cleaner, moves: list) -> list:
 def _batch(self: Cleaner, kind: str, moves: list, **kw) -> str:
     "Write-ahead: record and sync the intent, move the files, then record and sync the commit."
     bid = time.strftime('%Y%m%d-%H%M%S-') + uuid.uuid4().hex[:6]
-    self._append([dict(t='begin', id=bid, kind=kind, moves=[list(m) for m in moves], ts=time.time(), **kw)], sync=True)
+    try: self._append([dict(t='begin', id=bid, kind=kind, moves=[list(m) for m in moves], ts=time.time(), **kw)])
+    except OSError as e:
+        raise RuntimeError(f'nothing moved: the journal {self.journal} cannot be written ({_oserror(e)}). Fix that, then run the command again') from None
     self._step('begun')
     skipped = self._run(moves)
     self._step('ran')
-    self._append([dict(t='commit', id=bid, skipped=skipped)], sync=True)
+    try: self._append([dict(t='commit', id=bid, skipped=skipped)])
+    except OSError as e:
+        raise RuntimeError(f'{len(moves) - len(skipped)} files moved, but the journal cannot record it ({_oserror(e)}). '
+                           f'Fix that, then run: companion clean {self.root} recover') from None
     return bid
 
-Cleaner._locked, Cleaner._run, Cleaner._batch = _locked, _run, _batch
+Cleaner._locked, Cleaner._safe_dir, Cleaner._run, Cleaner._batch = _locked, _safe_dir, _run, _batch
 
 # %% ../nbs/06_clean.ipynb #8908138b
 def _where(self: Cleaner, m: Move) -> str:
@@ -318,60 +508,95 @@ def _where(self: Cleaner, m: Move) -> str:
     if se and de: return 'half' if os.path.samefile(s, d) else 'blocked'
     return 'done' if de else 'todo' if se else 'lost'
 
-def recover(self: Cleaner, rollback: bool=False) -> dict|None:
-    "Finish (or with `rollback=True` undo) an apply or undo interrupted by a crash; return what it did, or None if nothing was open."
-    with self._locked():
-        bid = self.open_batch
-        if bid is None: return None
-        b = self.batches[bid]; moves = [Move(*m) for m in b['moves']]
-        res = Counter()
-        if rollback and b['kind'] == 'apply':
-            for m in reversed(moves):
-                st = self._where(m); res[st] += 1
-                if st == 'half': os.unlink(self.root/m.dst)
-                elif st == 'done': _move(str(self.root/m.dst), str(self.root/m.src))
+def _finish(self: Cleaner, rollback: bool=False) -> dict|None:
+    "Finish (or roll back) the open batch, if any. A move that fails is reported, never blocks the others, and the batch is always closed."
+    bid = self.open_batch
+    if bid is None: return None
+    b = self.batches[bid]; moves = [Move(*m) for m in b['moves']]
+    res, failed = Counter(), []
+    def close(rec):
+        try: self._append([rec])
+        except OSError as e:
+            raise RuntimeError(f'the journal cannot record the recovery ({_oserror(e)}). Fix that, then run: companion clean {self.root} recover') from None
+    if rollback and b['kind'] == 'apply':
+        back = []
+        for m in reversed(moves):
+            st = self._where(m); res[st] += 1
+            if st == 'half':
+                try: os.unlink(self.root/m.dst)
+                except OSError as e: failed.append((m.src, f'{_oserror(e)}: it stays where it is'))
                 self._step('recovered')
-            for d in {(self.root/m.src).parent for m in moves} | {(self.root/m.dst).parent for m in moves}: _fsync_dir(d)
-            self._append([dict(t='abort', id=bid)], sync=True)
-        else:
-            skipped, todo = [], []
-            for m in moves:
-                st = self._where(m); res[st] += 1
+            elif st == 'done': back.append(Move(m.dst, m.src, m.sha, m.action, m.to))
+        src_of = {m.dst: m.src for m in moves}
+        failed += [(src_of[d], why) for d,why in self._run(back)]
+        for d in {(self.root/m.src).parent for m in moves} | {(self.root/m.dst).parent for m in moves}: _fsync_dir(d)
+        if not failed: close(dict(t='abort', id=bid))
+        else:   # what could not go back stays applied (undo() can try again); everything else is rolled back
+            stuck = {s for s,_ in failed}
+            close(dict(t='commit', id=bid, skipped=[(m.src, 'rolled back') for m in moves if m.src not in stuck]))
+    else:
+        skipped, todo = [], []
+        for m in moves:
+            st = self._where(m); res[st] += 1
+            try:
                 if st == 'half': os.unlink(self.root/m.src); self._step('recovered')
                 elif st == 'todo':
                     if _sha(self.root/m.src) == m.sha: todo.append(m)
                     else: skipped.append((m.src, 'its bytes changed since it was marked'))
                 elif st in ('blocked', 'lost'): skipped.append((m.src, f'{st} while recovering'))
-            skipped += self._run(todo)
-            for d in {(self.root/m.src).parent for m in moves}: _fsync_dir(d)
-            self._append([dict(t='commit', id=bid, skipped=skipped)], sync=True)
-        self._load()
-        return dict(batch=bid, kind=b['kind'], rolled_back=bool(rollback and b['kind'] == 'apply'), **res)
+            except OSError as e: skipped.append((m.src, f'{_oserror(e)}: it stays where it is'))
+        failed = self._run(todo); skipped += failed
+        for d in {(self.root/m.src).parent for m in moves}: _fsync_dir(d)
+        close(dict(t='commit', id=bid, skipped=skipped))
+    self._load()
+    return dict(batch=bid, kind=b['kind'], rolled_back=bool(rollback and b['kind'] == 'apply'), failed=failed, **res)
+
+def _set_aside(self: Cleaner) -> int:
+    "Move the journal lines that were skipped into `journal.skipped.jsonl` and rewrite the journal without them (atomically); return how many."
+    if not self.problems: return 0
+    with open(os.open(self.journal, os.O_RDONLY | _NOFOLLOW), 'rb') as f: lines = f.read().split(b'\n')
+    bad = {n for n,_ in self.problems}
+    aside = b''.join(lines[n-1].rstrip(b'\r') + b'\n' for n in sorted(bad) if n <= len(lines))
+    keep = b'\n'.join(l for i,l in enumerate(lines, 1) if i not in bad)
+    fd = os.open(self.state/'journal.skipped.jsonl', os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW, 0o644)
+    try: os.write(fd, aside); os.fsync(fd)
+    finally: os.close(fd)
+    _write_atomic(str(self.journal), keep)
+    self._load()
+    return len(bad)
+
+def recover(self: Cleaner, rollback: bool=False) -> dict|None:
+    """Finish (or with `rollback=True` undo) an apply or undo interrupted by a crash or a failed move, and set aside journal lines that were skipped;
+    return what it did, or None if there was nothing to do."""
+    with self._locked():
+        n = self._set_aside(); r = self._finish(rollback)
+    if r is None and not n: return None
+    return dict(r or dict(batch=None), set_aside=n)
 
 def apply(self: Cleaner) -> Plan:
-    "Carry out the plan: deleted files to quarantine, relabelled files to their class folder; return the plan as done."
-    if self.open_batch: self.recover()
+    "Carry out the plan: deleted files to quarantine, relabelled files to their class folder; return the plan as done (`failed`: the moves the file system refused)."
     with self._locked():
-        if self.open_batch: raise RuntimeError('an interrupted apply is still open: run recover() first')
+        self._finish()
+        if self.open_batch: raise RuntimeError(f'an interrupted apply is still open: run companion clean {self.root} recover')
         p = self.plan()
         if p.moves:
             p.batch = self._batch('apply', p.moves)
-            done = {m.src for m in self._done_moves(self.batches[p.batch])}
-            p.skipped += self.batches[p.batch]['skipped']; p.moves = [m for m in p.moves if m.src in done]
+            b = self.batches[p.batch]; done = {m.src for m in self._done_moves(b)}
+            p.failed = list(b['skipped']); p.skipped += p.failed; p.moves = [m for m in p.moves if m.src in done]
         return p
 
 def undo(self: Cleaner, n: int|None=None) -> list:
     "Put back the files of the last `n` applies (all if None), newest first, byte-identical; their decisions become pending again."
-    if self.open_batch: self.recover()
     res = []
     with self._locked():
+        self._finish()
         for bid in self.applied()[::-1][:n]:
             back = [Move(m.dst, m.src, m.sha, m.action, m.to) for m in reversed(self._done_moves(self.batches[bid])) if self.moved.get(m.src) == m]
             u = self._batch('undo', back, of=bid)
             res.append(dict(batch=bid, restored=len(back) - len(self.batches[u]['skipped']), skipped=self.batches[u]['skipped']))
     return res
 
-Cleaner._where, Cleaner.recover, Cleaner.apply, Cleaner.undo = _where, recover, apply, undo
+Cleaner._where, Cleaner._finish, Cleaner._set_aside, Cleaner.recover, Cleaner.apply, Cleaner.undo = _where, _finish, _set_aside, recover, apply, undo
 
 # %% ../nbs/06_clean.ipynb #bfe17cf9
 def snapshot(root: str|Path) -> dict:
@@ -475,7 +700,7 @@ class ImageCleaner:
 # %% ../nbs/06_clean.ipynb #ab4c6b7c
 def _refilter(self: ImageCleaner, _=None):
     "Recompute the listed candidates from the filters and go to the first page."
-    lab, spl, show, c = self.cls.value, self.split.value, self.show.value, self.cleaner
+    lab, spl, show, c = self.cls.value, self.split.value, self.show.value, self.cleaner.refresh()   # marks made elsewhere count too
     L = self.df.label.values; S = self.df.split.map(_s).values if 'split' in self.df else None
     self.view = [i for i,rel in enumerate(self.rels) if (lab == 'all' or L[i] == lab) and (spl == 'all' or S[i] == spl)
                  and (show == 'all' or (rel in c.marks or rel in c.moved) == (show == 'decided'))]
@@ -653,36 +878,59 @@ def clean_cli(argv: list|None=None) -> int:
     for n,h in (('plan', 'show what apply would do (with --csv: after marking its decisions)'), ('apply', 'move the files as planned')):
         s = sub.add_parser(n, help=h); s.add_argument('--csv', help='decisions CSV (path, decision, to) to mark first, e.g. from the gallery')
     u = sub.add_parser('undo', help='put back the files of every apply (or of the last N), byte-identical'); u.add_argument('--last', type=int, metavar='N')
-    r = sub.add_parser('recover', help='finish an apply interrupted by a crash (or --rollback)'); r.add_argument('--rollback', action='store_true')
+    r = sub.add_parser('recover', help='finish an apply or undo that was interrupted or failed (or --rollback), and set skipped journal lines aside'); r.add_argument('--rollback', action='store_true')
     gl = sub.add_parser('gallery', help='write a static HTML gallery and decisions.csv from a candidates CSV (path, label, ...)')
     gl.add_argument('candidates'); gl.add_argument('--out', default='clean_gallery'); gl.add_argument('--link', action='store_true', help='link images instead of inlining them')
     a = ap.parse_args(argv)
-    try:
-        c = Cleaner(a.root)
-        if a.cmd == 'list':
-            print(c)
-            for k in c.marks.values(): print(f"  {k['action']:<7} {k['path']}" + (f"  → {k['to']}" if k.get('to') else ''))
-            for mv in c.moved.values(): print(f'  applied {mv.action:<7} {mv.src}  →  {mv.dst}')
-        elif a.cmd == 'mark':
-            rows = [(_cli_path(p, c.root), 'relabel' if a.relabel else a.action, a.relabel) for p in a.paths]
-            print(f'marked {len(c.mark_many(rows))} files; {c}')
-        elif a.cmd in ('plan', 'apply'):
-            if a.csv:
-                rows = read_decisions(a.csv); c.mark_many(rows); print(f'marked {len(rows)} decisions from {a.csv}')
-            p = c.plan() if a.cmd == 'plan' else c.apply()
-            print(('plan: ' if a.cmd == 'plan' else 'applied: ') + p.summary()); print('\n'.join(p.lines(limit=None)))
-            if a.cmd == 'apply' and p.moves: print(f'undo with: companion clean {c.root} undo')
-        elif a.cmd == 'undo':
-            res = c.undo(a.last)
-            print(f"put back {sum(x['restored'] for x in res)} files from {len(res)} applies" if res else 'nothing to undo')
-            for x in res:
-                for s in x['skipped']: print(f'  could not put back {s[0]}: {s[1]}')
-        elif a.cmd == 'recover':
-            res = c.recover(a.rollback); print('nothing to recover' if res is None else f'recovered: {res}')
-        elif a.cmd == 'gallery':
-            import pandas as pd
-            fn = gallery(pd.read_csv(a.candidates, dtype={'label': str, 'pred': str, 'suggested': str}), root=c.root, dest=a.out, inline=not a.link)
-            print(f'wrote {fn} and {fn.parent/"decisions.csv"}')
-    except (ValueError, OSError, RuntimeError) as ex:
-        print(f'companion clean: {ex}', file=sys.stderr); return 1
+    with warnings.catch_warnings():   # a skipped journal line is one line on stderr, not a Python warning with a source line
+        warnings.simplefilter('always', JournalWarning)
+        warnings.showwarning = lambda msg, *_, **__: print(f'companion clean: warning: {msg}', file=sys.stderr)
+        try: return _clean_cmd(a)
+        except (ValueError, OSError, RuntimeError) as ex:
+            print(f'companion clean: {ex}', file=sys.stderr); return 1
+
+def _clean_cmd(a) -> int:
+    c = Cleaner(a.root); again = lambda cmd: f'companion clean {c.root} {cmd}'
+    if a.cmd == 'list':
+        print(c)
+        for k in c.marks.values(): print(f"  {k['action']:<7} {k['path']}" + (f"  → {k['to']}" if k.get('to') else ''))
+        for mv in c.moved.values(): print(f'  applied {mv.action:<7} {mv.src}  →  {mv.dst}')
+    elif a.cmd == 'mark':
+        rows = [(_cli_path(p, c.root), 'relabel' if a.relabel else a.action, a.relabel) for p in a.paths]
+        print(f'marked {len(c.mark_many(rows))} files; {c}')
+    elif a.cmd in ('plan', 'apply'):
+        if a.csv:
+            rows = read_decisions(a.csv); c.mark_many(rows); print(f'marked {len(rows)} decisions from {a.csv}')
+        p = c.plan() if a.cmd == 'plan' else c.apply()
+        print(('plan: ' if a.cmd == 'plan' else 'applied: ') + p.summary()); print('\n'.join(p.lines(limit=None)))
+        if a.cmd == 'apply' and p.moves: print(f'undo with: {again("undo")}')
+        if a.cmd == 'apply' and p.failed:
+            print(f'companion clean: {len(p.moves)} files moved; {len(p.failed)} could not be moved, stay where they are and are still marked '
+                  f'(the `! skip` lines say why). Fix that, then run: {again("apply")}', file=sys.stderr)
+            return 1
+    elif a.cmd == 'undo':
+        res = c.undo(a.last); sk = [s for x in res for s in x['skipped']]
+        print(f"put back {sum(x['restored'] for x in res)} files from {len(res)} applies" if res else 'nothing to undo')
+        for s in sk: print(f'  could not put back {s[0]}: {s[1]}')
+        if sk:
+            print(f'companion clean: {len(sk)} files could not be put back and stay where they are. Fix that, then run: {again("undo")}', file=sys.stderr)
+            return 1
+    elif a.cmd == 'recover':
+        res = c.recover(a.rollback)
+        if res is None: print('nothing to recover')
+        else:
+            if res['set_aside']: print(f"set aside {res['set_aside']} skipped journal lines in {c.state/'journal.skipped.jsonl'}")
+            if res.get('batch'):
+                n = {k: v for k,v in res.items() if k in ('todo', 'half', 'done', 'blocked', 'lost')}
+                print(f"{'rolled back' if res['rolled_back'] else 'finished'} {res['kind']} {res['batch']}: {n}")
+            for s in res.get('failed', []): print(f'  could not move {s[0]}: {s[1]}')
+            if res.get('failed'):
+                cmd = 'undo' if res['rolled_back'] or res['kind'] == 'undo' else 'apply'
+                print(f"companion clean: {len(res['failed'])} files could not be moved and stay where they are; the rest is done. "
+                      f"Fix that, then run: {again(cmd)}", file=sys.stderr)
+                return 1
+    elif a.cmd == 'gallery':
+        import pandas as pd
+        fn = gallery(pd.read_csv(a.candidates, dtype={'label': str, 'pred': str, 'suggested': str}), root=c.root, dest=a.out, inline=not a.link)
+        print(f'wrote {fn} and {fn.parent/"decisions.csv"}')
     return 0
