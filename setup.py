@@ -32,6 +32,9 @@ setuptools.setup(
     url = cfg['git_url'],
     packages = setuptools.find_packages(include=['companion', 'companion.*']),
     include_package_data = True,
+    # what a Space is built from ships in the wheel: companion/app.py and runtime.py (modules), and the static page's templates
+    package_data = {'companion': ['templates/**/*.html', 'templates/**/*.js', 'templates/**/*.mjs', 'templates/**/*.css', 'templates/**/*.json',
+                                  'templates/**/*.wasm', 'templates/**/*.txt', 'templates/**/vendor/**/*']},
     install_requires = requirements,
     extras_require={ 'dev': dev_requirements, 'test': test_requirements },
     dependency_links = cfg.get('dep_links','').split(),

@@ -18,15 +18,16 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 LEARNER_APP = '''\
 "The course's way: load_learner on export.pkl and learn.predict per request (same UI and upload checks as the companion app)."
 import sys
-from companion.deploy import load_app
+import companion.app as app
+from companion.runtime import ImageError, load_image
 from fastai.vision.all import load_learner, PILImage
-app = load_app()
 learn = load_learner({pkl!r})
 def classify(path):
-    img, note = app.load_upload(path)
+    try: img, note = load_image(path)
+    except ImageError as e: raise app.refuse(e) from None
     _, _, probs = learn.predict(PILImage.create(img))
     return {{str(v): float(p) for v, p in sorted(zip(learn.dls.vocab, probs.tolist()), key=lambda o: -o[1])[:3]}}, note
-class P: vocab = list(learn.dls.vocab)
+class P: vocab, recipe = list(learn.dls.vocab), {{}}
 demo = app.build_demo(P(), fn=classify, concurrency=1)   # a Learner is not safe to call from two threads at once
 a = dict(zip(sys.argv[1::2], sys.argv[2::2]))
 print('companion app: learn.predict', flush=True)

@@ -1,4 +1,4 @@
-"A digits model, exported, built into a Space folder, served on 127.0.0.1 and checked with gradio_client; the push by its plan."
+"A digits model, exported, built into a Space folder for each target, served on 127.0.0.1 and checked with gradio_client; the push by its plan."
 import json, os, sys
 from pathlib import Path
 import numpy as np
@@ -21,41 +21,64 @@ def model_dir(digits_path, tmp_path_factory): return train_export(digits_path, t
 
 @pytest.fixture(scope='module')
 def space(model_dir, digits_path, tmp_path_factory):
-    "A Space folder written by the CLI: `companion space build MODEL OUT --examples DIR`."
+    "A CPU Space folder written by the CLI: `companion space build MODEL OUT --examples DIR` (cpu is the default target)."
     out = tmp_path_factory.mktemp('spaces')/'digits'
     r = run_cli('space', 'build', model_dir, out, '--title', 'Digits', '--emoji', '🔢', '--examples', digits_path/'valid')
     assert r.returncode == 0, r.stderr
-    assert 'next: companion space check' in r.stdout
+    assert 'wrote a cpu Space' in r.stdout and 'next: companion space check' in r.stdout
     return out
+
+def readme_matches_folder(space: Path):
+    "Every file of the folder is named in its README's table, and the table names nothing else."
+    from huggingface_hub import SpaceCard
+    import re
+    text = SpaceCard.load(space/'README.md').text
+    named = set(re.findall(r'^\| `([^`]+)` \|', text, flags=re.M))
+    there = {f.relative_to(space).as_posix() for f in space.rglob('*') if f.is_file() and f.name != 'README.md' and f.parent.name != 'examples'}
+    assert named == there | {'examples/'}, (named, there)
+    return text
 
 def test_build_space_files(space, model_dir):
     from huggingface_hub import SpaceCard
     import gradio
-    for f in ('app.py', 'companion_predict.py', 'requirements.txt', 'README.md', 'space.json', 'model/model.onnx', 'model/recipe.json'):
+    for f in ('app.py', 'companion_runtime.py', 'requirements.txt', 'README.md', 'space.json', 'model/model.onnx', 'model/recipe.json'):
         assert (space/f).is_file(), f
+    import companion
+    pkg = Path(companion.__file__).parent
+    assert (space/'app.py').read_bytes() == (pkg/'app.py').read_bytes()                    # the package's app, as is
+    assert (space/'companion_runtime.py').read_bytes() == (pkg/'runtime.py').read_bytes()   # and its runtime; nothing else of companion
+    assert not (space/'companion_predict.py').exists() and not (space/'companion_arch.py').exists()
     card = SpaceCard.load(space/'README.md').data
     py = json.loads((model_dir/'recipe.json').read_text())['versions']['python']
     assert (card.title, card.emoji, card.sdk, card.sdk_version, card.app_file) == ('Digits', '🔢', 'gradio', gradio.__version__, 'app.py')
     assert card.python_version == '.'.join(py.split('.')[:2])
     reqs = (space/'requirements.txt').read_text().split()
     assert all('==' in r for r in reqs) and {r.split('==')[0] for r in reqs} == {'onnxruntime', 'numpy', 'pillow'}   # no torch, all pinned
-    assert len(list((space/'examples').iterdir())) == 6
+    assert sorted(f.name.split('_')[1] for f in (space/'examples').iterdir()) == [str(i) for i in range(10)]   # one example per class
     assert not (space/'model'/'model.safetensors').exists()   # the ONNX Space ships only what it runs
+    text = readme_matches_folder(space)
+    assert 'safetensors' not in text and 'paid plan' in text and '--target zerogpu' in text
+    assert json.loads((space/'space.json').read_text())['target'] == 'cpu'
 
 def test_check_space_examples_and_bad_uploads(space):
     "The Space answers like a local Predictor on every example; each bad upload gets its message and the next good request succeeds."
     from companion.deploy import check_space, UPLOAD_CASES
     r = check_space(space)
     assert r.ok, repr(r)
-    assert 'backend=onnx' in r.startup and 'torch_imported=False' in r.startup and 'predictor_module=companion_predict' in r.startup
-    assert len(r.examples) == 6 and all(e['max_abs_diff'] <= 1e-4 for e in r.examples)
+    assert 'backend=onnx' in r.startup and 'torch_imported=False' in r.startup and 'predictor_module=companion_runtime' in r.startup
+    assert len(r.examples) == 10 and all(e['max_abs_diff'] <= 1e-4 for e in r.examples)
     got = {u['kind']: u for u in r.uploads}
     assert set(got) == set(UPLOAD_CASES)
     for kind, (action, words) in UPLOAD_CASES.items():
         assert got[kind]['result'] == ('refused' if action == 'refuse' else 'answered'), got[kind]
         assert words.lower() in got[kind]['message'].lower(), got[kind]
-    for kind in ('not_image', 'empty', 'truncated', 'bomb', 'huge'):
+    refused = ('not_image', 'empty', 'truncated', 'bomb', 'huge')
+    for kind in refused:
         assert got[kind]['message'].startswith('AppError:'), got[kind]   # a gr.Error: the message reaches the user
+    # the server's log: one line per refused upload, no traceback
+    lines = [l for l in r.log.splitlines() if l.startswith('companion app: refused')]
+    assert len(lines) == len(refused), r.log[-3000:]
+    assert 'Traceback' not in r.log, r.log[-3000:]
 
 def test_cli_check_and_server_side_upload_limit(space):
     "`companion space check` passes; the server itself refuses an upload over max_file_size (not only gradio_client)."
@@ -73,33 +96,103 @@ def test_cli_check_and_server_side_upload_limit(space):
         labels, note = Client(srv.url, verbose=False).predict(handle_file(str(ex)), api_name='/predict')
         assert labels['label'] in json.loads((space/'space.json').read_text())['vocab']
 
-def test_zerogpu_space_runs_torch_without_companion(model_dir, space, tmp_path):
-    "The ZeroGPU variant: `spaces` + pinned torch, the architecture copied in; it serves the torch model (on the CPU here, `spaces` absent)."
-    from companion.deploy import build_space, check_space
-    from huggingface_hub import SpaceCard
-    out = build_space(model_dir, tmp_path/'zero', title='Digits', zerogpu=True, examples=sorted((space/'examples').iterdir())[:2])
-    reqs = (out/'requirements.txt').read_text()
-    assert reqs.startswith('spaces\n') and 'torch==' in reqs and 'fastai==' in reqs and 'onnxruntime' not in reqs
-    assert json.loads((out/'model'/'recipe.json').read_text())['arch']['module'] == 'companion_arch'
-    assert 'def small_cnn' in (out/'companion_arch.py').read_text()
-    assert 'spaces.GPU' in (out/'app.py').read_text() and json.loads((out/'space.json').read_text())['zerogpu'] is True
-    assert SpaceCard.load(out/'README.md').data.python_version in ('3.10', '3.12')
-    r = check_space(out, uploads=False)
-    assert r.ok and 'backend=torch' in r.startup and 'predictor_module=companion_predict' in r.startup, repr(r)
+@pytest.fixture(scope='module')
+def zero(model_dir, digits_path, tmp_path_factory):
+    "A ZeroGPU Space folder written by the CLI with the old flag (`--zerogpu` is `--target zerogpu`), two examples."
+    out = tmp_path_factory.mktemp('spaces')/'zero'
+    r = run_cli('space', 'build', model_dir, out, '--title', 'Digits', '--zerogpu', '--examples', digits_path/'valid', '--n-examples', '2')
+    assert r.returncode == 0 and 'wrote a zerogpu Space' in r.stdout, r.stdout + r.stderr
+    return out
 
-def test_push_dry_run_plan(space):
+def test_zerogpu_space_runs_torch_without_companion(zero, model_dir):
+    "ZeroGPU: `import spaces` first, torch pinned to a pair ZeroGPU runs, Python 3.10/3.12; it serves the torch model (on the CPU here)."
+    from companion.deploy import check_space, ZEROGPU_HEADER, ZEROGPU_TORCH
+    from huggingface_hub import SpaceCard
+    app = (zero/'app.py').read_text()
+    assert app.startswith(ZEROGPU_HEADER) and app.index('import spaces') < app.index('import numpy')
+    reqs = (zero/'requirements.txt').read_text().split()
+    pins = dict(r.split('==') for r in reqs if '==' in r)
+    assert reqs[0] == 'spaces' and pins['torch'] in ZEROGPU_TORCH and pins['torchvision'] == ZEROGPU_TORCH[pins['torch']]
+    assert 'fastai' in pins and 'onnxruntime' not in pins and 'numpy' in reqs   # numpy left for the Space's Python
+    recipe = json.loads((zero/'model'/'recipe.json').read_text())
+    assert (recipe.get('arch') or recipe['model']['arch'])['module'] == 'companion_arch'
+    assert 'def small_cnn' in (zero/'companion_arch.py').read_text()
+    py = json.loads((model_dir/'recipe.json').read_text())['versions']['python']
+    card = SpaceCard.load(zero/'README.md')
+    assert card.data.python_version == ('3.12' if tuple(map(int, py.split('.')[:2])) >= (3, 11) else '3.10')
+    assert card.data.suggested_hardware == 'zero-a10g' and 'ZeroGPU' in card.text and 'ONNX' not in card.text
+    readme_matches_folder(zero)
+    assert len(list((zero/'examples').iterdir())) == 2
+    r = check_space(zero, uploads=False)
+    assert r.ok and 'backend=torch' in r.startup and 'predictor_module=companion_runtime' in r.startup, repr(r)
+
+def test_static_target(model_dir, digits_path, tmp_path):
+    "`--target static` writes the static Space of companion.static; its push creates a Space with space_sdk='static' and no hardware."
+    pytest.importorskip('companion.static')
     from companion.deploy import push_space
-    plan = push_space(space, 'jane/digits', private=True, hardware='zero-a10g', dry_run=True)
+    out = tmp_path/'static'
+    r = run_cli('space', 'build', model_dir, out, '--target', 'static', '--examples', digits_path/'valid')
+    assert r.returncode == 0 and 'wrote a static Space' in r.stdout, r.stdout + r.stderr
+    assert (out/'index.html').is_file() and not (out/'app.py').exists()
+    new = dict(type='user', name='sam', emailVerified=True, isPro=False, orgs=[], createdAt='2026-11-20T09:00:00Z')
+    plan = push_space(out, 'sam/digits', dry_run=True, whoami=new)
+    assert (plan['built'], plan['target']) == ('static', 'static') and 'mismatch' not in plan, plan
+    assert plan['calls'][0] == ('create_repo', dict(repo_id='sam/digits', repo_type='space', space_sdk='static', private=False, exist_ok=True))
+    assert [c for c, _ in plan['calls']] == ['create_repo', 'upload_folder']
+
+# Each kind of account whoami can describe -> the target push_space picks. The fields are those of HfApi.whoami()
+# (type, name, emailVerified, isPro, orgs[].plan / periodEnd); createdAt comes from the user's overview.
+OLD, NEW = '2024-09-01T12:00:00.000Z', '2026-11-15T12:00:00.000Z'
+def user(**kw): return dict(type='user', name='jane', email='jane@example.com', emailVerified=True, isPro=False, canPay=False,
+                            periodEnd=None, orgs=[], createdAt=OLD) | kw
+ACCOUNTS = {   # kind: (whoami, Space owner, target, words of the why)
+    'pro':            (user(isPro=True, canPay=True, periodEnd=1795000000), 'jane', 'cpu', 'PRO'),
+    'free':           (user(), 'jane', 'zerogpu', 'up to 2 Gradio Spaces on ZeroGPU'),
+    'free_no_age':    ({k: v for k, v in user().items() if k != 'createdAt'}, 'jane', 'zerogpu', 'unknown age'),
+    'new':            (user(createdAt=NEW), 'jane', 'static', 'days old'),
+    'unverified':     (user(emailVerified=False), 'jane', 'static', 'not verified'),
+    'team_org':       (user(orgs=[dict(type='org', name='fastlab', plan='team', canPay=True, periodEnd=1795000000)]), 'fastlab', 'cpu', 'paid plan'),
+    'enterprise_org': (user(orgs=[dict(type='org', name='bigco', plan='enterprise')]), 'bigco', 'cpu', 'paid plan'),
+    'free_org':       (user(orgs=[dict(type='org', name='club', plan=None, canPay=False, periodEnd=None)]), 'club', 'static', 'no paid plan'),
+    'org_token':      (dict(type='org', name='fastlab', plan='team'), 'fastlab', 'cpu', 'paid plan'),
+    'app_token':      (dict(type='app', name='ci-bot'), 'jane', 'static', 'app'),
+}
+
+@pytest.mark.parametrize('kind', ACCOUNTS)
+def test_push_picks_target_from_account(kind, space, model_dir):
+    "The dry-run plan says which target the account may host and why; a folder built for another target is stopped with the command to run."
+    from companion.deploy import push_space, PushError
+    who, owner, want, words = ACCOUNTS[kind]
+    plan = push_space(space, f'{owner}/digits', dry_run=True, whoami=who)
+    assert plan['target'] == want and words in plan['why'], plan['why']
+    assert plan['why'].count('. ') == 0   # one sentence
+    if want == 'cpu': assert 'mismatch' not in plan
+    else:
+        assert f'companion space build {model_dir.resolve()} {space} --target {want}' in plan['mismatch']
+        with pytest.raises(PushError, match=f'--target {want}'): push_space(space, f'{owner}/digits', token='hf_x', whoami=who)
+
+def test_push_dry_run_plan(space, zero):
+    "The calls for a cpu folder (with hardware asked for) and a zerogpu one; --target overrides the account; the CLI prints target and why."
+    from companion.deploy import push_space
+    plan = push_space(space, 'jane/digits', private=True, hardware='cpu-upgrade', dry_run=True, whoami=ACCOUNTS['pro'][0])
     assert plan['calls'] == [
-        ('create_repo', dict(repo_id='jane/digits', repo_type='space', space_sdk='gradio', private=True, exist_ok=True, space_hardware='zero-a10g')),
+        ('create_repo', dict(repo_id='jane/digits', repo_type='space', space_sdk='gradio', private=True, exist_ok=True, space_hardware='cpu-upgrade')),
         ('upload_folder', dict(repo_id='jane/digits', repo_type='space', folder_path=str(space.resolve()),
                                ignore_patterns=['__pycache__/*', '*.pyc', '.gradio/*', 'flagged/*', '.git/*'], commit_message='companion: upload digits')),
-        ('request_space_hardware', dict(repo_id='jane/digits', hardware='zero-a10g'))]
+        ('request_space_hardware', dict(repo_id='jane/digits', hardware='cpu-upgrade'))]
     names = {f for f, _ in plan['files']}
-    assert {'app.py', 'README.md', 'requirements.txt', 'companion_predict.py', 'model/model.onnx', 'model/recipe.json'} <= names
+    assert {'app.py', 'README.md', 'requirements.txt', 'companion_runtime.py', 'model/model.onnx', 'model/recipe.json'} <= names
     assert plan['url'] == 'https://huggingface.co/spaces/jane/digits'
-    r = run_cli('space', 'push', space, 'jane/digits', '--dry-run')
-    assert r.returncode == 0 and "would call HfApi.upload_folder(repo_id='jane/digits'" in r.stdout and 'nothing pushed' in r.stdout
+    z = push_space(zero, 'jane/digits', dry_run=True, whoami=ACCOUNTS['free'][0])
+    assert 'mismatch' not in z and z['calls'][0][1]['space_sdk'] == 'gradio' and z['calls'][0][1]['space_hardware'] == 'zero-a10g'
+    assert z['calls'][-1] == ('request_space_hardware', dict(repo_id='jane/digits', hardware='zero-a10g'))
+    forced = push_space(zero, 'jane/digits', dry_run=True, whoami=ACCOUNTS['new'][0], target='zerogpu')   # --target wins over the account
+    assert forced['target'] == 'zerogpu' and 'mismatch' not in forced and 'target=zerogpu was asked for' in forced['why']
+    r = run_cli('space', 'push', space, 'jane/digits', '--dry-run')   # no token here: the folder goes as built
+    assert r.returncode == 0 and "would call HfApi.upload_folder(repo_id='jane/digits'" in r.stdout and 'nothing pushed' in r.stdout, r.stdout + r.stderr
+    assert 'target: cpu (folder built for cpu)' in r.stdout
+    r = run_cli('space', 'push', space, 'jane/digits', '--dry-run', '--target', 'static')
+    assert r.returncode == 1 and f'--target static' in r.stderr and 'companion space build' in r.stderr, r.stderr
 
 def test_push_without_token_says_how_to_log_in(space, tmp_path):
     r = run_cli('space', 'push', space, 'jane/digits', env={'HF_HOME': str(tmp_path/'hf'), 'HF_TOKEN': ''})
