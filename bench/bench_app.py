@@ -1,19 +1,33 @@
-"""Load on the built Space app vs the course's learn.predict app: 16 concurrent gradio_client clients × 20 requests each.
+"""Serving cost of the built Space app vs the course's learn.predict app, and against its floor, measured in one run.
 
-Two models, each served both ways with the same images on the same machine in the same run:
-- small_cnn on 28 px digits (fine_tune(1)): inference costs a few ms, so Gradio and the clients dominate;
-- resnet18 at 192 px (lesson 1's Resize(192), untrained: weights don't change speed): what a course model costs.
-Each app gets the same load twice: 16 gradio_client clients (the issue's figure), then 16 threads calling Gradio's REST API
-(upload, POST /gradio_api/call/predict, read the event stream) over one httpx pool. gradio_client spends ~90 ms of client CPU
-per request, on the same 2 cores and under one GIL, so it caps throughput near 11 req/s whatever the server does; the REST
-client spends ~4 ms, so its figure is the server's. For each app and load: errors, throughput (requests/s), p50/p95 latency,
-server CPU per request (all its threads, from /proc) and client CPU per request; per model the ratios companion / learn.predict.
-Run: .venv/bin/python bench/bench_app.py [--clients 16] [--requests 20] [--size 192] [--models small_cnn resnet18]
+The server is pinned to core 0 and the load to core 1 (sched_setaffinity, as `taskset` does), so the clients never eat the
+server's CPU. Per model, in the same run:
+- companion's Space app (ONNX Runtime), the course's learn.predict app (load_learner + learn.predict), and a "floor" app: the
+  same Gradio app whose function returns at once (Gradio's own cost per request);
+- ONNX Runtime's forward pass alone on the same preprocessed images, one thread on core 0 (the model's cost).
+floor = Gradio's cost + the forward pass. Goal: companion's server CPU per request ≤ 1.2× the floor, 0 errors.
+Load: 16 threads × 20 requests through Gradio's REST API (upload, POST /gradio_api/call/predict, read the event stream) over one
+httpx pool, a light client (~4 ms CPU per request); `--gradio-client` adds the same load through gradio_client (~90 ms of client
+CPU per request, which caps a 2-core machine near 11 req/s). Server CPU per request is read from /proc for all its threads.
+Models: small_cnn on the 28 px digits (fine_tune(1)); resnet18 at 192 px (lesson 1's Resize(192); untrained: weights don't change speed).
+Run: .venv/bin/python bench/bench_app.py [--clients 16] [--requests 20] [--size 192] [--models small_cnn resnet18] [--gradio-client]
 """
 import argparse, os, shutil, statistics, sys, tempfile, threading, time
 from pathlib import Path
 os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
+
+NOOP_APP = '''\
+"Gradio's own cost: the companion app with a function that returns at once."
+import sys
+import companion.app as app
+def classify(path): return {'0': 1.0}, ''
+class P: vocab, recipe = ['0'], {}
+demo = app.build_demo(P(), fn=classify)
+a = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+print('companion app: no-op', flush=True)
+demo.launch(server_name=a['--host'], server_port=int(a['--port']), ssr_mode=False)
+'''
 
 LEARNER_APP = '''\
 "The course's way: load_learner on export.pkl and learn.predict per request (same UI and upload checks as the companion app)."
@@ -100,15 +114,37 @@ def make_model(tmp: Path, path: Path, arch: str, size: int|None):
     learn.export(d/'export.pkl')
     space = build_space(model, d/'space', title='Digits', examples=path/'valid')
     (d/'learner_app').mkdir(); (d/'learner_app'/'app.py').write_text(LEARNER_APP.format(pkl=str(d/'export.pkl')))
-    return space, d/'learner_app'
+    (d/'noop_app').mkdir(); (d/'noop_app'/'app.py').write_text(NOOP_APP)
+    return space, d/'learner_app', d/'noop_app'
 
-LOADS = {'gradio_client': load, 'REST (httpx)': load_http}
+LOADS = {'REST (httpx)': load_http}
+SERVER_CORE, LOAD_CORE = 0, 1
+
+def pin(core: int):
+    "Pin the calling thread (and the threads and processes it starts later) to one core."
+    os.sched_setaffinity(0, {core})
+
+def forward_ms(space: Path, files) -> tuple[float, float]:
+    "CPU ms per image, on one thread of the server's core: (open + preprocess, ONNX Runtime's forward pass), from the Space's own model folder."
+    from companion.runtime import Predictor, preprocess
+    pin(SERVER_CORE)
+    try:
+        p = Predictor.load(space/'model', backend='onnx', threads=1)
+        t = time.process_time(); xs = [preprocess(f, p.recipe) for f in files for _ in range(3)]; prep = (time.process_time() - t)/len(xs)
+        for x in xs[:8]: p._run(x[None])   # warm up
+        t = time.process_time()
+        for x in xs: p._run(x[None])
+        return prep*1000, (time.process_time() - t)/len(xs)*1000
+    finally: pin(LOAD_CORE)
 
 def run_app(name, app_dir, files, clients, requests):
     "Serve `app_dir`, warm it up, put each load on it; print and return {load: (throughput, p50, p95, errors, server and client ms/req)}."
     from companion.deploy import AppServer
     n, res = clients * requests, {}
-    with AppServer(app_dir, timeout=180) as srv:
+    pin(SERVER_CORE)                      # the server process inherits core 0 ...
+    srv = AppServer(app_dir, timeout=180).start()
+    pin(LOAD_CORE)                        # ... and the client threads started from here run on core 1
+    with srv:
         for kind, fn in LOADS.items():
             fn(srv.url, files[:4], 2, 2)   # warm up
             c0, s0 = cpu_s(srv.proc.pid), time.process_time()
@@ -125,30 +161,41 @@ def main():
     ap.add_argument('--clients', type=int, default=16); ap.add_argument('--requests', type=int, default=20)
     ap.add_argument('--size', type=int, default=192, help='input size of the resnet18 model (px)')
     ap.add_argument('--models', nargs='+', default=['small_cnn', 'resnet18'], choices=['small_cnn', 'resnet18'])
+    ap.add_argument('--gradio-client', action='store_true', help='also load each app through gradio_client')
     a = ap.parse_args()
+    if a.gradio_client: LOADS['gradio_client'] = load
+    if len(os.sched_getaffinity(0)) < 2: sys.exit('bench_app needs 2 cores: one for the server, one for the load')
+    pin(LOAD_CORE)
     from companion.data import digits
     t0 = time.time()
     tmp = Path(tempfile.mkdtemp(prefix='bench_app_'))
     path = digits(tmp/'digits')
     files = sorted((path/'valid').rglob('*.png'))[:64]
-    print(f'{a.clients} gradio_client clients × {a.requests} requests = {a.clients*a.requests} per app, {len(files)} digit images (28 px PNG), '
-          f'{os.cpu_count()} CPU cores shared by servers and clients', flush=True)
+    print(f'{a.clients} clients × {a.requests} requests = {a.clients*a.requests} per app, {len(files)} digit images (28 px PNG); '
+          f'server on core {SERVER_CORE}, load on core {LOAD_CORE}', flush=True)
     summary = []
     for arch in a.models:
         size = None if arch == 'small_cnn' else a.size
         label = f'{arch} {size or 28} px'
-        space, learner_app = make_model(tmp, path, arch, size)
+        space, learner_app, noop_app = make_model(tmp, path, arch, size)
         print(f'{label}:', flush=True)
+        prep, fwd = forward_ms(space, files)
+        print(f'  ONNX Runtime forward alone (1 thread, core {SERVER_CORE}): {fwd:.2f} ms/image; open + preprocess {prep:.2f} ms/image', flush=True)
+        g = run_app('Gradio no-op', noop_app, files, a.clients, a.requests)
         c = run_app('companion (ONNX)', space, files, a.clients, a.requests)
         l = run_app('learn.predict', learner_app, files, a.clients, a.requests)
         for kind in LOADS:
-            summary.append((label, kind, c[kind], l[kind]))
+            floor = g[kind]['srv_ms'] + fwd
+            summary.append((label, kind, c[kind], l[kind], floor))
             print(f'  ratio companion / learn.predict, {kind:<14}: throughput {c[kind]["tput"]/l[kind]["tput"]:.2f}×, '
                   f'p50 {l[kind]["p50"]/c[kind]["p50"]:.2f}× lower, server CPU per request {l[kind]["srv_ms"]/c[kind]["srv_ms"]:.2f}× lower', flush=True)
+            print(f'  floor (Gradio no-op {g[kind]["srv_ms"]:.1f} + forward {fwd:.1f}) = {floor:.1f} ms/req; companion {c[kind]["srv_ms"]:.1f} ms/req '
+                  f'= {c[kind]["srv_ms"]/floor:.2f}× the floor (goal ≤ 1.2×)', flush=True)
     shutil.rmtree(tmp, ignore_errors=True)
-    print(f'\nsummary ({time.time()-t0:.0f} s in all; goal: ≥ 3× throughput)')
-    print(f'  {"model":<16}{"clients":<15}{"companion req/s":>16}{"learn.predict req/s":>20}{"ratio":>8}{"server CPU ms/req c / l":>26}{"errors":>8}')
-    for label, kind, c, l in summary:
-        print(f'  {label:<16}{kind:<15}{c["tput"]:>16.1f}{l["tput"]:>20.1f}{c["tput"]/l["tput"]:>7.2f}×{c["srv_ms"]:>15.1f} / {l["srv_ms"]:<8.1f}{c["errors"]+l["errors"]:>8}')
+    print(f'\nsummary ({time.time()-t0:.0f} s in all; server pinned to core {SERVER_CORE}, load to core {LOAD_CORE}; goal: companion ≤ 1.2× floor, 0 errors)')
+    print(f'  {"model":<16}{"clients":<15}{"companion req/s":>16}{"learn.predict req/s":>20}{"ratio":>8}{"server CPU ms/req c / l / floor":>34}{"c/floor":>9}{"errors":>8}')
+    for label, kind, c, l, floor in summary:
+        print(f'  {label:<16}{kind:<15}{c["tput"]:>16.1f}{l["tput"]:>20.1f}{c["tput"]/l["tput"]:>7.2f}×{c["srv_ms"]:>15.1f} / {l["srv_ms"]:<6.1f} / {floor:<6.1f}'
+              f'{c["srv_ms"]/floor:>8.2f}×{c["errors"]+l["errors"]:>8}')
 
 if __name__ == '__main__': main()
