@@ -42,6 +42,7 @@ sync-check: install
 	if [ "$$before" != "$$after" ]; then \
 	  echo "nbdev_export/nbdev_clean changed files: companion/ or nbs/ were out of step. Commit the result."; \
 	  diff <(echo "$$before") <(echo "$$after"); exit 1; fi; echo "notebooks and library in step"
+	@$(BIN)/python tools/readme.py --check && echo "README.md is what nbs/index.ipynb makes"
 
 nbtest: install ort-web
 	$(BIN)/nbdev_test --n_workers 2 --timing
