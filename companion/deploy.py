@@ -75,7 +75,7 @@ def bad_uploads(dest: str|Path, img: str|Path|Image.Image|None=None, max_file_mb
     im.save(p['animated'], save_all=True, append_images=[im.rotate(10), im.rotate(20)], duration=100, loop=0)
     return p
 
-# %% ../nbs/08_deploy.ipynb #dac78390
+# %% ../nbs/08_deploy.ipynb #e8cf353e
 TARGETS = ('cpu', 'zerogpu', 'static')
 ZEROGPU_PYTHONS = ('3.10', '3.12')
 ZEROGPU_TORCH = {'2.8.0': '0.23.0', '2.9.1': '0.24.1', '2.10.0': '0.25.0', '2.11.0': '0.26.0'}   # torch ZeroGPU runs -> its torchvision
@@ -187,7 +187,7 @@ Run it on your machine (Python {cfg['python_version']}): `pip install gradio=={c
 
 def build_space(model_dir: str|Path, out_dir: str|Path, target: str='cpu', title: str='Image classifier', examples=None,
                 n_examples: int|None=None, top_k: int=3, emoji: str='🔍', color: str='blue', short_description: str|None=None,
-                max_file_size: str='10mb', app: str|Path|None=None, zerogpu: bool=False) -> Path:
+                max_file_size: str='10mb', app: str|Path|None=None, zerogpu: bool=False, labels=None) -> Path:
     "Write a Space for the model in `model_dir` (from `export_model`) to `out_dir`: `target` 'cpu', 'zerogpu' or 'static'; return `out_dir`."
     if zerogpu: target = 'zerogpu'   # the old flag
     if target not in TARGETS: raise ValueError(f'target={target!r}: use one of {", ".join(TARGETS)}')
@@ -196,7 +196,7 @@ def build_space(model_dir: str|Path, out_dir: str|Path, target: str='cpu', title
     if target == 'static':
         from companion.static import build_static
         return build_static(model_dir, out, title=title, examples=examples, n_examples=n_examples, top_k=top_k, emoji=emoji, color=color,
-                            short_description=short_description)
+                            short_description=short_description, labels=labels)
     import gradio
     from companion import runtime
     from companion.static import pick_examples
@@ -209,6 +209,11 @@ def build_space(model_dir: str|Path, out_dir: str|Path, target: str='cpu', title
         raise FileExistsError(f'{out} already holds files that are not a Space built by companion: pick a new or empty folder')
     if examples is None and (model_dir/'examples').is_dir(): examples = model_dir/'examples'
     exs = pick_examples(examples, recipe['vocab'], n_examples)
+    if labels is not None:   # names to show (the course's `categories`): the shipped recipe speaks them, the model's own vocab is kept beside
+        vocab = [str(v) for v in recipe['vocab']]
+        names = runtime.display_labels(vocab, labels)
+        recipe = {**recipe, 'vocab': names, 'trained_vocab': vocab}
+        exs = [(f, names[vocab.index(lab)] if lab in vocab else lab) for f, lab in exs]
     for f in _BUILT: shutil.rmtree(out/f) if (out/f).is_dir() else (out/f).unlink(missing_ok=True)
     (out/'model').mkdir(parents=True); (out/'examples').mkdir()
     src = Path(app or app_path()).read_text()
@@ -480,7 +485,7 @@ def account_target(whoami: dict, namespace: str|None=None, now=None) -> tuple[st
     return 'zerogpu', (f"{user} has a free account, verified and {age}, so it may host up to {FREE_ZEROGPU_SPACES} Gradio Spaces on ZeroGPU "
                        "(a third needs a paid plan or --target static)")
 
-# %% ../nbs/08_deploy.ipynb #7de3cb95
+# %% ../nbs/08_deploy.ipynb #57a24726
 def serve(path: str|Path, port: int|None=None, host: str='127.0.0.1', args=()) -> int:
     "Serve a Space folder (its app.py) or a model folder (with `companion.app`) until Ctrl-C; return the exit code."
     path = Path(path)
@@ -504,6 +509,7 @@ def space_cli(argv: list|None=None) -> int:
     b.add_argument('--zerogpu', dest='target', action='store_const', const='zerogpu', help='the same as --target zerogpu')
     b.add_argument('--n-examples', type=int, help='at most this many examples (default: one per label)')
     b.add_argument('--top-k', type=int, default=3)
+    b.add_argument('--labels', help="names to show for the labels, e.g. False=Dog,True=Cat (the course's categories)")
     c = sub.add_parser('check', help='serve the Space here and check it with gradio_client')
     c.add_argument('dir'); c.add_argument('--no-uploads', action='store_true', help='skip the bad-upload checks')
     p = sub.add_parser('push', help='create the Space on the Hub and upload the folder')
@@ -525,7 +531,9 @@ def space_cli(argv: list|None=None) -> int:
     try:
         if a.cmd == 'build':
             ex = a.examples[0] if a.examples and len(a.examples) == 1 and Path(a.examples[0]).is_dir() else a.examples
-            out = build_space(a.model, a.out, a.target, title=a.title, emoji=a.emoji, examples=ex, n_examples=a.n_examples, top_k=a.top_k)
+            from companion.runtime import parse_labels
+            out = build_space(a.model, a.out, a.target, title=a.title, emoji=a.emoji, examples=ex, n_examples=a.n_examples, top_k=a.top_k,
+                              labels=parse_labels(a.labels) if a.labels else None)
             nxt = f'companion space check {out}' if a.target != 'static' else f'cd {out} && python -m http.server 8000  # then open http://127.0.0.1:8000'
             print(f"wrote a {a.target} Space to {out}: {', '.join(sorted(str(f.relative_to(out)) for f in out.rglob('*') if f.is_file() and f.parent == out))}, "
                   f"model/, examples/ ({len(list((out/'examples').iterdir()))} images)\nnext: {nxt}")

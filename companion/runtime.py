@@ -13,8 +13,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 __all__ = ['IMAGE_INPUTS', 'FORMATS', 'MAX_PIXELS', 'MAX_SIDE', 'MAX_MODEL_SIDE', 'ARCH_MODULES', 'ImageError', 'open_image_file',
            'to_rgb', 'load_image', 'open_image', 'resize_image', 'crop_pad', 'resample', 'crop_ratio', 'steps',
            'item_step', 'batch_step', 'fixes_size', 'bound_size', 'preprocess', 'image_stats', 'training_stats',
-           'describe_training', 'unlike_training', 'ModelFolderError', 'check_recipe', 'read_recipe', 'cores',
-           'default_threads', 'onnx_session', 'build_model', 'Predictor']
+           'describe_training', 'unlike_training', 'display_labels', 'parse_labels', 'ModelFolderError', 'check_recipe',
+           'read_recipe', 'cores', 'default_threads', 'onnx_session', 'build_model', 'Predictor']
 
 # %% ../nbs/07a_runtime.ipynb #a5117e14
 class ImageError(ValueError):
@@ -292,7 +292,26 @@ def unlike_training(im: Image.Image, stats: dict|None) -> str:
         notes.append(f"this picture is {w}×{h} pixels, the training images about {tw}×{th}")
     return '; '.join(notes)
 
-# %% ../nbs/07a_runtime.ipynb #7ae25055
+# %% ../nbs/07a_runtime.ipynb #3181b0bc
+def display_labels(vocab, labels=None) -> list[str]:
+    "The names to show for `vocab`: `labels` as a {vocab entry: name} dict or a list in vocab order; the vocab itself when None."
+    vocab = [str(v) for v in vocab]
+    if labels is None: return vocab
+    if isinstance(labels, dict):
+        if unknown := [k for k in map(str, labels) if k not in vocab]: raise ValueError(f"labels name {unknown}, which the model doesn't know: its labels are {vocab}")
+        names = {str(k): str(v) for k, v in labels.items()}
+        return [names.get(v, v) for v in vocab]
+    names = [str(o) for o in labels]
+    if len(names) != len(vocab): raise ValueError(f'{len(names)} names for {len(vocab)} labels ({vocab}): give one name per label, in that order')
+    return names
+
+def parse_labels(spec: str) -> dict:
+    "`'False=Dog,True=Cat'` as {'False': 'Dog', 'True': 'Cat'} (the command line's --labels)."
+    pairs = [p.split('=', 1) for p in spec.split(',') if p.strip()]
+    if not pairs or any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs): raise ValueError(f"--labels {spec!r}: write LABEL=NAME pairs separated by commas, e.g. False=Dog,True=Cat")
+    return {k.strip(): v.strip() for k, v in pairs}
+
+# %% ../nbs/07a_runtime.ipynb #6b3627a6
 class ModelFolderError(ValueError):
     "A model folder that can't be used as it is: a damaged file, or a recipe that asks for something unsafe or impossible."
 
@@ -352,7 +371,7 @@ def read_recipe(path) -> dict:
     except (UnicodeDecodeError, json.JSONDecodeError) as e: raise _bad(f, f'not valid JSON ({e})') from e
     return check_recipe(recipe, str(f))
 
-# %% ../nbs/07a_runtime.ipynb #e0c5f649
+# %% ../nbs/07a_runtime.ipynb #b118500e
 def _has(mod: str) -> bool: return importlib.util.find_spec(mod) is not None
 
 def cores() -> int:
@@ -404,7 +423,7 @@ def _torch_model(path: Path, recipe: dict):
                                                       "or was written by another torch version; export again, or use backend='onnx'") from e
     raise FileNotFoundError(f"{path} holds no torch model (model.safetensors with a named architecture, or model.pt2): use backend='onnx'")
 
-# %% ../nbs/07a_runtime.ipynb #91b46723
+# %% ../nbs/07a_runtime.ipynb #56c02522
 class Predictor:
     "Predict like `learn.predict` from a Learner or an exported folder, with numpy/PIL preprocessing and no DataLoader per call."
     def __init__(self, recipe: dict, model=None, session=None, threads: int|None=None):

@@ -200,3 +200,23 @@ def test_push_without_token_says_how_to_log_in(space, tmp_path):
     assert 'no Hugging Face token' in r.stderr and 'hf auth login' in r.stderr, r.stderr
     from companion.deploy import push_space, PushError
     with pytest.raises(PushError, match='valid Space name'): push_space(space, 'not a name', token='hf_x')
+
+def test_display_labels_reach_every_target(model_dir, digits_path, tmp_path):
+    "`--labels 3=three,7=seven` (the course's categories): the app answers with the names, the static page and README show them."
+    from gradio_client import Client, handle_file
+    from companion.deploy import AppServer
+    out = tmp_path/'named'
+    r = run_cli('space', 'build', model_dir, out, '--labels', '3=three,7=seven', '--examples', digits_path/'valid')
+    assert r.returncode == 0, r.stderr
+    shipped = json.loads((out/'model'/'recipe.json').read_text())
+    assert shipped['vocab'][3] == 'three' and shipped['vocab'][7] == 'seven' and shipped['trained_vocab'][3] == '3'
+    assert any('three' in f.name for f in (out/'examples').iterdir())
+    sevens = sorted((digits_path/'valid'/'7').glob('*.png'))[:3]
+    with AppServer(out) as srv:
+        got = [Client(srv.url, verbose=False).predict(handle_file(str(f)), api_name='/predict')[0]['label'] for f in sevens]
+    assert 'seven' in got and '7' not in got, got
+    st = tmp_path/'named_static'
+    assert run_cli('space', 'build', model_dir, st, '--target', 'static', '--labels', '3=three').returncode == 0
+    assert json.loads((st/'model'/'recipe.json').read_text())['vocab'][3] == 'three'
+    r = run_cli('space', 'build', model_dir, tmp_path/'bad', '--labels', 'cat=Cat')
+    assert r.returncode == 1 and "doesn't know" in r.stderr
