@@ -12,11 +12,11 @@ from PIL import Image
 import companion
 
 # %% auto #0
-__all__ = ['UPLOAD_CASES', 'TARGETS', 'ZEROGPU_PYTHONS', 'ZEROGPU_TORCH', 'IMAGE_EXTS', 'ZEROGPU_HEADER', 'LOGIN_HELP',
-           'FREE_ZEROGPU_SPACES', 'ZEROGPU_MIN_DAYS', 'PAID_PLANS', 'app_path', 'runtime_path', 'load_app',
-           'bad_uploads', 'zerogpu_torch', 'space_python', 'build_space', 'free_port', 'AppServer', 'SpaceCheck',
-           'check_space', 'PushError', 'built_target', 'build_command', 'push_plan', 'read_account', 'push_space',
-           'account_target', 'serve', 'space_cli']
+__all__ = ['UPLOAD_CASES', 'TARGETS', 'ZEROGPU_PYTHONS', 'ZEROGPU_TORCH', 'IMAGE_EXTS', 'ZEROGPU_HEADER', 'IMAGE_COMPONENTS',
+           'LOGIN_HELP', 'FREE_ZEROGPU_SPACES', 'ZEROGPU_MIN_DAYS', 'PAID_PLANS', 'app_path', 'runtime_path',
+           'load_app', 'bad_uploads', 'zerogpu_torch', 'space_python', 'build_space', 'free_port', 'AppServer',
+           'SpaceCheck', 'image_endpoint', 'check_space', 'PushError', 'built_target', 'build_command', 'push_plan',
+           'read_account', 'push_space', 'account_target', 'serve', 'space_cli']
 
 # %% ../nbs/08_deploy.ipynb #a38d917b
 def app_path() -> Path:
@@ -276,7 +276,7 @@ class AppServer:
     def __enter__(self): return self.start()
     def __exit__(self, *exc): self.stop()
 
-# %% ../nbs/08_deploy.ipynb #166cdbfd
+# %% ../nbs/08_deploy.ipynb #43159b40
 @dataclass
 class SpaceCheck:
     "What `check_space` found: `ok`, one row per example, one per bad upload, and the server's startup line and log."
@@ -303,6 +303,49 @@ def _ask(client, f):
     try: out, note = client.predict(handle_file(str(f)), api_name='/predict'); return 'ok', out, note or ''
     except Exception as e: return 'error', None, f'{type(e).__name__}: {e}'
 
+IMAGE_COMPONENTS = ('Image', 'ImageEditor', 'File', 'UploadButton')
+
+def image_endpoint(client) -> tuple[str, list]:
+    "The endpoint of a running Gradio app that takes one image (`/predict` first), with its output components; ValueError naming what the app has otherwise."
+    eps = client.view_api(return_format='dict', print_info=False).get('named_endpoints', {})
+    fits = [k for k, v in eps.items() if len(v['parameters']) == 1 and v['parameters'][0].get('component') in IMAGE_COMPONENTS]
+    if not fits:
+        have = '; '.join(f"{k}({', '.join(str(p.get('component')) for p in v['parameters'])})" for k, v in eps.items()) or 'no named endpoint'
+        raise ValueError(f'the app has no endpoint that takes one image (it has: {have}). companion space check needs one function with a single '
+                         'gr.Image input, as the course\'s gr.Interface(fn=classify_image, inputs=gr.Image(), outputs=gr.Label()) has')
+    name = '/predict' if '/predict' in fits else fits[0]
+    return name, [r.get('component') for r in eps[name]['returns']]
+
+def _shown(out) -> str:
+    "What an app answered, in a few words: a Label's top label, else the value itself."
+    first = out[0] if isinstance(out, (tuple, list)) and out else out
+    return str(first['label']) if isinstance(first, dict) and 'label' in first else str(first)[:60]
+
+def _check_any_app(space: Path, uploads: bool, timeout: float, python: str|None) -> SpaceCheck:
+    "check_space for an app.py companion didn't build (the student's own): find its image endpoint, send its example images and the bad uploads; ok when every example is answered and the app keeps serving after each bad upload."
+    from gradio_client import Client, handle_file
+    exs = [f for d in (space/'examples', space) if d.is_dir() for f in sorted(d.iterdir()) if f.suffix.lower() in IMAGE_EXTS][:10]
+    if not exs: raise FileNotFoundError(f'{space} has no example images (in examples/ or next to app.py): add a few, as the course\'s app lists dog.jpg and cat.jpg')
+    def ask(client, api, f):
+        try: return 'ok', client.predict(handle_file(str(f)), api_name=api), ''
+        except Exception as e: return 'error', None, f'{type(e).__name__}: {e}'
+    srv = AppServer(space, timeout=timeout, python=python)
+    with srv:
+        client = Client(srv.url, verbose=False)
+        api, outs = image_endpoint(client)
+        rows, done = [], []
+        for f in exs:
+            res, out, msg = ask(client, api, f)
+            rows.append(dict(example=f.name, app=_shown(out) if res == 'ok' else msg, local='', max_abs_diff=float('nan'), ok=res == 'ok'))
+        if uploads:
+            with tempfile.TemporaryDirectory() as tmp:
+                for kind, f in bad_uploads(tmp, exs[0]).items():
+                    res, out, msg = ask(client, api, f)
+                    after, *_ = ask(client, api, exs[0])   # the server keeps serving
+                    # not companion's app, so not its messages: what counts is that the app answers or refuses, and keeps serving
+                    done.append(dict(kind=kind, result='refused' if res == 'error' else 'answered', message=msg or _shown(out), ok=after == 'ok'))
+    return SpaceCheck(all(r['ok'] for r in rows + done), srv.url, rows, done, srv.startup_s, f'your own app: endpoint {api} -> {", ".join(map(str, outs))}', srv.log)
+
 def check_space(space_dir: str|Path, uploads: bool=True, atol: float=1e-4, timeout: float=90, python: str|None=None) -> SpaceCheck:
     "Serve the Space folder `space_dir` in a subprocess (this Python, or `python`) on 127.0.0.1, check its examples and bad uploads with gradio_client, stop it."
     from gradio_client import Client
@@ -311,6 +354,7 @@ def check_space(space_dir: str|Path, uploads: bool=True, atol: float=1e-4, timeo
     if (space/'index.html').exists() and not (space/'app.py').exists():
         raise ValueError(f'{space} is a static Space: it has no server to check here; open it in a browser with `python -m http.server` in that folder')
     if not (space/'app.py').exists(): raise FileNotFoundError(f'{space} has no app.py: build the folder with build_space(model_dir, "{space}")')
+    if not (space/'model'/'recipe.json').exists(): return _check_any_app(space, uploads, timeout, python)
     cfg = json.loads((space/'space.json').read_text()) if (space/'space.json').exists() else {}
     exs = sorted(f for f in (space/'examples').iterdir() if f.suffix.lower() in IMAGE_EXTS) if (space/'examples').is_dir() else []
     if not exs: raise FileNotFoundError(f'{space}/examples has no images: build_space(..., examples=FOLDER) copies some; check_space needs them')
