@@ -252,14 +252,16 @@ def preprocess(img, recipe: dict) -> np.ndarray:
     for s in batch: x = batch_step(x, s)
     return np.ascontiguousarray(x, dtype=np.float32)
 
-# %% ../nbs/07a_runtime.ipynb #82ee45d9
-def image_stats(im: Image.Image) -> dict:
-    "Size (h, w), mean grey level, mean grey level of the border, and whether `im` has colour."
+# %% ../nbs/07a_runtime.ipynb #acd54e1e
+def image_stats(im: Image.Image, side: int=256) -> dict:
+    "Size (h, w), mean grey level, mean grey level of the border, and whether `im` has colour (measured on a copy at most `side` px a side)."
+    W, H = im.size
+    if max(W, H) > side: im = im.resize((max(1, W*side//max(W, H)), max(1, H*side//max(W, H))), Image.BILINEAR, reducing_gap=2.)
     g = np.asarray(im.convert('L'), dtype=np.float32)
     border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
     a = np.asarray(im.convert('RGB'), dtype=np.int16)
     colour = bool(np.abs(a[..., 0] - a[..., 1]).mean() + np.abs(a[..., 1] - a[..., 2]).mean() > 6)
-    return dict(size=[int(g.shape[0]), int(g.shape[1])], brightness=float(g.mean()), border=float(border.mean()), colour=colour)
+    return dict(size=[H, W], brightness=float(g.mean()), border=float(border.mean()), colour=colour)
 
 def _background(border: float) -> str: return 'dark' if border < 96 else 'light' if border > 160 else 'mixed'
 

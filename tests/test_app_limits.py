@@ -1,0 +1,72 @@
+"""The app bounds its work whatever the input: data: URLs (which skip the server's upload limit) are size-checked before decoding and their
+pixels before decoding the image; a huge picture for a model with no Resize never reaches the model whole. Memory is read from /proc (VmHWM)."""
+import base64, io, json, os, time
+from pathlib import Path
+import numpy as np
+import pytest
+from PIL import Image
+from test_deploy import train_export
+
+MB = 2**20
+
+def peak_rss(pid) -> int:
+    "The peak resident memory (VmHWM) of process `pid`, in bytes."
+    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
+        if line.startswith('VmHWM:'): return int(line.split()[1])*1024
+    raise RuntimeError('no VmHWM')
+
+def png_bytes(w, h, mode='L') -> bytes:
+    buf = io.BytesIO(); Image.new(mode, (w, h)).save(buf, 'PNG', optimize=True); return buf.getvalue()
+
+@pytest.fixture(scope='module')
+def server(digits_path, tmp_path_factory):
+    "A CPU Space for a digits model trained without Resize (the recipe fixes no size), served on 127.0.0.1."
+    from companion.deploy import build_space, AppServer
+    d = tmp_path_factory.mktemp('limits')
+    space = build_space(train_export(digits_path, d/'model'), d/'space', examples=digits_path/'valid')
+    with AppServer(space, timeout=120) as srv: yield srv
+
+def call(srv, arg):
+    "One request through Gradio's REST API: ('complete', data) or ('error', message), and the seconds it took."
+    import httpx
+    t = time.perf_counter()
+    with httpx.Client(base_url=srv.url.rstrip('/') + '/gradio_api', timeout=120) as http:
+        r = http.post('/call/predict', json={'data': [arg]}); r.raise_for_status()
+        event = None
+        with http.stream('GET', f'/call/predict/{r.json()["event_id"]}') as s:
+            for line in s.iter_lines():
+                if line.startswith('event:'): event = line[6:].strip()
+                elif line.startswith('data:') and event in ('complete', 'error'): return event, line[5:].strip(), time.perf_counter() - t
+    raise AssertionError(f'no result (last event {event})')
+
+def upload(srv, data: bytes, name='x.png') -> dict:
+    import httpx
+    r = httpx.post(srv.url.rstrip('/') + '/gradio_api/upload', files={'files': (name, data, 'image/png')}, timeout=60); r.raise_for_status()
+    return {'path': r.json()[0], 'meta': {'_type': 'gradio.FileData'}}
+
+def data_url(data: bytes) -> dict:
+    return {'url': 'data:image/png;base64,' + base64.b64encode(data).decode(), 'meta': {'_type': 'gradio.FileData'}}
+
+def test_data_url_bomb_is_refused_before_decoding(server, digits_path):
+    good = sorted((digits_path/'valid'/'3').glob('*.png'))[0].read_bytes()
+    event, out, _ = call(server, data_url(good))
+    assert event == 'complete' and json.loads(out)[0]['label'] in [str(i) for i in range(10)]   # a good data: URL still works
+    before = peak_rss(server.proc.pid)
+    bomb = png_bytes(13_300, 13_300)                        # 177 megapixels in a ~60 kB file
+    event, out, _ = call(server, data_url(bomb))
+    assert event == 'error' and 'Too many pixels' in out, out
+    assert peak_rss(server.proc.pid) - before < 100*MB      # decoded whole, the L image alone would take 169 MB
+    event, out, _ = call(server, data_url(os.urandom(11_000_000)))
+    assert event == 'error' and 'File too large' in out, out
+    assert peak_rss(server.proc.pid) - before < 100*MB
+    assert 'Traceback' not in server.log
+
+def test_huge_picture_for_a_model_without_resize(server):
+    "A 39 kB PNG of 6300×6300 pixels (under the 40-megapixel limit): answered in seconds, the model sees at most 4× its training size."
+    before = peak_rss(server.proc.pid)
+    event, out, secs = call(server, upload(server, png_bytes(6300, 6300)))
+    assert event == 'complete', out
+    assert secs < 10, secs
+    grown = peak_rss(server.proc.pid) - before
+    print(f'6300x6300 upload: {secs:.1f} s, peak RSS grew {grown/MB:.0f} MB')
+    assert grown < 400*MB, grown/MB                          # the RGB image itself is 119 MB; the model's input is 112x112
