@@ -4,11 +4,13 @@
 
 # %% ../nbs/02_announce.ipynb #30134099
 from __future__ import annotations
-import json, sys, time
+import json, sys, time, copy
+from contextlib import contextmanager
 from pathlib import Path
+from .env import show_progress      # first: it also silences torch's `torch.jit.script` FutureWarning
 from fastai.basics import *
-from fastai.callback.core import _events, _inner_loop
-import fastai.callback.progress as _fp
+from fastai.callback.progress import ProgressCallback
+import fastprogress.fastprogress as _fpp
 from fastprogress.fastprogress import NBProgressBar, NBMasterBar, ConsoleProgressBar
 
 # %% auto #0
@@ -16,36 +18,222 @@ __all__ = ['bar_kind', 'PhaseAnnouncer', 'EventTrace', 'SessionAnnouncer', 'anno
 
 # %% ../nbs/02_announce.ipynb #14104f1e
 def _fmt_time(s: float) -> str: return f'{int(s//60)}:{int(s%60):02d}'
-def _fmt(v) -> str: return f'{v:.4f}' if isinstance(v, float) else str(v)
+def _lr(v) -> str: return f'{float(v):.1e}'
+def _fmt(v, name: str='') -> str: return _lr(v) if isinstance(v, float) and 'lr' in name else f'{v:.4f}' if isinstance(v, float) else str(v)
 def _plural(n: int, word: str) -> str: return f"{n:,} {word}{'' if n==1 else 'es' if word.endswith(('sh', 's', 'x')) or word == 'batch' else 's'}"
-
-_CALLS = ('fine_tune', 'fit_one_cycle', 'fit_flat_cos', 'fit_sgdr', 'lr_find', 'fit', 'validate', 'get_preds', 'predict', 'tta', 'show_results')
-
-def _calls(learn) -> list:
-    "The Learner methods running on `learn`, innermost first, as (name, locals)."
-    res, f = [], sys._getframe(1)
-    while f is not None:
-        if f.f_code.co_name in _CALLS and f.f_locals.get('self') is learn: res.append((f.f_code.co_name, dict(f.f_locals)))
-        f = f.f_back
-    return res
 
 def _frozen(learn) -> bool:
     "Is the body frozen, so that only the head trains (as in the first step of `fine_tune`)?"
     opt = getattr(learn, 'opt', None)
     return opt is not None and 0 < getattr(opt, 'frozen_idx', 0) < len(opt.param_lists)
 
+def _lr_text(learn) -> str:
+    "The learning rate of this fit: the peak of the `ParamScheduler`'s lr schedule when one is attached, else the optimizer's."
+    sched = getattr(getattr(learn, 'param_scheduler', None), 'scheds', {}).get('lr')
+    if sched is not None: return f"lr up to {_lr(max(np.max(sched(p)) for p in np.linspace(0, 1, 101)))}, on a schedule"
+    opt = getattr(learn, 'opt', None)
+    return f"lr {_lr(opt.hypers[-1]['lr'])}" if opt is not None and opt.hypers else ''
+
+# %% ../nbs/02_announce.ipynb #6e0d3e48
+class _PhaseBar:
+    "A fastprogress bar whose text says what it counts (`unit`) and, in a notebook, which phase it is (`label`)."
+    label, unit = '', 'batches'
+    def on_update(self, val, text, *args, **kwargs):
+        text = text.replace(f'/{self.total} ', f'/{self.total} {self.unit} ', 1)
+        return super().on_update(val, f'{self.label} · {text}' if self.label else text, *args, **kwargs)
+class _NBPhaseBar(_PhaseBar, NBProgressBar): pass
+class _ConsolePhaseBar(_PhaseBar, ConsoleProgressBar): pass
+
+def bar_kind() -> str|None:
+    "How progress can be shown here: 'html' in a notebook, 'console' in a terminal, None when stdout is a file or a pipe."
+    if issubclass(_fpp.progress_bar, NBProgressBar): return 'html'
+    return 'console' if show_progress() else None
+
+# %% ../nbs/02_announce.ipynb #52ef5400
+def _plain_bars(learn) -> list:
+    "fastai's own display callbacks attached to `learn`: `ProgressCallback`s that are not announcers."
+    return [c for c in learn.cbs if isinstance(c, ProgressCallback) and not isinstance(c, PhaseAnnouncer)]
+
+class PhaseAnnouncer(ProgressCallback):
+    "fastai's `ProgressCallback` that names each phase: labelled bars, ▶/✔ lines where no table is drawn, a JSONL `log`."
+    order = ProgressCallback.order - 1
+    def __init__(self, log: str|Path|None=None, bar: str|None='auto', lines: bool=True):
+        "`log`: JSONL file to append to; `bar`: 'auto', 'html', 'console' or None; `lines`: print the ●/▶/✔ lines."
+        store_attr()
+        self.f, self.mbar, self.pbar, self.phase, self.old_logger, self.speaks, self.where = None, None, None, None, None, False, None
+
+    # -- one display per learner, and never in an export
+    def __reduce__(self): return (ProgressCallback, ())       # `learn.export()` pickles fastai's own display in our place
+    def __copy__(self): return type(self)(log=self.log, bar=self.bar, lines=self.lines)
+    def __deepcopy__(self, memo): return self.__copy__()
+
+    def after_create(self):
+        "Built into a new Learner (`cbs=` or `defaults.callbacks`): take the place of fastai's `ProgressCallback`."
+        if self.learn is not None: self.learn.remove_cbs(_plain_bars(self.learn))
+
+    # -- output
+    def _say(self, line: str): print(line, flush=True)
+    def _log(self, **rec):
+        if self.f is None: return
+        self.f.write(json.dumps({'t': round(time.time(), 3), **rec}, default=str) + '\n'); self.f.flush()
+
+    # -- fit
+    def before_fit(self):
+        learn = self.learn
+        self.speaks = next(c for c in learn.cbs if isinstance(c, PhaseAnnouncer)) is self
+        if self.speaks:
+            for c in _plain_bars(learn): c.run = False              # fastai sets `run` back to True at after_fit
+        self.finding, predicting = hasattr(learn, 'lr_finder'), hasattr(learn, 'gather_preds')
+        self.kind = 'lr_find' if self.finding else 'predict' if predicting else 'fit' if learn.create_mbar else 'validate'
+        self.where = (bar_kind() if self.bar == 'auto' else self.bar) if self.speaks else None
+        self.talks = self.lines and self.speaks and self.kind != 'predict'          # the ● line and lr_find's ✔ line
+        self.phase_lines = self.talks and self.where != 'html'                        # ▶/✔: not under a notebook's table
+        self.epoch_rec, self.t_fit, self.n_batches, self.phase, self.pbar, self.mbar = {}, time.perf_counter(), 0, None, None, None
+        if self.speaks and learn.logger is not noop and learn.logger != self._write_stats:
+            self.old_logger, learn.logger = learn.logger, self._write_stats
+        if self.where == 'html' and self.kind == 'fit':
+            self.mbar = NBMasterBar(list(range(self.n_epoch)))
+            if learn.logger == self._write_stats: self._write_stats(self.recorder.metric_names)
+        if self.log is not None and self.kind != 'predict':
+            Path(self.log).parent.mkdir(parents=True, exist_ok=True)
+            self.f = open(self.log, 'a', encoding='utf-8')
+        frozen = _frozen(learn)
+        self._log(kind='fit', call=self.kind, n_epoch=self.n_epoch if self.kind == 'fit' else None, frozen=frozen, lr_find=self.finding)
+        if self.talks and self.kind != 'validate': self._say(self._fit_line(frozen))
+
+    def _fit_line(self, frozen: bool) -> str:
+        if self.finding:
+            f = self.learn.lr_finder; s = f.scheds['lr']
+            return (f"● lr_find · up to {_plural(f.num_it, 'batch')}; the learning rate grows from {_lr(np.min(s.start))} to {_lr(np.max(s.end))}, "
+                    "one step per batch · no validation · the weights are put back afterwards")
+        return ' · '.join(o for o in (f"● fit · {_plural(self.n_epoch, 'epoch')}", _lr_text(self.learn),
+                                      'body frozen: only the head trains' if frozen else '') if o)
+
+    def before_epoch(self):
+        self.epoch_rec, self.t_epoch = {}, time.perf_counter()
+        if self.mbar is not None: self.mbar.update(self.epoch)
+
+    # -- phases
+    def _open(self, phase: str):
+        dl, self.phase, self.n_batches, self.t_phase = self.dl, phase, 0, time.perf_counter()
+        self.k_log = len(getattr(getattr(self.learn, 'recorder', None), 'log', []))
+        nb, bs, n = len(dl), getattr(dl, 'bs', None), len(getattr(dl, 'dataset', ()))
+        self.nb = nb
+        where = 'lr_find' if self.finding else f'epoch {self.epoch+1}/{self.n_epoch}' if self.kind == 'fit' else self.kind
+        if phase == 'TRAIN':
+            what = f"{_plural(nb, 'batch')}{'' if bs is None else f' × {bs}'} ({_plural(n, 'item')}) — weights update every batch"
+            if _frozen(self.learn): what += '; body frozen: only the head trains'
+        else: what = f"{_plural(nb, 'batch')} ({_plural(n, 'item')}) — no weight updates"
+        if self.phase_lines and not (self.finding and self.epoch > 0): self._say(f'▶ {where} · {phase} · {what}')
+        if self.where not in ('html', 'console') or (self.finding and self.pbar is not None): return
+        total = self.learn.lr_finder.num_it if self.finding else nb     # lr_find: one bar over all its batches
+        self.pbar = (_NBPhaseBar if self.where == 'html' else _ConsolePhaseBar)(range(total), parent=self.mbar, leave=False)
+        if self.where == 'html': self.pbar.label = 'lr_find' if self.finding else phase
+        else: self.pbar.prefix = 'lr_find' if self.finding else f'{where} · {phase}'
+        self.pbar.update(0)
+
+    def before_train(self): self._open('TRAIN')
+    def before_validate(self):
+        if not self.finding: self._open('PREDICT' if self.kind == 'predict' else 'VALID')
+
+    def after_batch(self):
+        self.n_batches += 1
+        if self.pbar is None: return
+        self.pbar.update(self.train_iter if self.finding else self.iter+1)
+        if self.training and hasattr(self.learn, 'smooth_loss'): self.pbar.comment = f'{self.learn.smooth_loss.item():.4f}'
+
+    def _values(self, valid: bool) -> dict:
+        rec = getattr(self.learn, 'recorder', None)
+        if rec is None or not hasattr(rec, 'log'): return {}
+        vals = list(rec.log[self.k_log:])
+        cols = [c for c in rec.metric_names if c not in ('epoch', 'time')]
+        names = cols[len(cols)-len(vals):] if valid else cols[:len(vals)]
+        return {k: v for k,v in zip(names, vals) if v is not None}
+
+    def _close(self, note: str='', valid: bool=False):
+        if self.phase is None: return
+        if self.finding: self.phase = None; return                  # lr_find's bar runs on until after_fit
+        if self.pbar is not None: self.pbar.on_iter_end(); self.pbar = None
+        secs, phase = time.perf_counter() - self.t_phase, self.phase
+        vals = self._values(valid) if not note else {}
+        self.epoch_rec.update(vals)
+        self.phase = None
+        if self.phase_lines:
+            self._say(f"✔ {phase} {_fmt_time(secs)}{''.join(f' · {k} {_fmt(v, k)}' for k,v in vals.items())}{f' · {note}' if note else ''}")
+        self._log(kind='phase', phase=phase.lower(), call=self.kind, epoch=self.epoch+1 if self.kind=='fit' else None,
+                  batches=self.n_batches, of=self.nb, seconds=round(secs, 4), note=note or None, **vals)
+
+    def after_train(self): self._close()
+    def after_validate(self): self._close(valid=True)
+    def after_cancel_train(self): self._close(f'cancelled by a callback after {_plural(self.n_batches, "batch")}')
+    def after_cancel_validate(self): self._close(f'cancelled by a callback after {_plural(self.n_batches, "batch")}')
+    def after_cancel_epoch(self): self._close(f'epoch cancelled after {_plural(self.n_batches, "batch")}')
+
+    def after_epoch(self):
+        if self.kind != 'fit': return
+        self._log(kind='epoch', epoch=self.epoch+1, n_epoch=self.n_epoch, seconds=round(time.perf_counter()-self.t_epoch, 4), **self.epoch_rec)
+
+    def after_cancel_fit(self):
+        if not self.finding: self._close(f'training stopped by a callback after {_plural(self.n_batches, "batch")}')
+
+    def after_fit(self):
+        secs = time.perf_counter() - self.t_fit
+        if self.finding:
+            self.phase = None
+            if self.pbar is not None: self.pbar.on_iter_end(); self.pbar = None
+            loss = getattr(self.learn, 'smooth_loss', None)
+            if self.talks: self._say(f"✔ lr_find {_fmt_time(secs)} · {_plural(self.train_iter, 'batch')}"
+                                    + (f' · last smooth loss {_fmt(float(loss))}' if loss is not None else '') + ' · weights put back as they were before lr_find')
+        self._close('stopped')
+        self._log(kind='end', call=self.kind, seconds=round(secs, 4))
+        self._end()
+
+    def _end(self):
+        "Close the bars and the log, and give the Recorder its logger back."
+        if self.pbar is not None: self.pbar.on_iter_end(); self.pbar = None
+        if self.mbar is not None: self.mbar.on_iter_end(); self.mbar = None
+        if self.old_logger is not None and self.learn is not None and self.learn.logger == self._write_stats: self.learn.logger = self.old_logger
+        self.old_logger = None
+        if self.f is not None: self.f.close(); self.f = None
+
+    def _write_stats(self, log):
+        "The Recorder's logger while we speak: fastai's table in a notebook; in text the ✔ lines carry the same numbers."
+        if self.mbar is not None: self.mbar.write([f'{l:.6f}' if isinstance(l, float) else str(l) for l in log], table=True)
+
+    # -- errors, when an `EventTrace` watches the loop
+    def callback_failed(self, cb, event_name: str, e: Exception):
+        "Say that `cb` raised `e` during `event_name` and close the display; the exception then goes on, traceback intact."
+        if self.learn is None or not self.speaks: return
+        where = f' during {self.phase}' if self.phase else ''
+        msg = str(e).strip().splitlines()[-1].strip() if str(e).strip() else ''
+        if self.pbar is not None:
+            try: self.pbar.on_iter_end()
+            except Exception: pass
+            self.pbar = None
+        if self.lines: self._say(f"✖ {type(e).__name__} in callback `{cb.__class__.__name__}` at event `{event_name}`{where}"
+                                 + (f' (epoch {self.epoch+1}, batch {self.n_batches+1})' if self.phase else '') + (f': {msg}' if msg else ''))
+        self._log(kind='error', callback=cb.__class__.__name__, event=event_name, phase=(self.phase or '').lower() or None,
+                  error=type(e).__name__, message=msg)
+        self.phase = None
+        for c in _plain_bars(self.learn): c.run = True
+        self._end()
+
 # %% ../nbs/02_announce.ipynb #edf66653
+# fastai/callback/core.py: `_events` lists every event in the order of the loop; `_inner_loop` the per-batch events,
+# which `Callback.__call__` runs only when `run_train`/`run_valid` match `learn.training`.
+from fastai.callback.core import _events, _inner_loop
+
 _cancels = (CancelBatchException, CancelBackwardException, CancelEpochException, CancelFitException,
             CancelStepException, CancelTrainException, CancelValidException)
 
 def _runs(cb, name: str) -> bool:
-    "Will `cb(name)` call a method, by the rules of `Callback.__call__`?"
+    "Will `cb(name)` call a method, by the rules of `Callback.__call__` (fastai/callback/core.py)?"
     if not (cb.run and hasattr(cb, name)): return False
     if name not in _inner_loop: return True
     return (cb.run_train and getattr(cb, 'training', True)) or (cb.run_valid and not getattr(cb, 'training', False))
 
 class _Watch:
-    "Runs an event's callbacks like `Learner._call_one`, timing each for `EventTrace` and announcing exceptions."
+    "Runs an event's callbacks like `Learner._call_one` (fastai/learner.py), timing each for `EventTrace` and reporting exceptions."
     def __init__(self, learn): self.learn = learn
     def __call__(self, event_name: str):
         learn = self.learn
@@ -69,208 +257,14 @@ class _Watch:
         if trace is not None: trace._add(event_name, ran, time.perf_counter()-t0)
 
 class _Watcher(Callback):
-    "A callback that installs `_Watch` on the learner it joins, and removes it when the last watcher leaves."
+    "A callback that installs `_Watch` as the `_call_one` of the learner it joins (fastai/learner.py), and removes it when the last watcher leaves."
     def __setattr__(self, name, value):
         if name == 'learn':
             old = self.__dict__.get('learn')
             if old is not None and value is not old and not any(isinstance(c, _Watcher) and c is not self for c in old.cbs):
                 old.__dict__.pop('_call_one', None)
             if value is not None and not isinstance(value.__dict__.get('_call_one'), _Watch): value._call_one = _Watch(value)
-            if old is not None and value is not old: self._detached(old)
         super().__setattr__(name, value)
-    def _detached(self, learn): pass
-
-# %% ../nbs/02_announce.ipynb #6e0d3e48
-class _PhaseBar:
-    "Puts the phase name in front of a fastprogress bar's text."
-    label = ''
-    def on_update(self, val, text, *args, **kwargs): return super().on_update(val, f'{self.label} · {text}' if self.label else text, *args, **kwargs)
-class _NBPhaseBar(_PhaseBar, NBProgressBar): pass
-class _ConsolePhaseBar(_PhaseBar, ConsoleProgressBar): pass
-
-def bar_kind() -> str|None:
-    "How progress can be shown here: 'html' in a notebook, 'console' in a terminal, None when stdout is a file or a pipe."
-    if issubclass(_fp.progress_bar, NBProgressBar): return 'html'
-    try: return 'console' if sys.stdout.isatty() else None
-    except (AttributeError, ValueError): return None
-
-# %% ../nbs/02_announce.ipynb #52ef5400
-class PhaseAnnouncer(_Watcher):
-    "Announce each phase (TRAIN, VALID) as it starts and ends; a phase-labelled bar where there is a screen; JSONL `log`."
-    order = 55
-    def __init__(self, log: str|Path|None=None, bar: str|None='auto', lines: bool=True):
-        "`log`: JSONL file to append to; `bar`: 'auto', 'html', 'console' or None; `lines`: print the ▶/✔ lines."
-        store_attr()
-        self.phase, self.f, self.old_logger, self.quiet, self.muted, self.pbar = None, None, None, False, False, None
-
-    # -- output
-    def _say(self, line: str):
-        if self.lines and not (self.quiet or self.muted): print(line, flush=True)
-    def _log(self, **rec):
-        if self.f is None: return
-        self.f.write(json.dumps({'t': round(time.time(), 3), **rec}, default=str) + '\n'); self.f.flush()
-
-    # -- fit
-    def before_fit(self):
-        calls = _calls(self.learn)
-        names = [n for n,_ in calls]
-        self.call = names[-1] if names else 'fit'               # what the student called
-        self.kind = 'predict' if 'get_preds' in names else 'validate' if 'validate' in names else 'fit'
-        self.finding = hasattr(self.learn, 'lr_finder')
-        self.quiet = 'predict' in names
-        first = self.learn._grab_cbs(PhaseAnnouncer)
-        self.muted = bool(first) and first[0] is not self       # another announcer already speaks for this learner
-        self.epoch_rec, self.t_fit, self.n_batches = {}, time.perf_counter(), 0
-        prog = getattr(self.learn, 'progress', None)
-        if prog is not None: prog.run = False                   # we are the progress display for this run
-        self.kind_bar = None if (prog is None or self.quiet or self.muted) else bar_kind() if self.bar == 'auto' else self.bar
-        self.mbar = None
-        if self.learn.logger is not noop and self.learn.logger != self._write_stats:
-            self.old_logger, self.learn.logger = self.learn.logger, self._write_stats
-        if self.kind_bar == 'html' and self.learn.create_mbar and self.kind == 'fit':
-            self.mbar = NBMasterBar(list(range(self.n_epoch)))
-            if hasattr(self.learn, 'recorder'): self._write_stats(self.recorder.metric_names)
-        if self.log is not None and not self.quiet:
-            Path(self.log).parent.mkdir(parents=True, exist_ok=True)
-            self.f = open(self.log, 'a', encoding='utf-8')
-        frozen = _frozen(self.learn)
-        self._log(kind='fit', call=self.call, n_epoch=self.n_epoch if self.kind=='fit' else None, frozen=frozen, lr_find=self.finding)
-        if self.kind != 'fit': return
-        self._say(self._fit_line(calls, frozen))
-
-    def _fit_line(self, calls, frozen):
-        n = _plural(self.n_epoch, 'epoch')
-        if self.finding:
-            a = dict(calls)['lr_find']
-            return (f"● lr_find · up to {a.get('num_it', 100)} batches; the learning rate grows from {a.get('start_lr', 1e-7):g} to {a.get('end_lr', 10):g}, "
-                    "one step per batch · no validation · the weights are put back afterwards")
-        if self.call == 'fine_tune':
-            a = dict(calls)['fine_tune']
-            if frozen: return f"● fine_tune step 1/2 · {_plural(a.get('freeze_epochs', 1), 'epoch')} with the body frozen: only the head trains"
-            return f"● fine_tune step 2/2 · {_plural(a.get('epochs', self.n_epoch), 'epoch')} with every layer unfrozen; earlier layers get smaller learning rates"
-        return f"● {self.call} · {n}" + (' · body frozen: only the head trains' if frozen else '')
-
-    def before_epoch(self):
-        self.epoch_rec, self.t_epoch = {}, time.perf_counter()
-        if self.mbar is not None: self.mbar.update(self.epoch)
-
-    # -- phases
-    def _open(self, phase: str):
-        dl, self.phase, self.n_batches, self.t_phase = self.dl, phase, 0, time.perf_counter()
-        self.k_log = len(getattr(getattr(self.learn, 'recorder', None), 'log', []))
-        nb, bs, n = len(dl), getattr(dl, 'bs', None), len(getattr(dl, 'dataset', ()))
-        self.nb = nb
-        where = 'lr_find' if self.finding else f'epoch {self.epoch+1}/{self.n_epoch}' if self.kind == 'fit' else self.call
-        if phase == 'TRAIN':
-            what = f"{_plural(nb, 'batch')}{'' if bs is None else f' × {bs}'} ({_plural(n, 'item')}) — weights update every batch"
-            if _frozen(self.learn): what += '; body frozen: only the head trains'
-        else: what = f"{_plural(nb, 'batch')} ({_plural(n, 'item')}) — no weight updates"
-        if not (self.finding and self.epoch > 0): self._say(f'▶ {where} · {phase} · {what}')
-        self.pbar = None
-        if self.kind_bar in ('html', 'console'):
-            cls = _NBPhaseBar if self.kind_bar == 'html' else _ConsolePhaseBar
-            self.pbar = cls(dl, parent=self.mbar, leave=False)
-            if self.kind_bar == 'html': self.pbar.label = phase
-            else: self.pbar.prefix = f'{where} · {phase}'
-            self.pbar.update(0)
-
-    def before_train(self): self._open('TRAIN')
-    def before_validate(self):
-        if not self.finding: self._open('PREDICT' if self.kind == 'predict' else 'VALID')
-
-    def after_batch(self):
-        self.n_batches += 1
-        if self.pbar is not None:
-            self.pbar.update(self.iter+1)
-            if self.training and hasattr(self.learn, 'smooth_loss'): self.pbar.comment = f'{self.learn.smooth_loss.item():.4f}'
-
-    def _values(self, valid: bool) -> dict:
-        rec = getattr(self.learn, 'recorder', None)
-        if rec is None or not hasattr(rec, 'log'): return {}
-        vals = list(rec.log[self.k_log:])
-        cols = [c for c in rec.metric_names if c not in ('epoch', 'time')]
-        names = cols[len(cols)-len(vals):] if valid else cols[:len(vals)]
-        return {k: v for k,v in zip(names, vals) if v is not None}
-
-    def _close(self, note: str='', valid: bool=False):
-        if self.phase is None: return
-        if self.pbar is not None: self.pbar.on_iter_end(); self.pbar = None
-        secs, phase = time.perf_counter() - self.t_phase, self.phase
-        vals = self._values(valid) if not note else {}
-        self.epoch_rec.update(vals)
-        self.phase = None
-        if self.finding: return
-        extra = f' · {note}' if note else ''
-        self._say(f"✔ {phase} {_fmt_time(secs)}{''.join(f' · {k} {_fmt(v)}' for k,v in vals.items())}{extra}")
-        self._log(kind='phase', phase=phase.lower(), call=self.call, epoch=self.epoch+1 if self.kind=='fit' else None,
-                  batches=self.n_batches, of=self.nb, seconds=round(secs, 4), note=note or None, **vals)
-
-    def after_train(self): self._close()
-    def after_validate(self): self._close(valid=True)
-    def after_cancel_train(self): self._close(f'cancelled by a callback after {_plural(self.n_batches, "batch")}')
-    def after_cancel_validate(self):
-        if not self.finding: self._close(f'cancelled by a callback after {_plural(self.n_batches, "batch")}')
-    def after_cancel_epoch(self): self._close(f'epoch cancelled after {_plural(self.n_batches, "batch")}')
-
-    def after_epoch(self):
-        if self.kind != 'fit' or self.finding: return
-        self._log(kind='epoch', epoch=self.epoch+1, n_epoch=self.n_epoch, seconds=round(time.perf_counter()-self.t_epoch, 4), **self.epoch_rec)
-
-    def after_cancel_fit(self):
-        if self.finding: return
-        self._close(f'training stopped by a callback after {_plural(self.n_batches, "batch")}')
-
-    def after_fit(self):
-        secs = time.perf_counter() - self.t_fit
-        if self.finding:
-            self.phase = None
-            if self.pbar is not None: self.pbar.on_iter_end(); self.pbar = None
-            loss = getattr(self.learn, 'smooth_loss', None)
-            self._say(f"✔ lr_find {_fmt_time(secs)} · {_plural(self.train_iter, 'batch')}" + (f' · last smooth loss {_fmt(float(loss))}' if loss is not None else '')
-                      + ' · weights put back as they were before lr_find')
-        self._close('stopped')
-        self._log(kind='end', call=self.call, seconds=round(secs, 4))
-        self._end()
-
-    def _end(self):
-        "Give the display back to fastai and close the log."
-        if self.mbar is not None: self.mbar.on_iter_end(); self.mbar = None
-        if self.old_logger is not None and self.learn is not None and self.learn.logger == self._write_stats: self.learn.logger = self.old_logger
-        self.old_logger = None
-        if self.f is not None: self.f.close(); self.f = None
-        self.quiet = False
-
-    def _write_stats(self, log):
-        "The Recorder's logger while we run: fastai's table in a notebook, nothing in text (the ✔ lines carry the numbers)."
-        if self.mbar is not None: self.mbar.write([f'{l:.6f}' if isinstance(l, float) else str(l) for l in log], table=True)
-
-    # -- errors
-    def callback_failed(self, cb, event_name: str, e: Exception):
-        "Announce that `cb` raised `e` during `event_name`; the exception then goes on, traceback intact."
-        if self.learn is None: return
-        where = f' during {self.phase}' if self.phase else ''
-        msg = str(e).strip().splitlines()[-1].strip() if str(e).strip() else ''
-        self.quiet = False
-        self._say(f"✖ {type(e).__name__} in callback `{cb.__class__.__name__}` at event `{event_name}`{where}"
-                  + (f' (epoch {self.epoch+1}, batch {self.n_batches+1})' if self.phase else '') + (f': {msg}' if msg else ''))
-        self._log(kind='error', callback=cb.__class__.__name__, event=event_name, phase=(self.phase or '').lower() or None,
-                  error=type(e).__name__, message=msg)
-        if self.pbar is not None:
-            try: self.pbar.on_iter_end()
-            except Exception: pass
-            self.pbar = None
-        self.phase = None
-        prog = getattr(self.learn, 'progress', None)
-        if prog is not None: prog.run = True
-        self._end()
-
-    def _detached(self, learn):
-        "Leaving a learner (e.g. after `fit(cbs=...)`): hand back the bar, the logger and the file, whatever happened."
-        prog = getattr(learn, 'progress', None)
-        if prog is not None: prog.run = True
-        if self.old_logger is not None and learn.logger == self._write_stats: learn.logger = self.old_logger
-        self.old_logger = None
-        if self.f is not None: self.f.close(); self.f = None
 
 # %% ../nbs/02_announce.ipynb #43abf977
 class EventTrace(_Watcher):
@@ -281,7 +275,7 @@ class EventTrace(_Watcher):
         self.records, self.stats = [], {}
 
     def _add(self, name: str, ran: list, secs: float, raised: str|None=None):
-        phase = ('train' if self.learn.training else 'valid') if name in _inner_loop else ''
+        phase = ('train' if self.learn.training else 'valid') if name in _inner_loop else ''   # per-batch events, by phase (fastai/callback/core.py)
         st = self.stats.setdefault((name, phase), [0, 0., {}])
         st[0] += 1; st[1] += secs
         for c,t in ran:
@@ -290,7 +284,7 @@ class EventTrace(_Watcher):
 
     @property
     def events(self) -> list:
-        "The events seen, in fastai's order."
+        "The events seen, in the order of fastai's `_events` (fastai/callback/core.py)."
         seen = {n for n,_ in self.stats}
         return [e for e in _events if e in seen]
 
@@ -335,12 +329,12 @@ def explain_loop(self: Learner, show: bool=True) -> str|None:
             out.append(f'{pad}{name}')
             if name.startswith(('TRAIN', 'VALID')): phase = name[:5].lower()
             continue
-        inner = name in _inner_loop
+        inner = depth == 4                   # the per-batch events
         cbs = [cb for cb in self.cbs.sorted('order') if hasattr(cb, name) and (not inner or (cb.run_train if phase=='train' else cb.run_valid))]
         line = f"{pad}{name:<{28-len(pad)}} {', '.join(f'{type(cb).__name__}({cb.order})' for cb in cbs) or '-'}"
         if note: line += f'   # {note}'
         if trace is not None:
-            st = trace.stats.get((name, phase if inner else ''))
+            st = trace.stats.get((name, phase if inner else '')) or trace.stats.get((name, ''))   # fastai runs after_cancel_step in either phase
             if st: line += f'   [fired {st[0]:,}×, {1e3*st[1]:.1f} ms]'
         out.append(line)
     text = '\n'.join(out)
@@ -351,11 +345,22 @@ def explain_loop(self: Learner, show: bool=True) -> str|None:
 @patch
 def announce(self: Learner, on: bool=True, log: str|Path|None=None, trace: bool=False, bar: str|None='auto') -> Learner:
     "Turn phase announcements on (or off) for this learner, with a JSONL `log` and an `EventTrace` if `trace`; returns the learner."
-    self.remove_cbs(self._grab_cbs(PhaseAnnouncer))
-    if not trace or not on: self.remove_cbs(self._grab_cbs(EventTrace))
+    bars = [c for c in self.cbs if isinstance(c, ProgressCallback)]
+    self.remove_cbs(bars)
+    if not trace or not on: self.remove_cbs([c for c in self.cbs if isinstance(c, EventTrace)])
     if on: self.add_cb(PhaseAnnouncer(log=log, bar=bar))
-    if on and trace and not self._grab_cbs(EventTrace): self.add_cb(EventTrace())
+    elif bars: self.add_cb(ProgressCallback())                          # fastai's own display again
+    if on and trace and not any(isinstance(c, EventTrace) for c in self.cbs): self.add_cb(EventTrace())
     return self
+
+@patch
+@contextmanager
+def no_bar(self: Learner):
+    "fastai's `no_bar` for every display: take the `ProgressCallback`s out (announcers too), then put the same ones back."
+    bars = [c for c in self.cbs if isinstance(c, ProgressCallback)]
+    self.remove_cbs(bars)
+    try: yield self
+    finally: self.add_cbs(bars)
 
 class SessionAnnouncer(PhaseAnnouncer):
     "The `PhaseAnnouncer` that `announce_by_default` adds to every new Learner, with the session's settings."

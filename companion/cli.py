@@ -5,6 +5,7 @@
 # %% ../nbs/09_cli.ipynb #15fdd6c7
 from __future__ import annotations
 import sys, importlib
+import companion.env        # before any subcommand imports fastai: it silences torch's `torch.jit.script` FutureWarning
 
 # %% auto #0
 __all__ = ['COMMANDS', 'main']

@@ -10,7 +10,11 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['WEIGHTS_HOST', 'detect_platform', 'storage_dir', 'setup_storage', 'versions', 'device_info', 'is_writable',
            'cached_weights', 'weights_status', 'WeightsUnavailable', 'explain_weights_error', 'in_notebook',
-           'widgets_status', 'show_progress', 'Report', 'doctor', 'doctor_cli']
+           'widgets_status', 'show_progress', 'progress', 'Report', 'doctor', 'doctor_cli']
+
+# %% ../nbs/00_env.ipynb #a7c1e002
+import warnings
+warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated', category=FutureWarning)
 
 # %% ../nbs/00_env.ipynb #12a22577
 def detect_platform(environ: dict|None=None, root: str|Path='/') -> str:
@@ -133,6 +137,15 @@ def show_progress() -> bool:
     if in_notebook(): return True
     try: return sys.stdout.isatty()
     except (AttributeError, ValueError): return False
+
+def progress(items, unit: str, total: int|None=None, leave: bool=False):
+    "`items` under a fastprogress bar that says what it counts (`unit`), where a bar can redraw itself; in a file or a pipe, `items` unchanged."
+    if not show_progress(): return items        # never create the bar: fastprogress writes '█' and '\r' even with display=False
+    import fastprogress.fastprogress as fpp
+    class _Bar(fpp.progress_bar):
+        def on_update(self, val, text, *args, **kwargs):
+            return super().on_update(val, text.replace(f'/{self.total} ', f'/{self.total} {unit} ', 1), *args, **kwargs)
+    return _Bar(items, total=total, leave=leave)
 
 # %% ../nbs/00_env.ipynb #397356d7
 class Report:

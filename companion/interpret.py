@@ -7,11 +7,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 import numpy as np, pandas as pd
+from .env import show_progress, progress     # first: it also silences torch's `torch.jit.script` FutureWarning
 from fastai.vision.all import *
 from fastai.callback.hook import Hook
-from fastprogress.fastprogress import progress_bar
 from .learner import learner as _learner, image_dls
-from .env import show_progress
 
 # %% auto #0
 __all__ = ['last_linear', 'predict_dl', 'split_dl', 'item_table', 'confusion_counts', 'show_items', 'Interp', 'folder_items',
@@ -69,8 +68,8 @@ def confusion_counts(targs, preds, n_classes: int) -> np.ndarray:
     return np.bincount(t*n_classes + p, minlength=n_classes*n_classes).reshape(n_classes, n_classes)
 
 # %% ../nbs/05_interpret.ipynb #2672c4ea
-def show_items(df: pd.DataFrame, k: int=9, ncols: int=3, title=None, figsize=None):
-    "Show the images of the first `k` rows of `df` (a table with a `path` column), titled by `title(row)`."
+def show_items(df: pd.DataFrame, k: int=9, ncols: int=3, title=None, figsize=None, suptitle: str|None=None):
+    "Show the images of the first `k` rows of `df` (a table with a `path` column), titled by `title(row)`, under a `suptitle` key; returns the axes."
     import matplotlib.pyplot as plt
     from PIL import Image
     d = df.head(k); nrows = max(1, math.ceil(len(d)/ncols))
@@ -80,8 +79,9 @@ def show_items(df: pd.DataFrame, k: int=9, ncols: int=3, title=None, figsize=Non
     for ax, r in zip(axs.flat, d.itertuples()):
         with Image.open(r.path) as im: ax.imshow(im.convert('RGB'))
         ax.set_title(title(r), fontsize=8)
+    if suptitle: fig.suptitle(suptitle, weight='bold', size=10)
     fig.tight_layout()
-    return fig
+    return axs.flatten()
 
 class Interp:
     "What a classifier gets right and wrong, item by item, from one prediction pass per split."
@@ -129,8 +129,9 @@ class Interp:
         return Path(fname)
 
     def plot_top_losses(self, k: int=9, split: str|None='valid', ncols: int=3, **kwargs):
-        "Show the `k` highest-loss images of `split`, titled label / prediction / loss / probability of the label."
-        return show_items(self.top_losses(k, split), k, ncols, lambda r: f'{r.label} / {r.pred}\n{r.loss:.2f} / {r.p_label:.2f}', **kwargs)
+        "Show the `k` highest-loss images of `split` once, titled as fastai titles them: prediction/actual/loss/probability."
+        show_items(self.top_losses(k, split), k, ncols, lambda r: f'{r.pred}/{r.label} / {r.loss:.2f} / {r.p_pred:.2f}',
+                   suptitle='Prediction/Actual/Loss/Probability', **kwargs)
 
     def plot_confusion_matrix(self, split: str|None='valid', normalize: bool=False, cmap: str='Blues', figsize=None):
         "Plot the confusion matrix of `split` with the counts (or row fractions if `normalize`) in the cells."
@@ -176,7 +177,7 @@ def oof_probs(items: pd.DataFrame, k: int=3, epochs: int=3, arch='small_cnn', si
     for idx in items.groupby('label').indices.values(): fold[idx] = (rng.permutation(len(idx)) + rng.randint(k)) % k  # every class in every fold
     probs, pos = torch.zeros(len(items), len(vocab)), {p:i for i,p in enumerate(items.path)}
     shown = show_progress()
-    pb = progress_bar(range(k), display=shown)
+    pb = progress(range(k), 'folds')          # no bar at all in a file or a pipe
     for f in pb:
         set_seed(seed + f)
         dls = fold_dls(items.path, vocab, items.path[fold == f], size=size, bs=bs, batch_tfms=batch_tfms, seed=seed+f)
@@ -184,8 +185,9 @@ def oof_probs(items: pd.DataFrame, k: int=3, epochs: int=3, arch='small_cnn', si
         with learn.no_bar(), learn.no_logging(): fit(learn)
         p, t, _, _ = predict_dl(learn, dls.valid, emb=False)
         probs[[pos[str(o)] for o in dls.valid_ds.items]] = p
-        pb.comment = f'fold {f+1}/{k}: held-out accuracy {(p.argmax(1) == t).float().mean():.3f}'
-        if not shown: print(pb.comment, flush=True)   # in a log: one line per fold, no progress-bar redraws
+        done = f'fold {f+1}/{k}: held-out accuracy {(p.argmax(1) == t).float().mean():.3f}'
+        if shown: pb.comment = done
+        else: print(done, flush=True)             # in a log: one line per fold
     return probs, vocab, learn
 
 # %% ../nbs/05_interpret.ipynb #4273eca9

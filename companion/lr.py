@@ -8,8 +8,11 @@ import math, random, tempfile, contextlib
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np, torch
+from .env import show_progress          # first: it also silences torch's `torch.jit.script` FutureWarning
 from fastai.basics import *
+from fastai.callback.progress import ProgressCallback
 from fastai.callback.schedule import minimum, steep, valley, slide
+from .announce import PhaseAnnouncer
 from copy import deepcopy
 
 # %% auto #0
@@ -172,11 +175,16 @@ def _read_curve(lrs, losses, num_it: int=100, start_lr: float=1e-7, end_lr: floa
     return r
 
 # %% ../nbs/03_lr.ipynb #1f067510
+def _one_bar(learn: Learner) -> list:
+    "The callback that gives `lr_find` one bar over all its batches: none if an announcer is attached or no bar is."
+    bars = [c for c in learn.cbs if isinstance(c, ProgressCallback)]
+    return [] if not bars or any(isinstance(c, PhaseAnnouncer) for c in bars) else [PhaseAnnouncer(lines=False)]
+
 @patch
 @delegates(Learner.lr_find, but=['show_plot', 'suggest_funcs'])
 def lr_report(self: Learner, show_plot: bool=True, start_lr: float=1e-7, end_lr: float=10, num_it: int=100, **kwargs) -> LRReport:
     "Run `lr_find` once; return every suggestion, the pick, warnings and the curve, with the learner left exactly as it was."
-    with preserved(self):
+    with preserved(self), self.added_cbs(_one_bar(self)):
         self.lr_find(start_lr=start_lr, end_lr=end_lr, num_it=num_it, show_plot=False, suggest_funcs=None, **kwargs)
         lrs, losses = list(self.recorder.lrs), [float(o) for o in self.recorder.losses]
     r = _read_curve(lrs, losses, num_it=num_it, start_lr=start_lr, end_lr=end_lr)

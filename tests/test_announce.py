@@ -47,16 +47,16 @@ CRASH = textwrap.dedent('''
     import sys
     from fastai.callback.core import Callback
     from companion.learner import image_dls, learner
-    from companion.announce import PhaseAnnouncer
+    from companion.announce import PhaseAnnouncer, EventTrace
     class Broken(Callback):
         def after_batch(self):
             if self.epoch == 1 and self.iter == 1: raise KeyError('no such label')
-    learn = learner(image_dls(sys.argv[1]), cbs=[PhaseAnnouncer(log=sys.argv[2]), Broken()])
+    learn = learner(image_dls(sys.argv[1]), cbs=[PhaseAnnouncer(log=sys.argv[2]), EventTrace(), Broken()])
     learn.fit(2)
 ''')
 
 def test_crash_in_a_callback(digits37_path, tmp_path):
-    "An exception in a callback: announced with the callback's and the event's names, the traceback kept, the log readable."
+    "An exception in a callback, with an EventTrace watching: announced with the callback's and the event's names, the traceback kept, the log readable."
     log = tmp_path/'crash.jsonl'
     r = _run_script(tmp_path, CRASH, digits37_path, log, capture_output=True, text=True, timeout=300)
     assert r.returncode == 1
@@ -104,7 +104,7 @@ KERNEL = textwrap.dedent('''
 ''')
 
 def test_notebook_bar_is_labelled(digits37_path):
-    "In a real Jupyter kernel the progress bar's HTML carries the phase name; the phase lines come in the cell's stream."
+    "In a real Jupyter kernel the progress bar's HTML carries the phase name and what it counts; no phase lines under the table."
     from jupyter_client.manager import start_new_kernel
     km, kc = start_new_kernel(kernel_name='python3')
     html, stream = [], []
@@ -117,11 +117,11 @@ def test_notebook_bar_is_labelled(digits37_path):
     finally: kc.stop_channels(); km.shutdown_kernel(now=True)
     assert reply['content']['status'] == 'ok', ''.join(stream)
     bars = [h for h in html if '<progress' in h]
-    assert any(re.search(r'</progress> TRAIN · \d', h) for h in bars)
+    assert any(re.search(r'</progress> TRAIN · [\d.]+% \[\d+/\d+ batches', h) for h in bars)
     assert any(re.search(r'</progress> VALID · \d', h) for h in bars)
     assert any('train_loss' in h and '<table' in h for h in html)                  # fastai's table stays in the notebook
     text = ''.join(stream)
-    assert '▶ epoch 1/1 · TRAIN' in text and '✔ VALID' in text and '\r' not in text
+    assert '▶' not in text and '✔' not in text and '\r' not in text
 
 def test_event_trace_sees_every_event(digits37_path):
     "Callbacks that cancel each part once make a fit fire every event fastai's callback core defines; the trace lists them all."

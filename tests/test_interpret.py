@@ -71,7 +71,11 @@ def test_top_losses_plots_csv(interp, tmp_path):
     tl = interp.top_losses(12, 'train')
     assert len(tl) == 12 and set(tl.split) == {'train'} and (np.diff(tl.loss.values) <= 0).all()
     assert tl.loss.iloc[0] == interp.items[interp.items.split == 'train'].loss.max()
-    fig = interp.plot_top_losses(6, 'train'); assert len([a for a in fig.axes if a.images]) == 6; plt.close(fig)
+    assert interp.plot_top_losses(6, 'train') is None                       # drawn once: nothing for Jupyter to draw again
+    fig = plt.gcf(); assert len([a for a in fig.axes if a.images]) == 6
+    assert fig._suptitle.get_text() == 'Prediction/Actual/Loss/Probability'      # fastai's key and order
+    r = tl.iloc[0]; assert fig.axes[0].get_title() == f'{r.pred}/{r.label} / {r.loss:.2f} / {r.p_pred:.2f}'
+    plt.close(fig)
     fig = interp.plot_confusion_matrix(normalize=True); assert fig.axes[0].images; plt.close(fig)
     fn = interp.to_csv(tmp_path/'items.csv')
     back = pd.read_csv(fn)

@@ -1,0 +1,114 @@
+"One display per run: labelled bars in a terminal, lines alone in a file, fastai's table in a notebook, never in an export."
+import os, re, subprocess, sys, textwrap
+from pathlib import Path
+import pytest
+from conftest import COMPANION
+
+BAR_CHARS = re.compile('[█▏▎▍▌▋▊▉]')
+
+def run_in_pty(cmd, timeout=300) -> tuple:
+    "Run `cmd` with stdin, stdout and stderr on a real pseudo-terminal; return (exit code, everything it wrote)."
+    import pty
+    m, s = pty.openpty()
+    p = subprocess.Popen(list(map(str, cmd)), stdin=s, stdout=s, stderr=s)
+    os.close(s)
+    chunks = []
+    while True:
+        try: b = os.read(m, 65536)
+        except OSError: break                          # the child closed the terminal
+        if not b: break
+        chunks.append(b)
+    os.close(m)
+    return p.wait(timeout=timeout), b''.join(chunks).decode('utf-8', 'replace')
+
+def run_to_file(cmd, tmp_path, name, timeout=300) -> tuple:
+    "Run `cmd` with stdout and stderr sent to a file, as a log or CI would; return (exit code, the file's text)."
+    out = tmp_path/name
+    with open(out, 'w') as f: r = subprocess.run(list(map(str, cmd)), stdout=f, stderr=subprocess.STDOUT, timeout=timeout)
+    return r.returncode, out.read_text(encoding='utf-8')
+
+def _train(data, out): return [COMPANION, 'train', data, '--epochs', '1', '--lr-steps', '20', '--out', out]
+
+def test_terminal_bars_are_labelled(digits37_path, tmp_path):
+    "In a terminal: one lr_find bar counting all its batches, bars labelled with the phase and what they count, the ▶/✔ lines."
+    rc, text = run_in_pty(_train(digits37_path, tmp_path/'run'))
+    assert rc == 0, text[-3000:]
+    assert re.search(r'\rlr_find \|[█-]+\| 100\.00% \[20/20 batches', text)                 # one bar over all 20 batches
+    assert len(re.findall(r'\rlr_find \|-+\| 0\.00% \[0/20 batches', text)) == 1                     # started once, never again
+    assert '\repoch 1/1 · TRAIN |' in text and '\repoch 1/1 · VALID |' in text
+    assert re.search(r'\[\d+/\d+ batches', text.split('epoch 1/1 · TRAIN |')[1])
+    assert '▶ epoch 1/1 · TRAIN' in text and '✔ VALID' in text
+    assert 'Epoch 1/1' not in text and 'FutureWarning' not in text                              # fastai's bar sat out
+
+def test_files_get_lines_only(digits37_path, tmp_path):
+    "`companion train` to a file: the ▶/✔ lines, not one carriage return or bar character, no FutureWarning."
+    rc, text = run_to_file(_train(digits37_path, tmp_path/'run'), tmp_path, 'train.log')
+    assert rc == 0, text[-3000:]
+    assert '▶ epoch 1/1 · TRAIN' in text and '✔ lr_find' in text
+    assert '\r' not in text and not BAR_CHARS.search(text) and 'FutureWarning' not in text
+
+@pytest.mark.xfail(strict=True, reason="companion/data.py (01_data) still creates fastprogress bars with display=False, "
+                   "which write '█' and '\\r' when stdout is a file: it should iterate with companion.env.progress(items, 'images')")
+def test_data_commands_to_a_file(tmp_path):
+    "`companion digits` and `companion audit` to a file: no carriage return, no bar character, no FutureWarning."
+    rc, text = run_to_file([COMPANION, 'digits', tmp_path/'d'], tmp_path, 'digits.log')
+    assert rc == 0, text[-3000:]
+    rc2, text2 = run_to_file([COMPANION, 'audit', tmp_path/'d'], tmp_path, 'audit.log')
+    for t in (text, text2): assert '\r' not in t and not BAR_CHARS.search(t) and 'FutureWarning' not in t, repr(t[:300])
+
+KERNEL = textwrap.dedent('''
+    from companion.learner import image_dls, learner
+    from companion.announce import *
+    learn = learner(image_dls({path!r})).announce()
+    learn.fit(2)
+''')
+
+def test_notebook_has_one_table_and_no_phase_lines(digits37_path):
+    "In a real Jupyter kernel: fastai's table (epochs 0 and 1, as fastai numbers them), bars labelled TRAIN/VALID, no ▶ lines."
+    from jupyter_client.manager import start_new_kernel
+    km, kc = start_new_kernel(kernel_name='python3')
+    shown, stream = {}, []
+    def hook(msg):
+        c = msg['content']
+        if msg['msg_type'] in ('display_data', 'update_display_data'):
+            shown[c.get('transient', {}).get('display_id') or len(shown)] = c['data'].get('text/html', '')
+        elif msg['msg_type'] == 'stream': stream.append(c['text'])
+        elif msg['msg_type'] == 'error': stream.append('\n'.join(c['traceback']))
+    try: reply = kc.execute_interactive(KERNEL.format(path=str(digits37_path)), output_hook=hook, timeout=240)
+    finally: kc.stop_channels(); km.shutdown_kernel(now=True)
+    assert reply['content']['status'] == 'ok', ''.join(stream)
+    tables = [h for h in shown.values() if '<table' in h and 'train_loss' in h]
+    assert len(tables) == 1                                                         # one display, one table
+    rows = re.findall(r'<tr>\s*<td>(\d+)</td>', tables[0])
+    assert rows == ['0', '1']
+    text = ''.join(stream)
+    assert '▶' not in text and '✔' not in text and '\r' not in text, text
+    assert text.count('● fit · 2 epochs') == 1
+
+def test_export_with_announcer_loads_without_companion(digits37_path, tmp_path):
+    "`learn.export()` with an announcer attached writes a pickle that loads where companion cannot be imported."
+    from companion.learner import image_dls
+    from fastai.vision.all import Learner, nn
+    from companion.announce import PhaseAnnouncer
+    model = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(3, 2))
+    learn = Learner(image_dls(digits37_path), model, path=tmp_path).announce(log=tmp_path/'log.jsonl')
+    assert any(isinstance(c, PhaseAnnouncer) for c in learn.cbs)
+    learn.export('export.pkl')
+    code = ("import sys; sys.modules['companion'] = None\n"
+            "from fastai.learner import load_learner\n"
+            "l = load_learner(sys.argv[1]); print(*[type(c).__name__ for c in l.cbs])")
+    r = subprocess.run([sys.executable, '-c', code, str(tmp_path/'export.pkl')], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.split() == ['TrainEvalCallback', 'Recorder', 'CastToTensor', 'ProgressCallback']
+    assert any(isinstance(c, PhaseAnnouncer) for c in learn.cbs)                    # the learner itself keeps its announcer
+
+def test_private_names_only_in_event_trace():
+    "fastai's private names appear in announce.py only in the cell that holds `EventTrace`'s watched loop, with a comment naming fastai's file."
+    import companion.announce as m
+    cells = Path(m.__file__).read_text(encoding='utf-8').split('\n# %% ')
+    hits = [c for c in cells if re.search(r'_events|_inner_loop|_call_one|f_locals|_getframe', c)]
+    assert hits
+    for c in hits:
+        assert 'class _Watch' in c or 'class EventTrace' in c, c[:200]
+        assert 'fastai/' in c                                                       # names the fastai code it copies
+    assert not any('class PhaseAnnouncer' in c for c in hits)
