@@ -4,13 +4,13 @@
 
 # %% ../nbs/06_clean.ipynb #ac23722d
 from __future__ import annotations
-import os, io, sys, csv, json, time, uuid, html, base64, errno, hashlib, warnings, contextlib
+import os, io, re, sys, csv, json, time, uuid, html, base64, errno, hashlib, itertools, warnings, contextlib
 from pathlib import Path, PurePosixPath
 from collections import namedtuple, Counter
 
 # %% auto #0
-__all__ = ['STATE', 'Move', 'check_label', 'JournalWarning', 'Plan', 'Cleaner', 'recover', 'apply', 'undo', 'snapshot',
-           'ImageCleaner', 'go', 'gallery', 'read_decisions', 'clean_cli']
+__all__ = ['STATE', 'Move', 'check_label', 'Labeller', 'JournalWarning', 'Plan', 'Cleaner', 'recover', 'apply', 'undo',
+           'snapshot', 'ImageCleaner', 'go', 'gallery', 'read_decisions', 'clean_cli']
 
 # %% ../nbs/06_clean.ipynb #bd2c64eb
 STATE = '.companion'   # hidden, so fastai's get_image_files never trains on the journal or the quarantine
@@ -99,6 +99,78 @@ def _oserror(e: OSError, folder: str='') -> str:
            errno.EXDEV: 'the destination is on another disk'}.get(e.errno)
     return why or (e.strerror or str(e))
 
+# %% ../nbs/06_clean.ipynb #lab0cd01
+_IMAGES = {'.jpg', '.jpeg', '.png', '.gif', '.bmp', '.tif', '.tiff', '.webp', '.jfif', '.ppm', '.pgm'}   # the usual ones of fastai's image_extensions
+
+class Labeller:
+    "How a file's label is read: from its parent folder (`None` or 'folder'), by a regex with one group on its name, or by a function of its path or name."
+    def __init__(self, how=None):
+        self.how, self.f, self.pat, self._on = how, None, None, None
+        if isinstance(how, Labeller): self.__dict__.update(how.__dict__); return
+        if how is None or how == 'folder': self.by = self.key = 'folder'
+        elif isinstance(how, (str, re.Pattern)):
+            try: self.pat = re.compile(how)
+            except re.error as e: raise ValueError(f'label regex {how!r} does not compile: {e}') from None
+            if self.pat.groups != 1:
+                raise ValueError(f"label regex {self.pat.pattern!r} has {self.pat.groups} groups: it needs exactly one, around the label, e.g. r'^(.+)_\\d+\\.jpg$'")
+            self.by, self.key = 'name', f're:{self.pat.pattern}'
+        elif callable(how): self.f, self.by, self.key = how, 'name', f"fn:{getattr(how, '__qualname__', None) or type(how).__name__}"
+
+        else: raise TypeError(f"labeller must be None, 'folder', a regex or a function of the path, not {type(how).__name__}")
+
+    # `by`: 'folder' or 'name'; `key`: what a mark records, so that a mark made with one labeller is never applied with another
+
+    def __repr__(self):
+        return ('the parent folder' if self.by == 'folder' else f'the regex {self.pat.pattern!r}' if self.pat is not None
+                else getattr(self.f, '__name__', None) or repr(self.f))
+
+    def _call(self, p: Path):
+        "Call the function on the path (a DataBlock's get_y) or, if it cannot take a path, on the name (from_name_func's label_func)."
+        if self._on is None:
+            try: r = self.f(p); self._on = 'path'; return r
+            except (TypeError, AttributeError): self._on = 'name'
+        return self.f(p if self._on == 'path' else p.name)
+
+    def __call__(self, path) -> str|None:
+        "The label of `path` as text; None where this labeller finds none."
+        p = Path(path)
+        if self.by == 'folder': return p.parent.name or None
+        if self.pat is not None:
+            m = self.pat.search(p.name)
+            return m.group(1) if m and m.group(1) else None
+        r = self._call(p)
+        return None if r is None else str(r)
+
+    def names(self, path, to: str) -> list:
+        "New names for file `path` in its own folder that this labeller reads as `to`, best first (empty if none is found)."
+        p, to = Path(path), str(to); name, old = p.name, self(p)
+        stem, suf = os.path.splitext(name)
+        if self.pat is not None:
+            m = self.pat.search(name)
+            cands = [name[:m.start(1)] + to + name[m.end(1):]] if m and m.group(1) else []
+        else:
+            cands = [stem[:k] + to + stem[k+len(old):] + suf for k in (stem.find(old), stem.rfind(old), stem.lower().find(old.lower()))
+                     if old and k >= 0]
+            cands += [name[:1].upper() + name[1:], name[:1].lower() + name[1:]]
+        def ok(n):
+            try: check_label(n)
+            except ValueError: return False
+            return n != name and os.path.splitext(n)[1].lower() == suf.lower() and self(p.with_name(n)) == to
+        return [n for n in dict.fromkeys(cands) if ok(n)]
+
+    def refusal(self, rel: str, to: str) -> str:
+        "Why file `rel` cannot be relabelled `to` by renaming it, and what to do instead."
+        old = self(rel)
+        return (f'{self!r} reads {old!r} from {PurePosixPath(rel).name}, and no name tried (the label text replaced, the first letter '
+                f'upper- or lower-cased) reads {to!r}: rename it yourself so that {self!r} reads {to!r}, or pass labeller=... '
+                "(a regex with one group around the label such as r'^(.+)_\\d+\\.jpg$'; on the command line --label-re)")
+
+def _has_images(folder) -> bool:
+    "Whether `folder` holds an image file directly (stops at the first one)."
+    try:
+        with os.scandir(folder) as it: return any(os.path.splitext(e.name)[1].lower() in _IMAGES for e in it)
+    except OSError: return False
+
 # %% ../nbs/06_clean.ipynb #c5bb4d49
 Move = namedtuple('Move', 'src dst sha action to')   # paths relative to the cleaner's root, posix style
 
@@ -107,19 +179,23 @@ class JournalWarning(UserWarning):
 
 def _is_sha(x) -> bool: return isinstance(x, str) and len(x) == 64 and all(c in '0123456789abcdef' for c in x)
 
-def _dest_folder(rel: str, action: str, to=None) -> str:
-    "The folder a `delete` (the quarantine) or a `relabel` (the sibling label folder) sends file `rel` to."
+def _dest_folder(rel: str, action: str, to=None, by: str='folder') -> str:
+    "The folder a `delete` (the quarantine) or a `relabel` (the sibling label folder; its own folder where the label is in the name) sends file `rel` to."
     folder = rel.rpartition('/')[0]
-    return f'{STATE}/quarantine/{folder}'.rstrip('/') if action == 'delete' else f"{folder.rpartition('/')[0]}/{to}".lstrip('/')
+    if action == 'delete': return f'{STATE}/quarantine/{folder}'.rstrip('/')
+    return folder if by != 'folder' else f"{folder.rpartition('/')[0]}/{to}".lstrip('/')
 
-def _check_to(rel: str, action: str, to=None):
+def _check_to(rel: str, action: str, to=None, by: str='folder'):
     "Return the checked label for a relabel of `rel` (None for other actions); ValueError saying why it is refused."
     if action != 'relabel':
         if to is not None: raise ValueError(f"`to` is only for 'relabel', not {action!r}")
         return None
     to, parts = check_label(to), rel.split('/')    # plain string work: a journal of 10,000 lines checks this for every line
-    if len(parts) < 2: raise ValueError(f'{rel} is not inside a label folder, so it cannot be relabelled')
+    if by != 'folder': return to                   # the label is in the name: the file is renamed in its own folder
+    if len(parts) < 2: raise ValueError(f'{rel} is not inside a label folder, so it cannot be moved to another one. If its label is in '
+                                        'its file name, pass labeller=... (a regex or a function; on the command line --label-re)')
     if parts[-2] == to: raise ValueError(f"{rel} is already in folder {to!r}: mark it 'keep' instead")
+    if to in parts[:-2]: raise ValueError(f"{to!r} is a folder that holds the label folders of {rel}, not a label")
     return to
 
 def _rel_name(p) -> str: return PurePosixPath(p).as_posix()
@@ -153,12 +229,12 @@ class Plan:
 
 # %% ../nbs/06_clean.ipynb #26687643
 class Cleaner:
-    "Journaled, undoable decisions (keep / delete / relabel) about the image files under `root`; nothing is ever unlinked."
+    "Journaled, undoable decisions (keep / delete / relabel) about the image files under `root`; nothing is ever unlinked. `labeller`: how labels are read (see `Labeller`)."
     actions = ('keep', 'delete', 'relabel')
-    def __init__(self, root: str|Path):
+    def __init__(self, root: str|Path, labeller=None):
         root = Path(root)
         if not root.is_dir(): raise FileNotFoundError(f'{root} is not a folder: pass the data set folder that holds the label folders')
-        self.root = root.resolve()
+        self.root, self.labeller, self._conts = root.resolve(), Labeller(labeller), None
         self.state = self.root/STATE
         self.journal, self.quarantine = self.state/'journal.jsonl', self.state/'quarantine'
         self._held, self._sig = 0, None
@@ -210,9 +286,10 @@ class Cleaner:
         if not _is_sha(sha): return f'move of {src!r} without a sha256'
         why = self._bad_path(src) or self._bad_path(dst, quarantine=action == 'delete')
         if why: return why
-        try: _check_to(src, action, to)
+        by = 'name' if action == 'relabel' and dst.rpartition('/')[0] == src.rpartition('/')[0] else 'folder'   # a rename stays in its folder
+        try: _check_to(src, action, to, by)
         except ValueError as e: return str(e)
-        if dst.rpartition('/')[0] != _dest_folder(src, action, to): return f'move of {src!r} to {dst!r} is not where a {action} goes'
+        if dst.rpartition('/')[0] != _dest_folder(src, action, to, by) or dst == src: return f'move of {src!r} to {dst!r} is not where a {action} goes'
 
     def _invalid(self, r) -> str|None:
         "Why journal record `r` must be skipped (wrong shape, unsafe path or label, a batch that does not fit the history), or None."
@@ -224,7 +301,8 @@ class Cleaner:
             why = self._bad_path(p)
             if why or a == 'clear': return why
             if not _is_sha(r.get('sha')): return f'a mark of {p!r} without a sha256'
-            try: _check_to(p, a, r.get('to'))
+            if not isinstance(r.get('by', 'folder'), str) or not r.get('by', 'folder'): return f"a mark of {p!r} by {r.get('by')!r}"
+            try: _check_to(p, a, r.get('to'), r.get('by', 'folder'))
             except ValueError as e: return str(e)
         elif t == 'begin':
             bid, kind, moves = r.get('id'), r.get('kind'), r.get('moves')
@@ -232,7 +310,9 @@ class Cleaner:
             if bid in self.batches: return f'batch {bid} begins twice'
             if kind not in ('apply', 'undo'): return f'a batch of kind {kind!r}'
             if not isinstance(moves, list): return f'batch {bid} has no list of moves'
-            if kind == 'apply': return next(filter(None, map(self._bad_move, moves)), None)
+            if kind == 'apply':
+                if not isinstance(r.get('by', 'folder'), str): return f"batch {bid} by {r.get('by')!r}"
+                return next(filter(None, map(self._bad_move, moves)), None)
             of = self.batches.get(r.get('of'))
             if not of or of['kind'] != 'apply' or of['state'] != 'done': return f'batch {bid} undoes {r.get("of")!r}, which is not an applied batch'
             done = {tuple(m) for m in of['moves']}
@@ -322,7 +402,10 @@ class Cleaner:
             if not b['skipped']: self.batches[b['of']]['state'] = 'undone'   # else the rest can be undone later
             for m in self._done_moves(b):
                 orig = self.moved.pop(m.dst, None)
-                if orig: self.marks[orig.src] = dict(t='mark', path=orig.src, sha=orig.sha, action=orig.action, to=orig.to)
+                if orig:
+                    rename = orig.action == 'relabel' and orig.src.rpartition('/')[0] == orig.dst.rpartition('/')[0]
+                    by = str(self.batches[b['of']].get('by') or 'name') if rename else 'folder'
+                    self.marks[orig.src] = dict(t='mark', path=orig.src, sha=orig.sha, action=orig.action, to=orig.to, **(dict(by=by) if by != 'folder' else {}))
 
     @property
     def open_batch(self) -> str|None:
@@ -352,8 +435,37 @@ class Cleaner:
         if not fn.is_file():
             why = ' (an apply moved it: undo() brings it back)' if rel in self.moved else ''
             raise FileNotFoundError(f'{rel} is not a file under {self.root}{why}')
-        to = _check_to(rel, action, to)
-        return dict(t='mark', path=rel, sha=_sha(fn), action=action, to=to, ts=time.time())
+        by = self.labeller.key if action == 'relabel' else 'folder'
+        to = _check_to(rel, action, to, by)
+        if action == 'relabel': self._check_relabel(rel, to)
+        return dict(t='mark', path=rel, sha=_sha(fn), action=action, to=to, ts=time.time(), **(dict(by=by) if by != 'folder' else {}))
+
+    def containers(self) -> set:
+        "Names of the folders under root (root included) that hold image files directly: where the labels are in the names, none of them is a label."
+        if self._conts is None:
+            self._conts = set()
+            for d, ds, fs in os.walk(self.root):
+                ds[:] = [x for x in ds if not x.startswith('.')]
+                if any(os.path.splitext(f)[1].lower() in _IMAGES for f in fs): self._conts.add(os.path.basename(d))
+        return self._conts
+
+    def _check_relabel(self, rel: str, to: str):
+        "ValueError if relabelling `rel` as `to` would take it out of the data set or leave its label unchanged, saying what to do instead."
+        fn, folder = self.root/rel, rel.rpartition('/')[0]
+        if self.labeller.by == 'folder':
+            up = self.root/folder.rpartition('/')[0]
+            with os.scandir(up) as it: sibs = {d.name: d.path for d in it if d.is_dir() and not d.name.startswith('.') and d.name != Path(folder).name}
+            if to not in sibs and not any(map(_has_images, sibs.values())):
+                raise ValueError(f"{folder} is the only folder of images in {up}: it holds the data set, it is not a label folder, and moving "
+                                 f"{fn.name} to {to}/ would take it out of the data set. If the labels are in the file names, pass labeller=... "
+                                 f"(a regex such as r'^(.+)_\\d+\\.jpg$' or a function such as is_cat; on the command line --label-re); "
+                                 f"if {to!r} is a new class, make the folder {up/to} first")
+            return
+        old = self.labeller(fn)
+        if old is None: raise ValueError(f'{self.labeller!r} reads no label from {fn.name}, so renaming it cannot relabel it')
+        if old == to: raise ValueError(f"{self.labeller!r} already reads {to!r} from {fn.name}: mark it 'keep' instead")
+        if to in self.containers(): raise ValueError(f'{to!r} is a folder that holds images, not a label that {self.labeller!r} reads')
+        if not self.labeller.names(fn, to): raise ValueError(self.labeller.refusal(rel, to))
 
     def mark_many(self, rows) -> list:
         "Record many (path, action, to) decisions at once: all of them, or none if any is refused."
@@ -394,15 +506,19 @@ def _fit(stem: str, tail: str, limit: int=255) -> str:
         except UnicodeDecodeError: b = b[:-1]
     return os.fsdecode(b) + tail
 
-def _free(root: str, folder: str, name: str, names: dict) -> str:
-    "`folder/name`, or `folder/stem_1.ext`, `_2`, … (the stem shortened if the name would pass 255 bytes): the first name neither on disk nor taken earlier in the same plan."
+def _free(root: str, folder: str, name: str, names: dict, ok=None) -> str|None:
+    """`folder/name`, or `folder/stem_1.ext`, `_2`, … (the stem shortened if the name would pass 255 bytes): the first name neither on disk nor taken
+    earlier in the same plan. With `ok` (a test of a name: does the labeller read the new label from it?) `stem1.ext`, `stem2.ext`, … are tried
+    too, and only names that pass; None if none of the first thousand does."""
     if folder not in names:
         try: names[folder] = set(os.listdir(os.path.join(root, folder)))   # one listing per folder, not one stat per file
         except (FileNotFoundError, NotADirectoryError): names[folder] = set()
-    have, (stem, suf), i, n = names[folder], os.path.splitext(name), 0, name
-    while n in have: i += 1; n = _fit(stem, f'_{i}{suf}')
-    have.add(n)
-    return f'{folder}/{n}'.lstrip('/')
+    have, (stem, suf) = names[folder], os.path.splitext(name)
+    tails = (t for i in itertools.count(1) for t in ((f'_{i}{suf}', f'{i}{suf}') if ok else (f'_{i}{suf}',)))
+    tries = itertools.chain([name], (_fit(stem, t) for t in tails))
+    for n in (tries if ok is None else itertools.islice(tries, 2001)):
+        if n not in have and (ok is None or ok(n)):
+            have.add(n); return f'{folder}/{n}'.lstrip('/')
 
 def _plan(self: Cleaner) -> Plan:
     "Dry run: what `apply()` would move where, what stays, what is skipped and why. Nothing changes on disk."
@@ -414,7 +530,12 @@ def _plan(self: Cleaner) -> Plan:
     for rel, k in self.marks.items():
         if k['action'] == 'keep': kept.append(rel); continue
         folder, _, name = rel.rpartition('/')
-        dest = _dest_folder(rel, k['action'], k.get('to'))
+        by, to = k.get('by', 'folder') if k['action'] == 'relabel' else 'folder', k.get('to')
+        if k['action'] == 'relabel' and by != self.labeller.key:
+            was = 'by moving it to a label folder' if by == 'folder' else f"by renaming it (labels read by {by.partition(':')[2]!r})"
+            skipped.append((rel, f"it was marked to be relabelled {was}, and this cleaner reads labels from {self.labeller!r}: open the "
+                                 "cleaner with the labeller it was marked with (labeller=..., --label-re), or mark it again")); continue
+        dest = _dest_folder(rel, k['action'], to, by)
         why = escape(folder) or escape(dest)
         if why: skipped.append((rel, why)); continue
         try: sha = _sha(os.path.join(root, rel))
@@ -422,7 +543,12 @@ def _plan(self: Cleaner) -> Plan:
             skipped.append((rel, 'missing: it was moved or deleted after it was marked')); continue
         except OSError as e: skipped.append((rel, f'it cannot be read: {_oserror(e)}')); continue
         if sha != k['sha']: skipped.append((rel, 'its bytes changed since it was marked: look again and mark it anew')); continue
-        moves.append(Move(rel, _free(root, dest, name, names), sha, k['action'], k.get('to')))
+        if by != 'folder':
+            fn, ok = self.root/rel, lambda n: self.labeller(os.path.join(root, dest, n)) == to
+            dst = next(filter(None, (_free(root, dest, n, names, ok) for n in self.labeller.names(fn, to))), None)
+            if dst is None: skipped.append((rel, self.labeller.refusal(rel, to))); continue
+        else: dst = _free(root, dest, name, names)
+        moves.append(Move(rel, dst, sha, k['action'], to))
     return Plan(moves, skipped, kept)
 Cleaner.plan = _plan
 
@@ -486,7 +612,7 @@ def _run(self: Cleaner, moves: list) -> list:
 def _batch(self: Cleaner, kind: str, moves: list, **kw) -> str:
     "Write-ahead: record and sync the intent, move the files, then record and sync the commit."
     bid = time.strftime('%Y%m%d-%H%M%S-') + uuid.uuid4().hex[:6]
-    try: self._append([dict(t='begin', id=bid, kind=kind, moves=[list(m) for m in moves], ts=time.time(), **kw)])
+    try: self._append([dict(t='begin', id=bid, kind=kind, moves=[list(m) for m in moves], ts=time.time(), **kw)])   # kw: `of` an undo, `by` an apply
     except OSError as e:
         raise RuntimeError(f'nothing moved: the journal {self.journal} cannot be written ({_oserror(e)}). Fix that, then run the command again') from None
     self._step('begun')
@@ -580,7 +706,7 @@ def apply(self: Cleaner) -> Plan:
         if self.open_batch: raise RuntimeError(f'an interrupted apply is still open: run companion clean {self.root} recover')
         p = self.plan()
         if p.moves:
-            p.batch = self._batch('apply', p.moves)
+            p.batch = self._batch('apply', p.moves, **(dict(by=self.labeller.key) if self.labeller.by != 'folder' else {}))
             b = self.batches[p.batch]; done = {m.src for m in self._done_moves(b)}
             p.failed = list(b['skipped']); p.skipped += p.failed; p.moves = [m for m in p.moves if m.src in done]
         return p
@@ -622,8 +748,8 @@ def _thumb(fn, size: int=192) -> bytes:
         im.thumbnail((size, size)); b = io.BytesIO(); im.save(b, format='PNG'); return b.getvalue()
     except (OSError, ValueError): return b''
 
-def _candidates(df, root=None):
-    "The candidates with absolute str `path` and str `label`, and the data set root (given, in `df.attrs['root']`, or guessed)."
+def _candidates(df, root=None, by: str='folder'):
+    "The candidates with absolute str `path` and str `label`, and the data set root (given, in `df.attrs['root']`, or guessed: above the label folders, or the folders of the files when labels are in the names)."
     import pandas as pd
     df = pd.DataFrame(df).reset_index(drop=True)
     if 'path' not in df or 'label' not in df: raise ValueError(f'the candidates need `path` and `label` columns, got {list(df.columns)}')
@@ -632,18 +758,27 @@ def _candidates(df, root=None):
         ps = [Path(p) for p in df.path]
         if not ps or not all(p.is_absolute() for p in ps): raise ValueError('paths are relative (or there are none): pass root=the data set folder')
         up = [p.parent.parent.parent if 'split' in df and p.parent.parent.name == _s(s) else p.parent.parent for p,s in zip(ps, df.get('split', [None]*len(ps)))]
+        if by != 'folder': up = [p.parent for p in ps]
         root = os.path.commonpath([str(u) for u in up])
     root = Path(root).resolve()
     df = df.assign(path=[str(Path(p) if Path(p).is_absolute() else root/p) for p in df.path], label=df.label.map(_s))
     return df, root
 
-def _labels(df) -> list:
-    "Every label a candidate could be moved to: the given, predicted and suggested labels, and the sibling class folders."
+def _labels(df, c: Cleaner) -> list:
+    """Every label a candidate could get: the given, predicted and suggested labels, and either the class folders next to the candidates' label
+    folders (folders inside root that hold images), or what the labeller reads from the images in the candidates' folders. Never a folder that
+    holds the data set."""
     ls = set(df.label)
-    for c in ('pred', 'suggested'):
-        if c in df: ls |= {_s(x) for x in df[c]}
-    for g in {Path(p).parent.parent for p in df.path}:
-        if g.is_dir(): ls |= {d.name for d in g.iterdir() if d.is_dir()}
+    for col in ('pred', 'suggested'):
+        if col in df: ls |= {_s(x) for x in df[col]}
+    if c.labeller.by == 'folder':
+        for g in {Path(p).parent.parent for p in df.path}:
+            if (g == c.root or c.root in g.parents) and g.is_dir():
+                ls |= {d.name for d in os.scandir(g) if d.is_dir() and not d.name.startswith('.') and _has_images(d.path)}
+    else:
+        for d in {Path(p).parent for p in df.path}:
+            if d.is_dir(): ls |= {c.labeller(d/f) for f in os.listdir(d) if os.path.splitext(f)[1].lower() in _IMAGES} - {None}
+        ls -= c.containers()
     def ok(l):
         try: return check_label(l) == l
         except ValueError: return False
@@ -653,14 +788,27 @@ def _options(label: str, labels: list) -> list:
     return [('undecided', ''), ('keep', 'keep'), ('delete', 'delete')] + [(f'relabel → {l}', f'relabel:{l}') for l in labels if l != label]
 
 # %% ../nbs/06_clean.ipynb #3ffd409f
+_CSS = """<style>
+/* the bar sticks to the top of what scrolls (the notebook, voila's page): the boxes around this widget must not scroll by themselves */
+.cw-root, .jp-OutputArea:has(.cw-root), .jp-OutputArea-child:has(.cw-root), .jp-OutputArea-output:has(.cw-root), .output_subarea:has(.cw-root){overflow:visible !important}
+.cw-bar{position:sticky;top:0;z-index:20;background:var(--jp-layout-color0,#fff);border-bottom:1px solid #bbb;padding:4px 0}
+.cw-card{font-size:11px;line-height:1.3;overflow:hidden}
+.cw-card .widget-html-content{line-height:1.3;white-space:normal;overflow-wrap:anywhere;word-break:break-word}
+.cw-card .cw-cap, .cw-card .cw-where{margin:0;width:100%;min-width:0}
+.cw-card button.cw-accept{font-size:11px;padding:0 4px}
+.cw-card select{font-size:11px}
+</style>"""
+
 class ImageCleaner:
-    "Review ranked candidates page by page (image, label, prediction, loss, why) and choose keep / delete / relabel for each."
-    def __init__(self, candidates, root: str|Path|None=None, per_page: int=12, size: int=112):
+    """Review ranked candidates page by page (image, label, prediction, loss, why) and choose keep / delete / relabel for each;
+    `labeller` says how labels are read (see `Labeller`)."""
+    def __init__(self, candidates, root: str|Path|None=None, per_page: int=28, size: int=96, labeller=None):
         import ipywidgets as W
         from types import SimpleNamespace
-        self.df, root = _candidates(candidates, root)
-        self.cleaner, self.per_page, self.size, self.page, self._busy = Cleaner(root), per_page, size, 0, False
-        self.labels, self.rels = _labels(self.df), [self.cleaner.rel(p) for p in self.df.path]
+        lab = Labeller(labeller)
+        self.df, root = _candidates(candidates, root, lab.by)
+        self.cleaner, self.per_page, self.size, self.page, self._busy = Cleaner(root, lab), per_page, size, 0, False
+        self.labels, self.rels = _labels(self.df, self.cleaner), [self.cleaner.rel(p) for p in self.df.path]
         splits = sorted(set(self.df.split.map(_s))) if 'split' in self.df else []
         self.cls = W.Dropdown(options=['all'] + sorted(set(self.df.label), key=lambda l: (len(l), l)), description='class')
         self.split = W.Dropdown(options=['all'] + splits, description='split', disabled=not splits)
@@ -670,28 +818,33 @@ class ImageCleaner:
         self.prev, self.next, self.info = W.Button(description='◀ prev'), W.Button(description='next ▶'), W.HTML()
         self.prev.on_click(lambda _: self.go(self.page - 1)); self.next.on_click(lambda _: self.go(self.page + 1))
         for w,c in ((self.prev, 'cw-prev'), (self.next, 'cw-next'), (self.info, 'cw-info')): w.add_class(c)
-        self.cards = []
+        self.cards, cw = [], size + 80
         for i in range(per_page):
             card = SimpleNamespace(img=W.Image(format='png', layout=W.Layout(width=f'{size}px', height=f'{size}px', object_fit='contain')),
-                                   cap=W.HTML(), dd=W.Dropdown(options=[('undecided', '')], layout=W.Layout(width=f'{size+60}px')), idx=None)
-            card.box = W.VBox([card.img, card.cap, card.dd], layout=W.Layout(border='1px solid #ddd', padding='4px'))
-            card.box.add_class('cw-card'); card.dd.add_class('cw-choice')
+                                   cap=W.HTML(), where=W.HTML(), idx=None, sug='',
+                                   ok=W.Button(layout=W.Layout(width='auto', max_width=f'{cw//2}px', height='24px')),
+                                   dd=W.Dropdown(options=[('undecided', '')], layout=W.Layout(width='auto', flex='1 1 auto', height='24px')))
+            card.row = W.HBox([card.ok, card.dd], layout=W.Layout(width='100%'))
+            card.box = W.VBox([card.img, card.cap, card.row, card.where], layout=W.Layout(border='1px solid #ddd', padding='3px', width=f'{cw}px'))
+            for w,c in ((card.box, 'cw-card'), (card.dd, 'cw-choice'), (card.ok, 'cw-accept'), (card.cap, 'cw-cap'), (card.where, 'cw-where')): w.add_class(c)
             card.dd.observe(lambda ch, card=card: self._chose(card, ch['new']), 'value')
+            card.ok.on_click(lambda _, card=card: self._accept(card))
             self.cards.append(card)
-        grid = W.GridBox([c.box for c in self.cards], layout=W.Layout(grid_template_columns=f'repeat(auto-fill, {size+72}px)', grid_gap='6px'))
+        grid = W.GridBox([c.box for c in self.cards], layout=W.Layout(grid_template_columns=f'repeat(auto-fill, {cw}px)', grid_gap='4px'))
         self.apply_btn = W.Button(description='Apply…', button_style='warning', tooltip='show the plan, then confirm')
         self.confirm = W.Button(description='Confirm apply', button_style='danger', tooltip='move the files as planned')
         self.cancel = W.Button(description='Cancel')
         self.undo_btn = W.Button(description='Undo', tooltip='put back every file moved by the applies, byte-identical')
-        self.msg = W.HTML()
+        self.msg, self.counts = W.HTML(), W.HTML()
         for w,c,f in ((self.apply_btn, 'cw-apply', self._ask), (self.confirm, 'cw-confirm', self._apply), (self.cancel, 'cw-cancel', self._cancel),
                       (self.undo_btn, 'cw-undo', self._undo)): w.add_class(c); w.on_click(f)
-        self.msg.add_class('cw-msg')
-        head = W.HTML(f'<b>{len(self.df)} candidates</b> under <code>{html.escape(str(root))}</code>; choices are saved in '
-                      f'<code>{STATE}/journal.jsonl</code> as you make them.')
-        self.box = W.VBox([head, W.HBox([self.cls, self.split, self.show]), W.HBox([self.prev, self.info, self.next]), grid,
-                           W.HBox([self.apply_btn, self.confirm, self.cancel, self.undo_btn]), self.msg])
-        self._confirming(False); self._refilter()
+        self.msg.add_class('cw-msg'); self.counts.add_class('cw-counts')
+        head = W.HTML(f'{_CSS}<b>{len(self.df)} candidates</b> under <code>{html.escape(str(root))}</code> (labels: {html.escape(repr(lab))}); '
+                      f'choices are saved in <code>{STATE}/journal.jsonl</code> as you make them.')
+        bar = W.VBox([W.HBox([self.apply_btn, self.confirm, self.cancel, self.undo_btn, self.counts]), self.msg])
+        bar.add_class('cw-bar')
+        self.box = W.VBox([head, bar, W.HBox([self.cls, self.split, self.show, self.prev, self.info, self.next], layout=W.Layout(flex_flow='row wrap')), grid])
+        self.box.add_class('cw-root'); self._confirming(False); self._refilter()
 
     def _repr_mimebundle_(self, **kw): return self.box._repr_mimebundle_(**kw)
     def _ipython_display_(self):
@@ -718,10 +871,17 @@ def go(self: ImageCleaner, page: int):
     self._info()
 
 def _info(self: ImageCleaner):
-    a = self.page*self.per_page
-    c = Counter(k['action'] for k in self.cleaner.marks.values())
-    self.info.value = (f'&nbsp;page {self.page+1} of {self._pages} · items {min(a+1, len(self.view))}–{min(a+self.per_page, len(self.view))} '
-                       f'of {len(self.view)} listed ({len(self.df)} in all) · decided: {c["delete"]} delete, {c["relabel"]} relabel, {c["keep"]} keep&nbsp;')
+    "The page line, and the counts of this review's candidates: decisions pending, and files an apply has moved (they stay counted after apply)."
+    a, c = self.page*self.per_page, self.cleaner
+    self.info.value = (f'&nbsp;page {self.page+1} of {self._pages} · {min(a+1, len(self.view))}–{min(a+self.per_page, len(self.view))} '
+                       f'of {len(self.view)} listed ({len(self.df)} in all)&nbsp;')
+    k = Counter(c.marks[r]['action'] for r in self.rels if r in c.marks); m = Counter(c.moved[r].action for r in self.rels if r in c.moved)
+    self.counts.value = (f"&nbsp;<b>pending</b>: {k['delete']} delete, {k['relabel']} relabel, {k['keep']} keep · "
+                         f"<b>applied</b>: {m['delete']} in quarantine, {m['relabel']} relabelled")
+
+def _suggestion(r) -> str:
+    "The label a card's one-click button gives: `suggested`, else the prediction, when it differs from the label ('' if none)."
+    return next((s for s in (_s(r.get('suggested')), _s(r.get('pred'))) if s and s != r.label), '')
 
 def _fill(self: ImageCleaner, card, i):
     "Show candidate `i` (None: hide the card) with its current choice."
@@ -731,18 +891,28 @@ def _fill(self: ImageCleaner, card, i):
     ch = self.cleaner.choice(rel); moved = self.cleaner.moved.get(rel)
     e = lambda x: html.escape(_s(x))
     pred, loss, why, sug = _s(r.get('pred')), r.get('loss'), _s(r.get('why')), _s(r.get('suggested'))
-    cap = [f"<code class='cw-path' style='font-size:11px'>{e(rel)}</code>", f"label <b>{e(r.label)}</b>" + (f" · pred <b>{e(pred)}</b>" if pred else '')]
-    if _s(loss) or sug: cap.append(' · '.join(x for x in (f'loss {float(loss):.3g}' if _s(loss) else '', f'suggested <b>{e(sug)}</b>' if sug else '') if x))
-    if why: cap.append(f"<span style='color:#a33;font-size:11px'>{e(why)}</span>")
-    if moved: cap.append(f"<span style='color:#070;font-size:11px'>moved to {e(moved.dst)}</span>")
+    cap = [f"<code class='cw-path' style='font-size:11px'>{e(rel)}</code>",
+           ' · '.join(x for x in (f"label <b>{e(r.label)}</b>", f"pred <b>{e(pred)}</b>" if pred else '',
+                                  f'loss {float(loss):.3g}' if _s(loss) else '', f'sugg. <b>{e(sug)}</b>' if sug and sug != pred else '') if x)]
+    if why: cap.append(f"<span title='{html.escape(why, quote=True)}' style='color:#a33;display:-webkit-box;-webkit-line-clamp:2;"
+                       f"-webkit-box-orient:vertical;overflow:hidden'>{e(why)}</span>")   # two lines at most; all of it on hover
+    card.sug = _suggestion(r)
     self._busy = True
     try:
         card.img.value = _thumb(self.cleaner.root/(moved.dst if moved else rel), 2*self.size)
         card.cap.value = '<br>'.join(cap)
         opts = _options(r.label, self.labels)
-        if ch.startswith('applied:'): opts = [(ch.replace('applied:', 'applied: ').replace(':relabel:', ': relabel → '), ch)]
+        if moved: opts = [(ch, ch)]
         elif ch and ch not in [v for _,v in opts]: opts.append((ch, ch))
-        card.dd.options, card.dd.value, card.dd.disabled = opts, ch, ch.startswith('applied:')
+        card.dd.options, card.dd.value, card.dd.disabled = opts, ch, bool(moved)
+        card.ok.description = f'✓ {card.sug}' if card.sug else ''
+        card.ok.tooltip = f'relabel as {card.sug} (one click)' if card.sug else ''
+        card.ok.button_style = 'success' if card.sug and ch == f'relabel:{card.sug}' else ''
+        card.ok.layout.display = '' if card.sug else 'none'
+        card.row.layout.display = 'none' if moved else ''
+        card.where.value = '' if not moved else (
+            f"<b style='color:#070'>✓ {'deleted' if moved.action == 'delete' else f'relabelled → {e(moved.to)}'}</b>: "
+            f"now <code>{e(moved.dst)}</code>")
     finally: self._busy = False
     card.box.layout.display = ''
 
@@ -757,7 +927,12 @@ def _chose(self: ImageCleaner, card, val):
     except (ValueError, OSError) as ex: self._say(f'⚠ {html.escape(str(ex))}')
     self._info()
 
-for f in (_refilter, _pages, go, _info, _fill, _chose): setattr(ImageCleaner, f.__name__ if not isinstance(f, property) else '_pages', f)
+def _accept(self: ImageCleaner, card):
+    "One click: relabel the card's file as suggested (journaled at once, like any choice)."
+    if card.idx is None or not card.sug: return
+    self._chose(card, f'relabel:{card.sug}'); self._fill(card, card.idx)
+
+for f in (_refilter, _pages, go, _info, _fill, _chose, _accept): setattr(ImageCleaner, f.__name__ if not isinstance(f, property) else '_pages', f)
 
 # %% ../nbs/06_clean.ipynb #d7c62d8f
 def _say(self: ImageCleaner, s: str): self.msg.value = s
@@ -770,7 +945,7 @@ def _ask(self: ImageCleaner, _=None):
     "Show the plan and ask for confirmation."
     p = self.cleaner.plan()
     if not p.moves: return self._say('Nothing to move: mark some images delete or relabel first.' + (f' ({p.summary()})' if p.skipped else ''))
-    self._say(f"<b>Plan</b>: {p.summary()}.<pre class='cw-plan' style='max-height:240px;overflow:auto'>"
+    self._say(f"<b>Plan</b>: {p.summary()}.<pre class='cw-plan' style='max-height:160px;overflow:auto'>"
               f"{html.escape(chr(10).join(p.lines(limit=300)))}</pre>Nothing has moved yet: <b>Confirm apply</b> or Cancel.")
     self._confirming(True)
 
@@ -799,20 +974,41 @@ for f in (_say, _confirming, _ask, _cancel, _apply, _undo): setattr(ImageCleaner
 
 # %% ../nbs/06_clean.ipynb #b05b1c96
 _JS = """
+const KEY='companion-clean:'+document.body.dataset.root, PER=+document.body.dataset.per;
+let page=0;
+const sels=()=>[...document.querySelectorAll('select[data-path]')];
 function q(s){return /[",\\n]/.test(s)?'"'+s.replace(/"/g,'""')+'"':s}
 function dl(){let L=['path,decision,to'];
- document.querySelectorAll('select[data-path]').forEach(s=>{if(!s.value)return;let i=s.value.indexOf(':');
+ sels().forEach(s=>{if(!s.value)return;let i=s.value.indexOf(':');
   L.push([s.dataset.path,i<0?s.value:s.value.slice(0,i),i<0?'':s.value.slice(i+1)].map(q).join(','))});
  let a=document.createElement('a');a.href=URL.createObjectURL(new Blob([L.join('\\n')+'\\n'],{type:'text/csv'}));
  a.download='decisions.csv';document.body.appendChild(a);a.click();}
-function flt(v){document.querySelectorAll('figure').forEach(f=>{f.style.display=(v==''||f.dataset.label==v)?'':'none'})}
+function saved(){try{return JSON.parse(localStorage.getItem(KEY)||'{}')}catch(e){return {}}}
+function save(){let o={};sels().forEach(s=>{o[s.dataset.path]=s.value});try{localStorage.setItem(KEY,JSON.stringify(o))}catch(e){}count()}
+function forget(){try{localStorage.removeItem(KEY)}catch(e){};location.reload()}
+function count(){let c={delete:0,relabel:0,keep:0};sels().forEach(s=>{let a=s.value.split(':')[0];if(a in c)c[a]++});
+ document.getElementById('count').textContent=`${c.delete+c.relabel+c.keep} chosen: ${c.delete} delete, ${c.relabel} relabel, ${c.keep} keep`}
+function render(){let l=document.getElementById('flt').value, s=document.getElementById('split').value;
+ let figs=[...document.querySelectorAll('figure')], on=figs.filter(f=>(l==''||f.dataset.label==l)&&(s==''||f.dataset.split==s));
+ let n=Math.max(1,Math.ceil(on.length/PER));page=Math.min(Math.max(page,0),n-1);
+ figs.forEach(f=>{f.style.display='none'});on.slice(page*PER,(page+1)*PER).forEach(f=>{f.style.display=''});
+ document.getElementById('page').textContent=`page ${page+1} of ${n} (${on.length} listed)`;
+ document.getElementById('prev').disabled=page==0;document.getElementById('next').disabled=page>=n-1}
+function go(d){page+=d;render();window.scrollTo(0,0)}
+function flt(){page=0;render()}
+window.addEventListener('DOMContentLoaded',()=>{let o=saved();
+ sels().forEach(s=>{let v=o[s.dataset.path];if(v!==undefined&&[...s.options].some(x=>x.value==v))s.value=v;s.addEventListener('change',save)});
+ count();render()});
 """
 
-def gallery(candidates, root: str|Path|None=None, dest: str|Path='clean_gallery', inline: bool=True, size: int=112) -> Path:
-    "Write `dest/gallery.html` (candidates with a choice each, and a button that downloads decisions.csv) and a `dest/decisions.csv` to fill in; return the HTML path."
-    df, root = _candidates(candidates, root)
-    c, dest = Cleaner(root), Path(dest); dest.mkdir(parents=True, exist_ok=True)
-    labels, e, figs, rows = _labels(df), lambda x: html.escape(_s(x), quote=True), [], []
+def gallery(candidates, root: str|Path|None=None, dest: str|Path='clean_gallery', inline: bool=True, size: int=112, per_page: int=60,
+            labeller=None) -> Path:
+    """Write `dest/gallery.html` (candidates with a choice each, kept in the browser's storage across reloads, filters by class and split, pages of
+    `per_page`, and a button that downloads decisions.csv) and a `dest/decisions.csv` to fill in; return the HTML path."""
+    lab = Labeller(labeller)
+    df, root = _candidates(candidates, root, lab.by)
+    c, dest = Cleaner(root, lab), Path(dest); dest.mkdir(parents=True, exist_ok=True)
+    labels, e, figs, rows = _labels(df, c), lambda x: html.escape(_s(x), quote=True), [], []
     for _,r in df.iterrows():
         rel = c.rel(r.path); ch = c.choice(rel); fn = c.root/rel
         if inline: src = 'data:image/png;base64,' + base64.b64encode(_thumb(fn, 2*size)).decode()
@@ -822,22 +1018,32 @@ def gallery(candidates, root: str|Path|None=None, dest: str|Path='clean_gallery'
         opts = ''.join(f"<option value='{e(v)}'{' selected' if v == ch else ''}>{e(k)}</option>" for k,v in _options(r.label, labels))
         info = ' · '.join(x for x in (f"label <b>{e(r.label)}</b>", f"pred <b>{e(r.get('pred'))}</b>" if _s(r.get('pred')) else '',
                                       f"loss {float(r['loss']):.3g}" if _s(r.get('loss')) else '') if x)
-        figs.append(f"<figure data-label='{e(r.label)}'><img src='{src}' width='{size}' height='{size}'><figcaption><code>{e(rel)}</code><br>{info}"
-                    f"<br><small>{e(r.get('why'))}</small><br><select data-path='{e(rel)}'>{opts}</select></figcaption></figure>")
+        figs.append(f"<figure data-label='{e(r.label)}' data-split='{e(r.get('split'))}'><img src='{src}' width='{size}' height='{size}' loading='lazy'>"
+                    f"<figcaption><code>{e(rel)}</code><br>{info}<br><small>{e(r.get('why'))}</small><br><select data-path='{e(rel)}'>{opts}</select>"
+                    f"</figcaption></figure>")
         a, _, to = ch.partition(':')
         rows.append(dict(path=rel, label=r.label, pred=_s(r.get('pred')), loss=_s(r.get('loss')), why=_s(r.get('why')),
                          decision='' if a == 'applied' else a, to='' if a == 'applied' else to))
     with open(dest/'decisions.csv', 'w', newline='') as f:
         wr = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ['path', 'decision', 'to']); wr.writeheader(); wr.writerows(rows)
-    cls = ''.join(f"<option>{e(l)}</option>" for l in sorted(set(df.label)))
-    page = f"""<!doctype html><html><head><meta charset='utf-8'><title>companion clean: {len(df)} candidates</title><style>
-body{{font-family:sans-serif;margin:1em}} figure{{display:inline-block;vertical-align:top;margin:4px;padding:4px;border:1px solid #ddd;width:{size+80}px}}
-img{{image-rendering:pixelated;object-fit:contain}} figcaption{{font-size:12px}} code{{font-size:11px}}</style><script>{_JS}</script></head><body>
-<h3>{len(df)} candidates under <code>{e(c.root)}</code></h3>
-<p>Choose per image, then <button id='dl' onclick='dl()'>Download decisions.csv</button> and run
-<code>companion clean {e(c.root)} apply --csv decisions.csv</code> (or fill in the <code>decision</code> column of the decisions.csv next to this page:
-keep, delete, or relabel with the label in <code>to</code>). Class: <select id='flt' onchange='flt(this.value)'><option value=''>all</option>{cls}</select></p>
-{''.join(figs)}</body></html>"""
+    opts = lambda xs: "<option value=''>all</option>" + ''.join(f"<option>{e(x)}</option>" for x in sorted(xs))
+    splits = {_s(s) for s in df.split} - {''} if 'split' in df else set()
+    lab_re = f" --label-re '{e(lab.pat.pattern)}'" if lab.pat is not None else ''
+    page = f"""<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' content='width=device-width, initial-scale=1'>
+<title>companion clean: {len(df)} candidates</title><style>
+body{{font-family:sans-serif;margin:0 8px}} #bar{{position:sticky;top:0;background:#fff;border-bottom:1px solid #bbb;padding:4px 0;z-index:1}}
+#bar select,#bar button{{margin:2px}} figure{{display:inline-block;vertical-align:top;margin:3px;padding:3px;border:1px solid #ddd;width:{size+72}px}}
+img{{image-rendering:pixelated;object-fit:contain;max-width:100%}} figcaption{{font-size:12px;overflow-wrap:anywhere}} code{{font-size:11px}}
+figure select{{max-width:100%}} @media (max-width:480px){{figure{{width:calc(50% - 16px)}} img{{height:auto}}}}</style></head>
+<body data-root='{e(c.root)}' data-per='{int(per_page)}'><div id='bar'>
+<b>{len(df)} candidates</b> · class <select id='flt' onchange='flt()'>{opts(set(df.label))}</select>
+{f"split <select id='split' onchange='flt()'>{opts(splits)}</select>" if splits else "<select id='split' hidden><option value=''>all</option></select>"}
+<button id='prev' onclick='go(-1)'>◀</button> <span id='page'></span> <button id='next' onclick='go(1)'>▶</button>
+· <b id='count'></b> <button id='dl' onclick='dl()'>Download decisions.csv</button> <button id='forget' onclick='forget()' title='forget the choices this browser kept'>forget</button></div>
+<p>Choose per image (this browser keeps your choices, even after a reload), then download decisions.csv and run
+<code>companion clean {e(c.root)}{lab_re} apply --csv decisions.csv</code> (or fill in the <code>decision</code> column of the decisions.csv
+next to this page: keep, delete, or relabel with the label in <code>to</code>).</p>
+{''.join(figs)}<script>{_JS}</script></body></html>"""
     (dest/'gallery.html').write_text(page, encoding='utf-8')
     return dest/'gallery.html'
 
@@ -868,18 +1074,22 @@ def clean_cli(argv: list|None=None) -> int:
     "companion clean ROOT list | mark | plan | apply | undo | recover | gallery"
     import argparse
     ap = argparse.ArgumentParser(prog='companion clean', description='Journaled, undoable data cleaning: nothing is ever unlinked; deleted files go to ROOT/.companion/quarantine.')
-    ap.add_argument('root', help='the data set folder that holds the label folders (the journal lives in ROOT/.companion)')
+    ap.add_argument('root', help='the data set folder that holds the label folders, or the images (the journal lives in ROOT/.companion)')
+    lab = dict(metavar='REGEX', help="labels are in the file names: a regex with one group around the label, e.g. '^(.+)_\\d+\\.jpg$' "
+                                     "(a relabel renames the file in its folder); without it the label is the parent folder (a relabel moves the file)")
+    ap.add_argument('--label-re', **lab)
+    re_opt = argparse.ArgumentParser(add_help=False); re_opt.add_argument('--label-re', default=argparse.SUPPRESS, **lab)   # after the command too
     sub = ap.add_subparsers(dest='cmd', required=True)
-    sub.add_parser('list', help='decisions pending, files moved, interrupted applies')
-    m = sub.add_parser('mark', help='record a decision for files: --keep, --delete or --relabel LABEL (or --clear)')
+    sub.add_parser('list', parents=[re_opt], help='decisions pending, files moved, interrupted applies')
+    m = sub.add_parser('mark', parents=[re_opt], help='record a decision for files: --keep, --delete or --relabel LABEL (or --clear)')
     m.add_argument('paths', nargs='+'); g = m.add_mutually_exclusive_group(required=True)
     for a in ('keep', 'delete', 'clear'): g.add_argument(f'--{a}', dest='action', action='store_const', const=a)
     g.add_argument('--relabel', metavar='LABEL')
     for n,h in (('plan', 'show what apply would do (with --csv: after marking its decisions)'), ('apply', 'move the files as planned')):
-        s = sub.add_parser(n, help=h); s.add_argument('--csv', help='decisions CSV (path, decision, to) to mark first, e.g. from the gallery')
-    u = sub.add_parser('undo', help='put back the files of every apply (or of the last N), byte-identical'); u.add_argument('--last', type=int, metavar='N')
-    r = sub.add_parser('recover', help='finish an apply or undo that was interrupted or failed (or --rollback), and set skipped journal lines aside'); r.add_argument('--rollback', action='store_true')
-    gl = sub.add_parser('gallery', help='write a static HTML gallery and decisions.csv from a candidates CSV (path, label, ...)')
+        s = sub.add_parser(n, parents=[re_opt], help=h); s.add_argument('--csv', help='decisions CSV (path, decision, to) to mark first, e.g. from the gallery')
+    u = sub.add_parser('undo', parents=[re_opt], help='put back the files of every apply (or of the last N), byte-identical'); u.add_argument('--last', type=int, metavar='N')
+    r = sub.add_parser('recover', parents=[re_opt], help='finish an apply or undo that was interrupted or failed (or --rollback), and set skipped journal lines aside'); r.add_argument('--rollback', action='store_true')
+    gl = sub.add_parser('gallery', parents=[re_opt], help='write a static HTML gallery and decisions.csv from a candidates CSV (path, label, ...)')
     gl.add_argument('candidates'); gl.add_argument('--out', default='clean_gallery'); gl.add_argument('--link', action='store_true', help='link images instead of inlining them')
     a = ap.parse_args(argv)
     with warnings.catch_warnings():   # a skipped journal line is one line on stderr, not a Python warning with a source line
@@ -890,7 +1100,8 @@ def clean_cli(argv: list|None=None) -> int:
             print(f'companion clean: {ex}', file=sys.stderr); return 1
 
 def _clean_cmd(a) -> int:
-    c = Cleaner(a.root); again = lambda cmd: f'companion clean {c.root} {cmd}'
+    c = Cleaner(a.root, labeller=a.label_re)
+    again = lambda cmd: f'companion clean {c.root} ' + (f"--label-re '{a.label_re}' " if a.label_re else '') + cmd
     if a.cmd == 'list':
         print(c)
         for k in c.marks.values(): print(f"  {k['action']:<7} {k['path']}" + (f"  → {k['to']}" if k.get('to') else ''))
@@ -931,6 +1142,6 @@ def _clean_cmd(a) -> int:
                 return 1
     elif a.cmd == 'gallery':
         import pandas as pd
-        fn = gallery(pd.read_csv(a.candidates, dtype={'label': str, 'pred': str, 'suggested': str}), root=c.root, dest=a.out, inline=not a.link)
+        fn = gallery(pd.read_csv(a.candidates, dtype={'label': str, 'pred': str, 'suggested': str}), root=c.root, dest=a.out, inline=not a.link, labeller=a.label_re)
         print(f'wrote {fn} and {fn.parent/"decisions.csv"}')
     return 0

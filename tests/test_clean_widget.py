@@ -1,5 +1,5 @@
 "The cleaning widget rendered by voila and driven in Chromium; the static gallery driven in Chromium and applied by the CLI."
-import os, socket, subprocess, sys, time, shutil
+import os, socket, subprocess, sys, time, shutil, contextlib
 from pathlib import Path
 import pandas as pd
 import pytest
@@ -26,15 +26,14 @@ def flipped(digits_path, tmp_path):
 def _free_port() -> int:
     with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
-@pytest.fixture
-def voila_url(flipped, tmp_path):
-    "Serve tests/clean_widget_app.ipynb with voila on a free port, over the flipped digits."
+@contextlib.contextmanager
+def serve_voila(root, csv, tmp_path, **env):
+    "Serve tests/clean_widget_app.ipynb with voila on a free port over `root` and the candidates `csv`; yield its URL."
     voila = Path(sys.executable).parent/'voila'
     require(voila.exists(), 'voila (pip install voila)')
-    root, df, csv = flipped
     nb = shutil.copy(HERE/'clean_widget_app.ipynb', tmp_path/'app.ipynb')
     port = _free_port()
-    env = dict(os.environ, COMPANION_CLEAN_ROOT=str(root), COMPANION_CLEAN_CANDIDATES=str(csv), COMPANION_CLEAN_PER_PAGE='8')
+    env = dict(os.environ, COMPANION_CLEAN_ROOT=str(root), COMPANION_CLEAN_CANDIDATES=str(csv), **env)
     log = open(tmp_path/'voila.log', 'w')
     p = subprocess.Popen([str(voila), str(nb), '--no-browser', f'--port={port}', '--Voila.ip=127.0.0.1'], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -47,6 +46,12 @@ def voila_url(flipped, tmp_path):
         try: p.wait(10)
         except subprocess.TimeoutExpired: p.kill(); p.wait()
         log.close()
+
+@pytest.fixture
+def voila_url(flipped, tmp_path):
+    "The widget over the flipped digits, 8 cards a page."
+    root, df, csv = flipped
+    with serve_voila(root, csv, tmp_path, COMPANION_CLEAN_PER_PAGE='8') as url: yield url
 
 def _until(cond, what, timeout=15):
     "Wait until `cond()` holds (the kernel writes the journal a moment after the click)."
@@ -172,3 +177,104 @@ def test_gallery_in_chromium_then_cli(flipped, tmp_path, chromium):
     r = run_cli('clean', root, 'undo')
     assert r.returncode == 0 and 'put back 2 files' in r.stdout, r.stdout
     assert snapshot(root) == before
+
+SHOTS = Path(os.environ.get('COMPANION_SHOTS', '')) if os.environ.get('COMPANION_SHOTS') else None   # keep screenshots to look at
+
+def _shot(pg, tmp_path, name):
+    pg.screenshot(path=str(tmp_path/name))
+    if SHOTS: SHOTS.mkdir(parents=True, exist_ok=True); shutil.copy(tmp_path/name, SHOTS/name)
+
+def test_widget_compact_one_click_accept(flipped, tmp_path, chromium):
+    "At 1400×1100: at least 20 whole cards on screen, Apply always in view; one click accepts the suggestion, Apply + Confirm moves the file, the card says where it went, counts stay right."
+    from playwright.sync_api import sync_playwright
+    root, df, csv = flipped
+    before = snapshot(root)
+    with serve_voila(root, csv, tmp_path) as url, sync_playwright() as pw:   # the default page size
+        b = pw.chromium.launch(executable_path=chromium, args=CHROME_ARGS)
+        pg = b.new_page(viewport=dict(width=1400, height=1100))
+        pg.goto(url, timeout=120_000)
+        pg.wait_for_selector('.cw-card', timeout=120_000)
+        _until(lambda: pg.locator('.cw-card:visible img').first.evaluate('i => i.naturalWidth') > 0, 'thumbnails drawn')
+        in_view = lambda sel: pg.evaluate("""s => [...document.querySelectorAll(s)].filter(e => { const r = e.getBoundingClientRect();
+            return r.width > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth }).length""", sel)
+        assert in_view('.cw-card') >= 20, in_view('.cw-card')
+        assert in_view('.cw-apply') == 1
+        _shot(pg, tmp_path, 'widget_compact.png')
+        pg.set_viewport_size(dict(width=1400, height=500))                  # a smaller window: the page scrolls, Apply stays in view
+        pg.mouse.move(700, 400); pg.mouse.wheel(0, 3000)
+        scrolled = "() => Math.max(scrollY, ...[...document.querySelectorAll('*')].map(e => e.scrollTop))"   # voila scrolls an inner element
+        _until(lambda: pg.evaluate(scrolled) > 200, 'the page scrolled')
+        assert in_view('.cw-apply') == 1
+        _shot(pg, tmp_path, 'widget_scrolled.png')
+        pg.mouse.wheel(0, -5000); _until(lambda: pg.evaluate(scrolled) == 0, 'back at the top')
+        pg.set_viewport_size(dict(width=1400, height=1100))
+
+        card = pg.locator('.cw-card:visible').first
+        rel = card.locator('.cw-path').inner_text()
+        to = df.set_index('path').loc[str(root/rel), 'pred']
+        assert card.locator('.cw-accept').inner_text().strip() == f'✓ {to}'
+        card.locator('.cw-accept').click()                                     # one click
+        _until(lambda: {k: (v['action'], v.get('to')) for k,v in Cleaner(root).marks.items()} == {rel: ('relabel', to)}, 'the mark in the journal')
+        counts = pg.locator('.cw-counts')
+        _until(lambda: 'pending: 0 delete, 1 relabel, 0 keep' in counts.inner_text(), 'pending count')
+        assert snapshot(root) == before
+        pg.locator('.cw-apply').click(); pg.wait_for_selector('.cw-plan')
+        pg.locator('.cw-confirm').click()
+        _until(lambda: 'Applied' in pg.locator('.cw-msg').inner_text(), 'applied')
+        dst = Cleaner(root).moved[rel].dst
+        assert dst.startswith(f'{rel.split("/")[0]}/{to}/') and not (root/rel).exists() and _sha(root/dst) == before[rel]
+        _until(lambda: 'applied: 0 in quarantine, 1 relabelled' in counts.inner_text() and 'pending: 0 delete, 0 relabel' in counts.inner_text(), 'counts after apply')
+        where = card.locator('.cw-where')
+        _until(lambda: dst in where.inner_text(), 'the card says where the file is')
+        assert f'relabelled → {to}' in where.inner_text()
+        for el in (where, where.locator('.widget-html-content'), card):            # nothing clipped
+            sw, cw = el.evaluate('e => [e.scrollWidth, e.clientWidth]')
+            assert sw <= cw, (sw, cw)
+        assert not card.locator('.cw-choice').is_visible()
+        _shot(pg, tmp_path, 'widget_applied.png')
+        pg.locator('.cw-undo').click()
+        _until(lambda: 'Undone' in pg.locator('.cw-msg').inner_text(), 'undone')
+        assert snapshot(root) == before
+        _until(lambda: 'pending: 0 delete, 1 relabel' in counts.inner_text() and 'applied: 0 in quarantine, 0 relabelled' in counts.inner_text(), 'counts after undo')
+        b.close()
+
+def test_gallery_keeps_choices_filters_and_pages(flipped, tmp_path, chromium):
+    "The static gallery: choices survive a reload, a count of them, a split filter, pages, and a page that fits a phone."
+    from playwright.sync_api import sync_playwright
+    root, df, _ = flipped
+    html_fn = gallery(df, root=root, dest=tmp_path/'gal', per_page=20)
+    rels = [Path(p).relative_to(root).as_posix() for p in df.path]
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium, args=CHROME_ARGS)
+        ctx = b.new_context(viewport=dict(width=1400, height=1100), accept_downloads=True); pg = ctx.new_page()
+        pg.goto(html_fn.as_uri())
+        shown = lambda: pg.locator('figure:visible select').evaluate_all('ss => ss.map(s => s.dataset.path)')
+        n_pages = -(-len(df) // 20)
+        assert shown() == rels[:20] and pg.locator('#page').inner_text() == f'page 1 of {n_pages} ({len(df)} listed)'
+        sel = lambda rel: pg.locator(f'select[data-path="{rel}"]')
+        sel(rels[0]).select_option(label='delete'); sel(rels[1]).select_option(label=f'relabel → {df.pred[1]}')
+        pg.locator('#next').click()
+        assert shown() == rels[20:40] and pg.locator('#page').inner_text().startswith('page 2 of')
+        sel(rels[25]).select_option(label='keep')
+        count = '3 chosen: 1 delete, 1 relabel, 1 keep'
+        assert pg.locator('#count').inner_text() == count
+        _shot(pg, tmp_path, 'gallery_page2.png')
+        pg.reload()                                                                  # the browser kept the choices
+        assert [sel(r).input_value() for r in rels[:2] + [rels[25]]] == ['delete', f'relabel:{df.pred[1]}', 'keep']
+        assert pg.locator('#count').inner_text() == count and shown() == rels[:20]
+        pg.locator('#split').select_option('valid')
+        valid = [r for r,s in zip(rels, df.split) if s == 'valid']
+        assert shown() == valid[:20] and pg.locator('#page').inner_text() == f'page 1 of {-(-len(valid) // 20)} ({len(valid)} listed)'
+        pg.locator('#split').select_option('train'); pg.locator('#flt').select_option(df.label[0])
+        assert shown() == [r for r,s,l in zip(rels, df.split, df.label) if s == 'train' and l == df.label[0]][:20]
+        with pg.expect_download() as dl: pg.locator('#dl').click()                  # the CSV has every choice, filtered out or not
+        dl.value.save_as(tmp_path/'decisions.csv')
+        dec = pd.read_csv(tmp_path/'decisions.csv', dtype=str, keep_default_na=False)
+        assert dict(zip(dec.path, dec.decision)) == {rels[0]: 'delete', rels[1]: 'relabel', rels[25]: 'keep'}
+        phone = ctx.new_page(); phone.set_viewport_size(dict(width=390, height=844))    # a phone-sized window, same browser
+        phone.goto(html_fn.as_uri())
+        assert 'width=device-width' in phone.locator('meta[name=viewport]').get_attribute('content')
+        assert phone.evaluate('document.scrollingElement.scrollWidth <= innerWidth')  # no sideways scrolling
+        assert phone.locator('#count').inner_text() == count                          # the same browser's storage
+        _shot(phone, tmp_path, 'gallery_phone.png')
+        b.close()
