@@ -47,8 +47,6 @@ def test_files_get_lines_only(digits37_path, tmp_path):
     assert '▶ epoch 1/1 · TRAIN' in text and '✔ lr_find' in text
     assert '\r' not in text and not BAR_CHARS.search(text) and 'FutureWarning' not in text
 
-@pytest.mark.xfail(strict=True, reason="companion/data.py (01_data) still creates fastprogress bars with display=False, "
-                   "which write '█' and '\\r' when stdout is a file: it should iterate with companion.env.progress(items, 'images')")
 def test_data_commands_to_a_file(tmp_path):
     "`companion digits` and `companion audit` to a file: no carriage return, no bar character, no FutureWarning."
     rc, text = run_to_file([COMPANION, 'digits', tmp_path/'d'], tmp_path, 'digits.log')
