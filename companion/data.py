@@ -11,7 +11,8 @@ import numpy as np
 from PIL import Image
 
 # %% auto #0
-__all__ = ['digits', 'flip_labels', 'image_files', 'AuditResult', 'audit_images', 'digits_cli', 'audit_cli']
+__all__ = ['digits', 'flip_labels', 'image_files', 'AuditResult', 'audit_images', 'folder_items', 'choose_size', 'digits_cli',
+           'audit_cli']
 
 # %% ../nbs/01_data.ipynb #6f06a573
 def _default_dest(classes, size) -> Path:
@@ -166,7 +167,41 @@ def audit_images(path: str|Path, min_size: int=16, recurse: bool=True) -> AuditR
     df['fix'] = df.problem.map(_FIX)
     return df
 
-# %% ../nbs/01_data.ipynb #c5b0175e
+# %% ../nbs/01_data.ipynb #b17eb400
+def folder_items(path: str|Path, labeller=None, valid_pct: float=0.2, seed: int=42) -> pd.DataFrame:
+    "Every image under `path` as rows (path, split, label): `train/`+`valid/` folders, a folder per label, or labels in file names (`labeller`)."
+    from fastai.data.transforms import RandomSplitter
+    from companion.clean import Labeller
+    path, lab = Path(path).resolve(), Labeller(labeller)
+    if not path.is_dir(): raise FileNotFoundError(f'no folder at {path}: check the path (relative paths start from {Path.cwd()})')
+    split_folders = (path/'train').is_dir() and (path/'valid').is_dir()
+    fs = sorted(image_files(path/'train') + image_files(path/'valid')) if split_folders else sorted(image_files(path))
+    if not fs: raise FileNotFoundError(f'no images under {path}: expected a folder per label (bears/grizzly/*.jpg), train/ and valid/ folders, or images named with their label')
+    if lab.by == 'folder' and len({f.parent for f in fs}) == 1 and not split_folders:
+        raise ValueError(f'all {len(fs)} images are in one folder ({fs[0].parent.name}/), so the folder is not a label: the labels must come from the '
+                         "file names; pass labeller=r'^(.+)_\\d+' (a regex with one group) or a function such as is_cat (command line: --label-re)")
+    labels = [lab(f) for f in fs]
+    if (unread := [f for f, l in zip(fs, labels) if l is None]):
+        raise ValueError(f'{len(unread)} of {len(fs)} files have no label by {lab}, e.g. {unread[0].name}: fix the labeller or move those files out')
+    if split_folders: split = [f.relative_to(path).parts[0] for f in fs]
+    else:
+        _, valid = RandomSplitter(valid_pct, seed=seed)(fs)
+        split = np.full(len(fs), 'train', dtype=object); split[list(valid)] = 'valid'
+    return pd.DataFrame(dict(path=[str(f) for f in fs], split=list(split), label=labels))
+
+def choose_size(paths, n: int=200) -> int|None:
+    "None when the images (up to `n`, spread over `paths`) all have one size; else one size for all: the median shorter side, a multiple of 8 in [32, 224]."
+    paths = list(paths)
+    pick = [paths[int(i)] for i in np.unique(np.linspace(0, len(paths)-1, min(n, len(paths))).round())] if paths else []
+    sizes = set()
+    for p in pick:
+        try:
+            with Image.open(p) as im: sizes.add(im.size)
+        except (OSError, SyntaxError, ValueError): continue
+    if len(sizes) <= 1: return None
+    return int(min(224, max(32, round(float(np.median([min(s) for s in sizes]))/8)*8)))
+
+# %% ../nbs/01_data.ipynb #d68314fc
 def digits_cli(argv=None) -> int:
     "companion digits DEST: write the digits image folders."
     import argparse

@@ -10,7 +10,7 @@ from .env import explain_weights_error   # first: its warning filter must be in 
 from fastai.vision.all import *
 
 # %% auto #0
-__all__ = ['small_cnn', 'image_dls', 'get_arch', 'learner']
+__all__ = ['small_cnn', 'image_dls', 'items_dls', 'folder_dls', 'get_arch', 'learner']
 
 # %% ../nbs/01b_learner.ipynb #c319e508
 def small_cnn(pretrained: bool=False, n_in: int=3, widths=(16, 32, 64)) -> nn.Sequential:
@@ -26,7 +26,28 @@ def image_dls(path: str|Path, size: int|None=None, bs: int=64, num_workers: int=
     return ImageDataLoaders.from_folder(path, train='train', valid='valid', item_tfms=Resize(size) if size else None,
                                         bs=bs, num_workers=num_workers, seed=seed, **kwargs)
 
-# %% ../nbs/01b_learner.ipynb #675d578b
+# %% ../nbs/01b_learner.ipynb #04b2c5c1
+def items_dls(items, size: int|None=None, bs: int=64, seed: int|None=42, held=None, vocab=None, method: str='squish',
+              batch_tfms=None, num_workers: int=0) -> DataLoaders:
+    "DataLoaders from a table of items (path, split, label): validation on `split == 'valid'`, or on the paths in `held`; resized to `size` if given."
+    import pandas as pd
+    df = pd.DataFrame(items)[['path', 'label']].assign(path=lambda d: d.path.astype(str), label=lambda d: d.label.astype(str))
+    valid = set(map(str, held)) if held is not None else set(pd.DataFrame(items).query("split == 'valid'").path.astype(str))
+    df['is_valid'] = df.path.isin(valid)
+    db = DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=list(vocab) if vocab is not None else None)), get_x=ColReader('path'), get_y=ColReader('label'),
+                   splitter=ColSplitter('is_valid'), item_tfms=Resize(size, method=method) if size else None, batch_tfms=batch_tfms)
+    return db.dataloaders(df, bs=bs, num_workers=num_workers, seed=seed)
+
+def folder_dls(path: str|Path, labeller=None, size='auto', valid_pct: float=0.2, seed: int=42, bs: int=64, quiet: bool=False, **kwargs) -> DataLoaders:
+    "DataLoaders for a folder in any course layout (see `folder_items`); `size='auto'` picks one size when the images differ."
+    from companion.data import folder_items, choose_size
+    items = folder_items(path, labeller, valid_pct, seed)
+    if size == 'auto':
+        size = choose_size(items.path)
+        if size and not quiet: print(f"the images have several sizes: resizing them to {size}×{size} (squish), as the course's Resize(192, method='squish') does; pass size= to choose")
+    return items_dls(items, size=size, bs=bs, seed=seed, **kwargs)
+
+# %% ../nbs/01b_learner.ipynb #bd7c80e4
 def get_arch(arch):
     "An architecture function from a name: 'small_cnn' or a torchvision model such as 'resnet18'."
     if callable(arch): return arch
