@@ -45,4 +45,30 @@ def test_lesson2_journey_makes_every_artifact_and_resumes(tmp_path):
 def test_lesson2_bad_folder_says_what_to_do(tmp_path):
     (tmp_path/'pics'/'cats').mkdir(parents=True)
     r = run_cli('lesson2', tmp_path/'pics', '--out', tmp_path/'o')
-    assert r.returncode == 2 and 'train/<label>/' in r.stderr
+    assert r.returncode == 2 and 'no images under' in r.stderr and 'a folder per label' in r.stderr
+
+import pytest
+from standins import unsplit_folder, names_folder
+
+@pytest.mark.parametrize('style', ['unsplit', 'names'])
+def test_lesson2_on_a_students_folder(style, tmp_path):
+    "An image search saved as <label>/*.jpg|png of every size (no split), and a pets-style folder with labels in file names (--label-re)."
+    from fastai.vision.all import get_image_files
+    from companion.clean import Labeller
+    data = unsplit_folder(tmp_path/'bears', n_per_class=12) if style == 'unsplit' else names_folder(tmp_path/'pets', n_per_class=12)
+    extra = ['--label-re', r'^(.+)_\d+\.png$'] if style == 'names' else []
+    lab = Labeller(extra[1] if extra else None)
+    before = sorted(get_image_files(data))
+    out = tmp_path/'l2'
+    r = run_cli('lesson2', data, '--out', out, '--epochs', '2', '--folds', '2', '--fold-epochs', '1', '--apply-suggested', '--min-prob', '0.5', *extra, timeout=1500)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert 'resizing them to' in r.stdout                                  # mixed sizes: a size chosen from the images, and said
+    S = json.loads((out/'journey.json').read_text())
+    assert S['data']['result']['labels'] == 10 and S['data']['result']['images'] == 120
+    assert (out/'space_check.txt').read_text().startswith('check_space: OK')
+    after = sorted(get_image_files(data))
+    assert len(after) == len(before)                                       # cleaning took no file out of the data set
+    moves = pd.read_csv(out/'cleaning.csv', keep_default_na=False)
+    rl = moves[moves.action == 'relabel']
+    assert all(lab(data/dest) == to and (data/dest).exists() for dest, to in zip(rl.dest, rl.note))   # each relabelled file reads its new label
+    assert not (data/'models').exists()                                    # lesson2 writes its own files under --out only
