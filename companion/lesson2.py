@@ -122,7 +122,7 @@ def data(self: Lesson2) -> dict:
     if self.size is None and res.get('size'): self.size = res['size']   # a resumed run keeps the size chosen then
     return res
 
-# %% ../nbs/20_lesson2.ipynb #2361a71c
+# %% ../nbs/20_lesson2.ipynb #b74441f0
 _UNREADABLE = ('not_image', 'corrupt', 'truncated')
 
 @patch
@@ -134,9 +134,14 @@ def audit(self: Lesson2, path) -> dict:
         df = audit_images(path); df.to_csv(self.out/'audit.csv', index=False)
         bad = sorted(set(df.path[df.problem.isin(_UNREADABLE)]))
         if bad:
+            if not os.access(path, os.W_OK):
+                raise PermissionError(f'{path} is read-only and {len(bad)} of its files can\'t be read as images (see {self.out/"audit.csv"}), so they '
+                                      f'can\'t be set aside: copy the folder somewhere writable (cp -r {path} ~/my_data) and run companion lesson2 on the copy')
             c = Cleaner(path, labeller=self.labeller)
             c.mark_many([(p, 'delete', None) for p in bad]); c.apply()
-        return dict(problems={k: int(v) for k,v in df.problem.value_counts().items()}, quarantined=bad)
+        q = Path(path)/'.companion'/'quarantine'
+        earlier = sorted(str(f) for f in q.rglob('*') if f.is_file()) if q.is_dir() else []   # set aside by an earlier run (--force)
+        return dict(problems={k: int(v) for k,v in df.problem.value_counts().items()}, quarantined=bad, in_quarantine=len(earlier))
     return self.j('audit', run, {}, ['audit.csv'])
 
 # %% ../nbs/20_lesson2.ipynb #15198a25
@@ -219,7 +224,7 @@ def issues(self: Lesson2, path, builtin: bool, top_losses_order: list, trained: 
         return res
     return self.j('issues', run, dict(folds=self.folds, fold_epochs=E, lr=lr, method=method), ['label_issues.csv', 'gallery/gallery.html'])
 
-# %% ../nbs/20_lesson2.ipynb #d88c126d
+# %% ../nbs/20_lesson2.ipynb #0cca5aca
 @patch
 def clean(self: Lesson2, path) -> dict:
     "Step 7: relabel the confident suggestions on the training set with the journaled Cleaner; list every move."
@@ -228,6 +233,9 @@ def clean(self: Lesson2, path) -> dict:
     def run():
         df = pd.read_csv(self.out/'label_issues.csv', dtype={'label': str, 'pred': str, 'suggested': str}, keep_default_na=False)
         fix = df[(df.split == 'train') & (df.suggested != '') & (df.suggested == df.pred) & (df.p_pred >= self.min_prob)]
+        gone = fix.path.map(lambda p: not Path(p).exists())   # moved by this step's apply before a stop: done already, not marked again
+        if gone.any(): self.say(f'{int(gone.sum())} suggested files were relabelled by an earlier, interrupted run: kept as they are')
+        fix = fix[~gone]
         c = Cleaner(path, labeller=self.labeller)
         c.mark_many([(p, 'relabel', s) for p,s in zip(fix.path, fix.suggested)])
         plan = c.apply()
@@ -316,7 +324,7 @@ def summary_md(S: dict, out: Path) -> str:
           f"(took {S['seconds']:.0f} s; run again to skip what is done, --force to redo)"]
     return '\n'.join(L) + '\n'
 
-# %% ../nbs/20_lesson2.ipynb #77fd10ea
+# %% ../nbs/20_lesson2.ipynb #3cef34ce
 def lesson2(folder=None, out='lesson2', **kwargs) -> dict:
     "The whole lesson-2 journey on `folder` (default: built-in digits with flipped labels); results and files in `out`."
     return Lesson2(folder, out, **kwargs).run()
@@ -346,6 +354,6 @@ def lesson2_cli(argv=None) -> int:
         lesson2(a.folder, a.out, epochs=a.epochs, arch=a.arch, size=a.size, bs=a.bs, flip_pct=a.flip_pct, folds=a.folds,
                 fold_epochs=a.fold_epochs, apply_suggested=a.apply_suggested, min_prob=a.min_prob, check=not a.no_check,
                 force=a.force, title=a.title, labeller=a.label_re, valid_pct=a.valid_pct)
-    except (FileNotFoundError, RuntimeError, ValueError) as e:
+    except (FileNotFoundError, PermissionError, RuntimeError, ValueError) as e:
         print(f'companion lesson2: {e}', file=sys.stderr); return 2
     return 0

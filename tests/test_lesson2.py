@@ -41,6 +41,15 @@ def test_lesson2_journey_makes_every_artifact_and_resumes(tmp_path):
     assert r2.returncode == 0, r2.stderr[-2000:]
     assert len(re.findall(r'skipped', r2.stdout)) == len(S) and '▶' not in r2.stdout
     assert time.time() - t0 < 120
+    # a stop after the clean step's moves but before journey.json recorded it: the re-run finishes, nothing is moved twice
+    S.pop('clean'); (out/'journey.json').write_text(json.dumps(S))
+    r3 = run_cli(*args, timeout=900)
+    assert r3.returncode == 0, r3.stdout[-2000:] + r3.stderr[-2000:]
+    assert 'relabelled by an earlier, interrupted run' in r3.stdout and len(list((out/'data').glob('*/*/*.png'))) == 1797
+    # a torn journey.json is set aside, and the journey runs again from the start
+    (out/'journey.json').write_text('{"doctor": {"key": "ab')
+    r4 = run_cli(*args, timeout=1500)
+    assert r4.returncode == 0 and (out/'journey.json.torn').exists() and 'was damaged' in r4.stdout
 
 def test_lesson2_bad_folder_says_what_to_do(tmp_path):
     (tmp_path/'pics'/'cats').mkdir(parents=True)
