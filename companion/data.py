@@ -167,7 +167,7 @@ def audit_images(path: str|Path, min_size: int=16, recurse: bool=True) -> AuditR
     df['fix'] = df.problem.map(_FIX)
     return df
 
-# %% ../nbs/01_data.ipynb #b17eb400
+# %% ../nbs/01_data.ipynb #21be1ac3
 def folder_items(path: str|Path, labeller=None, valid_pct: float=0.2, seed: int=42) -> pd.DataFrame:
     "Every image under `path` as rows (path, split, label): `train/`+`valid/` folders, a folder per label, or labels in file names (`labeller`)."
     from fastai.data.transforms import RandomSplitter
@@ -177,6 +177,9 @@ def folder_items(path: str|Path, labeller=None, valid_pct: float=0.2, seed: int=
     split_folders = (path/'train').is_dir() and (path/'valid').is_dir()
     fs = sorted(image_files(path/'train') + image_files(path/'valid')) if split_folders else sorted(image_files(path))
     if not fs: raise FileNotFoundError(f'no images under {path}: expected a folder per label (bears/grizzly/*.jpg), train/ and valid/ folders, or images named with their label')
+    if lab.by == 'folder' and len({f.parent for f in fs}) == 1 and not split_folders and fs[0].parent != path:
+        raise ValueError(f'all {len(fs)} images are in one folder ({fs[0].parent.name}/): that is one label only, and a classifier needs two or more: '
+                         "add a folder per label, or, if the labels are in the file names, pass labeller= (command line: --label-re)")
     if lab.by == 'folder' and len({f.parent for f in fs}) == 1 and not split_folders:
         raise ValueError(f'all {len(fs)} images are in one folder ({fs[0].parent.name}/), so the folder is not a label: the labels must come from the '
                          "file names; pass labeller=r'^(.+)_\\d+' (a regex with one group) or a function such as is_cat (command line: --label-re)")

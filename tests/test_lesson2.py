@@ -90,3 +90,15 @@ def test_lesson2_on_a_students_folder(style, tmp_path):
     rl = moves[moves.action == 'relabel']
     assert all(lab(data/dest) == to and (data/dest).exists() for dest, to in zip(rl.dest, rl.note))   # each relabelled file reads its new label
     assert not (data/'models').exists()                                    # lesson2 writes its own files under --out only
+
+def test_lesson2_refuses_one_label_and_empty_folders(tmp_path):
+    "One class only, or train/ and valid/ with no image: one sentence and exit code 2 at the data step, not a fastai traceback."
+    from PIL import Image
+    (tmp_path/'one'/'cats').mkdir(parents=True)
+    for i in range(6): Image.new('RGB', (32, 32), (i*40, 0, 0)).save(tmp_path/'one'/'cats'/f'{i}.png')
+    (tmp_path/'one'/'dogs').mkdir()   # an empty label folder: still one label with images
+    r = run_cli('lesson2', tmp_path/'one', '--out', tmp_path/'o1')
+    assert r.returncode == 2 and 'one label only' in r.stderr and 'Traceback' not in r.stderr
+    for s in ('train', 'valid'): (tmp_path/'empty'/s/'x').mkdir(parents=True)
+    r = run_cli('lesson2', tmp_path/'empty', '--out', tmp_path/'o2')
+    assert r.returncode == 2 and 'no images under' in r.stderr and 'Traceback' not in r.stderr
