@@ -12,11 +12,11 @@ from PIL import Image
 import companion
 
 # %% auto #0
-__all__ = ['UPLOAD_CASES', 'TARGETS', 'ZEROGPU_PYTHONS', 'ZEROGPU_TORCH', 'IMAGE_EXTS', 'ZEROGPU_HEADER', 'IMAGE_COMPONENTS',
-           'LOGIN_HELP', 'FREE_ZEROGPU_SPACES', 'ZEROGPU_MIN_DAYS', 'PAID_PLANS', 'app_path', 'runtime_path',
-           'load_app', 'bad_uploads', 'zerogpu_torch', 'space_python', 'build_space', 'free_port', 'AppServer',
-           'SpaceCheck', 'image_endpoint', 'check_space', 'PushError', 'built_target', 'build_command', 'push_plan',
-           'read_account', 'push_space', 'account_target', 'serve', 'space_cli']
+__all__ = ['UPLOAD_CASES', 'TARGETS', 'ZEROGPU_PYTHONS', 'ZEROGPU_TORCH', 'ZEROGPU_HEADER', 'IMAGE_COMPONENTS', 'LOGIN_HELP',
+           'FREE_ZEROGPU_SPACES', 'ZEROGPU_MIN_DAYS', 'PAID_PLANS', 'app_path', 'runtime_path', 'load_app',
+           'bad_uploads', 'zerogpu_torch', 'space_python', 'build_space', 'free_port', 'AppServer', 'SpaceCheck',
+           'image_endpoint', 'check_space', 'PushError', 'built_target', 'build_command', 'push_plan', 'read_account',
+           'push_space', 'account_target', 'serve', 'space_cli']
 
 # %% ../nbs/08_deploy.ipynb #a38d917b
 def app_path() -> Path:
@@ -75,12 +75,12 @@ def bad_uploads(dest: str|Path, img: str|Path|Image.Image|None=None, max_file_mb
     im.save(p['animated'], save_all=True, append_images=[im.rotate(10), im.rotate(20)], duration=100, loop=0)
     return p
 
-# %% ../nbs/08_deploy.ipynb #e8cf353e
+# %% ../nbs/08_deploy.ipynb #1b4cd798
 TARGETS = ('cpu', 'zerogpu', 'static')
 ZEROGPU_PYTHONS = ('3.10', '3.12')
 ZEROGPU_TORCH = {'2.8.0': '0.23.0', '2.9.1': '0.24.1', '2.10.0': '0.25.0', '2.11.0': '0.26.0'}   # torch ZeroGPU runs -> its torchvision
 _COLORS = ('red', 'yellow', 'green', 'blue', 'indigo', 'purple', 'pink', 'gray')
-IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.webp', '.gif', '.bmp')
+from .runtime import IMAGE_EXTS
 _BUILT = ('app.py', 'companion_runtime.py', 'companion_arch.py', 'companion_predict.py', 'requirements.txt', 'README.md', 'space.json',
           '.gitignore', '.gitattributes', 'model', 'examples')   # what a build writes, removed before a rebuild
 ZEROGPU_HEADER = ("# ZeroGPU: `spaces` is imported first, before anything imports torch or touches CUDA (added by companion's build_space).\n"

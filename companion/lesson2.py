@@ -56,16 +56,11 @@ class Journey:
         self._say(f"✔ {name} ({time.time()-t0:.1f} s)")
         return res
 
-# %% ../nbs/20_lesson2.ipynb #ec5bbd21
+# %% ../nbs/20_lesson2.ipynb #3b8b285b
 def _save_fig(fig, fn: Path) -> str:
     import matplotlib.pyplot as plt
     fig.savefig(fn, dpi=100, bbox_inches='tight'); plt.close(fig)
     return fn.name
-
-def _acc(learn) -> float:
-    "Accuracy on the validation set, from one pass."
-    preds, targs = learn.get_preds(dl=learn.dls.valid)
-    return float((preds.argmax(-1) == targs).float().mean())
 
 class Lesson2:
     "The lesson-2 journey over an image folder (or the built-in digits with flipped labels), step by step, resumable."

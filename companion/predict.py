@@ -202,7 +202,7 @@ def export_model(learn, path, onnx: bool=True, model_args: dict|None=None, size=
         (path/'recipe.json').write_text(json.dumps(recipe, indent=1))
     return path
 
-# %% ../nbs/07_predict.ipynb #fb533149
+# %% ../nbs/07_predict.ipynb #d8e96b97
 class PickleWarning(UserWarning):
     "Loading a pickle runs code stored in the file."
 
@@ -222,7 +222,7 @@ def explain_load_error(e: BaseException, fname) -> BaseException|None:
     "An exception with one sentence and the fix for a known way that loading an `export.pkl` fails, else None."
     name, msg, py = Path(fname).name, str(e), '.'.join(platform.python_version_tuple()[:2])
     old = ('fastcore.transform', 'fastcore.dispatch')
-    if isinstance(e, ImportError) and any(o in msg or o == (e.name or '') for o in old) or re.search(r"on <module 'fastcore\.(transform|dispatch)'", msg):
+    if (isinstance(e, ImportError) and any(o in msg or o == (e.name or '') for o in old)) or re.search(r"on <module 'fastcore\.(transform|dispatch)'", msg):
         return RuntimeError(f"{name} was exported with fastai < 2.8, whose classes (fastcore.transform, fastcore.dispatch) are gone here. Fix: in an "
                             "environment with the old fastai (pip install 'fastai<2.8'), load it and run companion.predict.export_model(learn, 'model'), "
                             "then use Predictor.load('model') here; or train again with fastai 2.8")
@@ -239,7 +239,7 @@ def explain_load_error(e: BaseException, fname) -> BaseException|None:
         return RuntimeError(f"{name} holds a function that was defined in a notebook, saved as Python bytecode by another Python version (this is "
                             f"Python {py}); such functions load only on the Python minor version that wrote them. Fix: load it with that Python "
                             "(for a Space, set python_version in README.md to it), or move the function into a module, or export with export_model")
-    if isinstance(e, NotImplementedError) and 'WindowsPath' in msg or 'PosixPath' in msg and 'instantiate' in msg:
+    if (isinstance(e, NotImplementedError) and 'WindowsPath' in msg) or ('PosixPath' in msg and 'instantiate' in msg):
         return RuntimeError(f"{name} was exported on {'Windows' if 'WindowsPath' in msg else 'Linux or macOS'} and holds paths of that system. "
                             "Fix: load_learner_safely(fname, fix_paths=True) reads them as paths of this system")
     if isinstance(e, pickle.UnpicklingError) or 'PytorchStreamReader' in msg or 'magic number' in msg:

@@ -10,13 +10,14 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # %% auto #0
-__all__ = ['IMAGE_INPUTS', 'FORMATS', 'MAX_PIXELS', 'MAX_SIDE', 'MAX_MODEL_SIDE', 'ARCH_MODULES', 'ImageError', 'open_image_file',
-           'to_rgb', 'load_image', 'open_image', 'resize_image', 'crop_pad', 'resample', 'crop_ratio', 'steps',
-           'item_step', 'batch_step', 'fixes_size', 'bound_size', 'preprocess', 'image_stats', 'training_stats',
-           'describe_training', 'unlike_training', 'display_labels', 'parse_labels', 'ModelFolderError', 'check_recipe',
-           'read_recipe', 'cores', 'default_threads', 'onnx_session', 'build_model', 'Predictor']
+__all__ = ['IMAGE_INPUTS', 'FORMATS', 'IMAGE_EXTS', 'MAX_PIXELS', 'MAX_SIDE', 'MAX_MODEL_SIDE', 'ARCH_MODULES', 'ImageError',
+           'open_image_file', 'to_rgb', 'load_image', 'open_image', 'resize_image', 'crop_pad', 'resample',
+           'crop_ratio', 'steps', 'item_step', 'batch_step', 'fixes_size', 'bound_size', 'preprocess', 'image_stats',
+           'training_stats', 'describe_training', 'unlike_training', 'display_labels', 'parse_labels',
+           'ModelFolderError', 'check_recipe', 'read_recipe', 'cores', 'default_threads', 'onnx_session', 'build_model',
+           'Predictor']
 
-# %% ../nbs/07a_runtime.ipynb #a5117e14
+# %% ../nbs/07a_runtime.ipynb #40e03f88
 class ImageError(ValueError):
     "An input that can't be used as an image; `title` names the problem in two or three words."
     def __init__(self, msg: str, title: str='Not an image'):
@@ -25,6 +26,7 @@ class ImageError(ValueError):
 
 IMAGE_INPUTS = 'a path, bytes, a file object, a PIL image or a uint8 numpy array'
 FORMATS = 'png, jpeg, webp, gif, bmp or tiff'
+IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.webp', '.gif', '.bmp')   # what example folders and Space builders pick up
 MAX_PIXELS, MAX_SIDE = 40_000_000, 12_000   # a phone photo has about 12 megapixels
 MAX_MODEL_SIDE = 2048   # pixels a side of what the model sees: beyond this a CPU server runs out of memory, not out of patience
 

@@ -10,9 +10,8 @@ import companion
 from .runtime import display_labels
 
 # %% auto #0
-__all__ = ['ORT_VERSION', 'ORT_INTEGRITY', 'ORT_URL', 'ORT_FILES', 'IMAGE_EXTS', 'SPACE_COLORS', 'LFS_LIMIT', 'PAGE_FILES',
-           'templates_dir', 'ort_cache_dir', 'has_ort', 'check_integrity', 'fetch_ort', 'vendor_ort', 'pick_examples',
-           'build_static']
+__all__ = ['ORT_VERSION', 'ORT_INTEGRITY', 'ORT_URL', 'ORT_FILES', 'SPACE_COLORS', 'LFS_LIMIT', 'PAGE_FILES', 'templates_dir',
+           'ort_cache_dir', 'has_ort', 'check_integrity', 'fetch_ort', 'vendor_ort', 'pick_examples', 'build_static']
 
 # %% ../nbs/08b_static.ipynb #97d16c19
 ORT_VERSION = '1.30.0'
@@ -73,8 +72,8 @@ def vendor_ort(dest=None, version: str=ORT_VERSION) -> Path:
     for f in ORT_FILES: shutil.copyfile(src/f, dest/f)
     return dest
 
-# %% ../nbs/08b_static.ipynb #62ec4f65
-IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.webp', '.gif', '.bmp')
+# %% ../nbs/08b_static.ipynb #e21861de
+from .runtime import IMAGE_EXTS
 
 def pick_examples(examples, vocab, n: int|None=None) -> list[tuple[Path, str|None]]:
     "(file, label or None) pairs: by default one image per label of `vocab` from a folder or a list of files; at most `n`."
