@@ -21,6 +21,10 @@ def _fmt_time(s: float) -> str: return f'{int(s//60)}:{int(s%60):02d}'
 def _lr(v) -> str: return f'{float(v):.1e}'
 def _fmt(v, name: str='') -> str: return _lr(v) if isinstance(v, float) and 'lr' in name else f'{v:.4f}' if isinstance(v, float) else str(v)
 def _plural(n: int, word: str) -> str: return f"{n:,} {word}{'' if n==1 else 'es' if word.endswith(('sh', 's', 'x')) or word == 'batch' else 's'}"
+def _per_process(dl) -> str:
+    "Under DDP (`fastai.distributed`'s `DistributedDL` knows its `world_size`) each process runs its own share of the batches: say so."
+    n = getattr(dl, 'world_size', 1) or 1
+    return f' per process × {n} processes' if n > 1 else ''
 
 def _frozen(learn) -> bool:
     "Is the body frozen, so that only the head trains (as in the first step of `fine_tune`)?"
@@ -80,7 +84,7 @@ class PhaseAnnouncer(ProgressCallback):
     # -- fit
     def before_fit(self):
         learn = self.learn
-        self.speaks = next(c for c in learn.cbs if isinstance(c, PhaseAnnouncer)) is self
+        self.speaks = next(c for c in learn.cbs if isinstance(c, PhaseAnnouncer)) is self and rank_distrib() == 0   # one voice per run: rank 0's
         if self.speaks:
             for c in _plain_bars(learn): c.run = False              # fastai sets `run` back to True at after_fit
         self.finding, predicting = hasattr(learn, 'lr_finder'), hasattr(learn, 'gather_preds')
@@ -94,7 +98,7 @@ class PhaseAnnouncer(ProgressCallback):
         if self.where == 'html' and self.kind == 'fit':
             self.mbar = NBMasterBar(list(range(self.n_epoch)))
             if learn.logger == self._write_stats: self._write_stats(self.recorder.metric_names)
-        if self.log is not None and self.kind != 'predict':
+        if self.log is not None and self.kind != 'predict' and rank_distrib() == 0:
             Path(self.log).parent.mkdir(parents=True, exist_ok=True)
             self.f = open(self.log, 'a', encoding='utf-8')
         frozen = _frozen(learn)
@@ -121,9 +125,9 @@ class PhaseAnnouncer(ProgressCallback):
         self.nb = nb
         where = 'lr_find' if self.finding else f'epoch {self.epoch+1}/{self.n_epoch}' if self.kind == 'fit' else self.kind
         if phase == 'TRAIN':
-            what = f"{_plural(nb, 'batch')}{'' if bs is None else f' × {bs}'} ({_plural(n, 'item')}) — weights update every batch"
+            what = f"{_plural(nb, 'batch')}{'' if bs is None else f' × {bs}'}{_per_process(dl)} ({_plural(n, 'item')}) — weights update every batch"
             if _frozen(self.learn): what += '; body frozen: only the head trains'
-        else: what = f"{_plural(nb, 'batch')} ({_plural(n, 'item')}) — no weight updates"
+        else: what = f"{_plural(nb, 'batch')}{_per_process(dl)} ({_plural(n, 'item')}) — no weight updates"
         if self.phase_lines and not (self.finding and self.epoch > 0): self._say(f'▶ {where} · {phase} · {what}')
         if self.where not in ('html', 'console') or (self.finding and self.pbar is not None): return
         total = self.learn.lr_finder.num_it if self.finding else nb     # lr_find: one bar over all its batches

@@ -219,7 +219,7 @@ def issues(self: Lesson2, path, builtin: bool, top_losses_order: list, trained: 
         return res
     return self.j('issues', run, dict(folds=self.folds, fold_epochs=E, lr=lr, method=method), ['label_issues.csv', 'gallery/gallery.html'])
 
-# %% ../nbs/20_lesson2.ipynb #0cca5aca
+# %% ../nbs/20_lesson2.ipynb #fa306454
 @patch
 def clean(self: Lesson2, path) -> dict:
     "Step 7: relabel the confident suggestions on the training set with the journaled Cleaner; list every move."
@@ -228,9 +228,9 @@ def clean(self: Lesson2, path) -> dict:
     def run():
         df = pd.read_csv(self.out/'label_issues.csv', dtype={'label': str, 'pred': str, 'suggested': str}, keep_default_na=False)
         fix = df[(df.split == 'train') & (df.suggested != '') & (df.suggested == df.pred) & (df.p_pred >= self.min_prob)]
-        gone = fix.path.map(lambda p: not Path(p).exists())   # moved by this step's apply before a stop: done already, not marked again
-        if gone.any(): self.say(f'{int(gone.sum())} suggested files were relabelled by an earlier, interrupted run: kept as they are')
-        fix = fix[~gone]
+        here = pd.Series([Path(p).exists() for p in fix.path], index=fix.index, dtype=bool)   # a file moved by this step's apply before a stop is done
+        if not here.all(): self.say(f'{int((~here).sum())} suggested files were relabelled by an earlier, interrupted run: kept as they are')
+        fix = fix[here]
         c = Cleaner(path, labeller=self.labeller)
         c.mark_many([(p, 'relabel', s) for p,s in zip(fix.path, fix.suggested)])
         plan = c.apply()

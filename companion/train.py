@@ -4,7 +4,8 @@
 
 # %% ../nbs/04_train.ipynb #49e19f9d
 from __future__ import annotations
-import json, math, time, argparse, sys
+import companion.env   # first: its warning filter must be in place before fastai is imported
+import json, math, time, argparse, sys, contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -12,6 +13,8 @@ from fastai.vision.all import *
 from copy import deepcopy
 from .lr import LRReport, lr_report
 from .learner import learner, image_dls, small_cnn
+from .distrib import init_distrib, is_main, broadcast_obj, backend, launch, DistribError, alone
+from fastai.distributed import DistributedTrainer
 
 # %% auto #0
 __all__ = ['LossHistory', 'history_from', 'Coaching', 'coach', 'TrainReport', 'train', 'train_cli']
@@ -194,6 +197,10 @@ class TrainReport:
     single_label: bool = True
     seconds: float = 0.
     arch: str = ''
+    valid_loss: float|None = None
+    nproc: int = 1
+    bs: int|None = None
+    backend: str|None = None
     def __reduce__(self): return (dict, (self.as_dict(),))
     def as_dict(self) -> dict:
         d = {k: v for k,v in self.__dict__.items() if k not in ('lr_report', 'coaching')}
@@ -202,6 +209,8 @@ class TrainReport:
         return d
     def __str__(self):
         out = [f'trained {self.arch} with {self.method}({self.epochs}, lr={self.lr:.2e}) in {self.seconds:.1f} s' + (' (lr_find included)' if self.lr_report else '')]
+        if self.nproc > 1: out.append(f'on {self.nproc} processes ({self.backend}): batch size {self.bs} per process, {self.bs*self.nproc} per step'
+                                      + ('; lr picked on rank 0 and shared with every rank' if self.lr_report else ''))
         if self.lr_report is not None: out.append(f'lr: {self.lr_report.pick_name} pick, {self.lr_report.reason}')
         if self.lr_report is not None: out += [f'lr warning: {w}' for w in self.lr_report.warnings]
         if self.error_rate is not None: out.append(f'error_rate {self.error_rate:.4f}   accuracy {self.accuracy:.4f}')
@@ -211,25 +220,45 @@ class TrainReport:
     __repr__ = __str__
 
 def _final_metrics(learn: Learner, h: dict) -> tuple:
-    "error_rate, accuracy and single-label-ness, from the last epoch row when both metrics are there, else from one validation pass."
+    "error_rate, accuracy, valid loss and single-label-ness, from the last epoch row when both metrics are there, else from one validation pass."
     names, rows = h['names'], h['rows']
     if rows and 'error_rate' in names and 'accuracy' in names:
-        return rows[-1][names.index('error_rate')], rows[-1][names.index('accuracy')], True
-    preds, targs = learn.get_preds(dl=learn.dls.valid)
-    if targs.ndim > 1: return None, None, False
+        return rows[-1][names.index('error_rate')], rows[-1][names.index('accuracy')], rows[-1][1], True
+    return _pass_metrics(learn)
+
+def _pass_metrics(learn: Learner) -> tuple:
+    "error_rate, accuracy, valid loss and single-label-ness from one pass over the validation set; inside `distrib_ctx` every rank predicts its share and the predictions are gathered."
+    preds, targs, losses = learn.get_preds(dl=learn.dls.valid, with_loss=True)
+    if targs.ndim > 1: return None, None, losses.mean().item(), False
     acc = (preds.argmax(dim=-1) == targs).float().mean().item()
-    return 1-acc, acc, True
+    return 1-acc, acc, losses.mean().item(), True
+
+def _distrib_line(learn: Learner, lr: float, picked: bool) -> str:
+    bs = learn.dls.train.bs
+    return (f'● DDP · {num_distrib()} processes ({backend()}) · batch size {bs} per process, {bs*num_distrib()} per step · lr {lr:.2e} '
+            + ('(lr_find on rank 0, shared with every rank)' if picked else '(given)') + ' · only rank 0 prints and saves')
+
+def _ddp(learn: Learner, ddp: bool):
+    "fastai's `distrib_ctx` when this is one rank of several and the learner is not distributed yet (SyncBatchNorm only on GPUs)."
+    if not ddp or any(isinstance(c, DistributedTrainer) for c in learn.cbs): return contextlib.nullcontext()
+    return learn.distrib_ctx(sync_bn=backend() == 'nccl')
 
 @delegates(learner)
-def train(dls_or_learn: DataLoaders|Learner, epochs: int=3, lr: float|None=None, arch='small_cnn', pretrained: bool|None=None,
-          freeze_epochs: int=1, announce: bool=True, log: str|Path|None=None, show: bool=True, lr_kws: dict|None=None, **kwargs) -> Learner:
-    "Pick the lr (lr_report) if not given, fine_tune or fit_one_cycle with phases announced, coach; the report is `learn.train_report`."
+def train(dls_or_learn: DataLoaders|Learner|Callable, epochs: int=3, lr: float|None=None, arch='small_cnn', pretrained: bool|None=None,
+          freeze_epochs: int=1, announce: bool=True, log: str|Path|None=None, show: bool=True, lr_kws: dict|None=None,
+          nproc: int=1, timeout: float=600., **kwargs) -> Learner:
+    "Pick the lr (lr_report) if not given, fine_tune or fit_one_cycle with phases announced, coach; the report is `learn.train_report`. \
+`nproc>1`: as many processes (DDP), each building its DataLoaders with `dls_or_learn()`."
+    if nproc > 1: return _train_nproc(dls_or_learn, nproc, timeout, kwargs, epochs=epochs, lr=lr, arch=arch, pretrained=pretrained,
+                                      freeze_epochs=freeze_epochs, announce=announce, log=log, show=show, lr_kws=lr_kws)
+    if callable(dls_or_learn) and not isinstance(dls_or_learn, (DataLoaders, Learner)): dls_or_learn = dls_or_learn()
     learn = dls_or_learn if isinstance(dls_or_learn, Learner) else learner(dls_or_learn, arch, pretrained=pretrained is not False, **kwargs)
+    ddp, main = init_distrib(timeout), is_main()       # ddp: this is one rank of several (`launch`, `accelerate launch`, torchrun)
     body = _pretrained_body(learn) if pretrained is None else pretrained
     if not body: learn.unfreeze()
     rep = None
     hist, cbs = LossHistory(), []
-    if announce:
+    if announce and main:
         try:
             from companion.announce import PhaseAnnouncer
             cbs.append(PhaseAnnouncer(log=log))
@@ -237,18 +266,55 @@ def train(dls_or_learn: DataLoaders|Learner, epochs: int=3, lr: float|None=None,
     t0 = time.perf_counter()
     with learn.added_cbs([hist, *cbs]):
         if lr is None:
-            rep = learn.lr_report(show_plot=show, **(lr_kws or {}))
-            if rep.pick is None: raise ValueError(f'lr_report found no learning rate on this curve ({"; ".join(rep.warnings)}): pass lr= yourself')
-            lr = rep.pick
-        if body: learn.fine_tune(epochs, lr, freeze_epochs=freeze_epochs)
-        else: learn.fit_one_cycle(epochs, lr)
+            err = None
+            if main:
+                with alone(): rep = learn.lr_report(show_plot=show, **(lr_kws or {}))   # rank 0 by itself: nothing to gather
+                if rep.pick is None: err = f'lr_report found no learning rate on this curve ({"; ".join(rep.warnings)}): pass lr= yourself'
+            lr, err = broadcast_obj((rep.pick if rep else None, err))       # rank 0's pick (or its complaint), on every rank
+            if err: raise ValueError(err)
+        if ddp and main and (announce or show): print(_distrib_line(learn, lr, rep is not None), flush=True)
+        with _ddp(learn, ddp):
+            if body: learn.fine_tune(epochs, lr, freeze_epochs=freeze_epochs)
+            else: learn.fit_one_cycle(epochs, lr)
     secs, h = time.perf_counter() - t0, hist.history()
-    c = coach(learn, history=h, show_plot=show)
-    err, acc, single = _final_metrics(learn, h)
+    if ddp:
+        with _ddp(learn, ddp), learn.no_bar(): final = _pass_metrics(learn)   # fastai's epoch metrics average batches over ranks; this counts each item once
+    c = coach(learn, history=h, show_plot=show and main)
+    err_rate, acc, vloss, single = final if ddp else _final_metrics(learn, h)
     arch_name = getattr(getattr(learn, 'arch', None), '__name__', type(learn.model).__name__)
     learn.train_report = TrainReport(lr=float(lr), method='fine_tune' if body else 'fit_one_cycle', epochs=epochs, lr_report=rep,
-                                     coaching=c, error_rate=err, accuracy=acc, single_label=single, seconds=secs, arch=arch_name)
-    if show: print(learn.train_report)
+                                     coaching=c, error_rate=err_rate, accuracy=acc, single_label=single, seconds=secs, arch=arch_name,
+                                     valid_loss=vloss, nproc=num_distrib() if ddp else 1, bs=learn.dls.train.bs, backend=backend() if ddp else None)
+    if show and main: print(learn.train_report)
+    return learn
+
+# %% ../nbs/04_train.ipynb #1a124b07
+def _report_from(d: dict) -> TrainReport:
+    "A `TrainReport` again from its `as_dict()`: how rank 0 sends its report back to the caller."
+    d = dict(d)
+    d['lr_report'] = LRReport(**d['lr_report']) if d.get('lr_report') else None
+    d['coaching'] = Coaching(**d['coaching']) if d.get('coaching') else None
+    return TrainReport(**d)
+
+def _train_rank(dls_fn, kwargs: dict, tkw: dict) -> dict|None:
+    "What every process runs for `train(..., nproc=N)`: its own DataLoaders, `train`; rank 0 returns the weights and the report."
+    learn = train(dls_fn(), **tkw, **kwargs)
+    if not is_main(): return None
+    return dict(state={k: v.detach().cpu() for k,v in learn.model.state_dict().items()}, report=learn.train_report.as_dict())
+
+def _train_nproc(dls_fn, nproc: int, timeout: float, kwargs: dict, show: bool=True, **tkw) -> Learner:
+    "Start `nproc` processes that each run `train`; return a Learner here with rank 0's weights and report."
+    if isinstance(dls_fn, (DataLoaders, Learner)) or not callable(dls_fn):
+        raise TypeError('train(..., nproc=N) needs a function that builds the DataLoaders, since each process builds its own: '
+                        'train(lambda: image_dls(path, bs=32), 3, nproc=2)')
+    res = launch(_train_rank, nproc, dls_fn, kwargs, dict(tkw, show=False), timeout=timeout)
+    kw = {k: v for k,v in kwargs.items() if k != 'cbs'}
+    learn = learner(dls_fn(), tkw['arch'], pretrained=tkw['pretrained'] is not False, **kw)
+    learn.model.load_state_dict(res['state']); learn.unfreeze()
+    r = learn.train_report = _report_from(res['report'])
+    if show:
+        if r.lr_report is not None: r.lr_report.plot()
+        r.coaching.plot(); print(r)
     return learn
 
 # %% ../nbs/04_train.ipynb #d60ec4c5
@@ -260,32 +326,19 @@ def _jsonable(o):
     if isinstance(o, np.integer): return int(o)
     return o
 
-def train_cli(argv: list|None=None) -> int:
-    "`companion train FOLDER --epochs N [--arch] [--size] [--lr] [--bs] [--lr-steps] [--out] [--seed]`"
-    p = argparse.ArgumentParser(prog='companion train', description='Pick a learning rate, train an image classifier on FOLDER/train and FOLDER/valid, and coach.')
-    p.add_argument('folder', help='a folder with train/<label>/ and valid/<label>/ image folders')
-    p.add_argument('--epochs', type=int, default=3, help='epochs to train (default 3)')
-    p.add_argument('--arch', default='small_cnn', help="'small_cnn' (default) or a torchvision model name such as resnet18")
-    p.add_argument('--size', type=int, default=None, help='resize images to SIZE pixels (default: as they are)')
-    p.add_argument('--lr', type=float, default=None, help='learning rate (default: the pick of lr_report)')
-    p.add_argument('--bs', type=int, default=64, help='batch size (default 64)')
-    p.add_argument('--lr-steps', type=int, default=100, help='mini-batches lr_find runs when --lr is not given (default 100)')
-    p.add_argument('--no-pretrained', action='store_true', help='start from random weights')
-    p.add_argument('--seed', type=int, default=42, help='random seed (default 42)')
-    p.add_argument('--out', default='train_out', help='folder for the model, plots and report (default ./train_out)')
-    a = p.parse_args(argv)
+def _cli_run(a, out: Path) -> int:
+    "`companion train` in one process, or in each of `--nproc` processes (then rank 0 writes and prints)."
     import matplotlib.pyplot as plt
     plt.switch_backend('Agg')
-    out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     set_seed(a.seed, reproducible=True)
-    try: dls = image_dls(a.folder, size=a.size, bs=a.bs)
-    except FileNotFoundError as e: print(f'companion train: {e}', file=sys.stderr); return 2
+    dls = image_dls(a.folder, size=a.size, bs=max(1, a.bs // a.nproc))     # --bs is per step: split over the processes
     try: learn = learner(dls, a.arch, pretrained=not a.no_pretrained)
     except Exception as e:
-        if type(e).__name__ == 'WeightsUnavailable' or isinstance(e, ValueError):
+        if (type(e).__name__ == 'WeightsUnavailable' or isinstance(e, ValueError)) and a.nproc == 1:
             print(f'companion train: {e}', file=sys.stderr); return 2
         raise
     learn = train(learn, a.epochs, lr=a.lr, log=out/'train_log.jsonl', show=False, lr_kws=dict(num_it=a.lr_steps))
+    if not is_main(): return 0
     r = learn.train_report
     learn.path, learn.model_dir = out.absolute(), '.'     # save beside the report, never into the (maybe read-only) data folder
     files = dict(model=learn.save('model', with_opt=False))
@@ -296,5 +349,29 @@ def train_cli(argv: list|None=None) -> int:
     (out/'report.json').write_text(json.dumps(_jsonable({**r.as_dict(), 'folder': str(a.folder), 'vocab': list(map(str, dls.vocab)),
                                                          'files': {k: str(v) for k,v in files.items()}}), indent=1))
     (out/'report.txt').write_text(str(r) + '\n')
-    print(r); print(f'saved to {out}/: ' + ', '.join(sorted(p.name for p in out.iterdir())))
+    print(r); print(f'saved to {out}/: ' + ', '.join(sorted(p.name for p in out.iterdir())), flush=True)
     return 0
+
+def train_cli(argv: list|None=None) -> int:
+    "`companion train FOLDER --epochs N [--arch] [--size] [--lr] [--bs] [--lr-steps] [--out] [--seed] [--nproc]`"
+    p = argparse.ArgumentParser(prog='companion train', description='Pick a learning rate, train an image classifier on FOLDER/train and FOLDER/valid, and coach.')
+    p.add_argument('folder', help='a folder with train/<label>/ and valid/<label>/ image folders')
+    p.add_argument('--epochs', type=int, default=3, help='epochs to train (default 3)')
+    p.add_argument('--arch', default='small_cnn', help="'small_cnn' (default) or a torchvision model name such as resnet18")
+    p.add_argument('--size', type=int, default=None, help='resize images to SIZE pixels (default: as they are)')
+    p.add_argument('--lr', type=float, default=None, help='learning rate (default: the pick of lr_report)')
+    p.add_argument('--bs', type=int, default=64, help='batch size per step (default 64); with --nproc N each process takes bs/N')
+    p.add_argument('--lr-steps', type=int, default=100, help='mini-batches lr_find runs when --lr is not given (default 100)')
+    p.add_argument('--no-pretrained', action='store_true', help='start from random weights')
+    p.add_argument('--seed', type=int, default=42, help='random seed (default 42)')
+    p.add_argument('--nproc', type=int, default=1, help='processes to train with (DDP: gloo on CPU, nccl with one GPU each; default 1)')
+    p.add_argument('--out', default='train_out', help='folder for the model, plots and report (default ./train_out)')
+    a = p.parse_args(argv)
+    if a.nproc < 1: p.error('--nproc must be 1 or more')
+    out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
+    if not (Path(a.folder)/'train').is_dir():
+        print(f'companion train: {a.folder} has no train/ folder: expected {a.folder}/train/<label>/*.png and {a.folder}/valid/<label>/*.png', file=sys.stderr)
+        return 2
+    if a.nproc == 1: return _cli_run(a, out)
+    try: launch(_cli_run, a.nproc, a, out); return 0
+    except (DistribError, ValueError) as e: print(f'companion train: {e}', file=sys.stderr); return 1
