@@ -18,6 +18,8 @@ $(BIN)/.installed: settings.ini setup.py constraints.txt
 	@touch $@
 install: $(BIN)/.installed
 
+include tools/lab.mk
+
 demo: install
 	$(BIN)/companion doctor
 	$(BIN)/companion lesson2 --out lesson2 --apply-suggested

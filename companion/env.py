@@ -10,7 +10,8 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['WEIGHTS_HOST', 'detect_platform', 'storage_dir', 'setup_storage', 'versions', 'device_info', 'is_writable',
            'cached_weights', 'weights_status', 'WeightsUnavailable', 'explain_weights_error', 'in_notebook',
-           'widgets_status', 'show_progress', 'progress', 'Report', 'doctor', 'doctor_cli']
+           'jupyter_server', 'widgets_frontend', 'widgets_check', 'widgets_status', 'show_progress', 'progress',
+           'Report', 'doctor', 'doctor_cli']
 
 # %% ../nbs/00_env.ipynb #a7c1e002
 import warnings
@@ -118,18 +119,63 @@ def in_notebook() -> bool:
         return ip is not None and 'IPKernelApp' in ip.config
     except Exception: return False
 
-_WIDGET_HINTS = {
-    'colab': "Colab draws ipywidgets 8; if a widget shows as text, run google.colab.output.enable_custom_widget_manager().",
-    'kaggle': "Kaggle notebooks draw ipywidgets; restart the kernel after installing a new ipywidgets.",
-    'paperspace': "Paperspace uses JupyterLab: ipywidgets 8 needs jupyterlab_widgets in the same environment.",
-    'local': "JupyterLab or Notebook 7 with ipywidgets 8 draw widgets; in a terminal use `companion clean` instead."}
+_LABEXT = Path('labextensions')/'@jupyter-widgets'/'jupyterlab-manager'     # what `pip install jupyterlab_widgets` puts under <prefix>/share/jupyter
+_HOW = ("if a widget prints as text like `VBox(children=...)`: run `pip install jupyterlab_widgets` in the environment that runs Jupyter Lab "
+        "(there, `jupyter labextension list` must show @jupyter-widgets/jupyterlab-manager), then restart Jupyter Lab")
+
+def jupyter_server(pid: int|str|None=None) -> list[str]:
+    "The command line of the Jupyter server that started this kernel (its pid is in `JPY_PARENT_PID`); [] where it can't be read (no server, not Linux)."
+    pid = pid or os.environ.get('JPY_PARENT_PID')
+    if not pid: return []
+    try: return [a for a in Path(f'/proc/{pid}/cmdline').read_bytes().decode(errors='replace').split('\0') if a]
+    except OSError: return []
+
+def _prefixes(cmd: list[str]) -> list[Path]:
+    "The environments a server command runs from: `<prefix>/bin/python <prefix>/bin/jupyter-lab ...` gives `<prefix>`."
+    return [Path(a).parent.parent for a in cmd[:2] if Path(a).is_absolute() and Path(a).parent.name in ('bin', 'Scripts')]
+
+def widgets_frontend(prefixes=()) -> Path|None:
+    "The folder of the JupyterLab widget front end, searched where Lab searches (JUPYTER_PATH, the user's folder, each prefix, the system's); None if absent."
+    try:
+        from jupyter_core.paths import jupyter_data_dir, SYSTEM_JUPYTER_PATH
+        user, system = [jupyter_data_dir()], list(SYSTEM_JUPYTER_PATH)
+    except ImportError: user, system = [], []
+    extra = [p for p in os.environ.get('JUPYTER_PATH', '').split(os.pathsep) if p]
+    dirs = [*extra, *user, *(Path(p)/'share'/'jupyter' for p in prefixes), *system]
+    return next((Path(d)/_LABEXT for d in dirs if (Path(d)/_LABEXT/'package.json').is_file()), None)
+
+def _version(pkg: str) -> str|None:
+    try: return _md.version(pkg)
+    except _md.PackageNotFoundError: return None
+
+def widgets_check(platform: str|None=None, kernel: bool|None=None, server: list[str]|None=None) -> tuple[str, str|None]:
+    "(what is known about drawing widgets here, what to do or None): from the platform, whether this is a Jupyter kernel, and the `server` command line."
+    v = _version('ipywidgets')
+    if v is None: return 'no: ipywidgets is not installed in this environment', 'pip install ipywidgets, then restart the kernel'
+    platform, kernel = platform or detect_platform(), in_notebook() if kernel is None else kernel
+    jw = f"jupyterlab_widgets {_version('jupyterlab_widgets') or 'not installed'} in this environment"
+    if not kernel:
+        lab = Path(sys.prefix)/'bin'/'jupyter-lab'
+        here = (f'; Jupyter Lab from this environment ({lab}) would draw them' if lab.exists() and widgets_frontend([sys.prefix]) else '')
+        return (f'not here: a terminal or a script has no widget front end; ipywidgets {v}, {jw}{here}',
+                'in a terminal, review images with `companion clean ROOT gallery CANDIDATES`; in Jupyter Lab, ' + _HOW)
+    if platform == 'colab': return (f'yes: Colab ships the widget front end; ipywidgets {v}',
+                                    'if a widget shows as text, run google.colab.output.enable_custom_widget_manager()')
+    if platform == 'kaggle': return f'yes: Kaggle ships the widget front end; ipywidgets {v}', 'restart the kernel after installing another ipywidgets'
+    server = jupyter_server() if server is None else server
+    cmd = ' '.join(Path(a).name for a in server[:3])
+    if 'voila' in cmd: return f'yes: voila draws the widgets itself; ipywidgets {v}', None
+    if any(k in cmd for k in ('jupyter-lab', 'jupyterlab', 'jupyter-notebook', 'jupyter-server', 'jupyter_server')) and _prefixes(server):
+        if (fe := widgets_frontend(_prefixes(server))): return f'yes: the Jupyter server that runs this kernel has jupyterlab_widgets ({fe}); ipywidgets {v}', None
+        py = _prefixes(server)[0]/'bin'/'python'
+        return (f'no: the Jupyter server that runs this kernel ({server[0]}) has no jupyterlab_widgets, so widgets print as text like `VBox(children=...)`',
+                f'run `{py} -m pip install jupyterlab_widgets`, then restart Jupyter Lab')
+    return f"can't tell from inside the kernel: the front end belongs to the server that runs Jupyter; ipywidgets {v}, {jw}", _HOW
 
 def widgets_status(platform: str|None=None) -> str:
-    "Whether widgets can render here, and what the platform needs for them."
-    try: v = _md.version('ipywidgets')
-    except _md.PackageNotFoundError: return 'no: pip install ipywidgets'
-    where = 'yes (in a Jupyter kernel)' if in_notebook() else 'not here (no Jupyter kernel)'
-    return f"{where}; ipywidgets {v}. {_WIDGET_HINTS[platform or detect_platform()]}"
+    "`widgets_check` as one line: what is known, then what to do."
+    s, h = widgets_check(platform)
+    return s + (f' → {h}' if h else '')
 
 # %% ../nbs/00_env.ipynb #d3e38494
 def show_progress() -> bool:
@@ -180,7 +226,7 @@ def doctor(timeout: float=3.0) -> Report:
     ok = is_writable(model_dir)
     rows.append(('model dir', f"{model_dir} ({'writable' if ok else 'read-only'})",
                  None if ok else "set learn.model_dir to a writable folder, e.g. Path('/kaggle/working/models')"))
-    rows.append(('widgets', widgets_status(plat), None))
+    rows.append(('widgets', *widgets_check(plat)))
     ws = weights_status(timeout)
     rows.append(('pretrained weights', ws, None if ws == 'online' or 'cached' in ws else
                  'offline: use pretrained=False, or copy weight files into the torch hub cache'))
