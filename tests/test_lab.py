@@ -1,5 +1,5 @@
 "A student's notebook in a real JupyterLab 4, run with Run > Run All Cells in Chromium: one training display, widgets drawn as widgets, a click that moves a file."
-import json, os, re, shutil, socket, subprocess, sys, time, contextlib
+import importlib.util, json, os, re, shutil, socket, subprocess, sys, time, contextlib
 from pathlib import Path
 import pandas as pd
 import pytest
@@ -157,6 +157,8 @@ def test_run_all_leaves_the_widgets_fresh(lab, chromium, name, fresh):
     t0 = time.time()
     url, nbs = lab
     src = Path(__file__).parent.parent/'nbs'/name
+    if 'nbdev' in src.read_text() and importlib.util.find_spec('nbdev') is None:   # `make test-latest` installs no dev tools
+        pytest.skip(f'{name} imports nbdev (show_doc), which only the dev environment has: `make test` runs this test')
     shutil.copy(src, nbs/name)
     n = sum(c['cell_type'] == 'code' for c in json.loads(src.read_text())['cells'])
     with sync_playwright() as pw:
