@@ -144,7 +144,7 @@ def run_app(name, app_dir, files, clients, requests):
     pin(SERVER_CORE)                      # the server process inherits core 0 ...
     srv = AppServer(app_dir, timeout=180).start()
     pin(LOAD_CORE)                        # ... and the client threads started from here run on core 1
-    with srv:
+    try:
         for kind, fn in LOADS.items():
             fn(srv.url, files[:4], 2, 2)   # warm up
             c0, s0 = cpu_s(srv.proc.pid), time.process_time()
@@ -154,6 +154,7 @@ def run_app(name, app_dir, files, clients, requests):
             print(f'  {name:<20} {kind:<14} errors {len(errs):>3}  throughput {r["tput"]:6.1f} req/s  p50 {r["p50"]:5.0f} ms  p95 {r["p95"]:5.0f} ms  '
                   f'server CPU {srv_ms:5.1f} ms/req  clients CPU {cli_ms:5.1f} ms/req  (wall {wall:.1f} s)', flush=True)
             for e in errs[:3]: print('     error:', e[:200])
+    finally: srv.stop()                   # (not `with srv`: that would start a second server)
     return res
 
 def main():
