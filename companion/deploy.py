@@ -276,7 +276,7 @@ class AppServer:
     def __enter__(self): return self.start()
     def __exit__(self, *exc): self.stop()
 
-# %% ../nbs/08_deploy.ipynb #43159b40
+# %% ../nbs/08_deploy.ipynb #38504030
 @dataclass
 class SpaceCheck:
     "What `check_space` found: `ok`, one row per example, one per bad upload, and the server's startup line and log."
@@ -297,11 +297,16 @@ class SpaceCheck:
 def _confidences(label_out) -> dict:
     return {c['label']: float(c['confidence']) for c in label_out.get('confidences', [])}
 
-def _ask(client, f):
-    "('ok', labels, note) or ('error', None, message) for one upload."
+def _ask(client, f, api: str='/predict'):
+    "('ok', the app's answer, '') or ('error', None, message) for one upload to endpoint `api`."
     from gradio_client import handle_file
-    try: out, note = client.predict(handle_file(str(f)), api_name='/predict'); return 'ok', out, note or ''
+    try: return 'ok', client.predict(handle_file(str(f)), api_name=api), ''
     except Exception as e: return 'error', None, f'{type(e).__name__}: {e}'
+
+def _ask_companion(client, f):
+    "('ok', labels, note) or ('error', None, message): an upload to companion's own app, whose answer is (labels, note)."
+    res, out, msg = _ask(client, f)
+    return (res, out[0], out[1] or '') if res == 'ok' else (res, out, msg)
 
 IMAGE_COMPONENTS = ('Image', 'ImageEditor', 'File', 'UploadButton')
 
@@ -323,25 +328,22 @@ def _shown(out) -> str:
 
 def _check_any_app(space: Path, uploads: bool, timeout: float, python: str|None) -> SpaceCheck:
     "check_space for an app.py companion didn't build (the student's own): find its image endpoint, send its example images and the bad uploads; ok when every example is answered and the app keeps serving after each bad upload."
-    from gradio_client import Client, handle_file
+    from gradio_client import Client
     exs = [f for d in (space/'examples', space) if d.is_dir() for f in sorted(d.iterdir()) if f.suffix.lower() in IMAGE_EXTS][:10]
     if not exs: raise FileNotFoundError(f'{space} has no example images (in examples/ or next to app.py): add a few, as the course\'s app lists dog.jpg and cat.jpg')
-    def ask(client, api, f):
-        try: return 'ok', client.predict(handle_file(str(f)), api_name=api), ''
-        except Exception as e: return 'error', None, f'{type(e).__name__}: {e}'
     srv = AppServer(space, timeout=timeout, python=python)
     with srv:
         client = Client(srv.url, verbose=False)
         api, outs = image_endpoint(client)
         rows, done = [], []
         for f in exs:
-            res, out, msg = ask(client, api, f)
+            res, out, msg = _ask(client, f, api)
             rows.append(dict(example=f.name, app=_shown(out) if res == 'ok' else msg, local='', max_abs_diff=float('nan'), ok=res == 'ok'))
         if uploads:
             with tempfile.TemporaryDirectory() as tmp:
                 for kind, f in bad_uploads(tmp, exs[0]).items():
-                    res, out, msg = ask(client, api, f)
-                    after, *_ = ask(client, api, exs[0])   # the server keeps serving
+                    res, out, msg = _ask(client, f, api)
+                    after, *_ = _ask(client, exs[0], api)   # the server keeps serving
                     # not companion's app, so not its messages: what counts is that the app answers or refuses, and keeps serving
                     done.append(dict(kind=kind, result='refused' if res == 'error' else 'answered', message=msg or _shown(out), ok=after == 'ok'))
     return SpaceCheck(all(r['ok'] for r in rows + done), srv.url, rows, done, srv.startup_s, f'your own app: endpoint {api} -> {", ".join(map(str, outs))}', srv.log)
@@ -366,7 +368,7 @@ def check_space(space_dir: str|Path, uploads: bool=True, atol: float=1e-4, timeo
         client = Client(srv.url, verbose=False)
         rows = []
         for f in exs:
-            res, out, note = _ask(client, f)
+            res, out, note = _ask_companion(client, f)
             want = local.predict(f)[2]
             want = {local.vocab[i]: float(want[i]) for i in np.argsort(-want)[:cfg.get('top_k', 3)]}
             got = _confidences(out) if res == 'ok' else {}
@@ -379,9 +381,9 @@ def check_space(space_dir: str|Path, uploads: bool=True, atol: float=1e-4, timeo
                 mb = float(re.sub('[^0-9.]', '', cfg.get('max_file_size', '10mb')) or 10)
                 for kind, f in bad_uploads(tmp, exs[0], max_file_mb=mb).items():
                     action, words = UPLOAD_CASES[kind]
-                    res, out, msg = _ask(client, f)
+                    res, out, msg = _ask_companion(client, f)
                     fine = (res == 'error') if action == 'refuse' else (res == 'ok' and out.get('label') in local.vocab)
-                    after, *_ = _ask(client, exs[0])   # the server keeps serving
+                    after, *_ = _ask_companion(client, exs[0])   # the server keeps serving
                     done.append(dict(kind=kind, result='refused' if res == 'error' else 'answered', message=msg,
                                      ok=fine and words.lower() in msg.lower() and after == 'ok'))
     startup = next((l for l in srv.log.splitlines() if l.startswith('companion app:')), '')

@@ -42,3 +42,29 @@ def run_cli(*args, env=None, **kw):
     return subprocess.run([COMPANION, *map(str, args)], capture_output=True, text=True, env=e, **kw)
 
 COMPANION = str(Path(sys.executable).parent/'companion')   # the console script installed with the package
+
+def until(cond, what: str, timeout: float=30):
+    "Wait until `cond()` holds (a page re-renders, a kernel writes a file a moment after a click); fail naming `what` after `timeout` s."
+    import time
+    t = time.time()
+    while time.time() - t < timeout:
+        try:
+            if cond(): return
+        except Exception: pass   # the page is re-rendering: look again
+        time.sleep(0.1)
+    raise AssertionError(f'timed out waiting for {what}')
+
+def run_in_kernel(code: str, timeout: float=240) -> tuple:
+    "Run `code` in a fresh Jupyter kernel: (its display messages' contents, in order; its stream and error text)."
+    from jupyter_client.manager import start_new_kernel
+    km, kc = start_new_kernel(kernel_name='python3')
+    shown, stream = [], []
+    def hook(msg):
+        t, c = msg['msg_type'], msg['content']
+        if t in ('display_data', 'update_display_data'): shown.append(c)
+        elif t == 'stream': stream.append(c['text'])
+        elif t == 'error': stream.append('\n'.join(c['traceback']))
+    try: reply = kc.execute_interactive(code, output_hook=hook, timeout=timeout)
+    finally: kc.stop_channels(); km.shutdown_kernel(now=True)
+    assert reply['content']['status'] == 'ok', ''.join(stream)
+    return shown, ''.join(stream)

@@ -2,6 +2,7 @@
 import json, os, re, subprocess, sys, textwrap
 from pathlib import Path
 import pytest
+from conftest import run_in_kernel
 
 FIT = textwrap.dedent('''
     import json, sys
@@ -105,22 +106,12 @@ KERNEL = textwrap.dedent('''
 
 def test_notebook_bar_is_labelled(digits37_path):
     "In a real Jupyter kernel the progress bar's HTML carries the phase name and what it counts; no phase lines under the table."
-    from jupyter_client.manager import start_new_kernel
-    km, kc = start_new_kernel(kernel_name='python3')
-    html, stream = [], []
-    def hook(msg):
-        c = msg['content']
-        if msg['msg_type'] in ('display_data', 'update_display_data'): html.append(c['data'].get('text/html', ''))
-        elif msg['msg_type'] == 'stream': stream.append(c['text'])
-        elif msg['msg_type'] == 'error': stream.append('\n'.join(c['traceback']))
-    try: reply = kc.execute_interactive(KERNEL.format(path=str(digits37_path)), output_hook=hook, timeout=240)
-    finally: kc.stop_channels(); km.shutdown_kernel(now=True)
-    assert reply['content']['status'] == 'ok', ''.join(stream)
+    msgs, text = run_in_kernel(KERNEL.format(path=str(digits37_path)))
+    html = [c['data'].get('text/html', '') for c in msgs]
     bars = [h for h in html if '<progress' in h]
     assert any(re.search(r'</progress> TRAIN · [\d.]+% \[\d+/\d+ batches', h) for h in bars)
     assert any(re.search(r'</progress> VALID · \d', h) for h in bars)
     assert any('train_loss' in h and '<table' in h for h in html)                  # fastai's table stays in the notebook
-    text = ''.join(stream)
     assert '▶' not in text and '✔' not in text and '\r' not in text
 
 def test_event_trace_sees_every_event(digits37_path):

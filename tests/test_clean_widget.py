@@ -3,7 +3,8 @@ import os, socket, subprocess, sys, time, shutil, contextlib
 from pathlib import Path
 import pandas as pd
 import pytest
-from conftest import CHROME_ARGS, require, run_cli
+from companion.deploy import free_port
+from conftest import CHROME_ARGS, require, run_cli, until
 from companion.data import flip_labels
 from companion.clean import Cleaner, snapshot, gallery, STATE, _sha
 
@@ -23,16 +24,13 @@ def flipped(digits_path, tmp_path):
     df.to_csv(tmp_path/'candidates.csv', index=False)
     return root, df, tmp_path/'candidates.csv'
 
-def _free_port() -> int:
-    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
-
 @contextlib.contextmanager
 def serve_voila(root, csv, tmp_path, **env):
     "Serve tests/clean_widget_app.ipynb with voila on a free port over `root` and the candidates `csv`; yield its URL."
     voila = Path(sys.executable).parent/'voila'
     require(voila.exists(), 'voila (pip install voila)')
     nb = shutil.copy(HERE/'clean_widget_app.ipynb', tmp_path/'app.ipynb')
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, COMPANION_CLEAN_ROOT=str(root), COMPANION_CLEAN_CANDIDATES=str(csv), **env)
     log = open(tmp_path/'voila.log', 'w')
     p = subprocess.Popen([str(voila), str(nb), '--no-browser', f'--port={port}', '--Voila.ip=127.0.0.1'], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -52,16 +50,6 @@ def voila_url(flipped, tmp_path):
     "The widget over the flipped digits, 8 cards a page."
     root, df, csv = flipped
     with serve_voila(root, csv, tmp_path, COMPANION_CLEAN_PER_PAGE='8') as url: yield url
-
-def _until(cond, what, timeout=15):
-    "Wait until `cond()` holds (the kernel writes the journal a moment after the click)."
-    t = time.time()
-    while time.time() - t < timeout:
-        try:
-            if cond(): return
-        except Exception: pass   # the page is re-rendering: look again
-        time.sleep(0.1)
-    raise AssertionError(f'timed out waiting for {what}')
 
 def test_widget_in_voila(flipped, voila_url, chromium):
     from playwright.sync_api import sync_playwright
@@ -86,38 +74,38 @@ def test_widget_in_voila(flipped, voila_url, chromium):
         first_page = paths()
         to1 = df.set_index('path').loc[str(root/p1), 'pred']
         choose(0, 'delete'); choose(1, f'relabel → {to1}')
-        _until(lambda: marks() == {p0: ('delete', None), p1: ('relabel', to1)}, 'two marks in the journal')
+        until(lambda: marks() == {p0: ('delete', None), p1: ('relabel', to1)}, 'two marks in the journal')
         assert snapshot(root) == before
 
         # page through every candidate: the last page holds the rest, then mark on page 2
         n_pages = -(-len(df) // 8)
         assert f'page 1 of {n_pages}' in info.inner_text()
         for k in range(2, n_pages + 1):
-            pg.locator('.cw-next').click(); _until(lambda: f'page {k} of' in info.inner_text(), f'page {k}')
+            pg.locator('.cw-next').click(); until(lambda: f'page {k} of' in info.inner_text(), f'page {k}')
         assert cards.count() == len(df) - 8*(n_pages - 1)
         assert pg.locator('.cw-next').is_disabled()
         seen_last = path_of(0)
         for k in range(n_pages - 1, 1, -1):
-            pg.locator('.cw-prev').click(); _until(lambda: f'page {k} of' in info.inner_text(), f'page {k}')
+            pg.locator('.cw-prev').click(); until(lambda: f'page {k} of' in info.inner_text(), f'page {k}')
         p2 = path_of(0); choose(0, 'delete')
-        _until(lambda: len(marks()) == 3, 'third mark')
-        pg.locator('.cw-prev').click(); _until(lambda: 'page 1 of' in info.inner_text(), 'page 1')
-        _until(lambda: (shown(0), shown(1)) == ('delete', f'relabel → {to1}'), 'page-1 choices shown again')
+        until(lambda: len(marks()) == 3, 'third mark')
+        pg.locator('.cw-prev').click(); until(lambda: 'page 1 of' in info.inner_text(), 'page 1')
+        until(lambda: (shown(0), shown(1)) == ('delete', f'relabel → {to1}'), 'page-1 choices shown again')
 
         # filters: show one class, mark there, switch class and split back and forth: choices are kept
         lab0 = df.set_index('path').loc[str(root/p0), 'label']
         pg.locator('.cw-class select').select_option(lab0)
-        _until(lambda: p0 in paths() and all(p.split('/')[1] == lab0 for p in paths()), f'class {lab0} only')
+        until(lambda: p0 in paths() and all(p.split('/')[1] == lab0 for p in paths()), f'class {lab0} only')
         j0 = paths().index(p0)
         assert shown(j0) == 'delete'
         jk = next(j for j,p in enumerate(paths()) if p not in (p0, p1, p2))
         pk = path_of(jk); choose(jk, 'keep')
-        _until(lambda: len(marks()) == 4, 'fourth mark')
+        until(lambda: len(marks()) == 4, 'fourth mark')
         pg.locator('.cw-split select').select_option('valid')
-        _until(lambda: all(p.startswith('valid/') for p in paths()) and pk not in paths(), 'valid only')
+        until(lambda: all(p.startswith('valid/') for p in paths()) and pk not in paths(), 'valid only')
         pg.locator('.cw-split select').select_option('all'); pg.locator('.cw-class select').select_option('all')
-        _until(lambda: paths() == first_page, 'back to all')   # both filters re-rendered, not only the first
-        _until(lambda: (shown(0), shown(1)) == ('delete', f'relabel → {to1}'), 'page-1 choices shown again')
+        until(lambda: paths() == first_page, 'back to all')   # both filters re-rendered, not only the first
+        until(lambda: (shown(0), shown(1)) == ('delete', f'relabel → {to1}'), 'page-1 choices shown again')
         assert marks() == {p0: ('delete', None), p1: ('relabel', to1), p2: ('delete', None), pk: ('keep', None)}
         assert snapshot(root) == before
 
@@ -128,7 +116,7 @@ def test_widget_in_voila(flipped, voila_url, chromium):
         assert p0 in plan and p1 in plan and p2 in plan and pk not in plan
         assert snapshot(root) == before
         pg.locator('.cw-confirm').click()
-        _until(lambda: 'Applied' in pg.locator('.cw-msg').inner_text(), 'applied')
+        until(lambda: 'Applied' in pg.locator('.cw-msg').inner_text(), 'applied')
         after = snapshot(root)
         for p in (p0, p2):
             assert p not in after and _sha(root/STATE/'quarantine'/p) == before[p]
@@ -139,10 +127,10 @@ def test_widget_in_voila(flipped, voila_url, chromium):
 
         # Undo puts every file back, byte-identical, and the choices are pending again
         pg.locator('.cw-undo').click()
-        _until(lambda: 'Undone' in pg.locator('.cw-msg').inner_text(), 'undone')
+        until(lambda: 'Undone' in pg.locator('.cw-msg').inner_text(), 'undone')
         assert snapshot(root) == before
         assert not list((root/STATE/'quarantine').rglob('*.png'))
-        _until(lambda: shown(0) == 'delete', 'choice shown again')
+        until(lambda: shown(0) == 'delete', 'choice shown again')
         b.close()
 
 def test_gallery_in_chromium_then_cli(flipped, tmp_path, chromium):
@@ -194,7 +182,7 @@ def test_widget_compact_one_click_accept(flipped, tmp_path, chromium):
         pg = b.new_page(viewport=dict(width=1400, height=1100))
         pg.goto(url, timeout=120_000)
         pg.wait_for_selector('.cw-card', timeout=120_000)
-        _until(lambda: pg.locator('.cw-card:visible img').first.evaluate('i => i.naturalWidth') > 0, 'thumbnails drawn')
+        until(lambda: pg.locator('.cw-card:visible img').first.evaluate('i => i.naturalWidth') > 0, 'thumbnails drawn')
         in_view = lambda sel: pg.evaluate("""s => [...document.querySelectorAll(s)].filter(e => { const r = e.getBoundingClientRect();
             return r.width > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth }).length""", sel)
         assert in_view('.cw-card') >= 20, in_view('.cw-card')
@@ -203,10 +191,10 @@ def test_widget_compact_one_click_accept(flipped, tmp_path, chromium):
         pg.set_viewport_size(dict(width=1400, height=500))                  # a smaller window: the page scrolls, Apply stays in view
         pg.mouse.move(700, 400); pg.mouse.wheel(0, 3000)
         scrolled = "() => Math.max(scrollY, ...[...document.querySelectorAll('*')].map(e => e.scrollTop))"   # voila scrolls an inner element
-        _until(lambda: pg.evaluate(scrolled) > 200, 'the page scrolled')
+        until(lambda: pg.evaluate(scrolled) > 200, 'the page scrolled')
         assert in_view('.cw-apply') == 1
         _shot(pg, tmp_path, 'widget_scrolled.png')
-        pg.mouse.wheel(0, -5000); _until(lambda: pg.evaluate(scrolled) == 0, 'back at the top')
+        pg.mouse.wheel(0, -5000); until(lambda: pg.evaluate(scrolled) == 0, 'back at the top')
         pg.set_viewport_size(dict(width=1400, height=1100))
 
         card = pg.locator('.cw-card:visible').first
@@ -214,18 +202,18 @@ def test_widget_compact_one_click_accept(flipped, tmp_path, chromium):
         to = df.set_index('path').loc[str(root/rel), 'pred']
         assert card.locator('.cw-accept').inner_text().strip() == f'✓ {to}'
         card.locator('.cw-accept').click()                                     # one click
-        _until(lambda: {k: (v['action'], v.get('to')) for k,v in Cleaner(root).marks.items()} == {rel: ('relabel', to)}, 'the mark in the journal')
+        until(lambda: {k: (v['action'], v.get('to')) for k,v in Cleaner(root).marks.items()} == {rel: ('relabel', to)}, 'the mark in the journal')
         counts = pg.locator('.cw-counts')
-        _until(lambda: 'pending: 0 delete, 1 relabel, 0 keep' in counts.inner_text(), 'pending count')
+        until(lambda: 'pending: 0 delete, 1 relabel, 0 keep' in counts.inner_text(), 'pending count')
         assert snapshot(root) == before
         pg.locator('.cw-apply').click(); pg.wait_for_selector('.cw-plan')
         pg.locator('.cw-confirm').click()
-        _until(lambda: 'Applied' in pg.locator('.cw-msg').inner_text(), 'applied')
+        until(lambda: 'Applied' in pg.locator('.cw-msg').inner_text(), 'applied')
         dst = Cleaner(root).moved[rel].dst
         assert dst.startswith(f'{rel.split("/")[0]}/{to}/') and not (root/rel).exists() and _sha(root/dst) == before[rel]
-        _until(lambda: 'applied: 0 in quarantine, 1 relabelled' in counts.inner_text() and 'pending: 0 delete, 0 relabel' in counts.inner_text(), 'counts after apply')
+        until(lambda: 'applied: 0 in quarantine, 1 relabelled' in counts.inner_text() and 'pending: 0 delete, 0 relabel' in counts.inner_text(), 'counts after apply')
         where = card.locator('.cw-where')
-        _until(lambda: dst in where.inner_text(), 'the card says where the file is')
+        until(lambda: dst in where.inner_text(), 'the card says where the file is')
         assert f'relabelled → {to}' in where.inner_text()
         for el in (where, where.locator('.widget-html-content'), card):            # nothing clipped
             sw, cw = el.evaluate('e => [e.scrollWidth, e.clientWidth]')
@@ -233,9 +221,9 @@ def test_widget_compact_one_click_accept(flipped, tmp_path, chromium):
         assert not card.locator('.cw-choice').is_visible()
         _shot(pg, tmp_path, 'widget_applied.png')
         pg.locator('.cw-undo').click()
-        _until(lambda: 'Undone' in pg.locator('.cw-msg').inner_text(), 'undone')
+        until(lambda: 'Undone' in pg.locator('.cw-msg').inner_text(), 'undone')
         assert snapshot(root) == before
-        _until(lambda: 'pending: 0 delete, 1 relabel' in counts.inner_text() and 'applied: 0 in quarantine, 0 relabelled' in counts.inner_text(), 'counts after undo')
+        until(lambda: 'pending: 0 delete, 1 relabel' in counts.inner_text() and 'applied: 0 in quarantine, 0 relabelled' in counts.inner_text(), 'counts after undo')
         b.close()
 
 def test_gallery_keeps_choices_filters_and_pages(flipped, tmp_path, chromium):

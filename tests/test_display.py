@@ -2,7 +2,7 @@
 import os, re, subprocess, sys, textwrap
 from pathlib import Path
 import pytest
-from conftest import COMPANION
+from conftest import COMPANION, run_in_kernel
 
 BAR_CHARS = re.compile('[█▏▎▍▌▋▊▉]')
 
@@ -63,23 +63,12 @@ KERNEL = textwrap.dedent('''
 
 def test_notebook_has_one_table_and_no_phase_lines(digits37_path):
     "In a real Jupyter kernel: fastai's table (epochs 0 and 1, as fastai numbers them), bars labelled TRAIN/VALID, no ▶ lines."
-    from jupyter_client.manager import start_new_kernel
-    km, kc = start_new_kernel(kernel_name='python3')
-    shown, stream = {}, []
-    def hook(msg):
-        c = msg['content']
-        if msg['msg_type'] in ('display_data', 'update_display_data'):
-            shown[c.get('transient', {}).get('display_id') or len(shown)] = c['data'].get('text/html', '')
-        elif msg['msg_type'] == 'stream': stream.append(c['text'])
-        elif msg['msg_type'] == 'error': stream.append('\n'.join(c['traceback']))
-    try: reply = kc.execute_interactive(KERNEL.format(path=str(digits37_path)), output_hook=hook, timeout=240)
-    finally: kc.stop_channels(); km.shutdown_kernel(now=True)
-    assert reply['content']['status'] == 'ok', ''.join(stream)
+    msgs, text = run_in_kernel(KERNEL.format(path=str(digits37_path)))
+    shown = {c.get('transient', {}).get('display_id') or i: c['data'].get('text/html', '') for i, c in enumerate(msgs)}
     tables = [h for h in shown.values() if '<table' in h and 'train_loss' in h]
     assert len(tables) == 1                                                         # one display, one table
     rows = re.findall(r'<tr>\s*<td>(\d+)</td>', tables[0])
     assert rows == ['0', '1']
-    text = ''.join(stream)
     assert '▶' not in text and '✔' not in text and '\r' not in text, text
     assert text.count('● fit · 2 epochs') == 1
 

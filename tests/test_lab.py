@@ -3,22 +3,11 @@ import importlib.util, json, os, re, shutil, socket, subprocess, sys, time, cont
 from pathlib import Path
 import pandas as pd
 import pytest
-from conftest import CHROME_ARGS, require
+from companion.deploy import free_port
+from conftest import CHROME_ARGS, require, until
 from companion.clean import Cleaner, snapshot, STATE, _sha
 
 BIN = Path(sys.executable).parent
-
-def _free_port() -> int:
-    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
-
-def _until(cond, what, timeout=30):
-    t = time.time()
-    while time.time() - t < timeout:
-        try:
-            if cond(): return
-        except Exception: pass   # the page is re-rendering: look again
-        time.sleep(0.2)
-    raise AssertionError(f'timed out waiting for {what}')
 
 def _cells(*srcs) -> dict:
     "A notebook on the `companion` kernel (as `make lab` registers it) with one code cell per source."
@@ -42,7 +31,7 @@ def serve_lab(nb_dir: Path, tmp: Path):
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(d['cfg']), JUPYTER_DATA_DIR=str(d['data']), JUPYTER_RUNTIME_DIR=str(d['runtime']),
                JUPYTERLAB_SETTINGS_DIR=str(d['settings']), JUPYTERLAB_WORKSPACES_DIR=str(d['workspaces']), IPYTHONDIR=str(d['ipython']),
                JUPYTER_PATH=str(d['kernels']/'share'/'jupyter'), PYTHONWARNINGS='ignore')
-    port, log = _free_port(), open(tmp/'lab.log', 'w')
+    port, log = free_port(), open(tmp/'lab.log', 'w')
     p = subprocess.Popen([str(lab), '--no-browser', '--IdentityProvider.token=', f'--port={port}', '--ServerApp.ip=127.0.0.1', f'--notebook-dir={nb_dir}',
                           '--LabApp.news_url=', '--LabApp.extension_manager=readonly'] + (['--allow-root'] if os.geteuid() == 0 else []),
                          env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -73,11 +62,11 @@ def _run_all(pg, url: str, name: str, n_cells: int, kernel: str, timeout=120):
     nb = pg.locator('.jp-NotebookPanel:visible')
     nb.locator('.jp-Cell').first.wait_for(timeout=120_000)
     status = pg.locator('.jp-StatusBar-Widget', has_text=kernel)
-    _until(lambda: 'Idle' in status.first.inner_text(), f'the {kernel} kernel to start', timeout=90)
+    until(lambda: 'Idle' in status.first.inner_text(), f'the {kernel} kernel to start', timeout=90)
     pg.locator('.lm-MenuBar-itemLabel', has_text=re.compile(r'^Run$')).click()
     pg.locator('.lm-Menu-itemLabel', has_text=re.compile(r'^Run All Cells$')).click()
     prompts = nb.locator('.jp-CodeCell .jp-InputArea-prompt')
-    _until(lambda: [s.strip() for s in prompts.all_text_contents()] == [f'[{i}]:' for i in range(1, n_cells+1)], f'Run All of {name} to finish', timeout=timeout)
+    until(lambda: [s.strip() for s in prompts.all_text_contents()] == [f'[{i}]:' for i in range(1, n_cells+1)], f'Run All of {name} to finish', timeout=timeout)
     return nb
 
 def test_run_all_in_jupyterlab(lab, digits_path, tmp_path, chromium):
@@ -123,15 +112,15 @@ def test_run_all_in_jupyterlab(lab, digits_path, tmp_path, chromium):
         rel = card.locator('.cw-path').inner_text()
         assert card.locator('.cw-accept').inner_text().strip() == '✓ 8'
         card.locator('.cw-accept').click()
-        _until(lambda: {k: (v['action'], v.get('to')) for k,v in Cleaner(root).marks.items()} == {rel: ('relabel', '8')}, 'the mark in the journal')
+        until(lambda: {k: (v['action'], v.get('to')) for k,v in Cleaner(root).marks.items()} == {rel: ('relabel', '8')}, 'the mark in the journal')
         assert snapshot(root) == before
         pg.locator('.cw-apply').click(); pg.wait_for_selector('.cw-plan')
         assert snapshot(root) == before
         pg.locator('.cw-confirm').click()
-        _until(lambda: not (root/rel).exists(), 'the file to move')
+        until(lambda: not (root/rel).exists(), 'the file to move')
         dst = Cleaner(root).moved[rel].dst
         assert dst.startswith('train/8/') and _sha(root/dst) == before[rel]
-        _until(lambda: 'Applied' in pg.locator('.cw-msg').inner_text(), 'the Applied message')
+        until(lambda: 'Applied' in pg.locator('.cw-msg').inner_text(), 'the Applied message')
         b.close()
     print(f'\nLab, student notebook: Run All done {t_run:.1f}s, total {time.time()-t0:.1f}s')
 
