@@ -11,10 +11,10 @@ import numpy as np
 from PIL import Image
 
 # %% auto #0
-__all__ = ['digits', 'flip_labels', 'image_files', 'AuditResult', 'audit_images', 'folder_items', 'choose_size', 'digits_cli',
-           'audit_cli']
+__all__ = ['digits', 'flip_labels', 'image_files', 'AuditResult', 'audit_images', 'folder_items', 'choose_size', 'write_digits',
+           'audit_report']
 
-# %% ../nbs/01_data.ipynb #6f06a573
+# %% ../nbs/01_data.ipynb #367f3159
 def _default_dest(classes, size) -> Path:
     from fastai.data.external import fastai_cfg
     name = 'digits' + ('_' + '_'.join(classes) if classes else '') + (f'_{size}px' if size != 28 else '')
@@ -31,7 +31,11 @@ def _digits_plan(classes, valid_pct, seed):
     valid = set(idx[perm[:n_valid]].tolist())
     return d.images, [(int(i), labels[i], 'valid' if i in valid else 'train') for i in idx]
 
-def digits(dest: str|Path|None=None, classes=None, size: int=28, valid_pct: float=0.2, seed: int=42) -> Path:
+def digits(dest: str|Path|None=None, # folder to write (default: a folder in fastai's data dir, named by the settings)
+           classes=None,                # only these digits, e.g. '37' or ('3', '7') (default: all ten)
+           size: int=28,                # side of each image in pixels
+           valid_pct: float=0.2,        # share of each digit that goes to valid/
+           seed: int=42) -> Path:       # seed of the split
     "Write scikit-learn's handwritten digits as PNG folders `train/<label>/` and `valid/<label>/`; return the folder."
     from companion.env import progress
     classes = tuple(str(c) for c in classes) if classes is not None else None
@@ -82,7 +86,7 @@ def flip_labels(path: str|Path, pct: float=0.05, seed: int=0, splits=('train',))
     df.to_csv(rec, index=False)
     return df
 
-# %% ../nbs/01_data.ipynb #ef802105
+# %% ../nbs/01_data.ipynb #ba77d7d5
 _FIX = {
     'not_image': "not an image (wrong content for its name): delete it",
     'corrupt': "the image data cannot be decoded: delete it or download it again",
@@ -154,7 +158,10 @@ class AuditResult(pd.DataFrame):
     def __repr__(self): return 'audit: no problems found' if self.empty else super().__repr__()
     def _repr_html_(self): return '<p>audit: no problems found</p>' if self.empty else super()._repr_html_()
 
-def audit_images(path: str|Path, min_size: int=16, recurse: bool=True) -> AuditResult:
+def audit_images(path: str|Path,     # the folder of images to check
+                 min_size: int=16,   # images with a side shorter than this are reported as tiny
+                 recurse: bool=True  # look in subfolders too
+                ) -> AuditResult:
     "DataFrame of problem files under `path` (columns: path, problem, detail, fix); empty (and saying so) if all is well."
     from companion.env import progress
     rows, seen = [], {}
@@ -204,32 +211,28 @@ def choose_size(paths, n: int=200) -> int|None:
     if len(sizes) <= 1: return None
     return int(min(224, max(32, round(float(np.median([min(s) for s in sizes]))/8)*8)))
 
-# %% ../nbs/01_data.ipynb #d68314fc
-def digits_cli(argv=None) -> int:
-    "companion digits DEST: write the digits image folders."
-    import argparse
-    p = argparse.ArgumentParser(prog='companion digits', description="Write scikit-learn's handwritten digits as train/valid image folders.")
-    p.add_argument('dest', nargs='?', help='folder to write (default: fastai data dir)')
-    p.add_argument('--classes', nargs='*', help="only these digits, e.g. --classes 3 7")
-    p.add_argument('--size', type=int, default=28); p.add_argument('--valid-pct', type=float, default=0.2)
-    p.add_argument('--seed', type=int, default=42)
-    a = p.parse_args(argv)
-    d = digits(a.dest, classes=a.classes or None, size=a.size, valid_pct=a.valid_pct, seed=a.seed)
-    n = {s: len(list((d/s).glob('*/*.png'))) for s in ('train', 'valid')}
-    print(f"digits in {d}: {n['train']} train, {n['valid']} valid images")
-    return 0
+# %% ../nbs/01_data.ipynb #84120acc
+from fastcore.script import Param
 
-def audit_cli(argv=None) -> int:
-    "companion audit FOLDER: list image files that would break or mislead training."
-    import argparse
-    p = argparse.ArgumentParser(prog='companion audit', description='Find corrupt, truncated, odd-mode, tiny and duplicate images.')
-    p.add_argument('folder'); p.add_argument('--min-size', type=int, default=16)
-    p.add_argument('--csv', help='also write the table to this CSV file')
-    a = p.parse_args(argv)
-    if not Path(a.folder).is_dir(): print(f"error: {a.folder} is not a folder"); return 2
-    df = audit_images(a.folder, a.min_size)
-    if a.csv: df.to_csv(a.csv, index=False)
-    if df.empty: print(f'{a.folder}: no problems found'); return 0
+def write_digits(dest: Param("folder to write (default: a folder in fastai's data dir)", str, opt=False, nargs='?')=None,
+                 classes: str=None,   # only these digits, e.g. 37 for the 3s and 7s (default: all ten)
+                 size: int=28,        # side of each image in pixels
+                 valid_pct: float=0.2,# share of each digit that goes to valid/
+                 seed: int=42):       # seed of the split
+    "Write scikit-learn's handwritten digits as image folders `train/<label>/` and `valid/<label>/`, and say how many."
+    d = digits(dest, classes=classes, size=size, valid_pct=valid_pct, seed=seed)
+    n = {s: len(list((d/s).glob('*/*.png'))) for s in ('train', 'valid')}
+    return f"digits in {d}: {n['train']} train, {n['valid']} valid images"
+
+def audit_report(folder: str,        # the folder of images to check
+                 min_size: int=16,   # images with a side shorter than this are reported as tiny
+                 csv: str=None       # also write the table to this CSV file
+                ) -> int:
+    "Print the files under `folder` that would break or mislead training, each with its fix; 1 when there are any."
+    if not Path(folder).is_dir(): raise FileNotFoundError(f"{folder} is not a folder: pass the folder that holds your images")
+    df = audit_images(folder, min_size)
+    if csv: df.to_csv(csv, index=False)
+    if df.empty: print(f'{folder}: no problems found'); return 0
     for r in df.itertuples(): print(f"{r.problem:<10} {r.path}\n{'':<10} → {r.fix}")
     print(f'{len(df)} problem(s) in {df.path.nunique()} file(s)')
     return 1
