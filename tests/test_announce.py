@@ -97,22 +97,7 @@ def test_terminal_has_one_live_bar(digits37_path, tmp_path):
     assert '\n✔ TRAIN' not in text and '\r✔ TRAIN' in text                             # the line overwrites the bar
     assert 'Epoch 1/1' not in text                                                     # fastai's own bar sat out
 
-KERNEL = textwrap.dedent('''
-    from companion.learner import image_dls, learner
-    from companion.announce import *
-    learn = learner(image_dls({path!r})).announce()
-    learn.fit(1)
-''')
-
-def test_notebook_bar_is_labelled(digits37_path):
-    "In a real Jupyter kernel the progress bar's HTML carries the phase name and what it counts; no phase lines under the table."
-    msgs, text = run_in_kernel(KERNEL.format(path=str(digits37_path)))
-    html = [c['data'].get('text/html', '') for c in msgs]
-    bars = [h for h in html if '<progress' in h]
-    assert any(re.search(r'</progress> TRAIN · [\d.]+% \[\d+/\d+ batches', h) for h in bars)
-    assert any(re.search(r'</progress> VALID · \d', h) for h in bars)
-    assert any('train_loss' in h and '<table' in h for h in html)                  # fastai's table stays in the notebook
-    assert '▶' not in text and '✔' not in text and '\r' not in text
+# In a Jupyter kernel, the labelled bars and the one table are checked by tests/test_display.py.
 
 def test_event_trace_sees_every_event(digits37_path):
     "Callbacks that cancel each part once make a fit fire every event fastai's callback core defines; the trace lists them all."

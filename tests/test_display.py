@@ -62,13 +62,16 @@ KERNEL = textwrap.dedent('''
 ''')
 
 def test_notebook_has_one_table_and_no_phase_lines(digits37_path):
-    "In a real Jupyter kernel: fastai's table (epochs 0 and 1, as fastai numbers them), bars labelled TRAIN/VALID, no ▶ lines."
+    "In a real Jupyter kernel: fastai's table (epochs 0 and 1, as fastai numbers them), bars labelled TRAIN/VALID with what they count, no ▶ lines."
     msgs, text = run_in_kernel(KERNEL.format(path=str(digits37_path)))
     shown = {c.get('transient', {}).get('display_id') or i: c['data'].get('text/html', '') for i, c in enumerate(msgs)}
     tables = [h for h in shown.values() if '<table' in h and 'train_loss' in h]
     assert len(tables) == 1                                                         # one display, one table
     rows = re.findall(r'<tr>\s*<td>(\d+)</td>', tables[0])
     assert rows == ['0', '1']
+    bars = [c['data'].get('text/html', '') for c in msgs if '<progress' in c['data'].get('text/html', '')]   # every update, not just the last
+    assert any(re.search(r'</progress> TRAIN · [\d.]+% \[\d+/\d+ batches', h) for h in bars)   # the bar says which phase it counts
+    assert any(re.search(r'</progress> VALID · \d', h) for h in bars)
     assert '▶' not in text and '✔' not in text and '\r' not in text, text
     assert text.count('● fit · 2 epochs') == 1
 
