@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test install chromium ort-web sync-check nbtest pytest test-latest bench clean-venv
+.PHONY: demo test install chromium ort-web sync-check nbtest pytest test-latest bench clean-venv lesson-outputs
 
 # The dev environment: the tested versions of constraints.txt, nbdev included.
 $(BIN)/.installed: settings.ini setup.py constraints.txt
@@ -45,6 +45,12 @@ sync-check: install
 	  echo "nbdev_export/nbdev_clean changed files: companion/ or nbs/ were out of step. Commit the result."; \
 	  diff <(echo "$$before") <(echo "$$after"); exit 1; fi; echo "notebooks and library in step"
 	@$(BIN)/python tools/readme.py --check && echo "README.md is what nbs/index.ipynb makes"
+
+# The lesson notebooks are committed with their outputs (phase lines, reports, plots): after changing one, run this and commit.
+LESSONS := nbs/03_lr.ipynb nbs/04_train.ipynb nbs/05_interpret.ipynb nbs/1[0-5]_*.ipynb nbs/20_lesson2.ipynb
+lesson-outputs: install ort-web
+	$(BIN)/python tools/outputs.py $(LESSONS)
+	@for f in $(LESSONS); do $(BIN)/nbdev_clean --fname $$f; done
 
 nbtest: install ort-web
 	$(BIN)/nbdev_test --n_workers 2 --timing
