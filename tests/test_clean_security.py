@@ -64,6 +64,7 @@ def test_forged_open_batch_and_marks(ds, how):
     assert r_apply.returncode == 0 and 'line 1 skipped' in r_apply.stderr and 'line 3 skipped' in r_apply.stderr
     with pytest.warns(JournalWarning, match='line 1 skipped') as w: c = Cleaner(root)
     assert not c.marks and c.open_batch is None and any('line 3 skipped' in str(x.message) for x in w)
+    assert {x.filename for x in w} == {__file__}                        # each warning points at the line that opened the cleaner
     r_rec, = cli_all(root, 'recover')
     assert r_rec.returncode == 0 and 'set aside 3' in r_rec.stdout    # recover sets the forged lines aside, atomically
     _untouched(root, out, before_root, before_out)
