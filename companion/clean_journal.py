@@ -13,7 +13,7 @@ from .clean_labels import check_label
 # %% auto #0
 __all__ = ['STATE', 'Move', 'JournalWarning', 'Plan', 'Journal']
 
-# %% ../nbs/06c_clean_journal.ipynb #5b09d46c
+# %% ../nbs/06c_clean_journal.ipynb #d8ef01e8
 STATE = '.companion'   # hidden, so fastai's get_image_files never trains on the journal or the quarantine
 
 Move = namedtuple('Move', 'src dst sha action to')   # paths relative to the cleaner's root, posix style
@@ -44,14 +44,20 @@ def _check_to(rel: str, action: str, to=None, by: str='folder'):
 
 class Plan:
     "What `apply()` will do (or did): `moves`, `skipped` as (path, why), and `kept` paths; `failed`: the moves the file system refused."
-    def __init__(self, moves=(), skipped=(), kept=(), batch=None):
+    def __init__(self,
+                 moves=(),   # `Move`s: delete to the quarantine, relabel to the new folder or name
+                 skipped=(), # (path, why) of the marked files that will not move
+                 kept=(),    # paths marked 'keep'
+                 batch=None):# the id of the apply that carried it out, once applied
         self.moves, self.skipped, self.kept, self.batch, self.failed = list(moves), list(skipped), list(kept), batch, []
     def __len__(self): return len(self.moves)
     def counts(self) -> dict:
         "Number of files per outcome."
         c = Counter(m.action for m in self.moves)
         return dict(delete=c['delete'], relabel=c['relabel'], keep=len(self.kept), skip=len(self.skipped))
-    def lines(self, limit: int|None=None) -> list:
+    def lines(self,
+              limit: int|None=None # at most this many lines, and one saying how many more (None: all)
+             ) -> list:
         "The diff, one line per file: `- delete`, `~ relabel`, `! skip`."
         res = [f"{'-' if m.action == 'delete' else '~'} {m.action:<7} {m.src}  →  {m.dst}" for m in self.moves]
         res += [f'! skip    {p}  ({why})' for p,why in self.skipped]

@@ -10,8 +10,9 @@ from pathlib import Path, PurePosixPath
 # %% auto #0
 __all__ = ['check_label', 'Labeller']
 
-# %% ../nbs/06b_clean_labels.ipynb #f72c8d4e
-def check_label(label) -> str:
+# %% ../nbs/06b_clean_labels.ipynb #5103b0cc
+def check_label(label # the label: any value, read as text
+               ) -> str:
     "Return `label` as a str if it is one safe folder name; raise ValueError saying why not."
     s = '' if label is None else str(label)
     why = ('it is empty' if not s.strip() else
@@ -23,12 +24,13 @@ def check_label(label) -> str:
     if why: raise ValueError(f"label {label!r} is not a safe folder name: {why}. Use a plain name such as 'grizzly' or '7'.")
     return s
 
-# %% ../nbs/06b_clean_labels.ipynb #92068daa
+# %% ../nbs/06b_clean_labels.ipynb #e60a8efa
 _IMAGES = {'.jpg', '.jpeg', '.png', '.gif', '.bmp', '.tif', '.tiff', '.webp', '.jfif', '.ppm', '.pgm'}   # the usual ones of fastai's image_extensions
 
 class Labeller:
     "How a file's label is read: from its parent folder (`None` or 'folder'), by a regex with one group on its name, or by a function of its path or name."
-    def __init__(self, how=None):
+    def __init__(self,
+                 how=None): # None or 'folder' (the parent folder), a regex with one group around the label in the file name, or a function of the path or name
         self.how, self.f, self.pat, self._on = how, None, None, None
         if isinstance(how, Labeller): self.__dict__.update(how.__dict__); return
         if how is None or how == 'folder': self.by = self.key = 'folder'
@@ -65,7 +67,10 @@ class Labeller:
         r = self._call(p)
         return None if r is None else str(r)
 
-    def names(self, path, to: str) -> list:
+    def names(self,
+              path,    # the file to relabel
+              to: str  # the label its new name must read
+             ) -> list:
         "New names for file `path` in its own folder that this labeller reads as `to`, best first (empty if none is found)."
         p, to = Path(path), str(to); name, old = p.name, self(p)
         stem, suf = os.path.splitext(name)
@@ -82,7 +87,10 @@ class Labeller:
             return n != name and os.path.splitext(n)[1].lower() == suf.lower() and self(p.with_name(n)) == to
         return [n for n in dict.fromkeys(cands) if ok(n)]
 
-    def refusal(self, rel: str, to: str) -> str:
+    def refusal(self,
+                rel: str, # the file, relative to the cleaner's root
+                to: str   # the label asked for
+               ) -> str:
         "Why file `rel` cannot be relabelled `to` by renaming it, and what to do instead."
         old = self(rel)
         return (f'{self!r} reads {old!r} from {PurePosixPath(rel).name}, and no name tried (the label text replaced, the first letter '

@@ -5,7 +5,8 @@ import os, sys, json, signal, shutil, subprocess, warnings
 from pathlib import Path
 import pytest
 from conftest import run_cli
-from companion.clean import Cleaner, JournalWarning, STATE, snapshot
+from companion.clean import Cleaner, STATE, snapshot
+from companion.clean_journal import JournalWarning
 from companion.clean_files import _sha
 
 def files(d) -> dict:
