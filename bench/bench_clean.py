@@ -7,7 +7,7 @@ Run: .venv/bin/python bench/bench_clean.py [N]"""
 import os, sys, time, shutil, tempfile
 from pathlib import Path
 from companion.data import digits
-import companion.clean
+import companion.clean_files
 from companion.clean import Cleaner, snapshot
 
 def make(root: Path, src: Path, n: int) -> list:
@@ -44,11 +44,11 @@ def main(n: int=10_000):
         t = time.perf_counter(); c.undo(); t_undo = time.perf_counter() - t
         t = time.perf_counter(); c3 = Cleaner(tmp/'ours'); t_load = time.perf_counter() - t   # every journal line checked before use
         assert not c3.problems and len(c3.marks) == n
-        fast, companion.clean._rename_noreplace = companion.clean._rename_noreplace, None   # the portable way: link + unlink
+        fast, companion.clean_files._rename_noreplace = companion.clean_files._rename_noreplace, None   # the portable way: link + unlink
         try:
             c2 = Cleaner(tmp/'link'); c2.mark_many(decisions(linked))
             t = time.perf_counter(); c2.apply(); t_link = time.perf_counter() - t
-        finally: companion.clean._rename_noreplace = fast
+        finally: companion.clean_files._rename_noreplace = fast
         assert snapshot(tmp/'ours') == before, 'undo did not restore every file'
         print(f'{n:,} decisions on real PNGs (tmp fs: {tmp})')
         print(f'  Cleaner.mark_many      {t_mark:6.3f} s   (hashes every file, one journal write)')

@@ -4,7 +4,8 @@ from collections import Counter
 from pathlib import Path
 import pytest
 from conftest import run_cli
-from companion.clean import Cleaner, snapshot, STATE, _sha
+from companion.clean import Cleaner, snapshot, STATE
+from companion.clean_files import _sha
 
 def tree(root) -> dict:
     "{relative path: sha256} of every file under root, quarantine included (journal and lock excluded)."
@@ -95,7 +96,7 @@ import os, sys, time, signal
 from companion.clean import Cleaner
 mode, root, arg = sys.argv[1], sys.argv[2], float(sys.argv[3])
 if mode.endswith('link'):
-    import companion.clean; companion.clean._rename_noreplace = None   # the link + unlink way (no renameat2)
+    import companion.clean_files; companion.clean_files._rename_noreplace = None   # the link + unlink way (no renameat2)
 class C(Cleaner):
     n = 0
     def _step(self, what):
@@ -127,8 +128,8 @@ def _check_recovered(root, before, applied: bool):
 @pytest.mark.parametrize('way', ['rename', 'link'])
 def test_sigkill_at_every_crash_point(d37, way):
     "kill -9 at each step of a 2-file apply (after begin, between link and unlink, after each move, before commit): recover finishes or rolls back."
-    import companion.clean
-    if way == 'rename' and companion.clean._rename_noreplace is None: pytest.skip('no renameat2 on this system')
+    import companion.clean_files
+    if way == 'rename' and companion.clean_files._rename_noreplace is None: pytest.skip('no renameat2 on this system')
     before = tree(d37)
     _mark_some(d37, 2, seed=1)
     n_steps = 1 + 2*(2 if way == 'link' else 1) + 1
@@ -175,14 +176,17 @@ def test_sigkill_apply_and_undo_at_random_times(d37):
 def test_cli(d37, tmp_path):
     before = snapshot(d37)
     f = sorted((d37/'train'/'3').glob('*.png'))
-    r = run_cli('clean', d37, 'mark', f[0], f[1], '--delete'); assert r.returncode == 0, r.stderr
-    r = run_cli('clean', d37, 'mark', f'train/3/{f[2].name}', '--relabel', '7'); assert r.returncode == 0, r.stderr
-    r = run_cli('clean', d37, 'list'); assert r.stdout.count('delete ') >= 2 and 'relabel' in r.stdout
-    r = run_cli('clean', d37, 'plan'); assert '2 to quarantine, 1 relabelled' in r.stdout and snapshot(d37) == before
-    r = run_cli('clean', d37, 'apply'); assert r.returncode == 0 and not f[0].exists() and (d37/'train'/'7'/f[2].name).exists()
-    r = run_cli('clean', d37, 'undo'); assert r.returncode == 0 and snapshot(d37) == before
-    r = run_cli('clean', d37, 'mark', f[3], '--relabel', '..'); assert r.returncode == 1 and 'safe folder name' in r.stderr
-    r = run_cli('clean', d37, 'mark', '/etc/hostname', '--delete'); assert r.returncode == 1 and 'outside' in r.stderr
+    r = run_cli('clean', 'mark', d37, f[0], f[1], '--delete'); assert r.returncode == 0, r.stderr
+    r = run_cli('clean', 'mark', d37, f'train/3/{f[2].name}', '--relabel', '7'); assert r.returncode == 0, r.stderr
+    r = run_cli('clean', 'list', d37); assert r.stdout.count('delete ') >= 2 and 'relabel' in r.stdout
+    r = run_cli('clean', 'plan', d37); assert '2 to quarantine, 1 relabelled' in r.stdout and snapshot(d37) == before
+    r = run_cli('clean', 'apply', d37); assert r.returncode == 0 and not f[0].exists() and (d37/'train'/'7'/f[2].name).exists()
+    r = run_cli('clean', 'undo', d37); assert r.returncode == 0 and snapshot(d37) == before
+    r = run_cli('clean', 'mark', d37, f[3], '--relabel', '..'); assert r.returncode == 1 and r.stderr.startswith('companion clean: ') and 'safe folder name' in r.stderr
+    r = run_cli('clean', 'mark', d37, '/etc/hostname', '--delete'); assert r.returncode == 1 and 'outside' in r.stderr
     (tmp_path/'bad.csv').write_text('path,decision\ntrain/3/x.png,burn\n')
-    r = run_cli('clean', d37, 'apply', '--csv', tmp_path/'bad.csv'); assert r.returncode == 1 and 'line 2' in r.stderr
-    r = run_cli('clean', d37, 'recover'); assert 'nothing to recover' in r.stdout
+    r = run_cli('clean', 'apply', d37, '--csv', tmp_path/'bad.csv'); assert r.returncode == 1 and 'line 2' in r.stderr
+    r = run_cli('clean', 'recover', d37); assert 'nothing to recover' in r.stdout
+    r = run_cli('clean', d37, 'list'); assert r.returncode == 2 and 'invalid choice' in r.stderr    # one order: SUBCOMMAND ROOT
+    r = run_cli('clean', '--help'); assert r.returncode == 0 and all(c in r.stdout for c in ('list', 'mark', 'plan', 'apply', 'undo', 'recover', 'gallery'))
+    r = run_cli('clean', 'gallery', '--help'); assert r.returncode == 0 and 'ROOT CANDIDATES' in r.stdout and '(default: clean_gallery)' in r.stdout

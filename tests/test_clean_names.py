@@ -5,7 +5,8 @@ import pytest
 from fastai.data.transforms import get_image_files, parent_label
 from conftest import run_cli
 from standins import names_folder, unsplit_folder
-from companion.clean import Cleaner, Labeller, ImageCleaner, snapshot, STATE
+from companion.clean import Cleaner, Labeller, snapshot, STATE
+from companion.clean_widget import ImageCleaner
 
 def is_cat(x): return x[0].isupper()          # lesson 1: the pets' cats have names that start with a capital
 NAME_RE = r'^(.+)_\d+\.png$'                    # like from_name_re / RegexLabeller(r'^(.+)_\d+.jpg$') on the pets
@@ -137,19 +138,19 @@ def test_a_mark_is_applied_only_with_its_labeller(names):
 
 def test_cli_label_re(names, tmp_path):
     before, n = snapshot(names), len(get_image_files(names))
-    r = run_cli('clean', names, 'mark', names/'zero_1.png', '--relabel', 'three')             # folder labels on a flat folder: refused
+    r = run_cli('clean', 'mark', names, names/'zero_1.png', '--relabel', 'three')             # folder labels on a flat folder: refused
     assert r.returncode == 1 and 'not inside a label folder' in r.stderr and '--label-re' in r.stderr
-    r = run_cli('clean', names, '--label-re', NAME_RE, 'mark', 'zero_1.png', 'zero_2.png', '--relabel', 'three')
+    r = run_cli('clean', 'mark', names, 'zero_1.png', 'zero_2.png', '--relabel', 'three', '--label-re', NAME_RE)
     assert r.returncode == 0, r.stderr
-    r = run_cli('clean', names, 'plan', '--label-re', NAME_RE)                                # the option after the command works too
+    r = run_cli('clean', 'plan', names, '--label-re', NAME_RE)
     assert '~ relabel zero_1.png  →  three_1.png' in r.stdout, r.stdout
-    r = run_cli('clean', names, 'apply')                                                      # without it: skipped, and why
+    r = run_cli('clean', 'apply', names)                                                      # without it: skipped, and why
     assert 'open the cleaner with the labeller' in r.stdout and snapshot(names) == before
-    r = run_cli('clean', names, '--label-re', NAME_RE, 'apply')
-    assert r.returncode == 0 and '2 relabelled' in r.stdout and f"--label-re '{NAME_RE}' undo" in r.stdout, r.stdout
+    r = run_cli('clean', 'apply', names, '--label-re', NAME_RE)
+    assert r.returncode == 0 and '2 relabelled' in r.stdout and f"companion clean undo {Path(names).resolve()} --label-re '{NAME_RE}'" in r.stdout, r.stdout
     check_invariant(names, 're', n, {'zero_1.png': 'three', 'zero_2.png': 'three'})
-    r = run_cli('clean', names, 'undo')
+    r = run_cli('clean', 'undo', names)
     assert r.returncode == 0 and 'put back 2 files' in r.stdout
     assert snapshot(names) == before
-    r = run_cli('clean', names, '--label-re', '^.+$', 'list')
+    r = run_cli('clean', 'list', names, '--label-re', '^.+$')
     assert r.returncode == 1 and 'exactly one' in r.stderr

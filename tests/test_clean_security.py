@@ -5,7 +5,9 @@ import os, sys, json, signal, shutil, subprocess, warnings
 from pathlib import Path
 import pytest
 from conftest import run_cli
-from companion.clean import Cleaner, JournalWarning, STATE, snapshot, _sha
+from companion.clean import Cleaner, STATE, snapshot
+from companion.clean_journal import JournalWarning
+from companion.clean_files import _sha
 
 def files(d) -> dict:
     "{relative path: sha256 or 'dir' or 'link->target'} of everything under `d`, the cleaner's state folder included."
@@ -33,10 +35,10 @@ def forge(root, *recs, raw=b''):
 def pngs(root, label='3', split='train'): return sorted((root/split/label).glob('*.png'))
 
 def cli_all(root, *cmds):
-    "Run each `companion clean ROOT cmd`; none may end in a traceback."
+    "Run each `companion clean CMD ROOT [ARGS]`; none may end in a traceback."
     res = []
     for cmd in cmds:
-        r = run_cli('clean', root, *cmd.split())
+        r = run_cli('clean', cmd.split()[0], root, *cmd.split()[1:])
         assert 'Traceback' not in r.stderr, r.stderr
         res.append(r)
     return res
@@ -63,6 +65,7 @@ def test_forged_open_batch_and_marks(ds, how):
     assert r_apply.returncode == 0 and 'line 1 skipped' in r_apply.stderr and 'line 3 skipped' in r_apply.stderr
     with pytest.warns(JournalWarning, match='line 1 skipped') as w: c = Cleaner(root)
     assert not c.marks and c.open_batch is None and any('line 3 skipped' in str(x.message) for x in w)
+    assert {x.filename for x in w} == {__file__}                        # each warning points at the line that opened the cleaner
     r_rec, = cli_all(root, 'recover')
     assert r_rec.returncode == 0 and 'set aside 3' in r_rec.stdout    # recover sets the forged lines aside, atomically
     _untouched(root, out, before_root, before_out)
@@ -122,10 +125,10 @@ def test_linked_state_folder_or_journal_refused(ds):
     root, out = ds
     key = out/'.ssh'/'id_rsa'; before = key.read_bytes()
     (root/STATE).mkdir(); (root/STATE/'journal.jsonl').symlink_to(key)
-    r = run_cli('clean', root, 'mark', pngs(root)[0], '--delete')
+    r = run_cli('clean', 'mark', root, pngs(root)[0], '--delete')
     assert r.returncode == 1 and 'is a link' in r.stderr and 'rm ' in r.stderr and 'Traceback' not in r.stderr
     shutil.rmtree(root/STATE); (root/STATE).symlink_to(out, target_is_directory=True)
-    r = run_cli('clean', root, 'list'); assert r.returncode == 1 and 'is a link' in r.stderr
+    r = run_cli('clean', 'list', root); assert r.returncode == 1 and 'is a link' in r.stderr
     assert key.read_bytes() == before and sorted(os.listdir(out)) == ['.ssh', 'notes.png']
 
 def test_malformed_lines_warn_not_crash(ds):
@@ -155,15 +158,15 @@ def test_failed_move_does_not_block_the_batch(ds):
     c = Cleaner(root)
     c.mark_many([(fs[0], 'delete', None), (fs[1], 'relabel', '9'), (fs[2], 'relabel', '7'), (fs[3], 'delete', None)])
     before = snapshot(root)
-    r = run_cli('clean', root, 'apply')
+    r = run_cli('clean', 'apply', root)
     assert r.returncode == 1 and 'Traceback' not in r.stderr and 'Errno' not in r.stdout + r.stderr
-    assert f'companion clean {root} apply' in r.stderr and '3 files moved' in r.stderr
+    assert r.stderr.startswith('companion clean: ') and f'companion clean apply {root}' in r.stderr and '3 files moved' in r.stderr
     assert f'! skip    train/3/{fs[1].name}' in r.stdout and 'train/9 is a file, not a folder' in r.stdout
     assert fs[1].exists() and not fs[0].exists() and not fs[2].exists() and not fs[3].exists()
     c = Cleaner(root); assert c.open_batch is None and list(c.marks) == [f'train/3/{fs[1].name}']
     (root/'train'/'9').unlink()                                   # fix the cause, run the one command
-    r = run_cli('clean', root, 'apply'); assert r.returncode == 0 and (root/'train'/'9'/fs[1].name).exists()
-    r = run_cli('clean', root, 'undo'); assert r.returncode == 0
+    r = run_cli('clean', 'apply', root); assert r.returncode == 0 and (root/'train'/'9'/fs[1].name).exists()
+    r = run_cli('clean', 'undo', root); assert r.returncode == 0
     assert snapshot(root) == {k: v for k,v in before.items() if k != 'train/9'}
 
 def test_failed_undo_move_then_undo_again(ds):
@@ -174,11 +177,11 @@ def test_failed_undo_move_then_undo_again(ds):
     before = snapshot(root)
     c = Cleaner(root); c.mark_many([(f, 'delete', None) for f in fs]); c.apply()
     solo.rmdir(); solo.write_bytes(b'now a file')                 # the folder the last file must go back to is a file
-    r = run_cli('clean', root, 'undo')
-    assert r.returncode == 1 and f'companion clean {root} undo' in r.stderr and 'solo is a file, not a folder' in r.stdout
+    r = run_cli('clean', 'undo', root)
+    assert r.returncode == 1 and f'companion clean undo {root}' in r.stderr and 'solo is a file, not a folder' in r.stdout
     assert fs[0].exists() and fs[1].exists() and Cleaner(root).open_batch is None
     solo.unlink()
-    r = run_cli('clean', root, 'undo'); assert r.returncode == 0 and snapshot(root) == before
+    r = run_cli('clean', 'undo', root); assert r.returncode == 0 and snapshot(root) == before
 
 KILLED = r'''
 import os, sys, signal
@@ -197,12 +200,12 @@ def test_killed_batch_with_a_blocked_move_recovers(ds):
     p = subprocess.run([sys.executable, '-c', KILLED, str(root)]); assert p.returncode == -signal.SIGKILL
     assert Cleaner(root).open_batch is not None and fs[0].exists()
     (root/'train'/'new').write_bytes(b'blocks the relabel')
-    r = run_cli('clean', root, 'apply')                           # apply recovers first, then tries the blocked one again
-    assert r.returncode == 1 and 'Traceback' not in r.stderr and f'companion clean {root} apply' in r.stderr
+    r = run_cli('clean', 'apply', root)                           # apply recovers first, then tries the blocked one again
+    assert r.returncode == 1 and 'Traceback' not in r.stderr and f'companion clean apply {root}' in r.stderr
     c = Cleaner(root); assert c.open_batch is None and fs[0].exists() and not fs[1].exists() and not fs[2].exists()
     assert list(c.marks) == [f'train/3/{fs[0].name}']             # the blocked one is still marked, for the next apply
     (root/'train'/'new').unlink()
-    r = run_cli('clean', root, 'apply'); assert r.returncode == 0 and (root/'train'/'new'/fs[0].name).exists()
+    r = run_cli('clean', 'apply', root); assert r.returncode == 0 and (root/'train'/'new'/fs[0].name).exists()
 
 def test_255_byte_name_collision_gets_a_shorter_free_name(ds):
     "Relabelling a file whose name is 255 bytes into a folder that has that name: the `_1` name is shortened to fit, not refused."

@@ -6,7 +6,9 @@ import pytest
 from companion.deploy import free_port
 from conftest import CHROME_ARGS, require, run_cli, until
 from companion.data import flip_labels
-from companion.clean import Cleaner, snapshot, gallery, STATE, _sha
+from companion.clean import Cleaner, snapshot, STATE
+from companion.clean_files import _sha
+from companion.clean_gallery import gallery
 
 HERE = Path(__file__).parent
 
@@ -138,7 +140,7 @@ def test_gallery_in_chromium_then_cli(flipped, tmp_path, chromium):
     from playwright.sync_api import sync_playwright
     root, df, cand = flipped
     before = snapshot(root)
-    r = run_cli('clean', root, 'gallery', cand, '--out', tmp_path/'gal')
+    r = run_cli('clean', 'gallery', root, cand, '--out', tmp_path/'gal')
     assert r.returncode == 0, r.stderr
     page_html = tmp_path/'gal'/'gallery.html'
     with sync_playwright() as pw:
@@ -158,11 +160,11 @@ def test_gallery_in_chromium_then_cli(flipped, tmp_path, chromium):
     dec = pd.read_csv(tmp_path/'decisions.csv', dtype=str, keep_default_na=False)
     assert list(dec.decision) == ['delete', 'relabel', 'keep'] and dec.to[1] == df.pred[1]
     assert snapshot(root) == before
-    r = run_cli('clean', root, 'apply', '--csv', tmp_path/'decisions.csv')
+    r = run_cli('clean', 'apply', root, '--csv', tmp_path/'decisions.csv')
     assert r.returncode == 0 and '1 to quarantine, 1 relabelled' in r.stdout, r.stdout + r.stderr
     rel0 = dec.path[0]
     assert not (root/rel0).exists() and _sha(root/STATE/'quarantine'/rel0) == before[rel0]
-    r = run_cli('clean', root, 'undo')
+    r = run_cli('clean', 'undo', root)
     assert r.returncode == 0 and 'put back 2 files' in r.stdout, r.stdout
     assert snapshot(root) == before
 

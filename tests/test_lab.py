@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 from companion.deploy import free_port
 from conftest import CHROME_ARGS, require, until
-from companion.clean import Cleaner, snapshot, STATE, _sha
+from companion.clean import Cleaner, snapshot, STATE
+from companion.clean_files import _sha
 
 BIN = Path(sys.executable).parent
 
@@ -80,7 +81,7 @@ def test_run_all_in_jupyterlab(lab, digits_path, tmp_path, chromium):
     url, nbs = lab
     nb = _cells(f"from companion.learner import image_dls, learner\nimport companion.announce\n"
                 f"learn = learner(image_dls({str(root)!r}, bs=64), pretrained=False).announce()\nlearn.fit(1)",
-                f"import pandas as pd\nfrom companion.clean import ImageCleaner\n"
+                f"import pandas as pd\nfrom companion.clean_widget import ImageCleaner\n"
                 f"cands = pd.read_csv({str(tmp_path/'cands.csv')!r}, dtype={{'label': str, 'pred': str}}, keep_default_na=False)\n"
                 f"ImageCleaner(cands, root={str(root)!r}, per_page=8)",
                 "from companion.env import widgets_status\nprint('widgets:', widgets_status())")
@@ -139,7 +140,7 @@ def _cleaner_fresh(nbp):
     assert cards.count() == 12 and msg.count() == 1 and msg.text_content().strip() == '', msg.all_text_contents()
     assert set(nbp.locator('.cw-card:visible .cw-choice select').evaluate_all('ss => ss.map(s => s.value)')) == {'undecided'}
 
-@pytest.mark.parametrize('name, fresh', [('10_sgd.ipynb', _sgd_fresh), ('06_clean.ipynb', _cleaner_fresh)])
+@pytest.mark.parametrize('name, fresh', [('10_sgd.ipynb', _sgd_fresh), ('06e_clean_widget.ipynb', _cleaner_fresh)])
 def test_run_all_leaves_the_widgets_fresh(lab, chromium, name, fresh):
     "A course notebook as a student runs it: after Run All its checks have passed and the widget on screen is as a student first sees it (the checks drove their own)."
     from playwright.sync_api import sync_playwright
