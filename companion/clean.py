@@ -9,7 +9,7 @@ from pathlib import Path
 from collections import Counter
 from fastcore.basics import patch
 from .clean_files import _sha, _fsync_dir, _move, _oserror, _free
-from .clean_labels import Labeller, _IMAGES, _has_images
+from .clean_labels import Labeller, IMAGE_SUFFIXES, _has_images
 from .clean_journal import STATE, Move, Plan, Journal, _check_to, _dest_folder
 
 # %% auto #0
@@ -61,7 +61,7 @@ class Cleaner(Journal):
             self._conts = set()
             for d, ds, fs in os.walk(self.root):
                 ds[:] = [x for x in ds if not x.startswith('.')]
-                if any(os.path.splitext(f)[1].lower() in _IMAGES for f in fs): self._conts.add(os.path.basename(d))
+                if any(os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES for f in fs): self._conts.add(os.path.basename(d))
         return self._conts
 
     def _check_relabel(self, rel: str, to: str):

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import os, io, csv, html, base64
 from pathlib import Path
-from .clean_labels import Labeller, check_label, _IMAGES, _has_images
+from .clean_labels import Labeller, check_label, IMAGE_SUFFIXES, _has_images
 from .clean import Cleaner
 
 # %% auto #0
@@ -59,7 +59,7 @@ def _labels(df, c: Cleaner) -> list:
                 ls |= {d.name for d in os.scandir(g) if d.is_dir() and not d.name.startswith('.') and _has_images(d.path)}
     else:
         for d in {Path(p).parent for p in df.path}:
-            if d.is_dir(): ls |= {c.labeller(d/f) for f in os.listdir(d) if os.path.splitext(f)[1].lower() in _IMAGES} - {None}
+            if d.is_dir(): ls |= {c.labeller(d/f) for f in os.listdir(d) if os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES} - {None}
         ls -= c.containers()
     def ok(l):
         try: return check_label(l) == l

@@ -4,11 +4,11 @@
 
 # %% ../nbs/06b_clean_labels.ipynb #9ad4c716
 from __future__ import annotations
-import os, re
+import os, re, mimetypes
 from pathlib import Path, PurePosixPath
 
 # %% auto #0
-__all__ = ['check_label', 'Labeller']
+__all__ = ['IMAGE_SUFFIXES', 'check_label', 'Labeller']
 
 # %% ../nbs/06b_clean_labels.ipynb #5103b0cc
 def check_label(label # the label: any value, read as text
@@ -25,7 +25,8 @@ def check_label(label # the label: any value, read as text
     return s
 
 # %% ../nbs/06b_clean_labels.ipynb #e60a8efa
-_IMAGES = {'.jpg', '.jpeg', '.png', '.gif', '.bmp', '.tif', '.tiff', '.webp', '.jfif', '.ppm', '.pgm'}   # the usual ones of fastai's image_extensions
+mimetypes.init()   # the system's type lists too, as after fastai's import: fastai's rule for image files (`image_extensions`, fastai/data/transforms.py), without importing fastai
+IMAGE_SUFFIXES = frozenset(k for k,v in mimetypes.types_map.items() if v.startswith('image/'))
 
 class Labeller:
     "How a file's label is read: from its parent folder (`None` or 'folder'), by a regex with one group on its name, or by a function of its path or name."
@@ -100,5 +101,5 @@ class Labeller:
 def _has_images(folder) -> bool:
     "Whether `folder` holds an image file directly (stops at the first one)."
     try:
-        with os.scandir(folder) as it: return any(os.path.splitext(e.name)[1].lower() in _IMAGES for e in it)
+        with os.scandir(folder) as it: return any(os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES for e in it)
     except OSError: return False

@@ -40,7 +40,7 @@ COMMANDS = {
     'digits':  ('companion.data:write_digits',    "write scikit-learn's handwritten digits as image folders"),
     'audit':   ('companion.data:audit_report',    'find corrupt, truncated, odd and duplicate images in a folder'),
     'train':   ('companion.train:train_folder',   'pick a learning rate, train, and coach: companion train FOLDER --epochs N'),
-    'clean':   ('companion.clean:clean_cli',      'list, mark, plan, apply, undo and recover data-cleaning decisions'),
+    'clean':   ('companion.clean_cli:clean_cli',  'list, mark, plan, apply, undo and recover data-cleaning decisions'),
     'export':  ('companion.predict:export_pkl',   'export a fastai export.pkl as a pickle-free folder (safetensors + JSON recipe + ONNX)'),
     'predict': ('companion.predict:predict_files','predict the label of image files with an exported model'),
     'space':   ('companion.deploy:space_cli',     'build | check | push | serve | upgrade a Hugging Face Space for a model'),

@@ -137,7 +137,7 @@ def _problems(fn: Path, min_size: int) -> list:
 
 def image_files(path: str|Path, recurse: bool=True) -> list[Path]:
     "Image files under `path` like fastai's `get_image_files`, following links to folders but never into a loop, and each real file once."
-    from fastai.vision.utils import image_extensions
+    from companion.clean_labels import IMAGE_SUFFIXES   # fastai's image_extensions, without importing fastai
     path, seen_dirs, seen_files, out = Path(path), set(), set(), []
     for root, dirs, files in os.walk(path, followlinks=True):
         real = os.path.realpath(root)
@@ -146,7 +146,7 @@ def image_files(path: str|Path, recurse: bool=True) -> list[Path]:
         dirs[:] = sorted(d for d in dirs if not d.startswith('.') and os.path.realpath(os.path.join(root, d)) not in seen_dirs) if recurse else []
         for f in sorted(files):
             p = Path(root)/f
-            if p.suffix.lower() in image_extensions and (rf := os.path.realpath(p)) not in seen_files: seen_files.add(rf); out.append(p)
+            if p.suffix.lower() in IMAGE_SUFFIXES and (rf := os.path.realpath(p)) not in seen_files: seen_files.add(rf); out.append(p)
     return out
 
 import pandas as pd

@@ -158,7 +158,7 @@ def widgets_check(platform: str|None=None, kernel: bool|None=None, server: list[
         lab = Path(sys.prefix)/'bin'/'jupyter-lab'
         here = (f'; Jupyter Lab from this environment ({lab}) would draw them' if lab.exists() and widgets_frontend([sys.prefix]) else '')
         return (f'not here: a terminal or a script has no widget front end; ipywidgets {v}, {jw}{here}',
-                'in a terminal, review images with `companion clean ROOT gallery CANDIDATES`; in Jupyter Lab, ' + _HOW)
+                'in a terminal, review images with `companion clean gallery ROOT CANDIDATES`; in Jupyter Lab, ' + _HOW)
     if platform == 'colab': return (f'yes: Colab ships the widget front end; ipywidgets {v}',
                                     'if a widget shows as text, run google.colab.output.enable_custom_widget_manager()')
     if platform == 'kaggle': return f'yes: Kaggle ships the widget front end; ipywidgets {v}', 'restart the kernel after installing another ipywidgets'
