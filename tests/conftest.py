@@ -1,5 +1,5 @@
 "Shared fixtures: real digits folders, and parts (like Chromium) that must exist in CI."
-import os, shutil, sys
+import contextlib, os, shutil, socket, subprocess, sys, time
 from pathlib import Path
 import pytest
 
@@ -68,3 +68,22 @@ def run_in_kernel(code: str, timeout: float=240) -> tuple:
     finally: kc.stop_channels(); km.shutdown_kernel(now=True)
     assert reply['content']['status'] == 'ok', ''.join(stream)
     return shown, ''.join(stream)
+
+@contextlib.contextmanager
+def serving(cmd: list, port: int, log: Path, env=None, timeout: float=60):
+    "Start a server (`cmd`, listening on `port`, its output in `log`), wait until it listens, yield the process, then stop it."
+    out = open(log, 'w')
+    p = subprocess.Popen(list(map(str, cmd)), env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        t = time.time()
+        while True:
+            if p.poll() is not None: raise AssertionError(f'{Path(cmd[0]).name} exited: {Path(log).read_text()[-2000:]}')
+            with contextlib.suppress(OSError): socket.create_connection(('127.0.0.1', port), timeout=1).close(); break
+            if time.time() - t > timeout: raise AssertionError(f'{Path(cmd[0]).name} did not listen on port {port} within {timeout} s: see {log}')
+            time.sleep(0.1)
+        yield p
+    finally:
+        p.terminate()
+        try: p.wait(15)
+        except subprocess.TimeoutExpired: p.kill(); p.wait()
+        out.close()

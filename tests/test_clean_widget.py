@@ -4,7 +4,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from companion.deploy import free_port
-from conftest import CHROME_ARGS, require, run_cli, until
+from conftest import CHROME_ARGS, require, run_cli, serving, until
 from companion.data import flip_labels
 from companion.clean import Cleaner, snapshot, STATE
 from companion.clean_files import _sha
@@ -34,18 +34,7 @@ def serve_voila(root, csv, tmp_path, **env):
     nb = shutil.copy(HERE/'clean_widget_app.ipynb', tmp_path/'app.ipynb')
     port = free_port()
     env = dict(os.environ, COMPANION_CLEAN_ROOT=str(root), COMPANION_CLEAN_CANDIDATES=str(csv), **env)
-    log = open(tmp_path/'voila.log', 'w')
-    p = subprocess.Popen([str(voila), str(nb), '--no-browser', f'--port={port}', '--Voila.ip=127.0.0.1'], env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        for _ in range(200):
-            try: socket.create_connection(('127.0.0.1', port), timeout=1).close(); break
-            except OSError: time.sleep(0.1)
-        yield f'http://127.0.0.1:{port}/'
-    finally:
-        p.terminate()
-        try: p.wait(10)
-        except subprocess.TimeoutExpired: p.kill(); p.wait()
-        log.close()
+    with serving([voila, nb, '--no-browser', f'--port={port}', '--Voila.ip=127.0.0.1'], port, tmp_path/'voila.log', env): yield f'http://127.0.0.1:{port}/'
 
 @pytest.fixture
 def voila_url(flipped, tmp_path):

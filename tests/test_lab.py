@@ -4,7 +4,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from companion.deploy import free_port
-from conftest import CHROME_ARGS, require, until
+from conftest import CHROME_ARGS, require, serving, until
 from companion.clean import Cleaner, snapshot, STATE
 from companion.clean_files import _sha
 
@@ -32,24 +32,10 @@ def serve_lab(nb_dir: Path, tmp: Path):
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(d['cfg']), JUPYTER_DATA_DIR=str(d['data']), JUPYTER_RUNTIME_DIR=str(d['runtime']),
                JUPYTERLAB_SETTINGS_DIR=str(d['settings']), JUPYTERLAB_WORKSPACES_DIR=str(d['workspaces']), IPYTHONDIR=str(d['ipython']),
                JUPYTER_PATH=str(d['kernels']/'share'/'jupyter'), PYTHONWARNINGS='ignore')
-    port, log = free_port(), open(tmp/'lab.log', 'w')
-    p = subprocess.Popen([str(lab), '--no-browser', '--IdentityProvider.token=', f'--port={port}', '--ServerApp.ip=127.0.0.1', f'--notebook-dir={nb_dir}',
-                          '--LabApp.news_url=', '--LabApp.extension_manager=readonly'] + (['--allow-root'] if os.geteuid() == 0 else []),
-                         env=env, stdout=log, stderr=subprocess.STDOUT)
-    def listening():
-        assert p.poll() is None, f'jupyter lab exited: {(tmp/"lab.log").read_text()[-2000:]}'
-        with contextlib.suppress(OSError): socket.create_connection(('127.0.0.1', port), timeout=1).close(); return True
-    try:
-        for _ in range(300):
-            if listening(): break
-            time.sleep(0.2)
-        else: raise AssertionError(f'jupyter lab did not listen on port {port} within 60 s: see {tmp/"lab.log"}')
-        yield f'http://127.0.0.1:{port}'
-    finally:
-        p.terminate()
-        try: p.wait(15)
-        except subprocess.TimeoutExpired: p.kill(); p.wait()
-        log.close()
+    port = free_port()
+    with serving([lab, '--no-browser', '--IdentityProvider.token=', f'--port={port}', '--ServerApp.ip=127.0.0.1', f'--notebook-dir={nb_dir}',
+                  '--LabApp.news_url=', '--LabApp.extension_manager=readonly'] + (['--allow-root'] if os.geteuid() == 0 else []),
+                 port, tmp/'lab.log', env): yield f'http://127.0.0.1:{port}'
 
 @pytest.fixture(scope='module')
 def lab(tmp_path_factory):
@@ -118,7 +104,7 @@ def test_run_all_in_jupyterlab(lab, digits_path, tmp_path, chromium):
         pg.locator('.cw-apply').click(); pg.wait_for_selector('.cw-plan')
         assert snapshot(root) == before
         pg.locator('.cw-confirm').click()
-        until(lambda: not (root/rel).exists(), 'the file to move')
+        until(lambda: not (root/rel).exists() and rel in Cleaner(root).moved, 'the file to move and its batch to be journaled')
         dst = Cleaner(root).moved[rel].dst
         assert dst.startswith('train/8/') and _sha(root/dst) == before[rel]
         until(lambda: 'Applied' in pg.locator('.cw-msg').inner_text(), 'the Applied message')
