@@ -18,7 +18,7 @@ from .runtime import cores
 # %% auto #0
 __all__ = ['backend', 'setup_distrib', 'init_distrib', 'is_main', 'broadcast_obj', 'alone', 'DistribError', 'free_port', 'launch']
 
-# %% ../nbs/04b_distrib.ipynb #eeb78856
+# %% ../nbs/04b_distrib.ipynb #4e2b93f8
 def backend() -> str:
     "The torch.distributed backend for this process: 'nccl' when it has a GPU, else 'gloo' (CPU)."
     return 'nccl' if torch.cuda.is_available() else 'gloo'
@@ -44,7 +44,7 @@ def _broadcast(self, t, rank):
 
 fastai_distributed.setup_distrib, DistributedDL._broadcast = setup_distrib, _broadcast
 
-# %% ../nbs/04b_distrib.ipynb #df0d064f
+# %% ../nbs/04b_distrib.ipynb #1c5fe4eb
 def init_distrib(timeout: float=600.) -> bool:
     "Join the process group that RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT describe (nccl on GPUs, gloo on CPU); False in a single process."
     if num_distrib() <= 1: return False
@@ -72,7 +72,7 @@ def alone():
         if old is None: os.environ.pop('WORLD_SIZE', None)
         else: os.environ['WORLD_SIZE'] = old
 
-# %% ../nbs/04b_distrib.ipynb #31d2b149
+# %% ../nbs/04b_distrib.ipynb #7ce055cd
 class DistribError(RuntimeError):
     "A rank of a multi-process run failed and the others were stopped: `.rank` is the one that caused it, `.exitcode` its exit code."
     def __init__(self, msg: str, rank: int|None=None, exitcode: int|None=None, error: str|None=None):
@@ -97,7 +97,7 @@ def _comm_error(e: BaseException) -> bool:
     "Is `e` what a rank sees when another one goes away: a closed connection, or a collective that timed out?"
     return isinstance(e, getattr(dist, 'DistError', ())) or any(w in str(e) for w in _COMM)
 
-# %% ../nbs/04b_distrib.ipynb #b47fec7b
+# %% ../nbs/04b_distrib.ipynb #333c12ee
 def _child(rank: int, fn, args, kwargs, nproc: int, port: int, tmp: str, timeout: float, threads: int|None):
     "One rank: describe the run in the environment, join the group, run `fn`; leave rank 0's result or this rank's error in `tmp`."
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(nproc), LOCAL_WORLD_SIZE=str(nproc),

@@ -34,7 +34,7 @@ def image_dls(path: str|Path, size: int|None=None, bs: int=64, num_workers: int=
     return ImageDataLoaders.from_folder(path, train='train', valid='valid', item_tfms=Resize(size) if size else None,
                                         bs=bs, num_workers=num_workers, seed=seed, **kwargs)
 
-# %% ../nbs/01b_learner.ipynb #88709743
+# %% ../nbs/01b_learner.ipynb #04b2c5c1
 def items_dls(items, size: int|None=None, bs: int=64, seed: int|None=42, held=None, vocab=None, method: str='squish',
               batch_tfms=None, num_workers: int=0) -> DataLoaders:
     "DataLoaders from a table of items (path, split, label): validation on `split == 'valid'`, or on the paths in `held`; resized to `size` if given."

@@ -19,7 +19,7 @@ from copy import deepcopy
 # %% auto #0
 __all__ = ['stretch', 'LRReport']
 
-# %% ../nbs/03_lr.ipynb #de65633d
+# %% ../nbs/03_lr.ipynb #261ff4d3
 def stretch(lrs, losses, num_it: int=100, frac: float=0.5):
     "Suggest the middle (on a log scale) of the widest run of lrs where the loss falls at least `frac` as fast as at its steepest."
     lrs, losses = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
@@ -94,7 +94,7 @@ class LRReport:
         ax.legend(loc='best', fontsize=8)
         return fig
 
-# %% ../nbs/03_lr.ipynb #f5619b24
+# %% ../nbs/03_lr.ipynb #74ed217f
 def _read_curve(lrs, losses, num_it: int=100, start_lr: float=1e-7, end_lr: float=10) -> LRReport:
     lrs, losses = [float(o) for o in lrs], [float(o) for o in losses]
     r = LRReport(lrs=lrs, losses=losses, num_it=num_it, stopped_at=lrs[-1] if lrs else None)
