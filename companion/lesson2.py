@@ -272,7 +272,7 @@ def space(self: Lesson2, path) -> dict:
         return res
     return self.j('space', run, dict(check=self.check, title=self.title), ['space/app.py', 'space/README.md'])
 
-# %% ../nbs/20_lesson2.ipynb #ea99ef80
+# %% ../nbs/20_lesson2.ipynb #230dfbda
 class Summary(dict):
     "The journey's results, step by step (a dict); printed, or shown in a notebook, as the Markdown of `summary.md`."
     def __init__(self, S: dict, md: str): super().__init__(S); self.md = md
@@ -315,9 +315,9 @@ def summary_md(S: dict, out: Path) -> str:
     L += ['', '## Where every file went', '']
     q = au['quarantined']
     L.append(f"- unreadable images moved to the quarantine: {len(q)}" + (f" ({', '.join(Path(p).name for p in q[:5])}{'…' if len(q) > 5 else ''})" if q else ''))
-    if 'clean' in S: L.append(f"- relabelled by --apply-suggested: {S['clean']['relabelled']}" +
+    if 'clean' in S: L.append(f"- relabelled by --apply_suggested: {S['clean']['relabelled']}" +
                               (f", {S['clean']['restored_true_label']} of them back to the true label of a file flipped on purpose" if 'restored_true_label' in S['clean'] else '') + f" (every move in `{out/'cleaning.csv'}`; undo with `companion clean {S['data']['path']} undo`)")
-    else: L.append(f"- nothing moved by cleaning: review `{out/'gallery'/'gallery.html'}` (or the widget in the lesson-2 notebook), or rerun with --apply-suggested")
+    else: L.append(f"- nothing moved by cleaning: review `{out/'gallery'/'gallery.html'}` (or the widget in the lesson-2 notebook), or rerun with --apply_suggested")
     L += ['', '## Files', '', f"- reports and plots: `{out}` (audit.csv, lr_before.png, losses_before.png, top_losses.png, confusion.png, label_issues.csv, gallery/)",
           f"- model: `{S['export']['model']}` (safetensors + recipe.json + model.onnx)",
           f"- Space: `{S['space']['space']}`" + (' (passed check_space)' if S['space'].get('checked') else ' (not checked)'), '',
