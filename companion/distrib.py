@@ -18,14 +18,16 @@ from .runtime import cores
 # %% auto #0
 __all__ = ['backend', 'setup_distrib', 'init_distrib', 'is_main', 'broadcast_obj', 'alone', 'DistribError', 'free_port', 'launch']
 
-# %% ../nbs/04b_distrib.ipynb #4e2b93f8
+# %% ../nbs/04b_distrib.ipynb #53c2356d
 def backend() -> str:
     "The torch.distributed backend for this process: 'nccl' when it has a GPU, else 'gloo' (CPU)."
     return 'nccl' if torch.cuda.is_available() else 'gloo'
 
 # Corrections to fastai/distributed.py (fastai 2.8.7), which hard-codes GPUs in `setup_distrib` (nccl, torch.cuda.set_device)
 # and in `DistributedDL._broadcast` (`LongTensor(t).cuda()`). Same behaviour on GPUs; CPU tensors and gloo on CPUs.
-def setup_distrib(gpu=None, timeout: float=600.):
+def setup_distrib(gpu=None,             # this process's device index (its local rank); None: not distributed
+                  timeout: float=600.    # seconds a collective waits before it fails
+                 ):
     "fastai's `setup_distrib` for GPUs and CPUs: join the process group the environment describes (nccl on GPUs, gloo on CPU)."
     if gpu is None: return gpu
     gpu = int(gpu)
@@ -141,8 +143,14 @@ def _failure(procs: list, tmp: Path, stopped: list, timeout: float) -> DistribEr
     if own: msg += f"\n\nrank {i}'s traceback:\n{recs[i]['traceback']}"
     return DistribError(msg, rank=i, exitcode=recs[i]['exitcode'] if i is not None else None, error=recs[i].get('error') if i is not None else None)
 
-# %% ../nbs/04b_distrib.ipynb #1f318235
-def launch(fn, nproc: int, *args, timeout: float=600., grace: float=5., **kwargs):
+# %% ../nbs/04b_distrib.ipynb #a41bbbde
+def launch(fn,                   # what each process runs: a function that can be pickled or forked
+           nproc: int,           # processes; 1 runs `fn` here
+           *args,                # positional arguments of `fn`
+           timeout: float=600.,  # seconds a rank waits in a collective before it gives up on the others
+           grace: float=5.,      # seconds the others get to end by themselves after a rank failed
+           **kwargs              # keyword arguments of `fn`
+          ):
     "Run `fn(*args, **kwargs)` in `nproc` processes that form one process group (gloo on CPU, nccl on GPUs); return rank 0's result. \
 If a rank fails, stop the others and raise `DistribError` naming it."
     if nproc < 1: raise ValueError(f'nproc must be 1 or more, got {nproc}')

@@ -18,14 +18,18 @@ __all__ = ['last_linear', 'predict_dl', 'split_dl', 'item_table', 'confusion_cou
            'fold_dls', 'oof_probs', 'knn_cosine', 'self_confidence', 'neighbour_votes', 'pixel_vectors',
            'find_duplicates', 'reasons', 'label_issues']
 
-# %% ../nbs/05_interpret.ipynb #792b08ce
+# %% ../nbs/05_interpret.ipynb #40046230
 def last_linear(model: nn.Module) -> nn.Linear:
     "The last `nn.Linear` in `model`: its input is the embedding the classifier decides from."
     lins = [m for m in model.modules() if isinstance(m, nn.Linear)]
     if not lins: raise ValueError("the model has no nn.Linear layer to take embeddings from: pass emb=False")
     return lins[-1]
 
-def predict_dl(learn: Learner, dl: DataLoader, emb: bool=True, with_loss: bool=True) -> tuple:
+def predict_dl(learn: Learner,         # the trained model
+               dl: DataLoader,         # the items to predict, e.g. from `split_dl`
+               emb: bool=True,         # also collect the embeddings (the last linear layer's input)
+               with_loss: bool=True    # also the loss of each item
+              ) -> tuple:
     "(probs, targs, losses, embeddings or None) for every item of `dl`, from one `get_preds` pass; softmax applied (and said) when the loss has no activation."
     embs, losses = [], None
     hook = Hook(last_linear(learn.model), lambda m,i,o: embs.append(i[0].float()), cpu=True) if emb else None
@@ -41,13 +45,15 @@ def predict_dl(learn: Learner, dl: DataLoader, emb: bool=True, with_loss: bool=T
         probs = F.softmax(probs.float(), dim=-1)
     return probs, targs, losses, (torch.cat(embs) if emb else None)
 
-def split_dl(dls: DataLoaders, split: str) -> DataLoader:
+def split_dl(dls: DataLoaders,   # the learner's DataLoaders
+             split: str           # 'train' or 'valid'
+            ) -> DataLoader:
     "A DataLoader over the items of `split` ('train' or 'valid') in order, with validation transforms: no augmentation."
     if split == 'valid': return dls.valid.new(shuffle=False, drop_last=False)
     if split == 'train': return dls.test_dl(dls.train_ds.items, with_labels=True)
     raise ValueError(f"split must be 'train' or 'valid', got {split!r}")
 
-# %% ../nbs/05_interpret.ipynb #dcafd964
+# %% ../nbs/05_interpret.ipynb #1dee102d
 def _paths(items) -> list:
     "Absolute, resolved paths of a DataLoader's items (for a DataFrame of items: its first column); one `resolve` per folder."
     if isinstance(items, pd.DataFrame): items = items.iloc[:, 0]
@@ -58,7 +64,13 @@ def _paths(items) -> list:
         return str(d/o.name)
     return [one(o) for o in items]
 
-def item_table(paths, splits, targs, probs: Tensor, vocab, losses=None) -> pd.DataFrame:
+def item_table(paths,           # the items' files
+               splits,          # 'train' or 'valid' for each item
+               targs,           # index of each item's label
+               probs: Tensor,   # (N, C) probabilities
+               vocab,           # class names, in the order of the probabilities
+               losses=None      # each item's loss; None: the cross-entropy of `probs`
+              ) -> pd.DataFrame:
     "One row per item: path, split, label, pred, p_label, p_pred, loss (cross-entropy if `losses` is None), margin."
     probs = torch.as_tensor(probs).float(); targs = (targs if isinstance(targs, Tensor) else torch.as_tensor(np.array(targs))).long(); r = torch.arange(len(targs))
     p_label = probs[r, targs]
@@ -69,14 +81,23 @@ def item_table(paths, splits, targs, probs: Tensor, vocab, losses=None) -> pd.Da
                              p_label=p_label.numpy(), p_pred=probs.max(1).values.numpy(), loss=torch.as_tensor(losses).float().numpy(),
                              margin=(p_label - others.max(1).values).numpy()))
 
-# %% ../nbs/05_interpret.ipynb #56172acf
-def confusion_counts(targs, preds, n_classes: int) -> np.ndarray:
+# %% ../nbs/05_interpret.ipynb #9485bff8
+def confusion_counts(targs,          # actual class indices
+                     preds,          # predicted class indices
+                     n_classes: int  # number of classes
+                    ) -> np.ndarray:
     "Confusion matrix (rows: actual, columns: predicted) by counting: memory O(N + C²)."
     t, p = np.asarray(targs, dtype=np.int64), np.asarray(preds, dtype=np.int64)
     return np.bincount(t*n_classes + p, minlength=n_classes*n_classes).reshape(n_classes, n_classes)
 
-# %% ../nbs/05_interpret.ipynb #b63ac057
-def show_items(df: pd.DataFrame, k: int=9, ncols: int=3, title=None, figsize=None, suptitle: str|None=None):
+# %% ../nbs/05_interpret.ipynb #55a5bcf0
+def show_items(df: pd.DataFrame,         # rows with a `path` column (and whatever `title` reads)
+               k: int=9,                 # how many rows to show
+               ncols: int=3,             # images per row
+               title=None,               # row -> title; None: 'label / pred'
+               figsize=None,             # None: 2.6 × 2.9 inches per image
+               suptitle: str|None=None   # a key above the grid, e.g. what the titles mean
+              ):
     "Show the images of the first `k` rows of `df` (a table with a `path` column), titled by `title(row)`, under a `suptitle` key; returns the axes."
     import matplotlib.pyplot as plt
     from PIL import Image
@@ -159,11 +180,14 @@ class Interp:
         return fig
 
 @patch
-def interpret(self: Learner, splits=('train', 'valid'), emb: bool=True) -> Interp:
+def interpret(self: Learner,
+              splits=('train', 'valid'),   # the splits to predict
+              emb: bool=True               # keep the embeddings (for neighbours and duplicates)
+             ) -> Interp:
     "Predict every item of `splits` once and return an `Interp` (top losses, confusion, most confused, label issues)."
     return Interp.from_learner(self, splits, emb)
 
-# %% ../nbs/05_interpret.ipynb #b21f82a0
+# %% ../nbs/05_interpret.ipynb #8c9b3161
 def learner_items(learn: Learner) -> pd.DataFrame:
     "The Learner's own items as rows (path, split, label), labels read by its DataLoaders (any labelling function)."
     rows = []
@@ -173,7 +197,14 @@ def learner_items(learn: Learner) -> pd.DataFrame:
         rows.append(pd.DataFrame(dict(path=_paths(ds.items), split=split, label=ys)))
     return pd.concat(rows, ignore_index=True)
 
-def fold_dls(items: pd.DataFrame, vocab, held, size: int|None=None, bs: int=64, batch_tfms=None, seed: int=0) -> DataLoaders:
+def fold_dls(items: pd.DataFrame,    # path, label
+             vocab,                  # every class, so that each fold's model has the same outputs
+             held,                   # the paths to validate on
+             size: int|None=None,    # resize images to `size`; None: keep
+             bs: int=64,             # batch size
+             batch_tfms=None,        # batch transforms (e.g. augmentation)
+             seed: int=0             # shuffling seed
+            ) -> DataLoaders:
     "DataLoaders that train on the `items` (path, label) not in `held` and validate on `held`; labels from the table."
     return items_dls(items, size=size, bs=bs, seed=seed, held=held, vocab=vocab, batch_tfms=batch_tfms)
 
@@ -205,8 +236,11 @@ def oof_probs(items: pd.DataFrame,         # the items: path, label (and split, 
         else: print(done, flush=True)             # in a log: one line per fold
     return probs, vocab, learn
 
-# %% ../nbs/05_interpret.ipynb #32176c58
-def knn_cosine(emb: Tensor, k: int=10, bs: int=1024) -> tuple:
+# %% ../nbs/05_interpret.ipynb #c7f57a5f
+def knn_cosine(emb: Tensor,   # (N, D) embeddings
+               k: int=10,     # neighbours of each row
+               bs: int=1024   # rows compared at a time: memory O(bs·N)
+              ) -> tuple:
     "(similarities, indices) of the `k` nearest rows of `emb` by cosine, itself excluded, `bs` rows at a time: memory O(bs·N), never N×N."
     e = F.normalize(torch.as_tensor(emb).float(), dim=1); n = len(e); k = min(k, n-1)
     sims, idxs = [], []
@@ -240,8 +274,10 @@ def neighbour_votes(emb,          # (N, D) embeddings
     n_maj = (nl == maj[:, None]).sum(1)
     return dict(nbr=nbr, agree=(nl == targ[:, None]).mean(1), maj=maj, n_maj=n_maj, disagree=(maj != targ) & (n_maj > nbr.shape[1]/2))
 
-# %% ../nbs/05_interpret.ipynb #a43bc5d9
-def pixel_vectors(paths, side: int=32) -> np.ndarray:
+# %% ../nbs/05_interpret.ipynb #fbe65975
+def pixel_vectors(paths,         # image files (one that can't be read gets a zero vector)
+                  side: int=32   # thumbnail side, in pixels
+                 ) -> np.ndarray:
     "Each image as a `side`×`side` greyscale vector of unit length: the pixels that decide whether two files are the same picture."
     out = np.zeros((len(paths), side*side), np.float32)
     for i, p in enumerate(paths):

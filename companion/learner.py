@@ -13,8 +13,11 @@ from fastai.vision.all import *
 __all__ = ['small_cnn', 'check_split', 'image_dls', 'items_dls', 'folder_dls', 'has_weights', 'pretrained_for', 'is_pretrained',
            'is_frozen', 'get_arch', 'learner', 'Recipe', 'preserved']
 
-# %% ../nbs/01b_learner.ipynb #c319e508
-def small_cnn(pretrained: bool=False, n_in: int=3, widths=(16, 32, 64)) -> nn.Sequential:
+# %% ../nbs/01b_learner.ipynb #bc5a395c
+def small_cnn(pretrained: bool=False,   # what `vision_learner` passes; there are no weights to load
+              n_in: int=3,               # input channels
+              widths=(16, 32, 64)        # channels of each stride-2 convolution
+             ) -> nn.Sequential:
     "A small CNN body (stride-2 ConvLayers, then pooling) for `vision_learner`; it has no pretrained weights."
     chs = (n_in, *widths)
     return nn.Sequential(*[ConvLayer(a, b, stride=2) for a,b in zip(chs[:-1], chs[1:])], nn.AdaptiveAvgPool2d(1))
@@ -27,16 +30,30 @@ def check_split(path: str|Path) -> Path:
     if missing: raise FileNotFoundError(f"{path} has no {missing[0]}/ folder: expected {path}/train/<label>/*.png and {path}/valid/<label>/*.png")
     return path
 
-# %% ../nbs/01b_learner.ipynb #627399c0
-def image_dls(path: str|Path, size: int|None=None, bs: int=64, num_workers: int=0, seed: int|None=42, **kwargs) -> DataLoaders:
+# %% ../nbs/01b_learner.ipynb #2bd5b510
+def image_dls(path: str|Path,        # a folder with train/<label>/ and valid/<label>/
+              size: int|None=None,    # resize images to `size`; None: keep
+              bs: int=64,             # batch size
+              num_workers: int=0,     # loader processes: none, for small images on small machines
+              seed: int|None=42,      # shuffling seed
+              **kwargs                # passed on to `ImageDataLoaders.from_folder`
+             ) -> DataLoaders:
     "DataLoaders from `path/train/<label>` and `path/valid/<label>`, resized to `size` if given."
     path = check_split(path)
     return ImageDataLoaders.from_folder(path, train='train', valid='valid', item_tfms=Resize(size) if size else None,
                                         bs=bs, num_workers=num_workers, seed=seed, **kwargs)
 
-# %% ../nbs/01b_learner.ipynb #04b2c5c1
-def items_dls(items, size: int|None=None, bs: int=64, seed: int|None=42, held=None, vocab=None, method: str='squish',
-              batch_tfms=None, num_workers: int=0) -> DataLoaders:
+# %% ../nbs/01b_learner.ipynb #259fdb1a
+def items_dls(items,                 # a table of path, split, label
+              size: int|None=None,   # resize images to `size`; None: keep
+              bs: int=64,            # batch size
+              seed: int|None=42,     # shuffling seed
+              held=None,             # paths to validate on; None: those with split == 'valid'
+              vocab=None,            # the classes, in order; None: the labels found
+              method: str='squish',  # how `Resize` fits an image to `size`
+              batch_tfms=None,       # batch transforms (e.g. augmentation)
+              num_workers: int=0     # loader processes
+             ) -> DataLoaders:
     "DataLoaders from a table of items (path, split, label): validation on `split == 'valid'`, or on the paths in `held`; resized to `size` if given."
     import pandas as pd
     df = pd.DataFrame(items)[['path', 'label']].assign(path=lambda d: d.path.astype(str), label=lambda d: d.label.astype(str))
@@ -46,7 +63,15 @@ def items_dls(items, size: int|None=None, bs: int=64, seed: int|None=42, held=No
                    splitter=ColSplitter('is_valid'), item_tfms=Resize(size, method=method) if size else None, batch_tfms=batch_tfms)
     return db.dataloaders(df, bs=bs, num_workers=num_workers, seed=seed)
 
-def folder_dls(path: str|Path, labeller=None, size='auto', valid_pct: float=0.2, seed: int=42, bs: int=64, quiet: bool=False, **kwargs) -> DataLoaders:
+def folder_dls(path: str|Path,          # a folder in any course layout
+               labeller=None,           # how labels are read: None (folders), a regex on the file name, or a function
+               size='auto',             # resize images to `size`; 'auto': one size when they differ; None: keep
+               valid_pct: float=0.2,    # validation share of a folder with no train/valid split
+               seed: int=42,            # split and shuffling seed
+               bs: int=64,              # batch size
+               quiet: bool=False,       # don't say which size was chosen
+               **kwargs                 # passed on to `items_dls`
+              ) -> DataLoaders:
     "DataLoaders for a folder in any course layout (see `folder_items`); `size='auto'` picks one size when the images differ."
     from companion.data import folder_items, choose_size
     items = folder_items(path, labeller, valid_pct, seed)
@@ -138,7 +163,7 @@ class Recipe:
     def __str__(self): return f"{self.arch_name}{' (pretrained)' if self.pretrained else ''}: {self.method}({self.epochs}" + \
         (f', lr={self.lr:.2e})' if self.lr else ')')
 
-# %% ../nbs/01b_learner.ipynb #c6fb33f0
+# %% ../nbs/01b_learner.ipynb #77a5cc59
 import random, tempfile, contextlib
 from copy import deepcopy
 
@@ -152,7 +177,9 @@ def _set_rng_state(st: dict):
     if 'cuda' in st: torch.cuda.set_rng_state_all(st['cuda'])
 
 @contextlib.contextmanager
-def preserved(learn: Learner, tmp_path: bool=True):
+def preserved(learn: Learner,        # the learner to put back as it was
+              tmp_path: bool=True     # point `learn.path` at a temporary folder meanwhile (whatever is saved is deleted)
+             ):
     "Snapshot weights, optimizer, RNGs, DataLoader shuffling, learner and callback attributes; restore them on exit."
     model_sd = deepcopy(learn.model.state_dict())
     modes = {m: m.training for m in learn.model.modules()}

@@ -56,7 +56,7 @@ class Journey:
         self._say(f"✔ {name} ({time.time()-t0:.1f} s)")
         return res
 
-# %% ../nbs/20_lesson2.ipynb #97237889
+# %% ../nbs/20_lesson2.ipynb #41f631cc
 def _save_fig(fig, fn: Path) -> str:
     "Save a pyplot figure and close it, so that it is not drawn again at the end of a notebook cell."
     import matplotlib.pyplot as plt
@@ -64,7 +64,7 @@ def _save_fig(fig, fn: Path) -> str:
     return fn.name
 
 class Lesson2:
-    "The lesson-2 journey over an image folder (or the built-in digits with flipped labels), step by step, resumable."
+    "The lesson-2 journey over an image folder (or the built-in digits with flipped labels), step by step, resumable; the settings are `lesson2`'s, with `labeller` (a regex or a function) for `label_re`."
     def __init__(self, folder=None, out='lesson2', epochs: int=8, arch: str='small_cnn', size: int|None=None, bs: int=64,
                  flip_pct: float=0.05, folds: int=3, fold_epochs: int=6, apply_suggested: bool=False, min_prob: float=0.9,
                  check: bool=True, force: bool=False, seed: int=42, title: str|None=None, quiet: bool=False,

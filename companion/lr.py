@@ -19,8 +19,12 @@ from copy import deepcopy
 # %% auto #0
 __all__ = ['stretch', 'LRReport']
 
-# %% ../nbs/03_lr.ipynb #261ff4d3
-def stretch(lrs, losses, num_it: int=100, frac: float=0.5):
+# %% ../nbs/03_lr.ipynb #4c2de804
+def stretch(lrs,              # learning rates of the curve
+            losses,           # their (smoothed) losses
+            num_it: int=100,  # steps of the run (the signature of fastai's suggestion functions)
+            frac: float=0.5   # how fast, relative to the steepest point, the loss must fall to count as steep
+           ):
     "Suggest the middle (on a log scale) of the widest run of lrs where the loss falls at least `frac` as fast as at its steepest."
     lrs, losses = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
     if len(lrs) < 4: return None, (None, None), None
@@ -35,7 +39,7 @@ def stretch(lrs, losses, num_it: int=100, frac: float=0.5):
     lr = float(10**((x[a]+x[b])/2))
     return lr, (lr, float(np.interp(np.log10(lr), x, losses))), (float(lrs[a]), float(lrs[b]))
 
-# %% ../nbs/03_lr.ipynb #07403840
+# %% ../nbs/03_lr.ipynb #aa908e38
 _METHODS = {'minimum': minimum, 'steep': steep, 'valley': valley, 'slide': slide, 'stretch': stretch}
 
 @dataclass
@@ -76,7 +80,10 @@ class LRReport:
         return '\n'.join(out)
     __repr__ = __str__
 
-    def plot(self, skip_end: int=5, ax=None):
+    def plot(self,
+             skip_end: int=5,   # points left out at the end, where the loss shoots up
+             ax=None            # draw here; None: a new figure
+            ):
         "Loss against learning rate (log scale), a marker per suggestion, the steep stretch shaded, the pick starred."
         import matplotlib.pyplot as plt
         if ax is None: fig, ax = plt.subplots(figsize=(6, 4))

@@ -102,7 +102,7 @@ class Coaching:
         ax.legend(loc='upper right', fontsize=8)
         return fig
 
-# %% ../nbs/04_train.ipynb #467c7250
+# %% ../nbs/04_train.ipynb #1ccb6e9f
 def _metric(names: list) -> tuple:
     mets = names[2:]
     if not mets: return None, None, True
@@ -160,7 +160,9 @@ def _verdict(h: dict, n_classes: int|None=None, inflated: str='') -> tuple:
     why = f'loss fell from {L[0]:.3g} to {L[-1]:.3g}' + (f', valid loss {vl[-1]:.3g}' if len(vl) else '') + (f', {m} {mv[-1]:.4g}' if m else '')
     return 'good', why + ', and it has levelled off without rising', ev
 
-def inflated_train_loss(learn: Learner|None, label_noise: float|None=None) -> str:
+def inflated_train_loss(learn: Learner|None,            # the learner whose model and transforms to look at
+                        label_noise: float|None=None    # the share of wrong labels, if known
+                       ) -> str:
     "What makes this learner's training loss sit above its valid loss on purpose (dropout, training-only augmentation, known label noise), in words; '' if nothing."
     why = []
     if learn is not None:
@@ -324,7 +326,7 @@ def _train_nproc(dls_fn, nproc: int, timeout: float, kwargs: dict, show: bool=Tr
         r.coaching.plot(); print(r)
     return learn, r
 
-# %% ../nbs/04_train.ipynb #d18b9ec9
+# %% ../nbs/04_train.ipynb #941b138f
 def _jsonable(o):
     "Plain JSON: NaN and inf (a diverged run has them) become null, tuples lists, numpy numbers floats."
     if isinstance(o, dict): return {str(k): _jsonable(v) for k,v in o.items()}
@@ -333,7 +335,10 @@ def _jsonable(o):
     if isinstance(o, np.integer): return int(o)
     return o
 
-def save_plot(plot, fname: str|Path, figsize=(7, 4)) -> Path:
+def save_plot(plot,              # a function that draws on `ax=`, e.g. `report.coaching.plot`
+              fname: str|Path,   # the image file to write
+              figsize=(7, 4)     # inches
+             ) -> Path:
     "Draw `plot(ax=...)` (e.g. `report.coaching.plot`) on a `Figure` of its own and save it to `fname`, without pyplot: a notebook's backend stays as it is."
     from matplotlib.figure import Figure
     fig = Figure(figsize=figsize)
