@@ -1,15 +1,18 @@
 """Benchmark: `train(..., nproc=2)` (DDP over gloo, batch 32 per process) against one process (batch 64), same lr and epochs,
 small CNN on all the digits (28 px). On this 2-core CPU the two processes share the two cores that one process uses
 alone, so expect no speed-up: DDP pays off with one GPU (or one machine) per process. Accuracy should match within ~2 points.
+Also: how long a run takes to end when one of its ranks is killed mid-epoch (the time tests/test_distrib.py no longer limits).
 Run: .venv/bin/python bench/bench_distrib.py [EPOCHS]   (BENCH_REPS=N for N runs of each, default 2; the fastest of each is kept)"""
 import os, sys, time, tempfile, contextlib, io
 from functools import partial
 from pathlib import Path
-import matplotlib; matplotlib.use('Agg')
+import matplotlib; matplotlib.use('Agg')   # a script: no display
 from fastai.vision.all import set_seed
 from companion.data import digits
 from companion.learner import image_dls
 from companion.train import train
+from companion.distrib import DistribError
+from fastai.vision.all import Callback, rank_distrib
 
 EPOCHS, LR = int(sys.argv[1]) if len(sys.argv) > 1 else 4, 1e-2
 path = digits(Path(tempfile.mkdtemp())/'digits')
@@ -20,8 +23,8 @@ def timed(f):
     with contextlib.redirect_stdout(io.StringIO()): out = f()
     return time.perf_counter() - t, out
 
-def one(): set_seed(42); return train(partial(image_dls, path, bs=64), EPOCHS, lr=LR, show=False, announce=False).train_report
-def two(): set_seed(42); return train(partial(image_dls, path, bs=32), EPOCHS, lr=LR, nproc=2, show=False, announce=False).train_report
+def one(): set_seed(42); return train(partial(image_dls, path, bs=64), EPOCHS, lr=LR, show=False, announce=False)[1]
+def two(): set_seed(42); return train(partial(image_dls, path, bs=32), EPOCHS, lr=LR, nproc=2, show=False, announce=False)[1]
 
 timed(lambda: train(partial(image_dls, path, bs=64), 1, lr=LR, show=False, announce=False))     # warm caches, untimed
 runs = {'1 process': [], '2 processes': []}
@@ -34,3 +37,17 @@ for k,(secs,r) in best.items():
     print(f'  {k:<12} wall {secs:6.1f} s   accuracy {r.accuracy:.4f}   batch {r.bs} per process × {r.nproc}')
 (s1,r1), (s2,r2) = best['1 process'], best['2 processes']
 print(f'ratio 2 processes / 1 process: wall {s2/s1:.2f}x   accuracy difference {100*(r2.accuracy-r1.accuracy):+.1f} points')
+
+class KillAt(Callback):
+    "SIGKILL this process when it is rank 1 at its third training batch (as the out-of-memory killer would)."
+    def __init__(self): self.n = 0
+    def after_batch(self):
+        if not self.training: return
+        self.n += 1
+        if self.n == 3 and rank_distrib() == 1: os.kill(os.getpid(), 9)
+
+def killed():
+    try: train(lambda: image_dls(path, bs=16), 2, lr=LR, nproc=2, show=False, announce=False, cbs=[KillAt()])
+    except DistribError as e: return e
+secs, e = timed(killed)
+print(f'a rank killed at its third batch: the run ended in {secs:.1f} s ({"rank %s named" % e.rank if e else "NOT ended by a DistribError"})')

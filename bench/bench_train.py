@@ -20,7 +20,7 @@ def timed(f):
 
 def ours():
     set_seed(42); dls = image_dls(path)
-    return train(dls, EPOCHS, show=False).train_report
+    return train(dls, EPOCHS, show=False)[1]
 
 def plain():
     "What a student types: lr_find, then fit_one_cycle at its valley (fine_tune's unfrozen phase: the small CNN has no pretrained body)."

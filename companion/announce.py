@@ -11,6 +11,7 @@ from .env import show_progress      # first: it also silences torch's `torch.jit
 from fastai.basics import *
 from fastai.callback.progress import ProgressCallback
 import fastprogress.fastprogress as _fpp
+from .learner import is_frozen
 from fastprogress.fastprogress import NBProgressBar, NBMasterBar, ConsoleProgressBar
 
 # %% auto #0
@@ -25,11 +26,6 @@ def _per_process(dl) -> str:
     "Under DDP (`fastai.distributed`'s `DistributedDL` knows its `world_size`) each process runs its own share of the batches: say so."
     n = getattr(dl, 'world_size', 1) or 1
     return f' per process × {n} processes' if n > 1 else ''
-
-def _frozen(learn) -> bool:
-    "Is the body frozen, so that only the head trains (as in the first step of `fine_tune`)?"
-    opt = getattr(learn, 'opt', None)
-    return opt is not None and 0 < getattr(opt, 'frozen_idx', 0) < len(opt.param_lists)
 
 def _lr_text(learn) -> str:
     "The learning rate of this fit: the peak of the `ParamScheduler`'s lr schedule when one is attached, else the optimizer's."
@@ -101,7 +97,7 @@ class PhaseAnnouncer(ProgressCallback):
         if self.log is not None and self.kind != 'predict' and rank_distrib() == 0:
             Path(self.log).parent.mkdir(parents=True, exist_ok=True)
             self.f = open(self.log, 'a', encoding='utf-8')
-        frozen = _frozen(learn)
+        frozen = is_frozen(learn)
         self._log(kind='fit', call=self.kind, n_epoch=self.n_epoch if self.kind == 'fit' else None, frozen=frozen, lr_find=self.finding)
         if self.talks and self.kind != 'validate': self._say(self._fit_line(frozen))
 
@@ -126,7 +122,7 @@ class PhaseAnnouncer(ProgressCallback):
         where = 'lr_find' if self.finding else f'epoch {self.epoch+1}/{self.n_epoch}' if self.kind == 'fit' else self.kind
         if phase == 'TRAIN':
             what = f"{_plural(nb, 'batch')}{'' if bs is None else f' × {bs}'}{_per_process(dl)} ({_plural(n, 'item')}) — weights update every batch"
-            if _frozen(self.learn): what += '; body frozen: only the head trains'
+            if is_frozen(self.learn): what += '; body frozen: only the head trains'
         else: what = f"{_plural(nb, 'batch')}{_per_process(dl)} ({_plural(n, 'item')}) — no weight updates"
         if self.phase_lines and not (self.finding and self.epoch > 0): self._say(f'▶ {where} · {phase} · {what}')
         if self.where not in ('html', 'console') or (self.finding and self.pbar is not None): return

@@ -10,25 +10,50 @@ from .env import explain_weights_error   # first: its warning filter must be in 
 from fastai.vision.all import *
 
 # %% auto #0
-__all__ = ['small_cnn', 'image_dls', 'items_dls', 'folder_dls', 'get_arch', 'learner']
+__all__ = ['small_cnn', 'check_split', 'image_dls', 'items_dls', 'folder_dls', 'has_weights', 'pretrained_for', 'is_pretrained',
+           'is_frozen', 'get_arch', 'learner', 'Recipe', 'preserved']
 
-# %% ../nbs/01b_learner.ipynb #c319e508
-def small_cnn(pretrained: bool=False, n_in: int=3, widths=(16, 32, 64)) -> nn.Sequential:
+# %% ../nbs/01b_learner.ipynb #bc5a395c
+def small_cnn(pretrained: bool=False,   # what `vision_learner` passes; there are no weights to load
+              n_in: int=3,               # input channels
+              widths=(16, 32, 64)        # channels of each stride-2 convolution
+             ) -> nn.Sequential:
     "A small CNN body (stride-2 ConvLayers, then pooling) for `vision_learner`; it has no pretrained weights."
     chs = (n_in, *widths)
     return nn.Sequential(*[ConvLayer(a, b, stride=2) for a,b in zip(chs[:-1], chs[1:])], nn.AdaptiveAvgPool2d(1))
 
-# %% ../nbs/01b_learner.ipynb #76261d71
-def image_dls(path: str|Path, size: int|None=None, bs: int=64, num_workers: int=0, seed: int|None=42, **kwargs) -> DataLoaders:
-    "DataLoaders from `path/train/<label>` and `path/valid/<label>`, resized to `size` if given."
+# %% ../nbs/01b_learner.ipynb #10635eaf
+def check_split(path: str|Path) -> Path:
+    "`path` as a `Path` if it holds `train/` and `valid/` folders; else `FileNotFoundError` showing the layout expected."
     path = Path(path)
-    if not (path/'train').is_dir(): raise FileNotFoundError(f"{path} has no train/ folder: expected {path}/train/<label>/*.png and {path}/valid/<label>/*.png")
+    missing = [d for d in ('train', 'valid') if not (path/d).is_dir()]
+    if missing: raise FileNotFoundError(f"{path} has no {missing[0]}/ folder: expected {path}/train/<label>/*.png and {path}/valid/<label>/*.png")
+    return path
+
+# %% ../nbs/01b_learner.ipynb #2bd5b510
+def image_dls(path: str|Path,        # a folder with train/<label>/ and valid/<label>/
+              size: int|None=None,    # resize images to `size`; None: keep
+              bs: int=64,             # batch size
+              num_workers: int=0,     # loader processes: none, for small images on small machines
+              seed: int|None=42,      # shuffling seed
+              **kwargs                # passed on to `ImageDataLoaders.from_folder`
+             ) -> DataLoaders:
+    "DataLoaders from `path/train/<label>` and `path/valid/<label>`, resized to `size` if given."
+    path = check_split(path)
     return ImageDataLoaders.from_folder(path, train='train', valid='valid', item_tfms=Resize(size) if size else None,
                                         bs=bs, num_workers=num_workers, seed=seed, **kwargs)
 
-# %% ../nbs/01b_learner.ipynb #04b2c5c1
-def items_dls(items, size: int|None=None, bs: int=64, seed: int|None=42, held=None, vocab=None, method: str='squish',
-              batch_tfms=None, num_workers: int=0) -> DataLoaders:
+# %% ../nbs/01b_learner.ipynb #259fdb1a
+def items_dls(items,                 # a table of path, split, label
+              size: int|None=None,   # resize images to `size`; None: keep
+              bs: int=64,            # batch size
+              seed: int|None=42,     # shuffling seed
+              held=None,             # paths to validate on; None: those with split == 'valid'
+              vocab=None,            # the classes, in order; None: the labels found
+              method: str='squish',  # how `Resize` fits an image to `size`
+              batch_tfms=None,       # batch transforms (e.g. augmentation)
+              num_workers: int=0     # loader processes
+             ) -> DataLoaders:
     "DataLoaders from a table of items (path, split, label): validation on `split == 'valid'`, or on the paths in `held`; resized to `size` if given."
     import pandas as pd
     df = pd.DataFrame(items)[['path', 'label']].assign(path=lambda d: d.path.astype(str), label=lambda d: d.label.astype(str))
@@ -38,7 +63,15 @@ def items_dls(items, size: int|None=None, bs: int=64, seed: int|None=42, held=No
                    splitter=ColSplitter('is_valid'), item_tfms=Resize(size, method=method) if size else None, batch_tfms=batch_tfms)
     return db.dataloaders(df, bs=bs, num_workers=num_workers, seed=seed)
 
-def folder_dls(path: str|Path, labeller=None, size='auto', valid_pct: float=0.2, seed: int=42, bs: int=64, quiet: bool=False, **kwargs) -> DataLoaders:
+def folder_dls(path: str|Path,          # a folder in any course layout
+               labeller=None,           # how labels are read: None (folders), a regex on the file name, or a function
+               size='auto',             # resize images to `size`; 'auto': one size when they differ; None: keep
+               valid_pct: float=0.2,    # validation share of a folder with no train/valid split
+               seed: int=42,            # split and shuffling seed
+               bs: int=64,              # batch size
+               quiet: bool=False,       # don't say which size was chosen
+               **kwargs                 # passed on to `items_dls`
+              ) -> DataLoaders:
     "DataLoaders for a folder in any course layout (see `folder_items`); `size='auto'` picks one size when the images differ."
     from companion.data import folder_items, choose_size
     items = folder_items(path, labeller, valid_pct, seed)
@@ -47,7 +80,29 @@ def folder_dls(path: str|Path, labeller=None, size='auto', valid_pct: float=0.2,
         if size and not quiet: print(f"the images have several sizes: resizing them to {size}×{size} (squish), as the course's Resize(192, method='squish') does; pass size= to choose")
     return items_dls(items, size=size, bs=bs, seed=seed, **kwargs)
 
-# %% ../nbs/01b_learner.ipynb #bd7c80e4
+# %% ../nbs/01b_learner.ipynb #de4a49ea
+def has_weights(arch) -> bool:
+    "Does `arch` (a name or a function) come with pretrained weights? `small_cnn` has none; torchvision models and your own functions do."
+    fn = arch if callable(arch) else get_arch(arch)
+    return fn is not small_cnn
+
+def pretrained_for(arch, pretrained: bool|None=None) -> bool:
+    "The one rule for 'pretrained': `None` gives the weights `arch` has; `True` for an architecture without weights is a `ValueError`."
+    if pretrained is None: return has_weights(arch)
+    if pretrained and not has_weights(arch):
+        raise ValueError(f"{getattr(arch, '__name__', arch)} has no pretrained weights: pass pretrained=None (or False), or a torchvision arch such as 'resnet18'")
+    return bool(pretrained)
+
+def is_pretrained(learn: Learner) -> bool:
+    "Was `learn` built with pretrained weights in its body (`vision_learner` records `pretrained` and `arch` on it)?"
+    return bool(getattr(learn, 'pretrained', False)) and has_weights(getattr(learn, 'arch', small_cnn))
+
+def is_frozen(learn: Learner) -> bool:
+    "Is the body frozen, so that only the head trains (fastai's `Optimizer.freeze_to` sets `frozen_idx`, as the first step of `fine_tune` does)?"
+    opt = getattr(learn, 'opt', None)
+    return opt is not None and 0 < getattr(opt, 'frozen_idx', 0) < len(opt.param_lists)
+
+# %% ../nbs/01b_learner.ipynb #fbb0ab5b
 def get_arch(arch):
     "An architecture function from a name: 'small_cnn' or a torchvision model such as 'resnet18'."
     if callable(arch): return arch
@@ -56,12 +111,96 @@ def get_arch(arch):
     if hasattr(tvm, arch): return getattr(tvm, arch)
     raise ValueError(f"unknown architecture {arch!r}: use 'small_cnn' or a torchvision model name such as 'resnet18'")
 
-def learner(dls: DataLoaders, arch='small_cnn', pretrained: bool=True, metrics=None, **kwargs) -> Learner:
+def learner(dls: DataLoaders,            # the data, e.g. from `image_dls` or `folder_dls`
+            arch='small_cnn',             # a name ('small_cnn', 'resnet18', ...) or an architecture function
+            pretrained: bool|None=None,   # None: the weights `arch` has (see `pretrained_for`)
+            metrics=None,                 # None: error_rate and accuracy
+            **kwargs                      # passed on to `vision_learner`
+           ) -> Learner:
     "`vision_learner` with named architectures, error_rate and accuracy, and a clear error when weights can't be fetched."
     fn = get_arch(arch)
     metrics = [error_rate, accuracy] if metrics is None else metrics
-    try: return vision_learner(dls, fn, pretrained=pretrained, metrics=metrics, **kwargs)
+    try: return vision_learner(dls, fn, pretrained=pretrained_for(fn, pretrained), metrics=metrics, **kwargs)
     except (URLError, ConnectionError, TimeoutError) as e: raise explain_weights_error(getattr(fn, '__name__', str(arch)), e) from e
     except OSError as e:
         if 'urlopen' in str(e) or 'resolve' in str(e).lower(): raise explain_weights_error(getattr(fn, '__name__', str(arch)), e) from e
         raise
+
+# %% ../nbs/01b_learner.ipynb #5d1d2f41
+from dataclasses import dataclass, asdict, replace
+
+@dataclass
+class Recipe:
+    "How to build and train a learner: `arch`, `pretrained` (see `pretrained_for`), `epochs`, `lr` (None: fastai's default) and `freeze_epochs`."
+    arch: object = 'small_cnn'     # a name or an architecture function
+    pretrained: bool = False       # whether the body starts from pretrained weights
+    epochs: int = 3
+    lr: float|None = None
+    freeze_epochs: int = 1         # `fine_tune`'s frozen epochs (pretrained bodies only)
+
+    @property
+    def method(self) -> str: return 'fine_tune' if self.pretrained else 'fit_one_cycle'
+    @property
+    def arch_name(self) -> str: return getattr(self.arch, '__name__', str(self.arch))
+    def as_dict(self) -> dict: return dict(asdict(self), arch=self.arch_name)
+    def but(self, **kwargs) -> Recipe: return replace(self, **kwargs)
+
+    @classmethod
+    def of(cls, learn: Learner, **kwargs) -> Recipe:
+        "The recipe of a learner built by `vision_learner` (its `arch` and `pretrained`), with `kwargs` for the rest."
+        return cls(arch=getattr(learn, 'arch', small_cnn), pretrained=is_pretrained(learn), **kwargs)
+
+    def learner(self, dls: DataLoaders, **kwargs) -> Learner:
+        "A new learner for `dls` with this recipe's architecture and weights."
+        return learner(dls, self.arch, pretrained=self.pretrained, **kwargs)
+
+    def fit(self, learn: Learner, epochs: int|None=None):
+        "Train `learn` this recipe's way: `fine_tune` a pretrained body; unfreeze a random one and `fit_one_cycle`."
+        e = ifnone(epochs, self.epochs)
+        if self.pretrained: learn.fine_tune(e, ifnone(self.lr, 2e-3), freeze_epochs=self.freeze_epochs)   # 2e-3: fine_tune's own default
+        else: learn.unfreeze(); learn.fit_one_cycle(e, self.lr)                                          # None: fastai's default lr
+
+    def __str__(self): return f"{self.arch_name}{' (pretrained)' if self.pretrained else ''}: {self.method}({self.epochs}" + \
+        (f', lr={self.lr:.2e})' if self.lr else ')')
+
+# %% ../nbs/01b_learner.ipynb #77a5cc59
+import random, tempfile, contextlib
+from copy import deepcopy
+
+def _rng_state() -> dict:
+    st = dict(py=random.getstate(), np=np.random.get_state(), torch=torch.get_rng_state())
+    if torch.cuda.is_available(): st['cuda'] = torch.cuda.get_rng_state_all()
+    return st
+
+def _set_rng_state(st: dict):
+    random.setstate(st['py']); np.random.set_state(st['np']); torch.set_rng_state(st['torch'])
+    if 'cuda' in st: torch.cuda.set_rng_state_all(st['cuda'])
+
+@contextlib.contextmanager
+def preserved(learn: Learner,        # the learner to put back as it was
+              tmp_path: bool=True     # point `learn.path` at a temporary folder meanwhile (whatever is saved is deleted)
+             ):
+    "Snapshot weights, optimizer, RNGs, DataLoader shuffling, learner and callback attributes; restore them on exit."
+    model_sd = deepcopy(learn.model.state_dict())
+    modes = {m: m.training for m in learn.model.modules()}
+    opt = learn.opt
+    opt_sd = deepcopy(opt.state_dict()) if opt is not None else None
+    rng, dl_rngs = _rng_state(), [(dl, dl.rng.getstate()) for dl in learn.dls.loaders if hasattr(dl, 'rng')]
+    attrs, cbs = dict(learn.__dict__), list(learn.cbs)
+    cb_attrs = [(cb, dict(cb.__dict__)) for cb in cbs]
+    tmp = tempfile.TemporaryDirectory(prefix='companion_') if tmp_path else None
+    if tmp: learn.path, learn.model_dir = Path(tmp.name), 'models'
+    try: yield learn
+    finally:
+        for k in set(learn.__dict__) - set(attrs): delattr(learn, k)
+        learn.__dict__.update(attrs)
+        if list(learn.cbs) != cbs: learn.cbs = L(cbs)
+        for cb,d in cb_attrs:
+            for k in set(cb.__dict__) - set(d): delattr(cb, k)
+            cb.__dict__.update(d)
+        learn.model.load_state_dict(model_sd)
+        for m,t in modes.items(): m.training = t
+        if opt is not None: opt.load_state_dict(opt_sd)
+        for dl,s in dl_rngs: dl.rng.setstate(s)
+        _set_rng_state(rng)
+        if tmp: tmp.cleanup()

@@ -1,5 +1,5 @@
 "Training in several real processes (gloo on 127.0.0.1): sharding, gathered metrics, one voice, the shared lr, and a rank killed mid-epoch."
-import json, os, signal, time
+import json, os, signal
 from functools import partial
 from pathlib import Path
 import pytest, torch
@@ -38,9 +38,8 @@ def test_two_processes_match_one(digits_path, tmp_path, capfd):
     "2 ranks × bs 32 vs 1 process × bs 64, same lr: every item once per epoch, gathered metrics = one process's get_preds, accuracy within 2 points."
     epochs, lr = 4, 1e-2
     set_seed(0)
-    learn = train(partial(image_dls, digits_path, bs=32, drop_last=False), epochs, lr=lr, nproc=2, show=False, cbs=[Record(tmp_path)])
+    learn, r = train(partial(image_dls, digits_path, bs=32, drop_last=False), epochs, lr=lr, nproc=2, show=False, cbs=[Record(tmp_path)])
     out = capfd.readouterr().out
-    r = learn.train_report
     assert (r.nproc, r.bs, r.backend) == (2, 32, 'gloo')
     n_train = len(learn.dls.train_ds)
     ranks = _ranks(tmp_path)
@@ -58,12 +57,12 @@ def test_two_processes_match_one(digits_path, tmp_path, capfd):
     assert out.count('● fit') == 1 and out.count('▶ epoch 1/4 · TRAIN') == 1 and out.count('✔ VALID') == epochs, out   # one voice: rank 0
     assert '32 per process × 2 processes' in out and 'batch size 32 per process, 64 per step' in out
     set_seed(0)
-    one = train(partial(image_dls, digits_path, bs=64), epochs, lr=lr, show=False, announce=False).train_report
+    _, one = train(partial(image_dls, digits_path, bs=64), epochs, lr=lr, show=False, announce=False)
     assert one.nproc == 1 and abs(one.accuracy - r.accuracy) <= 0.02, (one.accuracy, r.accuracy)
 
 def test_lr_picked_once_and_shared(digits37_path, tmp_path, capfd):
-    learn = train(lambda: image_dls(digits37_path, bs=32), 1, nproc=2, show=False, lr_kws=dict(num_it=30), cbs=[Record(tmp_path)])
-    out, r = capfd.readouterr().out, learn.train_report
+    learn, r = train(lambda: image_dls(digits37_path, bs=32), 1, nproc=2, show=False, lr_kws=dict(num_it=30), cbs=[Record(tmp_path)])
+    out = capfd.readouterr().out
     k0, k1 = _ranks(tmp_path)
     runs = [len(f.read_text().split()) if f.exists() else 0 for f in (tmp_path/'lr_find0.txt', tmp_path/'lr_find1.txt')]
     assert runs == [1, 0]                                                                  # lr_find ran once, on rank 0
@@ -79,11 +78,10 @@ class KillAt(Callback):
         if self.n == self.at and rank_distrib() == self.rank: os.kill(os.getpid(), signal.SIGKILL)
 
 def test_killed_rank_ends_the_run(digits37_path):
-    t0 = time.perf_counter()
+    "A rank killed mid-epoch ends the run naming it (how long that takes: bench/bench_distrib.py)."
     with pytest.raises(DistribError) as ei:
         train(lambda: image_dls(digits37_path, bs=16), 2, lr=1e-2, nproc=2, show=False, cbs=[KillAt(1, 3)])
-    secs, e = time.perf_counter() - t0, ei.value
-    assert secs < 60, secs
+    e = ei.value
     assert e.rank == 1 and e.exitcode == -signal.SIGKILL and 'rank 1 of 2 was killed by SIGKILL' in str(e), str(e)
 
 def test_failing_rank_names_its_error(digits37_path):
@@ -96,7 +94,7 @@ def test_failing_rank_names_its_error(digits37_path):
 
 def test_cli_nproc(digits37_path, tmp_path):
     out = tmp_path/'run'
-    res = run_cli('train', digits37_path, '--epochs', '1', '--lr-steps', '30', '--nproc', '2', '--out', out, timeout=300)
+    res = run_cli('train', digits37_path, '--epochs', '1', '--lr_steps', '30', '--nproc', '2', '--out', out, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     rep = json.loads((out/'report.json').read_text())
     assert (rep['nproc'], rep['bs'], rep['backend']) == (2, 32, 'gloo') and rep['lr'] == rep['lr_report']['pick']

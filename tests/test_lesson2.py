@@ -1,5 +1,5 @@
 "The lesson-2 journey end to end on the built-in digits, with small settings, through the `companion` command."
-import json, re, time
+import json, re
 from pathlib import Path
 import pandas as pd
 from conftest import run_cli
@@ -12,7 +12,7 @@ ARTIFACTS = ['journey.json', 'summary.md', 'doctor.txt', 'audit.csv', 'data/flip
 
 def test_lesson2_journey_makes_every_artifact_and_resumes(tmp_path):
     out = tmp_path/'l2'
-    args = ('lesson2', '--out', out, '--apply-suggested')          # the demo's own settings (about a minute here)
+    args = ('lesson2', '--out', out, '--apply_suggested')          # the demo's own settings (a few minutes here; timings: bench/bench_lesson2.py)
     r = run_cli(*args, timeout=1500)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     for a in ARTIFACTS: assert (out/a).exists() and (out/a).stat().st_size > 0, a
@@ -34,13 +34,12 @@ def test_lesson2_journey_makes_every_artifact_and_resumes(tmp_path):
     assert f"{cl['restored_true_label']} of them back to the true label" in summary
     assert len(list((out/'data').glob('*/*/*.png'))) == 1797
     # the ranking was scored against the labels flipped on purpose
-    assert 0 <= S['issues']['result']['recall_top10'] <= 1 and S['issues']['result']['n_flipped'] == 72
+    iss = S['issues']['result']
+    assert iss['n_flipped'] == 72 and iss['recall_top10'] >= 0.8, iss   # a random ranking holds 10 % of them in its top 10 %
     # a second run skips every step
-    t0 = time.time()
     r2 = run_cli(*args, timeout=600)
     assert r2.returncode == 0, r2.stderr[-2000:]
     assert len(re.findall(r'skipped', r2.stdout)) == len(S) and '▶' not in r2.stdout
-    assert time.time() - t0 < 120
     # a stop after the clean step's moves but before journey.json recorded it: the re-run finishes, nothing is moved twice
     S.pop('clean'); (out/'journey.json').write_text(json.dumps(S))
     r3 = run_cli(*args, timeout=900)
@@ -63,7 +62,7 @@ def test_torn_journey_is_set_aside(tmp_path):
 def test_lesson2_bad_folder_says_what_to_do(tmp_path):
     (tmp_path/'pics'/'cats').mkdir(parents=True)
     r = run_cli('lesson2', tmp_path/'pics', '--out', tmp_path/'o')
-    assert r.returncode == 2 and 'no images under' in r.stderr and 'a folder per label' in r.stderr
+    assert r.returncode == 1 and r.stderr.startswith('companion lesson2: ') and 'no images under' in r.stderr and 'a folder per label' in r.stderr
 
 import pytest
 from standins import unsplit_folder, names_folder
@@ -74,11 +73,11 @@ def test_lesson2_on_a_students_folder(style, tmp_path):
     from fastai.vision.all import get_image_files
     from companion.clean import Labeller
     data = unsplit_folder(tmp_path/'bears', n_per_class=12) if style == 'unsplit' else names_folder(tmp_path/'pets', n_per_class=12)
-    extra = ['--label-re', r'^(.+)_\d+\.png$'] if style == 'names' else []
+    extra = ['--label_re', r'^(.+)_\d+\.png$'] if style == 'names' else []
     lab = Labeller(extra[1] if extra else None)
     before = sorted(get_image_files(data))
     out = tmp_path/'l2'
-    r = run_cli('lesson2', data, '--out', out, '--epochs', '2', '--folds', '2', '--fold-epochs', '1', '--apply-suggested', '--min-prob', '0.5', *extra, timeout=1500)
+    r = run_cli('lesson2', data, '--out', out, '--epochs', '2', '--folds', '2', '--fold_epochs', '1', '--apply_suggested', '--min_prob', '0.5', *extra, timeout=1500)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert 'resizing them to' in r.stdout                                  # mixed sizes: a size chosen from the images, and said
     S = json.loads((out/'journey.json').read_text())
@@ -92,13 +91,13 @@ def test_lesson2_on_a_students_folder(style, tmp_path):
     assert not (data/'models').exists()                                    # lesson2 writes its own files under --out only
 
 def test_lesson2_refuses_one_label_and_empty_folders(tmp_path):
-    "One class only, or train/ and valid/ with no image: one sentence and exit code 2 at the data step, not a fastai traceback."
+    "One class only, or train/ and valid/ with no image: one sentence and exit code 1 (a user error) at the data step, not a fastai traceback."
     from PIL import Image
     (tmp_path/'one'/'cats').mkdir(parents=True)
     for i in range(6): Image.new('RGB', (32, 32), (i*40, 0, 0)).save(tmp_path/'one'/'cats'/f'{i}.png')
     (tmp_path/'one'/'dogs').mkdir()   # an empty label folder: still one label with images
     r = run_cli('lesson2', tmp_path/'one', '--out', tmp_path/'o1')
-    assert r.returncode == 2 and 'one label only' in r.stderr and 'Traceback' not in r.stderr
+    assert r.returncode == 1 and 'one label only' in r.stderr and 'Traceback' not in r.stderr
     for s in ('train', 'valid'): (tmp_path/'empty'/s/'x').mkdir(parents=True)
     r = run_cli('lesson2', tmp_path/'empty', '--out', tmp_path/'o2')
-    assert r.returncode == 2 and 'no images under' in r.stderr and 'Traceback' not in r.stderr
+    assert r.returncode == 1 and 'no images under' in r.stderr and 'Traceback' not in r.stderr

@@ -5,10 +5,11 @@ from pathlib import Path
 import numpy as np, pytest, torch
 from fastai.vision.all import set_seed, Callback
 from companion.learner import learner, image_dls
-from companion.lr import lr_report, LRReport
+from companion.lr import LRReport
 
 def _learn(path, seed=0):
-    set_seed(seed); return learner(image_dls(path))
+    "A learner with its optimizer already made (as after a first fit), so that lr_report has an optimizer state to put back."
+    set_seed(seed); l = learner(image_dls(path)); l.create_opt(); return l
 
 def _draws(): return torch.rand(4), np.random.rand(4), [random.random() for _ in range(4)]
 
@@ -24,7 +25,7 @@ def test_lr_report_leaves_no_trace(digits37_path):
     rec0 = dict(a.recorder.__dict__)
     with a.no_bar():                                      # (no_bar itself swaps the progress callback, so compare inside it)
         cbs0 = list(a.cbs)
-        set_seed(1); rep = lr_report(a, num_it=30, show_plot=False)
+        set_seed(1); rep = a.lr_report(num_it=30, show_plot=False)
         assert list(a.cbs) == cbs0
     da = _draws()
     set_seed(1); dt = _draws()

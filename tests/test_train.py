@@ -5,7 +5,7 @@ import pytest
 from fastai.vision.all import set_seed, Learner
 from conftest import run_cli
 from companion.learner import learner, image_dls
-from companion.train import coach, train, _jsonable
+from companion.train import train, _jsonable
 
 def _subset(src: Path, dest: Path, n_train: int, n_valid: int, classes=None) -> Path:
     "A smaller copy of a digits folder: the first `n_train`/`n_valid` images of each label."
@@ -27,13 +27,13 @@ def _run(path, epochs, lr, bs=64, one_cycle=True, **kw):
     return learn
 
 def test_diverged(sub):
-    c = coach(_run(sub, 1, 10.), show_plot=False)
+    c = _run(sub, 1, 10.).coach(show_plot=False)
     assert c.verdict == 'diverged', c
     assert c.evidence['peak_loss'] > 4*c.evidence['start_loss'] and 'lower' in c.advice
     json.dumps(_jsonable(c.as_dict()), allow_nan=False)                 # the report stays plain JSON even with inf/NaN losses
 
 def test_not_learning(sub):
-    c = coach(_run(sub, 1, 1e-7), show_plot=False)
+    c = _run(sub, 1, 1e-7).coach(show_plot=False)
     assert c.verdict == 'not_learning', c
     assert c.evidence['fall'] < 0.1 and 'Raise the learning rate' in c.advice
 
@@ -44,7 +44,7 @@ def test_underfitting(digits_path):
 
 def test_overfitting(digits_path, tmp_path):
     tiny = _subset(digits_path, tmp_path/'tiny', 10, 50, classes=('3', '7'))   # 20 training images, no dropout, 10 epochs
-    c = coach(_run(tiny, 10, 3e-3, bs=5, one_cycle=False, ps=0), show_plot=False)
+    c = _run(tiny, 10, 3e-3, bs=5, one_cycle=False, ps=0).coach(show_plot=False)
     assert c.verdict == 'overfitting', c
     ev = c.evidence
     assert ev['epochs'] - 1 - ev['best_epoch'] >= 2 and ev['final_valid_loss'] > ev['best_valid_loss']
@@ -57,26 +57,27 @@ def test_train_picks_lr_announces_and_reports(digits37_path, tmp_path, monkeypat
     def counted(self, *a, **kw): calls.append(kw); return lr_find(self, *a, **kw)
     monkeypatch.setattr(Learner, 'lr_find', counted)                   # the real lr_find runs; we only count
     set_seed(0)
-    learn = train(image_dls(digits37_path), 1, log=tmp_path/'log.jsonl', show=False, lr_kws=dict(num_it=40))
-    r = learn.train_report
+    learn, r = train(image_dls(digits37_path), 1, log=tmp_path/'log.jsonl', show=False, lr_kws=dict(num_it=40))
     assert len(calls) == 1 and calls[0]['num_it'] == 40                 # lr_find ran once
     assert r.lr_report is not None and r.lr == r.lr_report.pick and r.method == 'fit_one_cycle'   # small_cnn: no pretrained body
-    assert r.coaching.verdict in ('underfitting', 'good') and r.coaching.history['rows']
+    assert r.coaching.verdict == 'underfitting' and 'more epochs' in r.coaching.advice   # one epoch is four mini-batches of 64 here: too few
+    assert r.coaching.history['rows'] and r.recipe.method == 'fit_one_cycle' and not hasattr(learn, 'train_report')
     assert abs(r.error_rate + r.accuracy - 1) < 1e-6 and 'error_rate + accuracy = 1' in str(r)
     assert all(p.requires_grad for p in learn.model.parameters())
     assert (tmp_path/'log.jsonl').exists() and (tmp_path/'log.jsonl').read_text().strip()
 
 def test_cli(digits37_path, tmp_path):
     out = tmp_path/'run'
-    res = run_cli('train', digits37_path, '--epochs', '1', '--lr-steps', '40', '--out', out)
+    res = run_cli('train', digits37_path, '--epochs', '1', '--lr_steps', '40', '--out', out)
     assert res.returncode == 0, res.stderr[-2000:]
     for f in ('model.pth', 'export.pkl', 'lr_find.png', 'losses.png', 'report.json', 'report.txt', 'train_log.jsonl'):
         assert (out/f).stat().st_size > 0, f
     rep = json.loads((out/'report.json').read_text())
-    assert rep['coaching']['verdict'] in ('diverged', 'not_learning', 'underfitting', 'overfitting', 'good')
+    assert rep['coaching']['verdict'] == 'underfitting' and rep['epochs'] == 1 and rep['method'] == 'fit_one_cycle'   # four mini-batches: too few
     assert rep['lr'] == rep['lr_report']['pick'] and 'verdict:' in res.stdout
     assert not (digits37_path/'models').exists()                      # nothing written into the data folder
     from fastai.learner import load_learner
-    assert load_learner(out/'export.pkl').train_report['coaching']['verdict'] == rep['coaching']['verdict']   # the report pickles as a plain dict
+    assert not hasattr(load_learner(out/'export.pkl'), 'train_report')   # the export holds the model, not the report
     bad = run_cli('train', tmp_path/'nowhere', '--epochs', '1')
-    assert bad.returncode == 2 and 'no train/ folder' in bad.stderr
+    assert bad.returncode == 1 and bad.stderr.startswith('companion train: ') and 'no train/ folder' in bad.stderr and 'Traceback' not in bad.stderr
+    assert run_cli('train', digits37_path, '--no-such-option').returncode == 2          # a usage error is argparse's
