@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from conftest import run_cli
-from companion.predict import (Predictor, export_model, load_learner_safely, resize_image, open_image, ImageError, PickleWarning)
+from companion.predict import (Predictor, export_model, load_learner_safely, resize_image, open_image, ImageError, PickleWarning, LoadError)
 
 ATOL = 1e-5
 
@@ -148,7 +148,7 @@ def test_safe_load_roundtrip_warns(small_learn, tmp_path):
     assert list(learn2.dls.vocab) == ['3', '7']
     with pytest.raises(FileNotFoundError, match='export.pkl written by learn.export'): load_learner_safely(tmp_path/'nope.pkl')
     (tmp_path/'cut.pkl').write_bytes((tmp_path/'export.pkl').read_bytes()[:500])
-    with pytest.raises(RuntimeError, match='not a readable fastai export'): _load_quiet(tmp_path/'cut.pkl')
+    with pytest.raises(LoadError, match='not a readable fastai export'): _load_quiet(tmp_path/'cut.pkl')
 
 def test_safe_load_missing_module(small_learn, tmp_path):
     "A Learner that used a function from a package this machine lacks (as with timm): fastai says UnboundLocalError."
@@ -164,7 +164,7 @@ def test_safe_load_missing_module(small_learn, tmp_path):
         small_learn.metrics = old
     finally:
         sys.path.remove(str(tmp_path/'lib')); sys.modules.pop(name, None); importlib.invalidate_caches()
-    with pytest.raises(ModuleNotFoundError, match=f'needs the module .{name}.*pip install {name}'): _load_quiet(tmp_path/'export.pkl')
+    with pytest.raises(LoadError, match=f'needs the module .{name}.*pip install {name}'): _load_quiet(tmp_path/'export.pkl')
     from fastai.learner import load_learner
     with warnings.catch_warnings(), pytest.raises(UnboundLocalError):   # what students see today
         warnings.simplefilter('ignore'); load_learner(tmp_path/'export.pkl')
@@ -177,7 +177,7 @@ def test_safe_load_windows_paths(small_learn, tmp_path):
     small_learn.path = FromWindows(tmp_path)
     try: small_learn.export(tmp_path/'export.pkl')
     finally: small_learn.path = old
-    with pytest.raises(RuntimeError, match='exported on Windows.*fix_paths=True'): _load_quiet(tmp_path/'export.pkl', fix_paths=False)
+    with pytest.raises(LoadError, match='exported on Windows.*fix_paths=True'): _load_quiet(tmp_path/'export.pkl', fix_paths=False)
     assert str(_load_quiet(tmp_path/'export.pkl').path).replace('\\', '/') == 'C:/Users/student/course'
 
 def test_safe_load_notebook_function(small_learn, tmp_path):
@@ -189,7 +189,7 @@ def test_safe_load_notebook_function(small_learn, tmp_path):
     small_learn.label_func = is_three
     try: small_learn.export(tmp_path/'export.pkl', pickle_module=pickle)
     finally: del main.is_three, small_learn.label_func
-    with pytest.raises(AttributeError, match='refers to `is_three`.*define or import'): _load_quiet(tmp_path/'export.pkl')
+    with pytest.raises(LoadError, match='refers to `is_three`.*define or import'): _load_quiet(tmp_path/'export.pkl')
 
 def test_safe_load_other_python_version(small_learn, tmp_path):
     "cloudpickle stores notebook functions as bytecode; a Python 3.10 code object has 16 fields, which this Python refuses."
@@ -202,7 +202,7 @@ def test_safe_load_other_python_version(small_learn, tmp_path):
     small_learn.label_code = Code310()
     try: small_learn.export(tmp_path/'export.pkl')
     finally: del small_learn.label_code
-    with pytest.raises(RuntimeError, match='another Python version.*python_version'): _load_quiet(tmp_path/'export.pkl')
+    with pytest.raises(LoadError, match='another Python version.*python_version'): _load_quiet(tmp_path/'export.pkl')
 
 def test_safe_load_fastai_before_2_8(small_learn, tmp_path):
     "Exports from fastai < 2.8 name classes in fastcore.transform, which fastcore now keeps only as a stub that raises ImportError."
@@ -213,7 +213,7 @@ def test_safe_load_fastai_before_2_8(small_learn, tmp_path):
     small_learn.old_pipeline = Pipeline
     try: small_learn.export(tmp_path/'export.pkl')
     finally: del small_learn.old_pipeline, fastcore.transform.Pipeline
-    with pytest.raises(RuntimeError, match=r"fastai < 2.8.*pip install 'fastai<2.8'"): _load_quiet(tmp_path/'export.pkl')
+    with pytest.raises(LoadError, match=r"fastai < 2.8.*pip install 'fastai<2.8'"): _load_quiet(tmp_path/'export.pkl')
 
 # A model folder is checked before anything in it is used
 
@@ -269,5 +269,5 @@ def test_malicious_pickle_runs_nothing_unless_trusted(tmp_path):
     res = run_cli('export', tmp_path/'evil.pkl', tmp_path/'model')
     assert res.returncode == 1 and 'can run commands' in res.stderr and 'Traceback' not in res.stderr
     assert not marker.exists() and not (tmp_path/'model').exists()
-    with pytest.raises(TypeError, match='not a fastai Learner'): _load_quiet(tmp_path/'evil.pkl')   # trusted: the caller's explicit choice
+    with pytest.raises(LoadError, match='not a fastai Learner'): _load_quiet(tmp_path/'evil.pkl')   # trusted: the caller's explicit choice
     assert marker.exists()
