@@ -111,24 +111,31 @@ def test_bad_inputs(exported, tmp_path):
     with pytest.raises(ValueError, match='unknown backend'): Predictor.load(exported, backend='tflite')
 
 def test_cli_export_and_predict(small_learn, tmp_path):
+    "`companion export PKL DIR` and `companion predict DIR IMG...`: user errors are one line on stderr, `companion CMD: ...`, exit code 1."
     small_learn.export(tmp_path/'export.pkl')
     res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model')
-    assert res.returncode == 1 and '--trust-pickle' in res.stderr and not (tmp_path/'model').exists()   # nothing unpickled without consent
-    res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model', '--trust-pickle')
+    assert res.returncode == 1 and res.stderr.startswith('companion export: ') and '--trust_pickle' in res.stderr, res.stderr
+    assert not (tmp_path/'model').exists()   # nothing unpickled without consent
+    res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model', '--trust_pickle')
     assert res.returncode == 1 and '--size H W' in res.stderr   # an export.pkl without Resize keeps no image size
-    res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model', '--size', '28', '--trust-pickle')
+    res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model', '--size', '28', '--trust_pickle', '--no-onnx')
     assert res.returncode == 0, res.stderr
-    assert 'is a pickle' in res.stderr and (tmp_path/'model'/'model.onnx').exists()
+    assert 'is a pickle' in res.stderr and not (tmp_path/'model'/'model.onnx').exists() and (tmp_path/'model'/'recipe.json').exists()
+    res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model', '--size', '28', '--trust_pickle')
+    assert res.returncode == 0 and (tmp_path/'model'/'model.onnx').exists(), res.stderr
     files = list(small_learn.dls.valid_ds.items[:3])
     (tmp_path/'bad.png').write_bytes(b'nope')
-    res = run_cli('predict', '--model', tmp_path/'model', *files, tmp_path/'bad.png')
-    assert res.returncode == 1 and "can't read" in res.stderr and 'bad.png' in res.stderr
+    res = run_cli('predict', tmp_path/'model', *files, tmp_path/'bad.png')
+    assert res.returncode == 1 and res.stderr == '', res.stderr   # a bad image is a result: its own line says why, the others are predicted
     lines = [l.split('\t') for l in res.stdout.splitlines()]
+    assert lines[-1][0].endswith('bad.png') and "can't read" in lines[-1][1], lines[-1]
     p = Predictor.from_learner(small_learn)
-    assert [(Path(f).name, lbl) for f, lbl, _ in lines] == [(f.name, p.predict(f)[0]) for f in files]
-    assert all(0 < float(c) <= 1 for *_, c in lines)
-    res = run_cli('predict', '--model', tmp_path/'nowhere', files[0])
-    assert res.returncode == 1 and 'no recipe.json' in res.stderr
+    assert [(Path(f).name, lbl) for f, lbl, _ in lines[:-1]] == [(f.name, p.predict(f)[0]) for f in files]
+    assert all(0 < float(c) <= 1 for *_, c in lines[:-1])
+    res = run_cli('predict', tmp_path/'nowhere', files[0])
+    assert res.returncode == 1 and res.stderr.startswith('companion predict: ') and 'no recipe.json' in res.stderr, res.stderr
+    res = run_cli('predict', tmp_path/'model')   # no image: argparse's usage error
+    assert res.returncode == 2 and 'usage: companion predict' in res.stderr
 
 # load_learner_safely: the real failures, reproduced with real export files
 

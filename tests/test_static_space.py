@@ -131,7 +131,7 @@ REFUSED = {'not_image': ('Not an image', 'not an image'), 'empty': ('Empty file'
 
 def test_bad_uploads_show_messages_and_page_keeps_working(page, tmp_path, digits_path):
     "Each bad upload shows its message in the page (no prediction left on screen); odd-but-valid images are predicted; good uploads still work."
-    from companion.deploy import bad_uploads
+    from companion.spacecheck import bad_uploads
     good = sorted((digits_path/'valid').rglob('*.png'))[0]
     files = bad_uploads(tmp_path, img=good)
     for kind, (title, words) in REFUSED.items():

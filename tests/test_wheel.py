@@ -71,7 +71,8 @@ def test_zerogpu_requirements_install_in_python310(tmp_path, digits_path):
     """A ZeroGPU Space's requirements.txt (+ gradio at the README's sdk_version) installs into a fresh Python 3.10 venv, and check_space
     passes with that venv's python. Cost: ~5.4 GB of disk and 2.5–5 min here with pip's cache warm (torch 2.11 and its CUDA wheels)."""
     from huggingface_hub import SpaceCard
-    from companion.deploy import build_space, check_space
+    from companion.deploy import build_space
+    from companion.spacecheck import check_space
     from test_deploy import train_export
     py310 = python310()
     require(py310 is not None, 'Python 3.10 (pyenv install 3.10.13)')
