@@ -6,18 +6,18 @@
 __all__ = ['DEFAULTS', 'IMAGE_BOX', 'CSS', 'read_config', 'refuse', 'mb_bytes', 'data_url_bytes', 'upload_input', 'classify_fn',
            'examples_in', 'build_demo', 'main']
 
-# %% ../nbs/08a_app.ipynb #740ef52e
+# %% ../nbs/08a_app.ipynb #0cc8cb2d
 import argparse, json, os, sys
 from pathlib import Path
 import numpy as np
 import gradio as gr
-try: from .runtime import IMAGE_EXTS, ImageError, Predictor, cores, describe_training, load_image, unlike_training                  # companion/app.py, inside the package
+try: from .runtime import IMAGE_EXTS, MAX_PIXELS, MAX_SIDE, ImageError, Predictor, cores, describe_training, load_image, unlike_training                  # companion/app.py, inside the package
 except ImportError:
-    try: from companion_runtime import IMAGE_EXTS, ImageError, Predictor, cores, describe_training, load_image, unlike_training      # app.py in a Space folder, next to companion_runtime.py
-    except ModuleNotFoundError: from companion.runtime import IMAGE_EXTS, ImageError, Predictor, cores, describe_training, load_image, unlike_training   # this notebook
+    try: from companion_runtime import IMAGE_EXTS, MAX_PIXELS, MAX_SIDE, ImageError, Predictor, cores, describe_training, load_image, unlike_training      # app.py in a Space folder, next to companion_runtime.py
+    except ModuleNotFoundError: from companion.runtime import IMAGE_EXTS, MAX_PIXELS, MAX_SIDE, ImageError, Predictor, cores, describe_training, load_image, unlike_training   # this notebook
 
-# %% ../nbs/08a_app.ipynb #988989f9
-DEFAULTS = dict(title='Image classifier', top_k=3, backend='auto', max_file_size='10mb', max_pixels=40_000_000, max_side=12_000,
+# %% ../nbs/08a_app.ipynb #500043c0
+DEFAULTS = dict(title='Image classifier', top_k=3, backend='auto', max_file_size='10mb', max_pixels=MAX_PIXELS, max_side=MAX_SIDE,
                 concurrency=None, description=None)
 
 def read_config(folder) -> dict:
@@ -67,8 +67,12 @@ def upload_input(max_file_size: str|int='10mb', **kw) -> gr.Image:
     inp.preprocess = preprocess   # on this instance only: a gr.Image subclass would make Gradio write an app.pyi
     return inp
 
-# %% ../nbs/08a_app.ipynb #f034e8fd
-def classify_fn(predictor, top_k: int=3, max_pixels: int=40_000_000, max_side: int=12_000):
+# %% ../nbs/08a_app.ipynb #b8700e20
+def classify_fn(predictor, # a `Predictor`
+                top_k: int=3, # labels shown, with their probabilities
+                max_pixels: int=MAX_PIXELS, # uploads with more pixels are refused before decoding
+                max_side: int=MAX_SIDE, # uploads with a longer side are refused
+               ):
     "The app's function: an uploaded file's path -> ({label: probability} for the `top_k` labels, note)."
     vocab = [str(v) for v in predictor.vocab]
     def classify(path):

@@ -150,11 +150,20 @@ def _gitattributes(out: Path) -> str:
             lines.append(f'{f.relative_to(out).as_posix()} filter=lfs diff=lfs merge=lfs -text')
     return '\n'.join(lines) + '\n'
 
-# %% ../nbs/08b_static.ipynb #0142c0fd
+# %% ../nbs/08b_static.ipynb #6ea951ca
 PAGE_FILES = ('index.html', 'app.js', 'preprocess.js', 'style.css')
 
-def build_static(model_dir, out_dir, title: str='Image classifier', examples=None, n_examples: int|None=None, top_k: int=3,
-                 emoji: str='🔍', color: str='blue', short_description: str|None=None, labels=None) -> Path:
+def build_static(model_dir, # a model folder with model.onnx, written by `export_model`
+                 out_dir, # the Space folder to write: new, empty, or an earlier static build
+                 title: str='Image classifier', # the page's and the Space's title
+                 examples=None, # a folder of images (one subfolder per label) or a list of files; default: `model_dir`/examples
+                 n_examples: int|None=None, # at most this many examples (None: one per label)
+                 top_k: int=3, # labels the page shows, with their probabilities
+                 emoji: str='🔍', # the Space's emoji on the Hub
+                 color: str='blue', # the card's colour
+                 short_description: str|None=None, # one line on the Hub's card
+                 labels=None, # names to show for the labels: {vocab entry: name} or a list in vocab order
+                ) -> Path:
     "Write a static Hugging Face Space that runs the model of `model_dir` (from `export_model`) in the browser; return `out_dir`."
     model_dir, out = Path(model_dir), Path(out_dir)
     if not (model_dir/'recipe.json').exists(): raise FileNotFoundError(f'{model_dir} has no recipe.json: write it with export_model(learn, "{model_dir}") or `companion export`')

@@ -41,12 +41,13 @@ def readme_matches_folder(space: Path):
 def test_build_space_files(space, model_dir):
     from huggingface_hub import SpaceCard
     import gradio
-    for f in ('app.py', 'companion_runtime.py', 'requirements.txt', 'README.md', 'space.json', 'model/model.onnx', 'model/recipe.json'):
+    for f in ('app.py', 'companion_runtime.py', 'companion_images.py', 'requirements.txt', 'README.md', 'space.json', 'model/model.onnx', 'model/recipe.json'):
         assert (space/f).is_file(), f
     import companion
     pkg = Path(companion.__file__).parent
     assert (space/'app.py').read_bytes() == (pkg/'app.py').read_bytes()                    # the package's app, as is
-    assert (space/'companion_runtime.py').read_bytes() == (pkg/'runtime.py').read_bytes()   # and its runtime; nothing else of companion
+    assert (space/'companion_runtime.py').read_bytes() == (pkg/'runtime.py').read_bytes()   # its runtime
+    assert (space/'companion_images.py').read_bytes() == (pkg/'images.py').read_bytes()     # and the image opener the runtime imports; nothing else
     assert not (space/'companion_predict.py').exists() and not (space/'companion_arch.py').exists()
     card = SpaceCard.load(space/'README.md').data
     py = json.loads((model_dir/'recipe.json').read_text())['versions']['python']

@@ -64,15 +64,15 @@ def test_export_folder_and_backends(learn, exported):
     assert Predictor.load(exported).backend == 'torch'
 
 def test_onnx_file_alone_without_torch(learn, exported, tmp_path):
-    "A Space copies runtime.py as companion_runtime.py and runs the ONNX model where torch and fastai can't be imported."
-    import companion.runtime
-    shutil.copy(companion.runtime.__file__, tmp_path/'companion_runtime.py')
+    "A Space copies runtime.py and images.py as companion_runtime.py and companion_images.py, and runs the ONNX model where torch and fastai can't be imported."
+    from companion.deploy import space_modules
+    for name, src in space_modules().items(): shutil.copy(src, tmp_path/name)
     img = learn.dls.valid_ds.items[0]
-    code = ("import sys, json; sys.modules['torch'] = sys.modules['fastai'] = None\n"
+    code = ("import sys, json; sys.path.insert(0, '.'); sys.modules['torch'] = sys.modules['fastai'] = sys.modules['companion'] = None\n"
             "from companion_runtime import Predictor\n"
             f"p = Predictor.load({str(exported)!r})\n"
             f"l, i, pr = p.predict({str(img)!r}); print(json.dumps([p.backend, l, i, pr.tolist()]))")
-    res = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, capture_output=True, text=True, env={**os.environ, 'PYTHONPATH': str(tmp_path)})
+    res = subprocess.run([sys.executable, '-I', '-c', code], cwd=tmp_path, capture_output=True, text=True)   # isolated: no companion package, only the two files
     assert res.returncode == 0, res.stderr
     backend, l, i, pr = json.loads(res.stdout)
     with learn.no_bar(): want = learn.predict(img)

@@ -24,9 +24,11 @@ def wheel(tmp_path_factory) -> Path:
     return next(out.glob('companion-*.whl'))
 
 def test_wheel_holds_what_a_space_is_built_from(wheel):
-    "The app, the runtime and every template file of the source tree are in the wheel."
+    "The app, the modules a Space runs, the deploy modules and every template file of the source tree are in the wheel."
+    from companion.deploy import space_modules
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {'companion/app.py', 'companion/runtime.py', 'companion/deploy.py'} <= names
+    assert {'companion/app.py', 'companion/deploy.py', 'companion/spacecheck.py', 'companion/hub.py'} <= names
+    assert {f'companion/{p.name}' for p in space_modules().values()} == {'companion/runtime.py', 'companion/images.py'} <= names
     templates = {f.relative_to(ROOT).as_posix() for f in (ROOT/'companion'/'templates').rglob('*') if f.is_file() and '__pycache__' not in f.parts}
     assert templates and templates <= names, templates - names
 
