@@ -48,10 +48,10 @@ def test_installed_wheel_builds_and_checks_spaces(wheel_venv, tmp_path, digits_p
     "From the installed wheel: companion comes from the venv, `companion space build` (cpu, static) and `companion space check` work."
     from test_deploy import train_export
     py, cli = wheel_venv/'bin'/'python', wheel_venv/'bin'/'companion'
-    where = run(py, '-c', 'import companion, companion.app, companion.runtime; print(companion.__file__)', cwd=tmp_path).stdout.strip()
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'} | {'HF_HUB_OFFLINE': '1', 'GRADIO_ANALYTICS_ENABLED': 'False'}   # a user's shell: no source tree on the path
+    where = run(py, '-c', 'import companion, companion.app, companion.runtime; print(companion.__file__)', cwd=tmp_path, env=env).stdout.strip()
     assert Path(where).is_relative_to(wheel_venv) and not Path(where).is_relative_to(ROOT), where
     model = train_export(digits_path, tmp_path/'model')
-    env = {**os.environ, 'HF_HUB_OFFLINE': '1', 'GRADIO_ANALYTICS_ENABLED': 'False'}
     r = run(cli, 'space', 'build', model, tmp_path/'cpu', '--target', 'cpu', '--examples', digits_path/'valid', cwd=tmp_path, env=env)
     assert 'wrote a cpu Space' in r.stdout
     assert (tmp_path/'cpu'/'app.py').read_text() == (Path(where).parent/'app.py').read_text()
