@@ -32,7 +32,7 @@ def refuse(e: Exception, name: str='upload') -> gr.Error:
     print(f'companion app: refused {name}: {title}: {e}', file=sys.stderr, flush=True)
     return gr.Error(f'{title}: {e}', title=title, print_exception=False)
 
-# %% ../nbs/08a_app.ipynb #2be7f1d9
+# %% ../nbs/08a_app.ipynb #bd5eedd8
 IMAGE_BOX = 320   # px: the height of the input box, whatever the size of the picture in it
 CSS = '#companion-upload img {width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated;}'
 
@@ -53,7 +53,9 @@ def data_url_bytes(url: str, max_bytes: int) -> bytes:
     try: return base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError) as e: raise ImageError(f'this data: URL is not valid base64 ({e})', 'Not an image') from e
 
-def upload_input(max_file_size: str|int='10mb', **kw) -> gr.Image:
+def upload_input(max_file_size: str|int='10mb', # the largest upload accepted
+                 **kw, # more `gr.Image` arguments
+                ) -> gr.Image:
     "A `gr.Image` of fixed height that passes the uploaded file's path (or a data: URL's bytes, size-checked) on unopened."
     inp = gr.Image(type='filepath', **{'height': IMAGE_BOX, 'elem_id': 'companion-upload', **kw})
     gradio_preprocess, max_bytes = inp.preprocess, mb_bytes(max_file_size)
@@ -97,9 +99,17 @@ def examples_in(*dirs, per_class: int=1) -> list[str]:
         if fs: return [str(f) for f in fs]
     return []
 
-# %% ../nbs/08a_app.ipynb #5417121e
-def build_demo(predictor, examples=(), title: str='Image classifier', description: str|None=None, top_k: int=3,
-               concurrency: int|None=None, queue_size: int=64, fn=None, max_file_size: str|int='10mb') -> gr.Blocks:
+# %% ../nbs/08a_app.ipynb #52efed96
+def build_demo(predictor, # a `Predictor`
+               examples=(), # image files shown under the upload, predicted when clicked
+               title: str='Image classifier', # the page's title
+               description: str|None=None, # a paragraph under the title (None: the labels, and what the training images looked like)
+               top_k: int=3, # labels shown, with their probabilities
+               concurrency: int|None=None, # predictions run at once (None: one per core, at most 4)
+               queue_size: int=64, # requests waiting beyond that before new ones are turned away
+               fn=None, # the function behind the upload (None: `classify_fn(predictor, top_k)`)
+               max_file_size: str|int='10mb', # the largest upload the server accepts
+              ) -> gr.Blocks:
     "The page: an image in, the `top_k` labels and a note out at api_name 'predict', and examples that predict when clicked."
     fn = fn or classify_fn(predictor, top_k)
     if (spaces := sys.modules.get('spaces')) is not None: fn = spaces.GPU(fn)   # ZeroGPU: a GPU is attached while fn runs

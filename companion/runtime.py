@@ -19,7 +19,7 @@ __all__ = ['MAX_MODEL_SIDE', 'ARCH_MODULES', 'resize_image', 'crop_pad', 'resamp
 # %% ../nbs/07a_runtime.ipynb #c3ccc51b
 MAX_MODEL_SIDE = 2048   # pixels a side of what the model sees: beyond this a CPU server runs out of memory, not out of patience
 
-# %% ../nbs/07a_runtime.ipynb #890e44bd
+# %% ../nbs/07a_runtime.ipynb #769d135d
 _NP_PAD = {'zeros': 'constant', 'border': 'edge', 'reflection': 'reflect'}
 
 def _crop_pad(im: Image.Image, l: int, t: int, cw: int, ch: int, pad_mode: str) -> Image.Image:
@@ -48,13 +48,16 @@ def resize_image(im: Image.Image, # the image, already RGB or L
     cw, ch = int(m*w), int(m*h)
     return _crop_pad(im, int(0.5*(W-cw)), int(0.5*(H-ch)), cw, ch, pad_mode).resize((w, h), resample)
 
-def crop_pad(im: Image.Image, size, pad_mode: str='zeros') -> Image.Image:
+def crop_pad(im: Image.Image, # the image
+             size, # (height, width) of the centred window
+             pad_mode: str='zeros', # what fills the outside where the image is smaller: 'zeros', 'border' or 'reflection'
+            ) -> Image.Image:
     "The centred `size` (h, w) window of `im`, padded where `im` is smaller (fastai's `crop_pad` with no resize)."
     h, w = size
     W, H = im.size
     return _crop_pad(im, (W-w)//2, (H-h)//2, w, h, pad_mode)
 
-# %% ../nbs/07a_runtime.ipynb #5103857a
+# %% ../nbs/07a_runtime.ipynb #28578a51
 def _grid(n_out: int, align_corners: bool) -> np.ndarray:
     "torch's `affine_grid` coordinates in [-1, 1] along one axis of `n_out` pixels for the identity matrix, rounded to float32 as torch rounds them."
     if n_out <= 1: return np.zeros(max(n_out, 1), np.float32)
@@ -111,7 +114,10 @@ def resample(x: np.ndarray, # a (C, H, W) float32 array
         for j, b in zip(ix, wx): out += rows[:, :, j] * (a[:, None]*b[None, :])
     return out
 
-def crop_ratio(x: np.ndarray, ratio=(3/4, 4/3), scale: float=1.) -> np.ndarray:
+def crop_ratio(x: np.ndarray, # a (C, H, W) array
+               ratio=(3/4, 4/3), # the aspect ratios (w/h) `RandomResizedCropGPU` allows
+               scale: float=1., # its `valid_scale`: the share of each side kept
+              ) -> np.ndarray:
     "The centred crop of a (C, H, W) array that `RandomResizedCropGPU` takes on the validation set."
     _, H, W = x.shape
     if W/H < ratio[0]: ch, cw = int(W/ratio[0]), W

@@ -56,7 +56,7 @@ def bad_uploads(dest: str|Path, # folder to write the files to (made if missing)
     im.save(p['animated'], save_all=True, append_images=[im.rotate(10), im.rotate(20)], duration=100, loop=0)
     return p
 
-# %% ../nbs/08d_spacecheck.ipynb #b31d4ec9
+# %% ../nbs/08d_spacecheck.ipynb #27b2e1d4
 def free_port(host: str='127.0.0.1') -> int:
     "A TCP port that is free on `host` now (the OS picks it)."
     with socket.socket() as s: s.bind((host, 0)); return s.getsockname()[1]
@@ -68,7 +68,13 @@ def _scrubbed_env(port: int, host: str) -> dict:
 
 class AppServer:
     "A Space folder's app.py (or any app.py with args) served by a subprocess on 127.0.0.1; a context manager."
-    def __init__(self, space_dir, args=(), host: str='127.0.0.1', port: int|None=None, timeout: float=90, python: str|None=None):
+    def __init__(self, space_dir, # the folder holding app.py
+                 args=(), # more arguments for app.py
+                 host: str='127.0.0.1', # the address it listens on
+                 port: int|None=None, # default: a free port
+                 timeout: float=90, # seconds it may take to answer
+                 python: str|None=None, # the interpreter that runs it (default: this one)
+                ):
         self.space, self.args, self.host, self.port, self.timeout = Path(space_dir), list(args), host, port or free_port(host), timeout
         self.python, self.proc, self.url = python or sys.executable, None, f'http://{host}:{self.port}/'
     def start(self):
