@@ -139,7 +139,7 @@ def forward_ms(space: Path, files) -> tuple[float, float]:
 
 def run_app(name, app_dir, files, clients, requests):
     "Serve `app_dir`, warm it up, put each load on it; print and return {load: (throughput, p50, p95, errors, server and client ms/req)}."
-    from companion.deploy import AppServer
+    from companion.spacecheck import AppServer
     n, res = clients * requests, {}
     pin(SERVER_CORE)                      # the server process inherits core 0 ...
     srv = AppServer(app_dir, timeout=180).start()

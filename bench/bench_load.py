@@ -26,7 +26,7 @@ def png(w, h) -> bytes:
 
 def make_cases(tmp: Path, digits: list) -> dict:
     "{kind: (bytes, 'ok' or words the refusal contains, sent as 'file' or 'data')}"
-    from companion.deploy import bad_uploads, UPLOAD_CASES
+    from companion.spacecheck import bad_uploads, UPLOAD_CASES
     cases = {'digit': ([d.read_bytes() for d in digits], 'ok', 'file')}
     for kind, f in bad_uploads(tmp/'bad', digits[0]).items():
         action, words = UPLOAD_CASES[kind]
@@ -90,7 +90,8 @@ def main():
     from companion.data import digits
     from companion.learner import image_dls, learner
     from companion.predict import export_model
-    from companion.deploy import build_space, AppServer
+    from companion.deploy import build_space
+    from companion.spacecheck import AppServer
     tmp = Path(tempfile.mkdtemp(prefix='bench_load_'))
     path = digits(tmp/'digits')
     learn = learner(image_dls(path))

@@ -21,7 +21,8 @@ def main(argv=None):
     warnings.filterwarnings('ignore')
     from companion.data import digits
     from companion.static import build_static, ORT_VERSION
-    from test_static_space import train_export, Served, open_page, predictor_cls
+    from test_static_space import train_export, Served, open_page
+    from companion.runtime import Predictor
     from conftest import CHROMIUM, CHROME_ARGS
     from playwright.sync_api import sync_playwright
     tmp = Path(tempfile.mkdtemp())
@@ -32,7 +33,7 @@ def main(argv=None):
     files = sorted((data/'valid').rglob('*.png'))[:a.n]
     blobs = [f.read_bytes() for f in files]
     b64s = [base64.b64encode(b).decode() for b in blobs]
-    pred = {t: predictor_cls().load(model, backend='onnx', threads=t) for t in (1, None)}
+    pred = {t: Predictor.load(model, backend='onnx', threads=t) for t in (1, None)}
     def python_ms(pr):
         out = []
         for b in blobs:

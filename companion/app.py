@@ -6,18 +6,18 @@
 __all__ = ['DEFAULTS', 'IMAGE_BOX', 'CSS', 'read_config', 'refuse', 'mb_bytes', 'data_url_bytes', 'upload_input', 'classify_fn',
            'examples_in', 'build_demo', 'main']
 
-# %% ../nbs/08a_app.ipynb #740ef52e
+# %% ../nbs/08a_app.ipynb #0cc8cb2d
 import argparse, json, os, sys
 from pathlib import Path
 import numpy as np
 import gradio as gr
-try: from .runtime import IMAGE_EXTS, ImageError, Predictor, cores, describe_training, load_image, unlike_training                  # companion/app.py, inside the package
+try: from .runtime import IMAGE_EXTS, MAX_PIXELS, MAX_SIDE, ImageError, Predictor, cores, describe_training, load_image, unlike_training                  # companion/app.py, inside the package
 except ImportError:
-    try: from companion_runtime import IMAGE_EXTS, ImageError, Predictor, cores, describe_training, load_image, unlike_training      # app.py in a Space folder, next to companion_runtime.py
-    except ModuleNotFoundError: from companion.runtime import IMAGE_EXTS, ImageError, Predictor, cores, describe_training, load_image, unlike_training   # this notebook
+    try: from companion_runtime import IMAGE_EXTS, MAX_PIXELS, MAX_SIDE, ImageError, Predictor, cores, describe_training, load_image, unlike_training      # app.py in a Space folder, next to companion_runtime.py
+    except ModuleNotFoundError: from companion.runtime import IMAGE_EXTS, MAX_PIXELS, MAX_SIDE, ImageError, Predictor, cores, describe_training, load_image, unlike_training   # this notebook
 
-# %% ../nbs/08a_app.ipynb #988989f9
-DEFAULTS = dict(title='Image classifier', top_k=3, backend='auto', max_file_size='10mb', max_pixels=40_000_000, max_side=12_000,
+# %% ../nbs/08a_app.ipynb #500043c0
+DEFAULTS = dict(title='Image classifier', top_k=3, backend='auto', max_file_size='10mb', max_pixels=MAX_PIXELS, max_side=MAX_SIDE,
                 concurrency=None, description=None)
 
 def read_config(folder) -> dict:
@@ -32,7 +32,7 @@ def refuse(e: Exception, name: str='upload') -> gr.Error:
     print(f'companion app: refused {name}: {title}: {e}', file=sys.stderr, flush=True)
     return gr.Error(f'{title}: {e}', title=title, print_exception=False)
 
-# %% ../nbs/08a_app.ipynb #2be7f1d9
+# %% ../nbs/08a_app.ipynb #bd5eedd8
 IMAGE_BOX = 320   # px: the height of the input box, whatever the size of the picture in it
 CSS = '#companion-upload img {width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated;}'
 
@@ -53,7 +53,9 @@ def data_url_bytes(url: str, max_bytes: int) -> bytes:
     try: return base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError) as e: raise ImageError(f'this data: URL is not valid base64 ({e})', 'Not an image') from e
 
-def upload_input(max_file_size: str|int='10mb', **kw) -> gr.Image:
+def upload_input(max_file_size: str|int='10mb', # the largest upload accepted
+                 **kw, # more `gr.Image` arguments
+                ) -> gr.Image:
     "A `gr.Image` of fixed height that passes the uploaded file's path (or a data: URL's bytes, size-checked) on unopened."
     inp = gr.Image(type='filepath', **{'height': IMAGE_BOX, 'elem_id': 'companion-upload', **kw})
     gradio_preprocess, max_bytes = inp.preprocess, mb_bytes(max_file_size)
@@ -67,8 +69,12 @@ def upload_input(max_file_size: str|int='10mb', **kw) -> gr.Image:
     inp.preprocess = preprocess   # on this instance only: a gr.Image subclass would make Gradio write an app.pyi
     return inp
 
-# %% ../nbs/08a_app.ipynb #f034e8fd
-def classify_fn(predictor, top_k: int=3, max_pixels: int=40_000_000, max_side: int=12_000):
+# %% ../nbs/08a_app.ipynb #b8700e20
+def classify_fn(predictor, # a `Predictor`
+                top_k: int=3, # labels shown, with their probabilities
+                max_pixels: int=MAX_PIXELS, # uploads with more pixels are refused before decoding
+                max_side: int=MAX_SIDE, # uploads with a longer side are refused
+               ):
     "The app's function: an uploaded file's path -> ({label: probability} for the `top_k` labels, note)."
     vocab = [str(v) for v in predictor.vocab]
     def classify(path):
@@ -93,9 +99,17 @@ def examples_in(*dirs, per_class: int=1) -> list[str]:
         if fs: return [str(f) for f in fs]
     return []
 
-# %% ../nbs/08a_app.ipynb #5417121e
-def build_demo(predictor, examples=(), title: str='Image classifier', description: str|None=None, top_k: int=3,
-               concurrency: int|None=None, queue_size: int=64, fn=None, max_file_size: str|int='10mb') -> gr.Blocks:
+# %% ../nbs/08a_app.ipynb #52efed96
+def build_demo(predictor, # a `Predictor`
+               examples=(), # image files shown under the upload, predicted when clicked
+               title: str='Image classifier', # the page's title
+               description: str|None=None, # a paragraph under the title (None: the labels, and what the training images looked like)
+               top_k: int=3, # labels shown, with their probabilities
+               concurrency: int|None=None, # predictions run at once (None: one per core, at most 4)
+               queue_size: int=64, # requests waiting beyond that before new ones are turned away
+               fn=None, # the function behind the upload (None: `classify_fn(predictor, top_k)`)
+               max_file_size: str|int='10mb', # the largest upload the server accepts
+              ) -> gr.Blocks:
     "The page: an image in, the `top_k` labels and a note out at api_name 'predict', and examples that predict when clicked."
     fn = fn or classify_fn(predictor, top_k)
     if (spaces := sys.modules.get('spaces')) is not None: fn = spaces.GPU(fn)   # ZeroGPU: a GPU is attached while fn runs

@@ -34,7 +34,7 @@ def has_ort(folder, version: str=ORT_VERSION) -> bool:
     with open(Path(folder)/'ort.wasm.min.js', 'rb') as f: head = f.read(200)
     return f'Runtime Web v{version}'.encode() in head
 
-# %% ../nbs/08b_static.ipynb #19262729
+# %% ../nbs/08b_static.ipynb #bb2beb83
 def check_integrity(data: bytes, integrity: str) -> None:
     "Raise `OSError` unless `data` has the npm `integrity` (`sha512-<base64 digest>`)."
     algo, _, want = integrity.partition('-')
@@ -42,7 +42,11 @@ def check_integrity(data: bytes, integrity: str) -> None:
     if got != want: raise OSError(f'the download does not match its pinned {algo} ({got[:16]}... != {want[:16]}...): '
                                   'a proxy or a broken transfer changed it; try again, or copy the files in by hand (see vendor_ort)')
 
-def fetch_ort(dest=None, version: str=ORT_VERSION, integrity: str=ORT_INTEGRITY, timeout: float=300) -> Path:
+def fetch_ort(dest=None, # the folder to put the files in (None: the cache)
+              version: str=ORT_VERSION, # the onnxruntime-web version
+              integrity: str=ORT_INTEGRITY, # the npm registry's sha512 of its tarball
+              timeout: float=300, # seconds the download may take
+             ) -> Path:
     "Download onnxruntime-web `version` from the npm registry, check it, and put `ORT_FILES` in `dest` (default: the cache)."
     dest = Path(dest or ort_cache_dir(version))
     url = ORT_URL.format(version=version)
@@ -62,7 +66,9 @@ def fetch_ort(dest=None, version: str=ORT_VERSION, integrity: str=ORT_INTEGRITY,
     tmp.rename(dest)
     return dest
 
-def vendor_ort(dest=None, version: str=ORT_VERSION) -> Path:
+def vendor_ort(dest=None, # copy the files here (None: leave them in the cache)
+               version: str=ORT_VERSION, # the onnxruntime-web version
+              ) -> Path:
     "The folder holding onnxruntime-web's files (downloaded once if no local copy has them); with `dest`, copy them there and return `dest`."
     for d in (os.environ.get('COMPANION_ORT_DIR'), templates_dir()/'vendor', ort_cache_dir(version)):
         if d and has_ort(d, version): src = Path(d); break
@@ -72,10 +78,13 @@ def vendor_ort(dest=None, version: str=ORT_VERSION) -> Path:
     for f in ORT_FILES: shutil.copyfile(src/f, dest/f)
     return dest
 
-# %% ../nbs/08b_static.ipynb #e21861de
+# %% ../nbs/08b_static.ipynb #a129efec
 from .runtime import IMAGE_EXTS
 
-def pick_examples(examples, vocab, n: int|None=None) -> list[tuple[Path, str|None]]:
+def pick_examples(examples, # a folder (one subfolder per label, or images) or a list of image files
+                  vocab, # the model's labels: one example each, from their subfolders
+                  n: int|None=None, # at most this many (None: one per label)
+                 ) -> list[tuple[Path, str|None]]:
     "(file, label or None) pairs: by default one image per label of `vocab` from a folder or a list of files; at most `n`."
     vocab = [str(v) for v in vocab]
     if examples is None: return []
@@ -150,11 +159,20 @@ def _gitattributes(out: Path) -> str:
             lines.append(f'{f.relative_to(out).as_posix()} filter=lfs diff=lfs merge=lfs -text')
     return '\n'.join(lines) + '\n'
 
-# %% ../nbs/08b_static.ipynb #0142c0fd
+# %% ../nbs/08b_static.ipynb #6ea951ca
 PAGE_FILES = ('index.html', 'app.js', 'preprocess.js', 'style.css')
 
-def build_static(model_dir, out_dir, title: str='Image classifier', examples=None, n_examples: int|None=None, top_k: int=3,
-                 emoji: str='🔍', color: str='blue', short_description: str|None=None, labels=None) -> Path:
+def build_static(model_dir, # a model folder with model.onnx, written by `export_model`
+                 out_dir, # the Space folder to write: new, empty, or an earlier static build
+                 title: str='Image classifier', # the page's and the Space's title
+                 examples=None, # a folder of images (one subfolder per label) or a list of files; default: `model_dir`/examples
+                 n_examples: int|None=None, # at most this many examples (None: one per label)
+                 top_k: int=3, # labels the page shows, with their probabilities
+                 emoji: str='🔍', # the Space's emoji on the Hub
+                 color: str='blue', # the card's colour
+                 short_description: str|None=None, # one line on the Hub's card
+                 labels=None, # names to show for the labels: {vocab entry: name} or a list in vocab order
+                ) -> Path:
     "Write a static Hugging Face Space that runs the model of `model_dir` (from `export_model`) in the browser; return `out_dir`."
     model_dir, out = Path(model_dir), Path(out_dir)
     if not (model_dir/'recipe.json').exists(): raise FileNotFoundError(f'{model_dir} has no recipe.json: write it with export_model(learn, "{model_dir}") or `companion export`')

@@ -30,7 +30,7 @@ def _submit(page, f):
 
 def test_app_in_chromium(chromium, model_dir, digits_path, tmp_path):
     from playwright.sync_api import sync_playwright, expect
-    from companion.deploy import AppServer, bad_uploads
+    from companion.spacecheck import AppServer, bad_uploads
     from companion.runtime import Predictor
     imgs = [sorted((digits_path/'valid'/d).glob('*.png'))[0] for d in ('3', '7')]
     P = Predictor.load(model_dir, backend='onnx')

@@ -21,7 +21,8 @@ def png_bytes(w, h, mode='L') -> bytes:
 @pytest.fixture(scope='module')
 def server(digits_path, tmp_path_factory):
     "A CPU Space for a digits model trained without Resize (the recipe fixes no size), served on 127.0.0.1."
-    from companion.deploy import build_space, AppServer
+    from companion.deploy import build_space
+    from companion.spacecheck import AppServer
     d = tmp_path_factory.mktemp('limits')
     space = build_space(train_export(digits_path, d/'model'), d/'space', examples=digits_path/'valid')
     with AppServer(space, timeout=120) as srv: yield srv

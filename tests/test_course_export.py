@@ -126,7 +126,7 @@ def test_course_export_pkl_with_notebook_label_function(names, tmp_path):
     (tmp_path/'notebook.py').write_text(NOTEBOOK)
     res = subprocess.run([sys.executable, 'notebook.py', str(names), str(tmp_path/'export.pkl')], cwd=tmp_path, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-3000:]
-    res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model', '--trust-pickle')
+    res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model', '--trust_pickle')
     assert res.returncode == 0, res.stderr
     assert 'is a pickle' in res.stderr and 'check' in res.stdout
     r = json.loads((tmp_path/'model'/'recipe.json').read_text())

@@ -41,12 +41,13 @@ def readme_matches_folder(space: Path):
 def test_build_space_files(space, model_dir):
     from huggingface_hub import SpaceCard
     import gradio
-    for f in ('app.py', 'companion_runtime.py', 'requirements.txt', 'README.md', 'space.json', 'model/model.onnx', 'model/recipe.json'):
+    for f in ('app.py', 'companion_runtime.py', 'companion_images.py', 'requirements.txt', 'README.md', 'space.json', 'model/model.onnx', 'model/recipe.json'):
         assert (space/f).is_file(), f
     import companion
     pkg = Path(companion.__file__).parent
     assert (space/'app.py').read_bytes() == (pkg/'app.py').read_bytes()                    # the package's app, as is
-    assert (space/'companion_runtime.py').read_bytes() == (pkg/'runtime.py').read_bytes()   # and its runtime; nothing else of companion
+    assert (space/'companion_runtime.py').read_bytes() == (pkg/'runtime.py').read_bytes()   # its runtime
+    assert (space/'companion_images.py').read_bytes() == (pkg/'images.py').read_bytes()     # and the image opener the runtime imports; nothing else
     assert not (space/'companion_predict.py').exists() and not (space/'companion_arch.py').exists()
     card = SpaceCard.load(space/'README.md').data
     py = json.loads((model_dir/'recipe.json').read_text())['versions']['python']
@@ -62,7 +63,7 @@ def test_build_space_files(space, model_dir):
 
 def test_check_space_examples_and_bad_uploads(space):
     "The Space answers like a local Predictor on every example; each bad upload gets its message and the next good request succeeds."
-    from companion.deploy import check_space, UPLOAD_CASES
+    from companion.spacecheck import check_space, UPLOAD_CASES
     r = check_space(space)
     assert r.ok, repr(r)
     assert 'backend=onnx' in r.startup and 'torch_imported=False' in r.startup and 'predictor_module=companion_runtime' in r.startup
@@ -83,7 +84,7 @@ def test_check_space_examples_and_bad_uploads(space):
 def test_cli_check_and_server_side_upload_limit(space):
     "`companion space check` passes; the server itself refuses an upload over max_file_size (not only gradio_client)."
     import httpx
-    from companion.deploy import AppServer
+    from companion.spacecheck import AppServer
     r = run_cli('space', 'check', space, '--no-uploads')
     assert r.returncode == 0, r.stdout + r.stderr
     assert 'check_space: OK' in r.stdout
@@ -106,7 +107,8 @@ def zero(model_dir, digits_path, tmp_path_factory):
 
 def test_zerogpu_space_runs_torch_without_companion(zero, model_dir):
     "ZeroGPU: `import spaces` first, torch pinned to a pair ZeroGPU runs, Python 3.10/3.12; it serves the torch model (on the CPU here)."
-    from companion.deploy import check_space, ZEROGPU_HEADER, ZEROGPU_TORCH
+    from companion.spacecheck import check_space
+    from companion.deploy import ZEROGPU_HEADER, ZEROGPU_TORCH
     from huggingface_hub import SpaceCard
     app = (zero/'app.py').read_text()
     assert app.startswith(ZEROGPU_HEADER) and app.index('import spaces') < app.index('import numpy')
@@ -129,7 +131,7 @@ def test_zerogpu_space_runs_torch_without_companion(zero, model_dir):
 def test_static_target(model_dir, digits_path, tmp_path):
     "`--target static` writes the static Space of companion.static; its push creates a Space with space_sdk='static' and no hardware."
     pytest.importorskip('companion.static')
-    from companion.deploy import push_space
+    from companion.hub import push_space
     out = tmp_path/'static'
     r = run_cli('space', 'build', model_dir, out, '--target', 'static', '--examples', digits_path/'valid')
     assert r.returncode == 0 and 'wrote a static Space' in r.stdout, r.stdout + r.stderr
@@ -161,7 +163,7 @@ ACCOUNTS = {   # kind: (whoami, Space owner, target, words of the why)
 @pytest.mark.parametrize('kind', ACCOUNTS)
 def test_push_picks_target_from_account(kind, space, model_dir):
     "The dry-run plan says which target the account may host and why; a folder built for another target is stopped with the command to run."
-    from companion.deploy import push_space, PushError
+    from companion.hub import push_space, PushError
     who, owner, want, words = ACCOUNTS[kind]
     plan = push_space(space, f'{owner}/digits', dry_run=True, whoami=who)
     assert plan['target'] == want and words in plan['why'], plan['why']
@@ -173,7 +175,7 @@ def test_push_picks_target_from_account(kind, space, model_dir):
 
 def test_push_dry_run_plan(space, zero):
     "The calls for a cpu folder (with hardware asked for) and a zerogpu one; --target overrides the account; the CLI prints target and why."
-    from companion.deploy import push_space
+    from companion.hub import push_space
     plan = push_space(space, 'jane/digits', private=True, hardware='cpu-upgrade', dry_run=True, whoami=ACCOUNTS['pro'][0])
     assert plan['calls'] == [
         ('create_repo', dict(repo_id='jane/digits', repo_type='space', space_sdk='gradio', private=True, exist_ok=True, space_hardware='cpu-upgrade')),
@@ -192,19 +194,21 @@ def test_push_dry_run_plan(space, zero):
     assert r.returncode == 0 and "would call HfApi.upload_folder(repo_id='jane/digits'" in r.stdout and 'nothing pushed' in r.stdout, r.stdout + r.stderr
     assert 'target: cpu (folder built for cpu)' in r.stdout
     r = run_cli('space', 'push', space, 'jane/digits', '--dry-run', '--target', 'static')
-    assert r.returncode == 1 and f'--target static' in r.stderr and 'companion space build' in r.stderr, r.stderr
+    assert r.returncode == 1 and r.stderr.startswith('companion space: ') and '--target static' in r.stderr and 'companion space build' in r.stderr, r.stderr
+    r = run_cli('space', '--help')
+    assert r.returncode == 0 and all(f'    {c} ' in r.stdout for c in ('build', 'check', 'push', 'serve', 'upgrade')), r.stdout
 
 def test_push_without_token_says_how_to_log_in(space, tmp_path):
     r = run_cli('space', 'push', space, 'jane/digits', env={'HF_HOME': str(tmp_path/'hf'), 'HF_TOKEN': ''})
     assert r.returncode == 1
     assert 'no Hugging Face token' in r.stderr and 'hf auth login' in r.stderr, r.stderr
-    from companion.deploy import push_space, PushError
+    from companion.hub import push_space, PushError
     with pytest.raises(PushError, match='valid Space name'): push_space(space, 'not a name', token='hf_x')
 
 def test_display_labels_reach_every_target(model_dir, digits_path, tmp_path):
     "`--labels 3=three,7=seven` (the course's categories): the app answers with the names, the static page and README show them."
     from gradio_client import Client, handle_file
-    from companion.deploy import AppServer
+    from companion.spacecheck import AppServer
     out = tmp_path/'named'
     r = run_cli('space', 'build', model_dir, out, '--labels', '3=three,7=seven', '--examples', digits_path/'valid')
     assert r.returncode == 0, r.stderr
@@ -219,4 +223,4 @@ def test_display_labels_reach_every_target(model_dir, digits_path, tmp_path):
     assert run_cli('space', 'build', model_dir, st, '--target', 'static', '--labels', '3=three').returncode == 0
     assert json.loads((st/'model'/'recipe.json').read_text())['vocab'][3] == 'three'
     r = run_cli('space', 'build', model_dir, tmp_path/'bad', '--labels', 'cat=Cat')
-    assert r.returncode == 1 and "doesn't know" in r.stderr
+    assert r.returncode == 1 and r.stderr.startswith('companion space: ') and "doesn't know" in r.stderr, r.stderr

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from conftest import run_cli
-from companion.predict import (Predictor, export_model, load_learner_safely, resize_image, open_image, ImageError, PickleWarning)
+from companion.predict import (Predictor, export_model, load_learner_safely, resize_image, open_image, ImageError, PickleWarning, LoadError)
 
 ATOL = 1e-5
 
@@ -64,15 +64,15 @@ def test_export_folder_and_backends(learn, exported):
     assert Predictor.load(exported).backend == 'torch'
 
 def test_onnx_file_alone_without_torch(learn, exported, tmp_path):
-    "A Space copies runtime.py as companion_runtime.py and runs the ONNX model where torch and fastai can't be imported."
-    import companion.runtime
-    shutil.copy(companion.runtime.__file__, tmp_path/'companion_runtime.py')
+    "A Space copies runtime.py and images.py as companion_runtime.py and companion_images.py, and runs the ONNX model where torch and fastai can't be imported."
+    from companion.deploy import space_modules
+    for name, src in space_modules().items(): shutil.copy(src, tmp_path/name)
     img = learn.dls.valid_ds.items[0]
-    code = ("import sys, json; sys.modules['torch'] = sys.modules['fastai'] = None\n"
+    code = ("import sys, json; sys.path.insert(0, '.'); sys.modules['torch'] = sys.modules['fastai'] = sys.modules['companion'] = None\n"
             "from companion_runtime import Predictor\n"
             f"p = Predictor.load({str(exported)!r})\n"
             f"l, i, pr = p.predict({str(img)!r}); print(json.dumps([p.backend, l, i, pr.tolist()]))")
-    res = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, capture_output=True, text=True, env={**os.environ, 'PYTHONPATH': str(tmp_path)})
+    res = subprocess.run([sys.executable, '-I', '-c', code], cwd=tmp_path, capture_output=True, text=True)   # isolated: no companion package, only the two files
     assert res.returncode == 0, res.stderr
     backend, l, i, pr = json.loads(res.stdout)
     with learn.no_bar(): want = learn.predict(img)
@@ -111,24 +111,31 @@ def test_bad_inputs(exported, tmp_path):
     with pytest.raises(ValueError, match='unknown backend'): Predictor.load(exported, backend='tflite')
 
 def test_cli_export_and_predict(small_learn, tmp_path):
+    "`companion export PKL DIR` and `companion predict DIR IMG...`: user errors are one line on stderr, `companion CMD: ...`, exit code 1."
     small_learn.export(tmp_path/'export.pkl')
     res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model')
-    assert res.returncode == 1 and '--trust-pickle' in res.stderr and not (tmp_path/'model').exists()   # nothing unpickled without consent
-    res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model', '--trust-pickle')
+    assert res.returncode == 1 and res.stderr.startswith('companion export: ') and '--trust_pickle' in res.stderr, res.stderr
+    assert not (tmp_path/'model').exists()   # nothing unpickled without consent
+    res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model', '--trust_pickle')
     assert res.returncode == 1 and '--size H W' in res.stderr   # an export.pkl without Resize keeps no image size
-    res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model', '--size', '28', '--trust-pickle')
+    res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model', '--size', '28', '--trust_pickle', '--no-onnx')
     assert res.returncode == 0, res.stderr
-    assert 'is a pickle' in res.stderr and (tmp_path/'model'/'model.onnx').exists()
+    assert 'is a pickle' in res.stderr and not (tmp_path/'model'/'model.onnx').exists() and (tmp_path/'model'/'recipe.json').exists()
+    res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model', '--size', '28', '--trust_pickle')
+    assert res.returncode == 0 and (tmp_path/'model'/'model.onnx').exists(), res.stderr
     files = list(small_learn.dls.valid_ds.items[:3])
     (tmp_path/'bad.png').write_bytes(b'nope')
-    res = run_cli('predict', '--model', tmp_path/'model', *files, tmp_path/'bad.png')
-    assert res.returncode == 1 and "can't read" in res.stderr and 'bad.png' in res.stderr
+    res = run_cli('predict', tmp_path/'model', *files, tmp_path/'bad.png')
+    assert res.returncode == 1 and res.stderr == '', res.stderr   # a bad image is a result: its own line says why, the others are predicted
     lines = [l.split('\t') for l in res.stdout.splitlines()]
+    assert lines[-1][0].endswith('bad.png') and "can't read" in lines[-1][1], lines[-1]
     p = Predictor.from_learner(small_learn)
-    assert [(Path(f).name, lbl) for f, lbl, _ in lines] == [(f.name, p.predict(f)[0]) for f in files]
-    assert all(0 < float(c) <= 1 for *_, c in lines)
-    res = run_cli('predict', '--model', tmp_path/'nowhere', files[0])
-    assert res.returncode == 1 and 'no recipe.json' in res.stderr
+    assert [(Path(f).name, lbl) for f, lbl, _ in lines[:-1]] == [(f.name, p.predict(f)[0]) for f in files]
+    assert all(0 < float(c) <= 1 for *_, c in lines[:-1])
+    res = run_cli('predict', tmp_path/'nowhere', files[0])
+    assert res.returncode == 1 and res.stderr.startswith('companion predict: ') and 'no recipe.json' in res.stderr, res.stderr
+    res = run_cli('predict', tmp_path/'model')   # no image: argparse's usage error
+    assert res.returncode == 2 and 'usage: companion predict' in res.stderr
 
 # load_learner_safely: the real failures, reproduced with real export files
 
@@ -148,7 +155,7 @@ def test_safe_load_roundtrip_warns(small_learn, tmp_path):
     assert list(learn2.dls.vocab) == ['3', '7']
     with pytest.raises(FileNotFoundError, match='export.pkl written by learn.export'): load_learner_safely(tmp_path/'nope.pkl')
     (tmp_path/'cut.pkl').write_bytes((tmp_path/'export.pkl').read_bytes()[:500])
-    with pytest.raises(RuntimeError, match='not a readable fastai export'): _load_quiet(tmp_path/'cut.pkl')
+    with pytest.raises(LoadError, match='not a readable fastai export'): _load_quiet(tmp_path/'cut.pkl')
 
 def test_safe_load_missing_module(small_learn, tmp_path):
     "A Learner that used a function from a package this machine lacks (as with timm): fastai says UnboundLocalError."
@@ -164,7 +171,7 @@ def test_safe_load_missing_module(small_learn, tmp_path):
         small_learn.metrics = old
     finally:
         sys.path.remove(str(tmp_path/'lib')); sys.modules.pop(name, None); importlib.invalidate_caches()
-    with pytest.raises(ModuleNotFoundError, match=f'needs the module .{name}.*pip install {name}'): _load_quiet(tmp_path/'export.pkl')
+    with pytest.raises(LoadError, match=f'needs the module .{name}.*pip install {name}'): _load_quiet(tmp_path/'export.pkl')
     from fastai.learner import load_learner
     with warnings.catch_warnings(), pytest.raises(UnboundLocalError):   # what students see today
         warnings.simplefilter('ignore'); load_learner(tmp_path/'export.pkl')
@@ -177,7 +184,7 @@ def test_safe_load_windows_paths(small_learn, tmp_path):
     small_learn.path = FromWindows(tmp_path)
     try: small_learn.export(tmp_path/'export.pkl')
     finally: small_learn.path = old
-    with pytest.raises(RuntimeError, match='exported on Windows.*fix_paths=True'): _load_quiet(tmp_path/'export.pkl', fix_paths=False)
+    with pytest.raises(LoadError, match='exported on Windows.*fix_paths=True'): _load_quiet(tmp_path/'export.pkl', fix_paths=False)
     assert str(_load_quiet(tmp_path/'export.pkl').path).replace('\\', '/') == 'C:/Users/student/course'
 
 def test_safe_load_notebook_function(small_learn, tmp_path):
@@ -189,7 +196,7 @@ def test_safe_load_notebook_function(small_learn, tmp_path):
     small_learn.label_func = is_three
     try: small_learn.export(tmp_path/'export.pkl', pickle_module=pickle)
     finally: del main.is_three, small_learn.label_func
-    with pytest.raises(AttributeError, match='refers to `is_three`.*define or import'): _load_quiet(tmp_path/'export.pkl')
+    with pytest.raises(LoadError, match='refers to `is_three`.*define or import'): _load_quiet(tmp_path/'export.pkl')
 
 def test_safe_load_other_python_version(small_learn, tmp_path):
     "cloudpickle stores notebook functions as bytecode; a Python 3.10 code object has 16 fields, which this Python refuses."
@@ -202,7 +209,7 @@ def test_safe_load_other_python_version(small_learn, tmp_path):
     small_learn.label_code = Code310()
     try: small_learn.export(tmp_path/'export.pkl')
     finally: del small_learn.label_code
-    with pytest.raises(RuntimeError, match='another Python version.*python_version'): _load_quiet(tmp_path/'export.pkl')
+    with pytest.raises(LoadError, match='another Python version.*python_version'): _load_quiet(tmp_path/'export.pkl')
 
 def test_safe_load_fastai_before_2_8(small_learn, tmp_path):
     "Exports from fastai < 2.8 name classes in fastcore.transform, which fastcore now keeps only as a stub that raises ImportError."
@@ -213,7 +220,7 @@ def test_safe_load_fastai_before_2_8(small_learn, tmp_path):
     small_learn.old_pipeline = Pipeline
     try: small_learn.export(tmp_path/'export.pkl')
     finally: del small_learn.old_pipeline, fastcore.transform.Pipeline
-    with pytest.raises(RuntimeError, match=r"fastai < 2.8.*pip install 'fastai<2.8'"): _load_quiet(tmp_path/'export.pkl')
+    with pytest.raises(LoadError, match=r"fastai < 2.8.*pip install 'fastai<2.8'"): _load_quiet(tmp_path/'export.pkl')
 
 # A model folder is checked before anything in it is used
 
@@ -269,5 +276,5 @@ def test_malicious_pickle_runs_nothing_unless_trusted(tmp_path):
     res = run_cli('export', tmp_path/'evil.pkl', tmp_path/'model')
     assert res.returncode == 1 and 'can run commands' in res.stderr and 'Traceback' not in res.stderr
     assert not marker.exists() and not (tmp_path/'model').exists()
-    with pytest.raises(TypeError, match='not a fastai Learner'): _load_quiet(tmp_path/'evil.pkl')   # trusted: the caller's explicit choice
+    with pytest.raises(LoadError, match='not a fastai Learner'): _load_quiet(tmp_path/'evil.pkl')   # trusted: the caller's explicit choice
     assert marker.exists()

@@ -7,20 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 from conftest import require, CHROMIUM, CHROME_ARGS
+from companion.runtime import Predictor, preprocess, resize_image, crop_pad   # the Python side the page must agree with
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE = shutil.which('node')
-
-def predictor_cls():
-    "The Python Predictor the page must agree with: companion.runtime's, else companion.predict's."
-    try: from companion.runtime import Predictor
-    except ImportError: from companion.predict import Predictor
-    return Predictor
-
-def python_preprocess():
-    try: from companion.runtime import preprocess
-    except ImportError: from companion.predict import preprocess
-    return preprocess
 
 def train_export(data, dest, size=None, epochs=1):
     "The small CNN on the digits, `epochs` fine_tune epochs (0: untrained), exported with companion.predict.export_model."
@@ -105,7 +95,7 @@ def test_every_valid_digit_matches_python(page, model_dir, digits_path):
     files = sorted((digits_path/'valid').rglob('*.png'))
     assert len(files) > 300
     got = page.evaluate('items => companion.predictBase64(items)', [b64(f) for f in files])
-    want = predictor_cls().load(model_dir, backend='onnx').probs([str(f) for f in files])
+    want = Predictor.load(model_dir, backend='onnx').probs([str(f) for f in files])
     assert not [g for g in got if 'error' in g]
     probs = np.array([g['probs'] for g in got])
     vocab = json.loads((model_dir/'recipe.json').read_text())['vocab']
@@ -118,7 +108,7 @@ def test_click_example_shows_prediction(page, space, model_dir):
     ex = json.loads((space/'examples.json').read_text())[3]
     page.click(f'.example[data-file="{ex["file"]}"]')
     page.wait_for_function('document.querySelectorAll("#bars .bar").length == 3')
-    label, *_ = predictor_cls().load(model_dir, backend='onnx').predict(str(space/ex['file']))
+    label, *_ = Predictor.load(model_dir, backend='onnx').predict(str(space/ex['file']))
     assert page.inner_text('#top-label') == label
     assert page.locator('#bars .bar').first.get_attribute('data-label') == label
     assert page.is_visible('#preview') and page.is_hidden('#message') and page.input_value('#note') == ''
@@ -131,7 +121,7 @@ REFUSED = {'not_image': ('Not an image', 'not an image'), 'empty': ('Empty file'
 
 def test_bad_uploads_show_messages_and_page_keeps_working(page, tmp_path, digits_path):
     "Each bad upload shows its message in the page (no prediction left on screen); odd-but-valid images are predicted; good uploads still work."
-    from companion.deploy import bad_uploads
+    from companion.spacecheck import bad_uploads
     good = sorted((digits_path/'valid').rglob('*.png'))[0]
     files = bad_uploads(tmp_path, img=good)
     for kind, (title, words) in REFUSED.items():
@@ -168,12 +158,11 @@ def test_nonsquare_resize_runs_in_js(digits_path, tmp_path, browser):
         xs = page.evaluate('items => companion.preprocessBase64(items)', [b64(f) for f in files])
         got = page.evaluate('items => companion.predictBase64(items)', [b64(f) for f in files])
         page.close()
-    pre = python_preprocess()
     for f, x in zip(files, xs):
-        want = pre(str(f), recipe)
+        want = preprocess(str(f), recipe)
         assert (x['c'], x['h'], x['w']) == want.shape, (f, x['c'], x['h'], x['w'])
         assert np.abs(np.array(x['data'], np.float32).reshape(want.shape) - want).max() <= 1e-6, f
-    want = predictor_cls().load(model, backend='onnx').probs([str(f) for f in files])
+    want = Predictor.load(model, backend='onnx').probs([str(f) for f in files])
     assert np.abs(np.array([g['probs'] for g in got]) - want).max() <= 1e-3
 
 # ---- the preprocessing alone, in node, against Pillow / numpy / fastai ----
@@ -192,14 +181,12 @@ def _cases(rng):
         a = img(c, w, h)
         cases.append(dict(id=f'resize {w}x{h}->{ow}x{oh} c{c} r{rs}', kind='resize', input=enc(a), w=w, h=h, c=c, ow=ow, oh=oh, resample=rs,
                           expected=enc(np.asarray(Image.fromarray(a).resize((ow, oh), rs)))))
-    try: from companion.runtime import resize_image, crop_pad
-    except ImportError: from companion.predict import resize_image; crop_pad = None
     for i in range(80):                                          # fastai Resize (crop / pad / squish) and CropPad, with 'L' conversion
         w, h, oh, ow = (int(o) for o in rng.integers(1, 60, 4))
         method, pad_mode, mode = rng.choice(['crop', 'pad', 'squish']), rng.choice(['zeros', 'border', 'reflection']), rng.choice(['RGB', 'L'])
         a = img(3, w, h)
         im = Image.fromarray(a).convert(mode)
-        if crop_pad is not None and i % 4 == 0:
+        if i % 4 == 0:
             step, out = dict(op='crop_pad', size=[oh, ow], pad_mode=str(pad_mode)), crop_pad(im, (oh, ow), str(pad_mode))
         else:
             step, out = dict(op='resize', size=[oh, ow], method=str(method), pad_mode=str(pad_mode), resample=2), resize_image(im, (oh, ow), str(method), str(pad_mode))
@@ -231,7 +218,6 @@ def _cases(rng):
         t, l = (H-hh)//2, (W-ww)//2
         cases.append(dict(id=f'crop_ratio {H}x{W}', kind='batch', input=enc(x), c=3, h=H, w=W, steps=[dict(op='crop_ratio', ratio=[r0, r1], scale=s)],
                           expected=enc(x[:, t:t+hh, l:l+ww])))
-    from companion.runtime import preprocess
     for i, (h, w) in enumerate([(150, 90), (31, 400), (112, 113), (60, 60)]):   # no Resize in the recipe: big uploads are bounded as in runtime.bound_size
         a, recipe = img(3, w, h), dict(mode=['RGB', 'L'][i % 2], size=[28, 28], item=[], batch=[dict(op='div', div=255.0)])
         cases.append(dict(id=f'bound {w}x{h}', kind='preprocess', input=enc(a), w=w, h=h, c=3, recipe=recipe, expected=enc(preprocess(a, recipe)), atol=1e-6))

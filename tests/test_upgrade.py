@@ -56,7 +56,7 @@ def test_course_app_dies_on_gradio6_as_written(space):
 
 def test_upgraded_course_app_serves_the_model(space):
     from gradio_client import Client, handle_file
-    from companion.deploy import AppServer
+    from companion.spacecheck import AppServer
     r = run_cli('space', 'upgrade', space/'app.py', '--check')
     assert r.returncode == 1 and 'gr.inputs.Image -> gr.Image' in r.stdout and (space/'app.py').read_text() == COURSE_APP
     r = run_cli('space', 'upgrade', space/'app.py')
@@ -68,14 +68,14 @@ def test_upgraded_course_app_serves_the_model(space):
             out = client.predict(handle_file(str(space/f)), api_name='/predict')
             assert out['label'] in ('Dog', 'Cat') and len(out['confidences']) == 2, out
     assert run_cli('space', 'upgrade', space/'app.py').stdout.strip().endswith('nothing to change for Gradio 6')
-    from companion.deploy import check_space
+    from companion.spacecheck import check_space
     r = check_space(space, timeout=120)   # a student's own app: its endpoint found, its examples answered, bad uploads don't stop it
     assert r.ok, repr(r)
     assert 'endpoint /predict -> Label' in r.startup and {e['app'] for e in r.examples} <= {'Dog', 'Cat'} and len(r.uploads) > 5
 
 def test_check_space_names_what_an_app_lacks(tmp_path):
     "An app whose function takes text: check_space says what it needs instead of a KeyError."
-    from companion.deploy import check_space
+    from companion.spacecheck import check_space
     (tmp_path/'app.py').write_text("import gradio as gr\ngr.Interface(lambda s: s.upper(), gr.Textbox(), gr.Textbox()).launch()\n")
     from PIL import Image
     Image.new('RGB', (8, 8)).save(tmp_path/'x.png')

@@ -24,9 +24,11 @@ def wheel(tmp_path_factory) -> Path:
     return next(out.glob('companion-*.whl'))
 
 def test_wheel_holds_what_a_space_is_built_from(wheel):
-    "The app, the runtime and every template file of the source tree are in the wheel."
+    "The app, the modules a Space runs, the deploy modules and every template file of the source tree are in the wheel."
+    from companion.deploy import space_modules
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {'companion/app.py', 'companion/runtime.py', 'companion/deploy.py'} <= names
+    assert {'companion/app.py', 'companion/deploy.py', 'companion/spacecheck.py', 'companion/hub.py'} <= names
+    assert {f'companion/{p.name}' for p in space_modules().values()} == {'companion/runtime.py', 'companion/images.py'} <= names
     templates = {f.relative_to(ROOT).as_posix() for f in (ROOT/'companion'/'templates').rglob('*') if f.is_file() and '__pycache__' not in f.parts}
     assert templates and templates <= names, templates - names
 
@@ -46,10 +48,10 @@ def test_installed_wheel_builds_and_checks_spaces(wheel_venv, tmp_path, digits_p
     "From the installed wheel: companion comes from the venv, `companion space build` (cpu, static) and `companion space check` work."
     from test_deploy import train_export
     py, cli = wheel_venv/'bin'/'python', wheel_venv/'bin'/'companion'
-    where = run(py, '-c', 'import companion, companion.app, companion.runtime; print(companion.__file__)', cwd=tmp_path).stdout.strip()
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'} | {'HF_HUB_OFFLINE': '1', 'GRADIO_ANALYTICS_ENABLED': 'False'}   # a user's shell: no source tree on the path
+    where = run(py, '-c', 'import companion, companion.app, companion.runtime; print(companion.__file__)', cwd=tmp_path, env=env).stdout.strip()
     assert Path(where).is_relative_to(wheel_venv) and not Path(where).is_relative_to(ROOT), where
     model = train_export(digits_path, tmp_path/'model')
-    env = {**os.environ, 'HF_HUB_OFFLINE': '1', 'GRADIO_ANALYTICS_ENABLED': 'False'}
     r = run(cli, 'space', 'build', model, tmp_path/'cpu', '--target', 'cpu', '--examples', digits_path/'valid', cwd=tmp_path, env=env)
     assert 'wrote a cpu Space' in r.stdout
     assert (tmp_path/'cpu'/'app.py').read_text() == (Path(where).parent/'app.py').read_text()
@@ -71,7 +73,8 @@ def test_zerogpu_requirements_install_in_python310(tmp_path, digits_path):
     """A ZeroGPU Space's requirements.txt (+ gradio at the README's sdk_version) installs into a fresh Python 3.10 venv, and check_space
     passes with that venv's python. Cost: ~5.4 GB of disk and 2.5–5 min here with pip's cache warm (torch 2.11 and its CUDA wheels)."""
     from huggingface_hub import SpaceCard
-    from companion.deploy import build_space, check_space
+    from companion.deploy import build_space
+    from companion.spacecheck import check_space
     from test_deploy import train_export
     py310 = python310()
     require(py310 is not None, 'Python 3.10 (pyenv install 3.10.13)')
