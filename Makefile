@@ -22,7 +22,7 @@ include tools/lab.mk
 
 demo: install
 	$(BIN)/companion doctor
-	$(BIN)/companion lesson2 --out lesson2 --apply-suggested
+	$(BIN)/companion lesson2 --out lesson2 --apply_suggested
 
 # Browser tests drive Debian's Chromium; installed here when missing and running as root.
 chromium:

@@ -73,7 +73,7 @@ class Cleaner(Journal):
             if to not in sibs and not any(map(_has_images, sibs.values())):
                 raise ValueError(f"{folder} is the only folder of images in {up}: it holds the data set, it is not a label folder, and moving "
                                  f"{fn.name} to {to}/ would take it out of the data set. If the labels are in the file names, pass labeller=... "
-                                 f"(a regex such as r'^(.+)_\\d+\\.jpg$' or a function such as is_cat; on the command line --label-re); "
+                                 f"(a regex such as r'^(.+)_\\d+\\.jpg$' or a function such as is_cat; on the command line --label_re); "
                                  f"if {to!r} is a new class, make the folder {up/to} first")
             return
         old = self.labeller(fn)
@@ -136,7 +136,7 @@ def plan(self: Cleaner) -> Plan:
         if k['action'] == 'relabel' and by != self.labeller.key:
             was = 'by moving it to a label folder' if by == 'folder' else f"by renaming it (labels read by {by.partition(':')[2]!r})"
             skipped.append((rel, f"it was marked to be relabelled {was}, and this cleaner reads labels from {self.labeller!r}: open the "
-                                 "cleaner with the labeller it was marked with (labeller=..., --label-re), or mark it again")); continue
+                                 "cleaner with the labeller it was marked with (labeller=..., --label_re), or mark it again")); continue
         dest = _dest_folder(rel, k['action'], to, by)
         why = escape(folder) or escape(dest)
         if why: skipped.append((rel, why)); continue
@@ -308,13 +308,3 @@ def snapshot(root: str|Path # the folder to list
     "{relative path: sha256} of every file under `root`, outside the cleaner's folder (to compare trees before and after)."
     root = Path(root)
     return {f.relative_to(root).as_posix(): _sha(f) for f in root.rglob('*') if f.is_file() and STATE not in f.relative_to(root).parts}
-
-# %% ../nbs/06_clean.ipynb #581c3f16
-_LATER = dict(gallery='companion.clean_gallery', read_decisions='companion.clean_gallery', ImageCleaner='companion.clean_widget',
-              clean_cli='companion.clean_cli')
-
-def __getattr__(name):
-    "The review tools, imported from their own modules on first use."
-    if name not in _LATER: raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
-    import importlib
-    return getattr(importlib.import_module(_LATER[name]), name)

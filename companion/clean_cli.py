@@ -29,7 +29,7 @@ def _clean_parser():
                                  description='Journaled, undoable data cleaning: nothing is ever unlinked; deleted files go to ROOT/.companion/quarantine.')
     root = argparse.ArgumentParser(add_help=False)
     root.add_argument('root', metavar='ROOT', help='the data set folder that holds the label folders, or the images (the journal lives in ROOT/.companion)')
-    root.add_argument('--label-re', metavar='REGEX', help="labels are in the file names: a regex with one group around the label, e.g. '^(.+)_\\d+\\.jpg$' "
+    root.add_argument('--label_re', metavar='REGEX', help="labels are in the file names: a regex with one group around the label, e.g. '^(.+)_\\d+\\.jpg$' "
                       "(a relabel renames the file in its folder); without it the label is the parent folder (a relabel moves the file)")
     sub = ap.add_subparsers(dest='cmd', required=True, metavar='SUBCOMMAND')
     add = lambda name, h: sub.add_parser(name, parents=[root], prog=f'companion clean {name}', help=h, description=h,
@@ -40,7 +40,7 @@ def _clean_parser():
     g = m.add_mutually_exclusive_group(required=True)
     for a,h in (('keep', 'the file is right as it is'), ('delete', 'move it to the quarantine'), ('clear', 'forget the decision')):
         g.add_argument(f'--{a}', dest='action', action='store_const', const=a, help=h)
-    g.add_argument('--relabel', metavar='LABEL', help='move it to the folder LABEL (with --label-re: rename it so its name reads LABEL)')
+    g.add_argument('--relabel', metavar='LABEL', help='move it to the folder LABEL (with --label_re: rename it so its name reads LABEL)')
     for n,h in (('plan', 'show what apply would do (with --csv: after marking its decisions)'), ('apply', 'move the files as planned')):
         add(n, h).add_argument('--csv', metavar='FILE', help='decisions CSV (path, decision, to) to mark first, e.g. from the gallery')
     add('undo', 'put back the files of every apply (or of the last N), byte-identical').add_argument('--last', type=int, metavar='N', help='undo only the last N applies')
@@ -106,5 +106,5 @@ def clean_cli(argv: list|None=None # the arguments after `companion clean`: SUBC
         warnings.simplefilter('always', JournalWarning)
         warnings.showwarning = lambda msg, *_, **__: print(f'companion clean: warning: {msg}', file=sys.stderr)
         c = Cleaner(a.root, labeller=a.label_re)
-        again = lambda cmd: f'companion clean {cmd} {c.root}' + (f" --label-re '{a.label_re}'" if a.label_re else '')
+        again = lambda cmd: f'companion clean {cmd} {c.root}' + (f" --label_re '{a.label_re}'" if a.label_re else '')
         return _SUBCOMMANDS[a.cmd](c, a, again) or 0

@@ -131,7 +131,7 @@ def gallery(candidates,                       # a DataFrame with `path` and `lab
         wr = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ['path', 'decision', 'to']); wr.writeheader(); wr.writerows(rows)
     opts = lambda xs: "<option value=''>all</option>" + ''.join(f"<option>{e(x)}</option>" for x in sorted(xs))
     splits = {_s(s) for s in df.split} - {''} if 'split' in df else set()
-    lab_re = f" --label-re '{e(lab.pat.pattern)}'" if lab.pat is not None else ''
+    lab_re = f" --label_re '{e(lab.pat.pattern)}'" if lab.pat is not None else ''
     page = f"""<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' content='width=device-width, initial-scale=1'>
 <title>companion clean: {len(df)} candidates</title><style>
 body{{font-family:sans-serif;margin:0 8px}} #bar{{position:sticky;top:0;background:#fff;border-bottom:1px solid #bbb;padding:4px 0;z-index:1}}

@@ -37,7 +37,7 @@ def _check_to(rel: str, action: str, to=None, by: str='folder'):
     to, parts = check_label(to), rel.split('/')    # plain string work: a journal of 10,000 lines checks this for every line
     if by != 'folder': return to                   # the label is in the name: the file is renamed in its own folder
     if len(parts) < 2: raise ValueError(f'{rel} is not inside a label folder, so it cannot be moved to another one. If its label is in '
-                                        'its file name, pass labeller=... (a regex or a function; on the command line --label-re)')
+                                        'its file name, pass labeller=... (a regex or a function; on the command line --label_re)')
     if parts[-2] == to: raise ValueError(f"{rel} is already in folder {to!r}: mark it 'keep' instead")
     if to in parts[:-2]: raise ValueError(f"{to!r} is a folder that holds the label folders of {rel}, not a label")
     return to

@@ -96,7 +96,7 @@ class Labeller:
         old = self(rel)
         return (f'{self!r} reads {old!r} from {PurePosixPath(rel).name}, and no name tried (the label text replaced, the first letter '
                 f'upper- or lower-cased) reads {to!r}: rename it yourself so that {self!r} reads {to!r}, or pass labeller=... '
-                "(a regex with one group around the label such as r'^(.+)_\\d+\\.jpg$'; on the command line --label-re)")
+                "(a regex with one group around the label such as r'^(.+)_\\d+\\.jpg$'; on the command line --label_re)")
 
 def _has_images(folder) -> bool:
     "Whether `folder` holds an image file directly (stops at the first one)."

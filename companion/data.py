@@ -186,10 +186,10 @@ def folder_items(path: str|Path, labeller=None, valid_pct: float=0.2, seed: int=
     if not fs: raise FileNotFoundError(f'no images under {path}: expected a folder per label (bears/grizzly/*.jpg), train/ and valid/ folders, or images named with their label')
     if lab.by == 'folder' and len({f.parent for f in fs}) == 1 and not split_folders and fs[0].parent != path:
         raise ValueError(f'all {len(fs)} images are in one folder ({fs[0].parent.name}/): that is one label only, and a classifier needs two or more: '
-                         "add a folder per label, or, if the labels are in the file names, pass labeller= (command line: --label-re)")
+                         "add a folder per label, or, if the labels are in the file names, pass labeller= (command line: --label_re)")
     if lab.by == 'folder' and len({f.parent for f in fs}) == 1 and not split_folders:
         raise ValueError(f'all {len(fs)} images are in one folder ({fs[0].parent.name}/), so the folder is not a label: the labels must come from the '
-                         "file names; pass labeller=r'^(.+)_\\d+' (a regex with one group) or a function such as is_cat (command line: --label-re)")
+                         "file names; pass labeller=r'^(.+)_\\d+' (a regex with one group) or a function such as is_cat (command line: --label_re)")
     labels = [lab(f) for f in fs]
     if (unread := [f for f, l in zip(fs, labels) if l is None]):
         raise ValueError(f'{len(unread)} of {len(fs)} files have no label by {lab}, e.g. {unread[0].name}: fix the labeller or move those files out')

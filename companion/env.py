@@ -99,7 +99,7 @@ def weights_status(timeout: float=3.0) -> str:
     return f"offline ({len(c)} cached: {', '.join(c)})" if c else 'offline'
 
 # %% ../nbs/00_env.ipynb #8eac3400
-class WeightsUnavailable(RuntimeError):
+class WeightsUnavailable(ConnectionError):
     "Pretrained weights could not be downloaded; the message says what to do instead."
 
 def explain_weights_error(arch_name: str, err: Exception) -> WeightsUnavailable:

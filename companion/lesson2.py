@@ -201,7 +201,7 @@ def interpret(self: Lesson2, path) -> dict:
 def issues(self: Lesson2, path, builtin: bool, top_losses_order: list, trained: dict) -> dict:
     "Step 6: rank label issues (out-of-fold probabilities, self-confidence, neighbours, duplicates) and write a gallery."
     from companion.interpret import label_issues
-    from companion.clean import gallery
+    from companion.clean_gallery import gallery
     from companion.learner import Recipe
     recipe = Recipe(**trained['recipe']).but(epochs=self.fold_epochs)   # each fold trains the recipe that trained the model: same arch, method and lr
     def run():
@@ -316,7 +316,7 @@ def summary_md(S: dict, out: Path) -> str:
     q = au['quarantined']
     L.append(f"- unreadable images moved to the quarantine: {len(q)}" + (f" ({', '.join(Path(p).name for p in q[:5])}{'…' if len(q) > 5 else ''})" if q else ''))
     if 'clean' in S: L.append(f"- relabelled by --apply_suggested: {S['clean']['relabelled']}" +
-                              (f", {S['clean']['restored_true_label']} of them back to the true label of a file flipped on purpose" if 'restored_true_label' in S['clean'] else '') + f" (every move in `{out/'cleaning.csv'}`; undo with `companion clean {S['data']['path']} undo`)")
+                              (f", {S['clean']['restored_true_label']} of them back to the true label of a file flipped on purpose" if 'restored_true_label' in S['clean'] else '') + f" (every move in `{out/'cleaning.csv'}`; undo with `companion clean undo {S['data']['path']}`)")
     else: L.append(f"- nothing moved by cleaning: review `{out/'gallery'/'gallery.html'}` (or the widget in the lesson-2 notebook), or rerun with --apply_suggested")
     L += ['', '## Files', '', f"- reports and plots: `{out}` (audit.csv, lr_before.png, losses_before.png, top_losses.png, confusion.png, label_issues.csv, gallery/)",
           f"- model: `{S['export']['model']}` (safetensors + recipe.json + model.onnx)",

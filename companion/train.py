@@ -13,7 +13,6 @@ from fastai.vision.all import *
 from copy import deepcopy
 from .lr import LRReport
 from .learner import learner, image_dls, small_cnn, check_split, Recipe, is_frozen, is_pretrained
-from .env import WeightsUnavailable
 from .distrib import init_distrib, is_main, broadcast_obj, backend, launch, DistribError, alone
 from .announce import PhaseAnnouncer
 from fastai.distributed import DistributedTrainer
@@ -380,4 +379,3 @@ def train_folder(folder: str,                 # a folder with train/<label>/ and
     args = (folder, out, max(1, bs // nproc), size, arch, False if no_pretrained else None, seed, epochs, lr, lr_steps)   # bs is per step: split over the processes
     try: return launch(_train_folder_rank, nproc, *args)
     except DistribError as e: raise ChildProcessError(str(e)) from e                    # a rank failed: its message, without our traceback
-    except WeightsUnavailable as e: raise ConnectionError(str(e)) from e                # offline: the message says what to do

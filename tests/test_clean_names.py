@@ -107,7 +107,7 @@ def test_containers_are_never_labels(tmp_path):
     "Pets' layout, path/images/*.png: with folder labels 'images' is the data set, not a label; with name labels no folder is a label."
     pets = tmp_path/'pets'; names_folder(pets/'images', n_per_class=3); (pets/'annotations'/'xmls').mkdir(parents=True)
     f = pets/'images'/'zero_0.png'
-    with pytest.raises(ValueError, match='only folder of images.*--label-re'): Cleaner(pets).mark(f, 'relabel', to='True')
+    with pytest.raises(ValueError, match='only folder of images.*--label_re'): Cleaner(pets).mark(f, 'relabel', to='True')
     c = Cleaner(pets, labeller=is_cat)
     with pytest.raises(ValueError, match='holds images, not a label'): c.mark(f, 'relabel', to='images')
     with pytest.raises(ValueError, match="already reads 'False'"): c.mark(f, 'relabel', to='False')
@@ -139,7 +139,7 @@ def test_a_mark_is_applied_only_with_its_labeller(names):
 def test_cli_label_re(names, tmp_path):
     before, n = snapshot(names), len(get_image_files(names))
     r = run_cli('clean', 'mark', names, names/'zero_1.png', '--relabel', 'three')             # folder labels on a flat folder: refused
-    assert r.returncode == 1 and 'not inside a label folder' in r.stderr and '--label-re' in r.stderr
+    assert r.returncode == 1 and 'not inside a label folder' in r.stderr and '--label_re' in r.stderr
     r = run_cli('clean', 'mark', names, 'zero_1.png', 'zero_2.png', '--relabel', 'three', '--label-re', NAME_RE)
     assert r.returncode == 0, r.stderr
     r = run_cli('clean', 'plan', names, '--label-re', NAME_RE)
@@ -147,7 +147,7 @@ def test_cli_label_re(names, tmp_path):
     r = run_cli('clean', 'apply', names)                                                      # without it: skipped, and why
     assert 'open the cleaner with the labeller' in r.stdout and snapshot(names) == before
     r = run_cli('clean', 'apply', names, '--label-re', NAME_RE)
-    assert r.returncode == 0 and '2 relabelled' in r.stdout and f"companion clean undo {Path(names).resolve()} --label-re '{NAME_RE}'" in r.stdout, r.stdout
+    assert r.returncode == 0 and '2 relabelled' in r.stdout and f"companion clean undo {Path(names).resolve()} --label_re '{NAME_RE}'" in r.stdout, r.stdout
     check_invariant(names, 're', n, {'zero_1.png': 'three', 'zero_2.png': 'three'})
     r = run_cli('clean', 'undo', names)
     assert r.returncode == 0 and 'put back 2 files' in r.stdout
