@@ -367,7 +367,7 @@ def train_folder(folder: str,                 # a folder with train/<label>/ and
                  lr: float=None,              # learning rate; None: the pick of lr_report
                  bs: int=64,                  # batch size per step; with nproc N each process takes bs/N
                  lr_steps: int=100,           # mini-batches lr_find runs when no lr is given
-                 no_pretrained: bool=False,   # start from random weights even when arch has pretrained ones
+                 pretrained: bool=True,       # start from the pretrained weights of arch, when it has some (--no-pretrained: random weights)
                  seed: int=42,                # random seed
                  nproc: int=1,                # processes to train with (DDP: gloo on CPU, nccl with one GPU each)
                  out: str='train_out'         # folder for the model, plots and report
@@ -376,6 +376,6 @@ def train_folder(folder: str,                 # a folder with train/<label>/ and
     if nproc < 1: raise ValueError(f'nproc must be 1 or more, got {nproc}')
     folder = check_split(folder)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    args = (folder, out, max(1, bs // nproc), size, arch, False if no_pretrained else None, seed, epochs, lr, lr_steps)   # bs is per step: split over the processes
+    args = (folder, out, max(1, bs // nproc), size, arch, None if pretrained else False, seed, epochs, lr, lr_steps)   # bs is per step: split over the processes
     try: return launch(_train_folder_rank, nproc, *args)
     except DistribError as e: raise ChildProcessError(str(e)) from e                    # a rank failed: its message, without our traceback
