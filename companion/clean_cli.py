@@ -9,6 +9,7 @@ from pathlib import Path
 from .clean_journal import JournalWarning
 from .clean import Cleaner
 from .clean_gallery import gallery, read_decisions
+from .cli import DefaultsHelp
 
 # %% auto #0
 __all__ = ['clean_cli']
@@ -18,10 +19,6 @@ def _cli_path(p: str, root: Path) -> str:
     "A path from the command line: resolved from the current folder where it names a file there and not under `root`, else as given (relative to `root`)."
     q = Path(p)
     return str(q.resolve()) if not q.is_absolute() and q.exists() and not (root/q).exists() else p
-
-class _DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
-    "argparse's help with each option's default, where it has one."
-    def _get_help_string(self, action): return action.help if action.default is None else super()._get_help_string(action)
 
 def _clean_parser():
     "The argparse tree of `companion clean`: one subparser per subcommand, each taking ROOT first."
@@ -33,7 +30,7 @@ def _clean_parser():
                       "(a relabel renames the file in its folder); without it the label is the parent folder (a relabel moves the file)")
     sub = ap.add_subparsers(dest='cmd', required=True, metavar='SUBCOMMAND')
     add = lambda name, h: sub.add_parser(name, parents=[root], prog=f'companion clean {name}', help=h, description=h,
-                                         formatter_class=_DefaultsHelp)
+                                         formatter_class=DefaultsHelp)
     add('list', 'decisions pending, files moved, interrupted applies')
     m = add('mark', 'record a decision for files: --keep, --delete or --relabel LABEL (or --clear)')
     m.add_argument('paths', nargs='+', metavar='PATH', help='files: absolute, relative to the current folder, or relative to ROOT')

@@ -4,12 +4,12 @@
 
 # %% ../nbs/09_cli.ipynb #a1845cc9
 from __future__ import annotations
-import os, re, sys, importlib
+import os, re, sys, argparse, importlib
 import companion.env        # before any subcommand imports fastai: it silences torch's `torch.jit.script` FutureWarning
 from fastcore.script import anno_parser
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'COMMANDS', 'run_parsed', 'main']
+__all__ = ['USER_ERRORS', 'COMMANDS', 'DefaultsHelp', 'run_parsed', 'main']
 
 # %% ../nbs/09_cli.ipynb #61bde056
 USER_ERRORS = (OSError, ValueError, LookupError, ImportError, NotImplementedError)
@@ -17,6 +17,11 @@ USER_ERRORS = (OSError, ValueError, LookupError, ImportError, NotImplementedErro
 def _spelled(argv: list) -> list:
     "fastcore spells an option as its parameter is named (`--valid_pct`), a switch that is on by default `--no-x`: read `--valid-pct` and `--dry-run` that way too."
     return [re.sub(r'^--(no-)?([a-z0-9]+(?:-[a-z0-9]+)*)(?==|$)', lambda m: '--' + (m[1] or '') + m[2].replace('-', '_'), a) for a in map(str, argv)]
+
+class DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
+    "Help for the subcommand trees that shows an option's default where it says something: not None, not a switch's."
+    def _get_help_string(self, action):
+        return action.help if action.default is None or action.nargs == 0 else super()._get_help_string(action)
 
 def run_parsed(func, argv: list, prog: str) -> int:
     "Parse `argv` into `func`'s parameters with fastcore's `anno_parser` and call it: an `int` result is the exit code, any other result is printed."

@@ -116,7 +116,7 @@ _KIND = {'Empty file': 'empty', 'Too many pixels': 'huge', 'Image too long': 'hu
 def _problems(fn: Path, min_size: int) -> list:
     "List of (problem, detail) for one image file."
     from fastai.vision.utils import verify_image
-    from companion.runtime import open_image_file, to_rgb, ImageError
+    from companion.images import open_image_file, to_rgb, ImageError
     try: im = open_image_file(fn)
     except ImageError as e: return [(_KIND[e.title], str(e)) if e.title in _KIND else _broken(fn, e.__cause__ or e)]
     with im:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import argparse, inspect, json, platform, shutil, sys
 from pathlib import Path
 import companion
-from .images import describe_training
-from .runtime import display_labels, parse_labels
+from .images import describe_training, human_size
+from .static import SPACE_COLORS
+from .cli import DefaultsHelp
+from .runtime import display_labels, parse_labels, recipe_arch
 from .spacecheck import *
 from .hub import *
 
@@ -39,7 +41,6 @@ def load_app(path: str|Path|None=None):
 # %% ../nbs/08_deploy.ipynb #27b85cab
 ZEROGPU_PYTHONS = ('3.10', '3.12')
 ZEROGPU_TORCH = {'2.8.0': '0.23.0', '2.9.1': '0.24.1', '2.10.0': '0.25.0', '2.11.0': '0.26.0'}   # torch ZeroGPU runs -> its torchvision
-_COLORS = ('red', 'yellow', 'green', 'blue', 'indigo', 'purple', 'pink', 'gray')
 _BUILT = ('app.py', *space_modules(), 'companion_arch.py', 'companion_predict.py', 'requirements.txt', 'README.md', 'space.json',
           '.gitignore', '.gitattributes', 'model', 'examples')   # what a build writes, removed before a rebuild
 ZEROGPU_HEADER = ("# ZeroGPU: `spaces` is imported first, before anything imports torch or touches CUDA (added by companion's build_space).\n"
@@ -63,11 +64,10 @@ def space_python(recipe: dict, target: str='cpu') -> str:
     if target != 'zerogpu': return py
     return '3.12' if tuple(map(int, py.split('.'))) >= (3, 11) else '3.10'
 
-def _arch(recipe: dict) -> dict|None: return recipe.get('arch') or (recipe.get('model') or {}).get('arch')
 
 def _torch_files(model_dir: Path, recipe: dict) -> list[str]:
     "The torch model files a ZeroGPU Space needs: safetensors weights (with a named architecture), else the `torch.export` program."
-    if (model_dir/'model.safetensors').exists() and _arch(recipe): return ['model.safetensors']
+    if (model_dir/'model.safetensors').exists() and recipe_arch(recipe): return ['model.safetensors']
     prog = (recipe.get('files') or {}).get('program') or 'model.pt2'
     if (model_dir/prog).exists(): return [prog]
     raise FileNotFoundError(f'{model_dir} holds no torch model (model.safetensors with its architecture, or model.pt2) for a ZeroGPU Space: '
@@ -82,8 +82,8 @@ def _pins(target: str, recipe: dict, fastai: bool=True) -> list[str]:
 
 def _arch_module(recipe: dict, out: Path) -> dict:
     "For the torch path: copy an architecture defined in companion into the Space as `companion_arch.py`; return the recipe to ship."
-    import inspect, importlib
-    a = _arch(recipe)
+    import importlib
+    a = recipe_arch(recipe)
     if not a or not a['module'].startswith('companion'): return recipe
     fn = getattr(importlib.import_module(a['module']), a['name'])
     src = f'"Architecture of the model, copied from {a["module"]} by companion build_space."\nfrom fastai.vision.all import *\n\n{inspect.getsource(fn)}'
@@ -91,7 +91,6 @@ def _arch_module(recipe: dict, out: Path) -> dict:
     a = {**a, 'module': 'companion_arch'}
     return {**recipe, 'arch': a} if 'arch' in recipe else {**recipe, 'model': {**recipe['model'], 'arch': a}}
 
-def _size(n: int) -> str: return f'{n/1e6:.1f} MB' if n >= 1e5 else f'{n/1e3:.1f} kB'
 
 _WHAT = {'app.py': 'the Gradio app (`companion/app.py`): checks each upload, predicts, answers at `api_name="predict"`',
          'companion_runtime.py': 'preprocesses each image like fastai, and runs the model (`companion/runtime.py`)',
@@ -106,10 +105,10 @@ def _files_table(out: Path) -> str:
     rows = []
     for f in sorted(o for o in out.rglob('*') if o.is_file() and o.name != 'README.md' and 'examples' not in o.relative_to(out).parts):
         rel = f.relative_to(out).as_posix()
-        rows.append(f'| `{rel}` | {_WHAT.get(rel, "")} | {_size(f.stat().st_size)} |')
+        rows.append(f'| `{rel}` | {_WHAT.get(rel, "")} | {human_size(f.stat().st_size)} |')
     exs = sorted((out/'examples').iterdir())
     rows.append(f'| `examples/` | {len(exs)} example image{"s" if len(exs) != 1 else ""}, shown under the app and used by `companion space check` | '
-                f'{_size(sum(f.stat().st_size for f in exs))} |')
+                f'{human_size(sum(f.stat().st_size for f in exs))} |')
     return '| file | what | size |\n|---|---|---|\n' + '\n'.join(rows)
 
 def _readme(out: Path, cfg: dict, recipe: dict, emoji: str, color: str, short_description: str) -> str:
@@ -174,7 +173,7 @@ def build_space(model_dir: str|Path, # a model folder written by `export_model` 
     files = _torch_files(model_dir, recipe) if target == 'zerogpu' else ['model.onnx']
     if not (model_dir/files[0]).exists():
         raise FileNotFoundError(f'{model_dir} has no model.onnx: export with export_model(learn, dir, onnx=True), or build --target zerogpu')
-    if color not in _COLORS: raise ValueError(f'color={color!r}: Spaces accept {", ".join(_COLORS)}')
+    if color not in SPACE_COLORS: raise ValueError(f'color={color!r}: Spaces accept {", ".join(SPACE_COLORS)}')
     if out.exists() and any(out.iterdir()) and not (out/'space.json').exists():
         raise FileExistsError(f'{out} already holds files that are not a Space built by companion: pick a new or empty folder')
     if examples is None and (model_dir/'examples').is_dir(): examples = model_dir/'examples'
@@ -212,7 +211,7 @@ def _defaults(f) -> dict:
 
 def space_parser() -> argparse.ArgumentParser:
     "The parser of `companion space`: one subcommand per step, each option named after the parameter it sets, with that parameter's default."
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = DefaultsHelp
     ap = argparse.ArgumentParser(prog='companion space', description='Build, check, push or serve a Hugging Face Space for an exported model, or upgrade a course app.py.')
     sub = ap.add_subparsers(dest='cmd', required=True, metavar='SUBCOMMAND')
     d = _defaults(build_space)

@@ -5,7 +5,8 @@
 # %% ../nbs/04b_distrib.ipynb #7416da5d
 from __future__ import annotations
 import companion.env   # first: its warning filter must be in place before fastai is imported
-import os, json, time, pickle, signal, socket, shutil, tempfile, traceback
+from .env import free_port
+import os, json, time, pickle, signal, shutil, tempfile, traceback
 from datetime import timedelta
 from pathlib import Path
 import torch, torch.distributed as dist, torch.multiprocessing as tmp_mp
@@ -16,7 +17,7 @@ from fastai.distributed import DistributedDL
 from .runtime import cores
 
 # %% auto #0
-__all__ = ['backend', 'setup_distrib', 'init_distrib', 'is_main', 'broadcast_obj', 'alone', 'DistribError', 'free_port', 'launch']
+__all__ = ['backend', 'setup_distrib', 'init_distrib', 'is_main', 'broadcast_obj', 'alone', 'DistribError', 'launch']
 
 # %% ../nbs/04b_distrib.ipynb #53c2356d
 def backend() -> str:
@@ -75,14 +76,10 @@ def alone():
         else: os.environ['WORLD_SIZE'] = old
 
 # %% ../nbs/04b_distrib.ipynb #7ce055cd
-class DistribError(RuntimeError):
+class DistribError(ChildProcessError):   # an OSError: the command line prints its message as a user error
     "A rank of a multi-process run failed and the others were stopped: `.rank` is the one that caused it, `.exitcode` its exit code."
     def __init__(self, msg: str, rank: int|None=None, exitcode: int|None=None, error: str|None=None):
         super().__init__(msg); self.rank, self.exitcode, self.error = rank, exitcode, error
-
-def free_port(host: str='127.0.0.1') -> int:
-    "A TCP port that is free on `host` now, for rank 0's rendezvous."
-    with socket.socket() as s: s.bind((host, 0)); return s.getsockname()[1]
 
 def _gpus() -> int:
     "GPUs on this machine, counted through NVML where it can: `torch.cuda.is_available()` would initialise CUDA and make forking unsafe."

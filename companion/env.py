@@ -9,9 +9,9 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['WEIGHTS_HOST', 'detect_platform', 'storage_dir', 'setup_storage', 'versions', 'device_info', 'is_writable',
-           'cached_weights', 'weights_status', 'WeightsUnavailable', 'explain_weights_error', 'in_notebook',
-           'jupyter_server', 'widgets_frontend', 'widgets_check', 'widgets_status', 'show_progress', 'progress',
-           'Report', 'doctor']
+           'free_port', 'cached_weights', 'weights_status', 'WeightsUnavailable', 'explain_weights_error',
+           'in_notebook', 'jupyter_server', 'widgets_frontend', 'widgets_check', 'widgets_status', 'show_progress',
+           'progress', 'Report', 'doctor']
 
 # %% ../nbs/00_env.ipynb #c79c8722
 import warnings
@@ -73,6 +73,10 @@ def is_writable(path: str|Path) -> bool:
         Path(path).mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path): return True
     except OSError: return False
+
+def free_port(host: str='127.0.0.1') -> int:
+    "A TCP port that is free on `host` now (the OS picks it): for a local server, or rank 0's rendezvous."
+    with socket.socket() as s: s.bind((host, 0)); return s.getsockname()[1]
 
 # %% ../nbs/00_env.ipynb #1228f464
 WEIGHTS_HOST = 'download.pytorch.org'

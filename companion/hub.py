@@ -45,7 +45,7 @@ def push_plan(space_dir: str|Path, # a Space folder written by `build_space`
              ) -> dict:
     "The calls that push the folder as built, as [(HfApi method, kwargs)], with its target, the files it uploads and the Space's address."
     from huggingface_hub import SpaceHardware
-    from huggingface_hub.utils import validate_repo_id
+    from huggingface_hub.utils import filter_repo_objects, validate_repo_id
     space = Path(space_dir).resolve()
     built = built_target(space)
     for f in (('index.html', 'README.md') if built == 'static' else ('app.py', 'README.md', 'requirements.txt')):
@@ -59,8 +59,8 @@ def push_plan(space_dir: str|Path, # a Space folder written by `build_space`
         if hardware not in (None, 'zero-a10g'): raise PushError(f"hardware={hardware!r}: a ZeroGPU Space runs on 'zero-a10g'; build --target cpu for other hardware")
         hardware = 'zero-a10g'
     ignore = ['__pycache__/*', '*.pyc', '.gradio/*', 'flagged/*', '.git/*']
-    files = sorted((str(f.relative_to(space)), f.stat().st_size) for f in space.rglob('*') if f.is_file()
-                   and not any(p in ('__pycache__', '.gradio', 'flagged', '.git') for p in f.relative_to(space).parts) and f.suffix != '.pyc')
+    rel = sorted(f.relative_to(space).as_posix() for f in space.rglob('*') if f.is_file())
+    files = [(p, (space/p).stat().st_size) for p in filter_repo_objects(rel, ignore_patterns=ignore)]   # what upload_folder sends
     calls = [('create_repo', dict(repo_id=repo_id, repo_type='space', space_sdk='static' if built == 'static' else 'gradio', private=private,
                                   exist_ok=exist_ok, **({'space_hardware': hardware} if hardware else {}))),
              ('upload_folder', dict(repo_id=repo_id, repo_type='space', folder_path=str(space), ignore_patterns=ignore,

@@ -10,8 +10,9 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # %% auto #0
-__all__ = ['IMAGE_INPUTS', 'FORMATS', 'IMAGE_EXTS', 'MAX_PIXELS', 'MAX_SIDE', 'ImageError', 'open_image_file', 'to_rgb',
-           'load_image', 'open_image', 'image_stats', 'training_stats', 'describe_training', 'unlike_training']
+__all__ = ['IMAGE_INPUTS', 'FORMATS', 'IMAGE_EXTS', 'MAX_PIXELS', 'MAX_SIDE', 'ImageError', 'human_size', 'open_image_file',
+           'to_rgb', 'load_image', 'open_image', 'image_stats', 'training_stats', 'describe_training',
+           'unlike_training']
 
 # %% ../nbs/07b_images.ipynb #d96d6837
 class ImageError(ValueError):
@@ -25,7 +26,9 @@ FORMATS = 'png, jpeg, webp, gif, bmp or tiff'
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.webp', '.gif', '.bmp')   # what example folders and Space builders pick up
 MAX_PIXELS, MAX_SIDE = 40_000_000, 12_000   # a phone photo has about 12 megapixels
 
-def _mb(n: int) -> str: return f'{n/1e6:.1f} MB' if n >= 1e5 else f'{n/1e3:.1f} kB' if n >= 1000 else f'{n} bytes'
+def human_size(n: int) -> str:
+    "A number of bytes as a person reads it: '2.3 MB', '45.0 kB', '12 bytes'."
+    return f'{n/1e6:.1f} MB' if n >= 1e5 else f'{n/1e3:.1f} kB' if n >= 1000 else f'{n} bytes'
 
 def _from_array(a: np.ndarray) -> Image.Image:
     if a.dtype != np.uint8: raise ImageError(f"numpy images must be uint8, not {a.dtype}: for floats in [0, 1] pass (arr*255).clip(0, 255).astype('uint8')")
@@ -55,13 +58,13 @@ def open_image_file(src, # a path, bytes or a file object
             im = Image.open(f)
     except Image.DecompressionBombError: im = None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise ImageError(f"{name} is not an image: can't read it ({_mb(n) if n else 'size unknown'}, {type(e).__name__}). "
+        raise ImageError(f"{name} is not an image: can't read it ({human_size(n) if n else 'size unknown'}, {type(e).__name__}). "
                          f"Use a {FORMATS} file that opens in an image viewer.", 'Not an image') from e
     w, h = im.size if im is not None else (0, 0)
     if im is None or w*h > max_pixels:
         size = f'{w}×{h} = {w*h/1e6:.0f} megapixels' if w else f'more than {2*Image.MAX_IMAGE_PIXELS/1e6:.0f} megapixels'
         bomb = 'so small a file that unpacks into so large an image looks like a decompression bomb; ' if im is None or (n and w*h > 100*n) else ''
-        raise ImageError(f'{name} has {size}{f" in a file of {_mb(n)}" if n else ""}: {bomb}at most {max_pixels/1e6:.0f} megapixels are accepted. '
+        raise ImageError(f'{name} has {size}{f" in a file of {human_size(n)}" if n else ""}: {bomb}at most {max_pixels/1e6:.0f} megapixels are accepted. '
                          'Resize it (1024 px on the long side is plenty) and try again.', 'Too many pixels')
     if max(w, h) > max_side:
         raise ImageError(f'{name} is {w}×{h} pixels: sides longer than {max_side} px are refused. Crop or resize it and try again.', 'Image too long')

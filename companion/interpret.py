@@ -10,7 +10,7 @@ import numpy as np, pandas as pd
 from .env import show_progress, progress     # first: it also silences torch's `torch.jit.script` FutureWarning
 from fastai.vision.all import *
 from fastai.callback.hook import Hook
-from .learner import image_dls, items_dls, Recipe, pretrained_for
+from .learner import items_dls, Recipe
 from .data import folder_items, choose_size
 
 # %% auto #0
@@ -373,7 +373,7 @@ def label_issues(
     "Rank every image of a folder (any course layout) or of a Learner by how suspicious its label (or the file) is, most suspicious first."
     items = _items_for(path, learn, items, labeller, valid_pct, seed)
     if not len(items): raise FileNotFoundError(f'no images to check in {path}')
-    recipe = recipe or Recipe(arch, pretrained_for(arch), epochs)
+    recipe = recipe or Recipe(arch, epochs=epochs)
     root = Path(os.path.commonpath(list(items.path))) if len(items) > 1 else Path(items.path[0]).parent
     if size == 'auto': size = choose_size(items.path)
     if k: probs, vocab, fold_learn = oof_probs(items, k, recipe, size, bs, seed)

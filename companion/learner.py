@@ -133,10 +133,12 @@ from dataclasses import dataclass, asdict, replace
 class Recipe:
     "How to build and train a learner: `arch`, `pretrained` (see `pretrained_for`), `epochs`, `lr` (None: fastai's default) and `freeze_epochs`."
     arch: object = 'small_cnn'     # a name or an architecture function
-    pretrained: bool = False       # whether the body starts from pretrained weights
+    pretrained: bool|None = None   # whether the body starts from pretrained weights; None: the weights `arch` has (`pretrained_for`)
     epochs: int = 3
     lr: float|None = None
     freeze_epochs: int = 1         # `fine_tune`'s frozen epochs (pretrained bodies only)
+
+    def __post_init__(self): self.pretrained = pretrained_for(self.arch, self.pretrained)
 
     @property
     def method(self) -> str: return 'fine_tune' if self.pretrained else 'fit_one_cycle'
@@ -147,18 +149,18 @@ class Recipe:
 
     @classmethod
     def of(cls, learn: Learner, **kwargs) -> Recipe:
-        "The recipe of a learner built by `vision_learner` (its `arch` and `pretrained`), with `kwargs` for the rest."
-        return cls(arch=getattr(learn, 'arch', small_cnn), pretrained=is_pretrained(learn), **kwargs)
+        "The recipe of a learner built by `vision_learner` (its `arch` and `pretrained`; for a model you wrote, its class name), with `kwargs` for the rest."
+        return cls(arch=getattr(learn, 'arch', type(learn.model).__name__), pretrained=is_pretrained(learn), **kwargs)
 
     def learner(self, dls: DataLoaders, **kwargs) -> Learner:
         "A new learner for `dls` with this recipe's architecture and weights."
         return learner(dls, self.arch, pretrained=self.pretrained, **kwargs)
 
-    def fit(self, learn: Learner, epochs: int|None=None):
-        "Train `learn` this recipe's way: `fine_tune` a pretrained body; unfreeze a random one and `fit_one_cycle`."
-        e = ifnone(epochs, self.epochs)
-        if self.pretrained: learn.fine_tune(e, ifnone(self.lr, 2e-3), freeze_epochs=self.freeze_epochs)   # 2e-3: fine_tune's own default
-        else: learn.unfreeze(); learn.fit_one_cycle(e, self.lr)                                          # None: fastai's default lr
+    def fit(self, learn: Learner):
+        "Train `learn` this recipe's way: `fine_tune` a pretrained body; unfreeze a random one and `fit_one_cycle` (lr None: fastai's defaults)."
+        lr = {} if self.lr is None else dict(base_lr=self.lr) if self.pretrained else dict(lr_max=self.lr)
+        if self.pretrained: learn.fine_tune(self.epochs, freeze_epochs=self.freeze_epochs, **lr)
+        else: learn.unfreeze(); learn.fit_one_cycle(self.epochs, **lr)
 
     def __str__(self): return f"{self.arch_name}{' (pretrained)' if self.pretrained else ''}: {self.method}({self.epochs}" + \
         (f', lr={self.lr:.2e})' if self.lr else ')')

@@ -164,7 +164,7 @@ def train(self: Lesson2, path, name: str='before', recipe: dict|None=None) -> di
     r0 = Recipe(**recipe) if recipe else Recipe(self.arch, epochs=self.epochs)
     def run():
         set_seed(self.seed, reproducible=True)
-        learn, r = train(self._dls(path), r0.epochs, lr=r0.lr, arch=r0.arch, pretrained=r0.pretrained if recipe else None,
+        learn, r = train(self._dls(path), r0.epochs, lr=r0.lr, arch=r0.arch, pretrained=r0.pretrained,
                          freeze_epochs=r0.freeze_epochs, show=False, log=self.out/f'train_{name}.jsonl')
         (self.out/'models').mkdir(exist_ok=True)
         learn.save(self.out.resolve()/'models'/name, with_opt=False)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_predict.ipynb #d5cad1e3
 from __future__ import annotations
-import io, os, re, sys, json, math, types, pickle, platform, warnings, importlib
+import re, sys, json, math, types, pickle, platform, warnings, importlib
 from pathlib import Path
 import numpy as np
 from PIL import Image
@@ -170,7 +170,6 @@ def _check_items(learn, recipe, n):
 
 def _learn_probs(learn, items) -> list:
     "learn.predict's (label, probabilities) for each item; softmax of its raw scores when the loss has no activation."
-    import torch
     with learn.no_bar():
         if _is_softmax(getattr(learn.loss_func, 'activation', None)): return [(str(l), p.numpy()) for l, _, p in (learn.predict(o) for o in items)]
         preds = learn.get_preds(dl=learn.dls.test_dl(items, num_workers=0))[0].float().softmax(-1).numpy()

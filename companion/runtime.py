@@ -14,7 +14,8 @@ else: from companion.images import *
 # %% auto #0
 __all__ = ['MAX_MODEL_SIDE', 'ARCH_MODULES', 'resize_image', 'crop_pad', 'resample', 'crop_ratio', 'steps', 'item_step',
            'batch_step', 'fixes_size', 'bound_size', 'preprocess', 'display_labels', 'parse_labels', 'ModelFolderError',
-           'check_recipe', 'read_recipe', 'cores', 'default_threads', 'onnx_session', 'build_model', 'Predictor']
+           'recipe_arch', 'check_recipe', 'read_recipe', 'cores', 'default_threads', 'onnx_session', 'build_model',
+           'Predictor']
 
 # %% ../nbs/07a_runtime.ipynb #c3ccc51b
 MAX_MODEL_SIDE = 2048   # pixels a side of what the model sees: beyond this a CPU server runs out of memory, not out of patience
@@ -209,6 +210,10 @@ class ModelFolderError(ValueError):
 
 ARCH_MODULES = ('torchvision.', 'timm', 'fastai.', 'companion.', 'companion_arch')
 
+def recipe_arch(recipe: dict) -> dict|None:
+    "The architecture a recipe names (`arch`, or `model.arch` in older recipes); None for a model written by hand."
+    return recipe.get('arch') or (recipe.get('model') or {}).get('arch')
+
 def _bad(where, msg): return ModelFolderError(f'{where}: {msg}. Export the model again with companion.predict.export_model(learn, DIR) or `companion export`')
 
 def _check_size(v, what, where, optional=False):
@@ -249,7 +254,7 @@ def check_recipe(recipe, # the parsed recipe.json
             if not (isinstance(r, list) and len(r) == 2 and all(isinstance(v, (int, float)) and v > 0 for v in r) and 0 < s.get('scale', 1) <= 1):
                 raise _bad(where, f'crop_ratio needs two positive ratios and a scale in (0, 1], not {s!r}')
         elif op not in ('div', 'normalize', 'resample', 'crop_ratio'): raise _bad(where, f'unknown batch step {s!r}')
-    a = recipe.get('arch') or (recipe.get('model') or {}).get('arch')
+    a = recipe_arch(recipe)
     if a is not None:
         mod = a.get('module') if isinstance(a, dict) else None
         if not (isinstance(mod, str) and mod.startswith(ARCH_MODULES) and isinstance(a.get('name'), str) and isinstance(a.get('n_out'), int)):
@@ -293,7 +298,7 @@ def build_model(recipe: dict, # a recipe whose `arch` names the architecture
     "The torch model described by `recipe`'s architecture (a `vision_learner` body and head), with random weights; never from code inside `folder`."
     import importlib
     from fastai.vision.learner import create_vision_model
-    a = check_recipe(recipe).get('arch') or (recipe.get('model') or {}).get('arch')
+    a = recipe_arch(check_recipe(recipe))
     if not a: raise ValueError("this model was written by hand (no architecture to rebuild by name): load model.onnx or model.pt2 instead")
     spec = importlib.util.find_spec(a['module'].split('.')[0])
     if folder is not None and spec is not None and spec.origin and Path(folder).resolve() in Path(spec.origin).resolve().parents:
@@ -307,7 +312,7 @@ def build_model(recipe: dict, # a recipe whose `arch` names the architecture
 def _torch_model(path: Path, recipe: dict):
     "The torch module saved in `path`: safetensors weights on a rebuilt architecture, else the `torch.export` program."
     files = recipe.get('files', {})
-    if (path/'model.safetensors').exists() and (recipe.get('arch') or (recipe.get('model') or {}).get('arch')):
+    if (path/'model.safetensors').exists() and recipe_arch(recipe):
         from safetensors.torch import load_model
         model = build_model(recipe, path)
         try: load_model(model, str(path/'model.safetensors'))

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from .runtime import IMAGE_EXTS, Predictor
+from .env import free_port
+from .images import IMAGE_EXTS
+from .runtime import Predictor
 
 # %% auto #0
-__all__ = ['UPLOAD_CASES', 'IMAGE_COMPONENTS', 'bad_uploads', 'free_port', 'AppServer', 'SpaceCheck', 'image_endpoint',
-           'check_space', 'serve']
+__all__ = ['UPLOAD_CASES', 'IMAGE_COMPONENTS', 'bad_uploads', 'AppServer', 'SpaceCheck', 'image_endpoint', 'check_space', 'serve']
 
 # %% ../nbs/08d_spacecheck.ipynb #c1949e66
 UPLOAD_CASES = {   # kind: (what the app does, words its message or note contains)
@@ -57,10 +58,6 @@ def bad_uploads(dest: str|Path, # folder to write the files to (made if missing)
     return p
 
 # %% ../nbs/08d_spacecheck.ipynb #27b2e1d4
-def free_port(host: str='127.0.0.1') -> int:
-    "A TCP port that is free on `host` now (the OS picks it)."
-    with socket.socket() as s: s.bind((host, 0)); return s.getsockname()[1]
-
 def _scrubbed_env(port: int, host: str) -> dict:
     env = {k: os.environ[k] for k in ('PATH', 'HOME', 'LANG', 'LC_ALL', 'TMPDIR', 'SYSTEMROOT') if k in os.environ}
     return env | dict(GRADIO_ANALYTICS_ENABLED='False', HF_HUB_OFFLINE='1', PYTHONNOUSERSITE='1', PYTHONUNBUFFERED='1',
@@ -209,7 +206,8 @@ def check_space(space_dir: str|Path, # a Space folder with app.py (built by `bui
         done = []
         if uploads:
             with tempfile.TemporaryDirectory() as tmp:
-                mb = float(re.sub('[^0-9.]', '', cfg.get('max_file_size', '10mb')) or 10)
+                from companion.app import mb_bytes
+                mb = mb_bytes(cfg.get('max_file_size', '10mb'))/1e6
                 for kind, f in bad_uploads(tmp, exs[0], max_file_mb=mb).items():
                     action, words = UPLOAD_CASES[kind]
                     res, out, msg = _ask_companion(client, f)

@@ -79,7 +79,7 @@ def vendor_ort(dest=None, # copy the files here (None: leave them in the cache)
     return dest
 
 # %% ../nbs/08b_static.ipynb #a129efec
-from .runtime import IMAGE_EXTS
+from .images import IMAGE_EXTS, human_size
 
 def pick_examples(examples, # a folder (one subfolder per label, or images) or a list of image files
                   vocab, # the model's labels: one example each, from their subfolders
@@ -107,11 +107,10 @@ def pick_examples(examples, # a folder (one subfolder per label, or images) or a
 SPACE_COLORS = ('red', 'yellow', 'green', 'blue', 'indigo', 'purple', 'pink', 'gray')
 LFS_LIMIT = 10_000_000   # the Hub refuses files over 10 MB pushed with plain git
 
-def _mb(n: int) -> str: return f'{n/1e6:.1f} MB' if n >= 1e5 else f'{n/1e3:.1f} kB' if n >= 1000 else f'{n} bytes'
 
 def _size(p: Path) -> str:
-    if p.is_dir(): return _mb(sum(f.stat().st_size for f in p.rglob('*') if f.is_file()))
-    return _mb(p.stat().st_size) if p.exists() else ''
+    if p.is_dir(): return human_size(sum(f.stat().st_size for f in p.rglob('*') if f.is_file()))
+    return human_size(p.stat().st_size) if p.exists() else ''
 
 def _card(title, emoji, color, short_description, recipe, examples, out: Path) -> str:
     from huggingface_hub import SpaceCard, SpaceCardData

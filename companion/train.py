@@ -13,7 +13,7 @@ from fastai.vision.all import *
 from copy import deepcopy
 from .lr import LRReport
 from .learner import learner, image_dls, small_cnn, check_split, Recipe, is_frozen, is_pretrained
-from .distrib import init_distrib, is_main, broadcast_obj, backend, launch, DistribError, alone
+from .distrib import init_distrib, is_main, broadcast_obj, backend, launch, alone
 from .announce import PhaseAnnouncer
 from fastai.distributed import DistributedTrainer
 
@@ -291,8 +291,10 @@ def train(dls_or_learn: DataLoaders|Learner|Callable,   # DataLoaders, a Learner
     cbs = [hist] + ([PhaseAnnouncer(log=log)] if announce and main else [])
     t0 = time.perf_counter()
     with learn.added_cbs(cbs):
+        recipe = Recipe.of(learn, epochs=epochs, freeze_epochs=freeze_epochs)
+        if not recipe.pretrained: learn.unfreeze()         # a random body trains whole: pick the lr for the whole model
         rep = _pick_lr(learn, show, lr_kws) if lr is None else None
-        recipe = Recipe.of(learn, epochs=epochs, lr=float(rep.pick if rep else lr), freeze_epochs=freeze_epochs)
+        recipe = recipe.but(lr=float(rep.pick if rep else lr))
         if ddp and main and (announce or show): print(_distrib_line(learn, recipe.lr, rep is not None), flush=True)
         with _ddp(learn, ddp): recipe.fit(learn)
     secs, h = time.perf_counter() - t0, hist.history()
@@ -377,5 +379,4 @@ def train_folder(folder: str,                 # a folder with train/<label>/ and
     folder = check_split(folder)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     args = (folder, out, max(1, bs // nproc), size, arch, None if pretrained else False, seed, epochs, lr, lr_steps)   # bs is per step: split over the processes
-    try: return launch(_train_folder_rank, nproc, *args)
-    except DistribError as e: raise ChildProcessError(str(e)) from e                    # a rank failed: its message, without our traceback
+    return launch(_train_folder_rank, nproc, *args)

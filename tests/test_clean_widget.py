@@ -3,7 +3,7 @@ import os, socket, subprocess, sys, time, shutil, contextlib
 from pathlib import Path
 import pandas as pd
 import pytest
-from companion.deploy import free_port
+from companion.env import free_port
 from conftest import CHROME_ARGS, require, run_cli, serving, until
 from companion.data import flip_labels
 from companion.clean import Cleaner, snapshot, STATE

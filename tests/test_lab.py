@@ -3,7 +3,7 @@ import importlib.util, json, os, re, shutil, socket, subprocess, sys, time, cont
 from pathlib import Path
 import pandas as pd
 import pytest
-from companion.deploy import free_port
+from companion.env import free_port
 from conftest import CHROME_ARGS, require, serving, until
 from companion.clean import Cleaner, snapshot, STATE
 from companion.clean_files import _sha
