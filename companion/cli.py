@@ -6,10 +6,12 @@
 from __future__ import annotations
 import os, re, sys, argparse, importlib
 import companion.env        # before any subcommand imports fastai: it silences torch's `torch.jit.script` FutureWarning
-from fastcore.script import anno_parser
+import inspect, types
+from typing import Annotated, Union, get_args, get_origin
+from fastcore.docments import docments
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'COMMANDS', 'DefaultsHelp', 'run_parsed', 'main']
+__all__ = ['USER_ERRORS', 'COMMANDS', 'DefaultsHelp', 'parser_for', 'run_parsed', 'main']
 
 # %% ../nbs/09_cli.ipynb #61bde056
 USER_ERRORS = (OSError, ValueError, LookupError, ImportError, NotImplementedError)
@@ -23,10 +25,31 @@ class DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
     def _get_help_string(self, action):
         return action.help if action.default is None or action.nargs == 0 else super()._get_help_string(action)
 
+def _unwrap(anno) -> tuple:
+    "The type, help text and `add_argument` settings in an annotation: `int`, `int|None` or `Annotated[int, 'help', dict(nargs='+')]`."
+    help, kw = None, {}
+    if get_origin(anno) is Annotated:
+        anno, *meta = get_args(anno)
+        help = next((m for m in meta if isinstance(m, str)), None)
+        kw = dict(next((m for m in meta if isinstance(m, dict)), {}))
+    if get_origin(anno) in (Union, types.UnionType): anno = next(a for a in get_args(anno) if a is not type(None))
+    return (str if anno is inspect.Parameter.empty else anno), help, kw
+
+def parser_for(func, prog: str|None=None) -> argparse.ArgumentParser:
+    "An `ArgumentParser` for `func`: a parameter without a default is positional, one with a default is `--name`, a `bool` is a switch (`--no-name` when it is on by default); the help is its docment or `Annotated` text, with its default."
+    p = argparse.ArgumentParser(prog=prog, description=func.__doc__, formatter_class=DefaultsHelp)
+    for k, v in docments(func, full=True, returns=False, eval_str=True).items():
+        typ, help, kw = _unwrap(v.anno)
+        help, has_default = help or v.docment or '', v.default is not inspect.Parameter.empty
+        if typ is bool:
+            p.add_argument(f"--{'no-' if v.default else ''}{k}", dest=k, action='store_false' if v.default else 'store_true', help=help)
+        elif kw.pop('opt', has_default): p.add_argument(f'--{k}', type=typ, default=v.default if has_default else None, required=not has_default, help=help, **kw)
+        else: p.add_argument(k, type=typ, help=help, **({'default': v.default} if has_default else {}), **kw)
+    return p
+
 def run_parsed(func, argv: list, prog: str) -> int:
-    "Parse `argv` into `func`'s parameters with fastcore's `anno_parser` and call it: an `int` result is the exit code, any other result is printed."
-    args = vars(anno_parser(func, prog).parse_args(list(map(str, argv))))
-    for k in ('pdb', 'xtra'): args.pop(k, None)   # anno_parser's own hidden options
+    "Parse `argv` into `func`'s parameters with `parser_for` and call it: an `int` result is the exit code, any other result is printed."
+    args = vars(parser_for(func, prog).parse_args(list(map(str, argv))))
     r = func(**args)
     if isinstance(r, int) and not isinstance(r, bool): return r
     if r is not None: print(r)

@@ -212,9 +212,9 @@ def choose_size(paths, n: int=200) -> int|None:
     return int(min(224, max(32, round(float(np.median([min(s) for s in sizes]))/8)*8)))
 
 # %% ../nbs/01_data.ipynb #84120acc
-from fastcore.script import Param
+from typing import Annotated
 
-def write_digits(dest: Param("folder to write (default: a folder in fastai's data dir)", str, opt=False, nargs='?')=None,
+def write_digits(dest: Annotated[str, "folder to write (default: a folder in fastai's data dir)", dict(opt=False, nargs='?')]=None,
                  classes: str=None,   # only these digits, e.g. 37 for the 3s and 7s (default: all ten)
                  size: int=28,        # side of each image in pixels
                  valid_pct: float=0.2,# share of each digit that goes to valid/

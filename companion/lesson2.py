@@ -88,7 +88,7 @@ class Lesson2:
 
 # %% ../nbs/20_lesson2.ipynb #3d20c3eb
 from fastcore.basics import patch
-from fastcore.script import Param
+from typing import Annotated
 
 @patch
 def doctor(self: Lesson2) -> dict:
@@ -326,8 +326,8 @@ def summary_md(S: dict, out: Path) -> str:
     return '\n'.join(L) + '\n'
 
 # %% ../nbs/20_lesson2.ipynb #138b1530
-def lesson2(folder: Param("your images: a folder per label (split by valid_pct), train/ and valid/ folders, or one folder with the labels "
-                           "in the file names (label_re); default: the built-in digits with flipped labels", str, opt=False, nargs='?')=None,
+def lesson2(folder: Annotated[str, "your images: a folder per label (split by valid_pct), train/ and valid/ folders, or one folder with the "
+                               "labels in the file names (label_re); default: the built-in digits with flipped labels", dict(opt=False, nargs='?')]=None,
             out: str='lesson2',              # folder for every result
             epochs: int=8,                   # epochs to train
             arch: str='small_cnn',           # 'small_cnn' or a torchvision model name such as resnet18

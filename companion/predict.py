@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from fastcore.basics import patch
-from fastcore.script import Param
+from typing import Annotated
 from .images import *
 from .runtime import *
 
@@ -345,7 +345,7 @@ def load_learner_safely(fname, # the export.pkl written by `learn.export()`
 def export_pkl(learner: str, # the export.pkl written by `learn.export()`
                dest: str, # folder to write recipe.json, the torch weights (model.safetensors or model.pt2) and model.onnx to
                onnx: bool=True, # write model.onnx, what CPU and static Spaces run (--no-onnx: leave it out)
-               size: Param('input size, H [W], for a Learner without Resize', type=int, nargs='+')=None,
+               size: Annotated[int, 'input size, H [W], for a Learner without Resize', dict(nargs='+')]=None,
                trust_pickle: bool=False, # load the pickle, which runs code stored in the file: only for a file you made or trust
               ) -> str:
     "Export a fastai `export.pkl` as a pickle-free folder (`export_model`), checked against the Learner, and say what it wrote."
@@ -359,9 +359,9 @@ def export_pkl(learner: str, # the export.pkl written by `learn.export()`
     return f"wrote {out}: {', '.join(sorted(o.name for o in out.iterdir()))}; {len(r['vocab'])} classes, size {r['size']}, check {r.get('check', {})}"
 
 def predict_files(model: str, # folder written by `export_model` or `companion export`
-                  images: Param('image files', type=str, nargs='+'),
-                  backend: Param('auto: torch when the folder has torch weights and torch is installed, else ONNX Runtime', type=str,
-                                 choices=('auto', 'torch', 'onnx'))='auto',
+                  images: Annotated[str, 'image files', dict(nargs='+')],
+                  backend: Annotated[str, 'auto: torch when the folder has torch weights and torch is installed, else ONNX Runtime',
+                                     dict(choices=('auto', 'torch', 'onnx'))]='auto',
                   jsonl: bool=False, # one JSON object per line instead of tab-separated columns
                  ) -> int:
     "Print the label and probability of each image; an image that can't be read gets a line saying why, and the exit code is 1."
