@@ -11,7 +11,7 @@ from fastai.vision.all import *
 
 # %% auto #0
 __all__ = ['small_cnn', 'check_split', 'image_dls', 'items_dls', 'folder_dls', 'has_weights', 'pretrained_for', 'is_pretrained',
-           'is_frozen', 'get_arch', 'learner', 'Recipe', 'preserved']
+           'is_frozen', 'get_arch', 'learner', 'check_batches', 'Recipe', 'preserved']
 
 # %% ../nbs/01b_learner.ipynb #bc5a395c
 def small_cnn(pretrained: bool=False,   # what `vision_learner` passes; there are no weights to load
@@ -125,6 +125,21 @@ def learner(dls: DataLoaders,            # the data, e.g. from `image_dls` or `f
     except OSError as e:
         if 'urlopen' in str(e) or 'resolve' in str(e).lower(): raise explain_weights_error(getattr(fn, '__name__', str(arch)), e) from e
         raise
+
+# %% ../nbs/01b_learner.ipynb #a017b556
+def check_batches(learn: Learner, fix: bool=False) -> Learner:
+    "`ValueError` if the training set fills no batch (fastai drops the last partial one); with `fix`, halve the batch size until it fills two (at least 2 per batch)."
+    dl = learn.dls.train
+    n, bs = len(dl.dataset), dl.bs
+    if n < 2: raise ValueError(f'the training set has {n} item(s): training needs at least 2')
+    if len(dl) > 0: return learn
+    if not fix: raise ValueError(f'the training set has {n} items, fewer than one batch of {bs}, and fastai drops an incomplete batch: '
+                                 f'make the DataLoaders with a smaller bs, e.g. bs={max(2, min(bs, n) // 2)}')
+    new = bs
+    while new > 2 and n // new < 2: new //= 2
+    learn.dls.loaders[0] = dl.new(bs=new)
+    print(f'the training set has {n} items, fewer than one batch of {bs}: training with batches of {new}')
+    return learn
 
 # %% ../nbs/01b_learner.ipynb #5d1d2f41
 from dataclasses import dataclass, asdict, replace

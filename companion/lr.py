@@ -13,7 +13,7 @@ from fastai.basics import *
 from fastai.callback.progress import ProgressCallback
 from fastai.callback.schedule import minimum, steep, valley, slide
 from .announce import PhaseAnnouncer
-from .learner import preserved
+from .learner import preserved, check_batches
 from copy import deepcopy
 
 # %% auto #0
@@ -160,6 +160,7 @@ def lr_report(self: Learner,
               **kwargs                # passed on to `lr_find` (e.g. `stop_div`)
              ) -> LRReport:
     "Run `lr_find` once; return every suggestion, the pick, warnings and the curve, with the learner left exactly as it was."
+    check_batches(self)   # no batch to run: say why, rather than fastai's ZeroDivisionError
     with preserved(self), self.added_cbs(_one_bar(self)):
         self.lr_find(start_lr=start_lr, end_lr=end_lr, num_it=num_it, show_plot=False, suggest_funcs=None, **kwargs)
         lrs, losses = list(self.recorder.lrs), [float(o) for o in self.recorder.losses]

@@ -12,7 +12,7 @@ import numpy as np
 from fastai.vision.all import *
 from copy import deepcopy
 from .lr import LRReport
-from .learner import learner, image_dls, small_cnn, check_split, Recipe, is_frozen, is_pretrained
+from .learner import learner, image_dls, small_cnn, check_split, check_batches, Recipe, is_frozen, is_pretrained
 from .distrib import init_distrib, is_main, broadcast_obj, backend, launch, alone
 from .announce import PhaseAnnouncer
 from fastai.distributed import DistributedTrainer
@@ -286,6 +286,7 @@ def train(dls_or_learn: DataLoaders|Learner|Callable,   # DataLoaders, a Learner
                                       freeze_epochs=freeze_epochs, announce=announce, log=log, show=show, lr_kws=lr_kws)
     if callable(dls_or_learn) and not isinstance(dls_or_learn, (DataLoaders, Learner)): dls_or_learn = dls_or_learn()
     learn = dls_or_learn if isinstance(dls_or_learn, Learner) else learner(dls_or_learn, arch, pretrained=pretrained, **kwargs)
+    check_batches(learn, fix=True)                     # a training set smaller than one batch: smaller batches, said out loud
     ddp, main = init_distrib(timeout), is_main()       # ddp: this is one rank of several (`launch`, `accelerate launch`, torchrun)
     hist = LossHistory()
     cbs = [hist] + ([PhaseAnnouncer(log=log)] if announce and main else [])

@@ -73,3 +73,14 @@ def test_interp_on_tensor_dataloaders_says_what_it_needs():
     dls = DataLoaders(DataLoader(dset, bs=8), DataLoader(dset, bs=8))
     learn = Learner(dls, nn.Linear(784, 2), loss_func=F.cross_entropy)
     with pytest.raises(TypeError, match="hold tensors.*get_preds"): Interp.from_learner(learn)
+
+def test_a_folder_smaller_than_one_batch_trains_with_smaller_batches(tmp_path, capsys):
+    "A first folder of 3 labels x 8 photos with lesson 1's bs=64: fastai would train on no batch at all (and lr_find divides by zero)."
+    from companion.train import train
+    folder = unsplit_folder(tmp_path/'few', n_per_class=8, classes=range(3))
+    dls = ImageDataLoaders.from_folder(folder, valid_pct=0.2, seed=42, item_tfms=Resize(28, method='squish'), bs=64, num_workers=0)
+    assert len(dls.train) == 0
+    with pytest.raises(ValueError, match='fewer than one batch of 64'): learner(dls).lr_report(show_plot=False)
+    learn, r = train(dls, epochs=1, show=False, announce=False)
+    assert 'training with batches of 8' in capsys.readouterr().out
+    assert r.bs == 8 and len(learn.dls.train) == 2 and len(learn.recorder.values) == 1
