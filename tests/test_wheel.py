@@ -44,6 +44,33 @@ def wheel_venv(wheel, tmp_path_factory) -> Path:
     run(py, '-m', 'pip', 'install', '--no-deps', '-q', wheel)
     return venv
 
+CHAPTER2 = """
+from fastai.vision.all import *
+from companion.all import *
+import sys
+path = Path(sys.argv[1])
+bears = DataBlock(blocks=(ImageBlock, CategoryBlock), get_items=get_image_files, splitter=RandomSplitter(valid_pct=0.2, seed=42),
+                  get_y=parent_label, item_tfms=RandomResizedCrop(64, min_scale=0.5), batch_tfms=aug_transforms())
+learn = vision_learner(bears.dataloaders(path, bs=16, num_workers=0), resnet18, metrics=error_rate, pretrained=False)
+r = learn.lr_report(show_plot=False); print(r)
+learn.fine_tune(1, r.pick)
+print('verdict:', learn.coach(show_plot=False).verdict)
+export_model(learn, 'model')
+build_space('model', 'space', target='static')
+"""
+
+def test_readme_chapter2_cells_from_the_installed_wheel(wheel_venv, tmp_path):
+    "The README's own-DataBlock cells (book chapter 2: RandomResizedCrop, aug_transforms, parent_label on an unsplit folder of mixed sizes), run by the installed wheel."
+    from standins import unsplit_folder
+    folder = unsplit_folder(tmp_path/'bears', n_per_class=12, classes=range(3))
+    (tmp_path/'nb.py').write_text(CHAPTER2)
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'} | {'HF_HUB_OFFLINE': '1'}
+    r = run(wheel_venv/'bin'/'python', 'nb.py', folder, cwd=tmp_path, env=env)
+    assert 'verdict: ' in r.stdout and 'pick: ' in r.stdout, r.stdout[-2000:]
+    assert (tmp_path/'model'/'recipe.json').is_file() and (tmp_path/'model'/'model.onnx').is_file()
+    assert {'index.html', 'app.js', 'model'} <= {p.name for p in (tmp_path/'space').iterdir()}
+
+
 def test_installed_wheel_builds_and_checks_spaces(wheel_venv, tmp_path, digits_path):
     "From the installed wheel: companion comes from the venv, `companion space build` (cpu, static) and `companion space check` work."
     from test_deploy import train_export
