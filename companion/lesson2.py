@@ -78,8 +78,10 @@ class Lesson2:
         self.say = self.j._say
 
     @property
-    def recipe(self) -> dict: return dict(arch=self.arch, size=self.size, bs=self.bs, epochs=self.epochs, seed=self.seed,
-                                          labeller=str(getattr(self.labeller, 'pattern', self.labeller)), valid_pct=self.valid_pct)
+    def settings(self) -> dict:
+        "The settings a step's result depends on: when one changes, the journal runs the step again."
+        return dict(arch=self.arch, size=self.size, bs=self.bs, epochs=self.epochs, seed=self.seed,
+                    labeller=str(getattr(self.labeller, 'pattern', self.labeller)), valid_pct=self.valid_pct)
 
     def items(self, path):
         "The data set as a table (path, split, label), from any course layout."
@@ -115,7 +117,7 @@ def data(self: Lesson2) -> dict:
             self.say(f"the images have several sizes: resizing them to {size}×{size} (squish), as the course's Resize(192, method='squish') does; --size to choose")
         return dict(path=str(self.folder.resolve()), builtin=False, flipped=0, images=len(items), labels=int(items.label.nunique()),
                     valid=int((items.split == 'valid').sum()), size=self.size)
-    res = self.j('data', run, dict(folder=str(self.folder), flip_pct=self.flip_pct, labeller=self.recipe['labeller'], valid_pct=self.valid_pct))
+    res = self.j('data', run, dict(folder=str(self.folder), flip_pct=self.flip_pct, labeller=self.settings['labeller'], valid_pct=self.valid_pct))
     if self.size is None and res.get('size'): self.size = res['size']   # a resumed run keeps the size chosen then
     return res
 
@@ -173,7 +175,7 @@ def train(self: Lesson2, path, name: str='before', recipe: dict|None=None) -> di
         (self.out/f'train_{name}.txt').write_text(str(r) + '\n')
         return dict(accuracy=r.accuracy, error_rate=r.error_rate, lr=r.lr, method=r.method, verdict=r.coaching.verdict,
                     advice=r.coaching.advice, seconds=r.seconds, recipe=r.recipe.as_dict())
-    return self.j(f'train_{name}', run, {**self.recipe, 'recipe': recipe}, [f'models/{name}.pth', f'losses_{name}.png', f'train_{name}.txt'])
+    return self.j(f'train_{name}', run, {**self.settings, 'recipe': recipe}, [f'models/{name}.pth', f'losses_{name}.png', f'train_{name}.txt'])
 
 # %% ../nbs/20_lesson2.ipynb #606180b5
 _REASONS = re.compile(r'high loss|low self-confidence|neighbours disagree|in both train and valid|duplicate of')
@@ -195,7 +197,7 @@ def interpret(self: Lesson2, path) -> dict:
         _save_fig(it.plot_confusion_matrix(), self.out/'confusion.png')
         return dict(most_confused=[(str(a), str(b), int(n)) for a,b,n in it.most_confused()[:5]],
                     top_losses_order=it.top_losses(None, split=None).path.tolist())
-    return self.j('interpret', run, self.recipe, ['predictions.csv', 'top_losses.png', 'confusion.png'])
+    return self.j('interpret', run, self.settings, ['predictions.csv', 'top_losses.png', 'confusion.png'])
 
 @patch
 def issues(self: Lesson2, path, builtin: bool, top_losses_order: list, trained: dict) -> dict:
