@@ -214,9 +214,9 @@ class TrainReport:
     def arch(self) -> str: return self.recipe.arch_name
 
     def as_dict(self) -> dict:
-        "Plain data for JSON: the recipe's fields (lr, method, epochs, arch) at the top, the reports as dicts."
+        "Plain data for JSON: the figures, the recipe (with its method) and the reports, as dicts."
         d = {k: v for k,v in self.__dict__.items() if k not in ('recipe', 'lr_report', 'coaching')}
-        d.update(self.recipe.as_dict(), method=self.method, recipe=self.recipe.as_dict())
+        d['recipe'] = dict(self.recipe.as_dict(), method=self.method)
         d['lr_report'] = self.lr_report.as_dict() if self.lr_report is not None else None
         d['coaching'] = self.coaching.as_dict() if self.coaching is not None else None
         return d

@@ -97,7 +97,7 @@ def test_cli_nproc(digits37_path, tmp_path):
     res = run_cli('train', digits37_path, '--epochs', '1', '--lr_steps', '30', '--nproc', '2', '--out', out, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     rep = json.loads((out/'report.json').read_text())
-    assert (rep['nproc'], rep['bs'], rep['backend']) == (2, 32, 'gloo') and rep['lr'] == rep['lr_report']['pick']
+    assert (rep['nproc'], rep['bs'], rep['backend']) == (2, 32, 'gloo') and rep['recipe']['lr'] == rep['lr_report']['pick']
     for f in ('model.pth', 'export.pkl', 'lr_find.png', 'losses.png', 'report.txt', 'train_log.jsonl'): assert (out/f).stat().st_size > 0, f
     assert res.stdout.count('● fit') == 1 and res.stdout.count('verdict:') == 1 and 'on 2 processes (gloo)' in res.stdout
     log = [json.loads(l) for l in (out/'train_log.jsonl').read_text().splitlines()]

@@ -73,8 +73,8 @@ def test_cli(digits37_path, tmp_path):
     for f in ('model.pth', 'export.pkl', 'lr_find.png', 'losses.png', 'report.json', 'report.txt', 'train_log.jsonl'):
         assert (out/f).stat().st_size > 0, f
     rep = json.loads((out/'report.json').read_text())
-    assert rep['coaching']['verdict'] == 'underfitting' and rep['epochs'] == 1 and rep['method'] == 'fit_one_cycle'   # four mini-batches: too few
-    assert rep['lr'] == rep['lr_report']['pick'] and 'verdict:' in res.stdout
+    assert rep['coaching']['verdict'] == 'underfitting' and rep['recipe']['epochs'] == 1 and rep['recipe']['method'] == 'fit_one_cycle'   # four mini-batches: too few
+    assert rep['recipe']['lr'] == rep['lr_report']['pick'] and 'verdict:' in res.stdout
     assert not (digits37_path/'models').exists()                      # nothing written into the data folder
     from fastai.learner import load_learner
     assert not hasattr(load_learner(out/'export.pkl'), 'train_report')   # the export holds the model, not the report
