@@ -12,7 +12,8 @@ from companion.data import digits
 from companion.learner import image_dls
 from companion.train import train
 from companion.distrib import DistribError
-from fastai.vision.all import Callback, rank_distrib
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent/'tests'))
+from test_distrib import KillAt   # the test's callback: SIGKILL rank 1 at its third training batch
 
 EPOCHS, LR = int(sys.argv[1]) if len(sys.argv) > 1 else 4, 1e-2
 path = digits(Path(tempfile.mkdtemp())/'digits')
@@ -38,16 +39,8 @@ for k,(secs,r) in best.items():
 (s1,r1), (s2,r2) = best['1 process'], best['2 processes']
 print(f'ratio 2 processes / 1 process: wall {s2/s1:.2f}x   accuracy difference {100*(r2.accuracy-r1.accuracy):+.1f} points')
 
-class KillAt(Callback):
-    "SIGKILL this process when it is rank 1 at its third training batch (as the out-of-memory killer would)."
-    def __init__(self): self.n = 0
-    def after_batch(self):
-        if not self.training: return
-        self.n += 1
-        if self.n == 3 and rank_distrib() == 1: os.kill(os.getpid(), 9)
-
 def killed():
-    try: train(lambda: image_dls(path, bs=16), 2, lr=LR, nproc=2, show=False, announce=False, cbs=[KillAt()])
+    try: train(lambda: image_dls(path, bs=16), 2, lr=LR, nproc=2, show=False, announce=False, cbs=[KillAt(1, 3)])
     except DistribError as e: return e
 secs, e = timed(killed)
 print(f'a rank killed at its third batch: the run ended in {secs:.1f} s ({"rank %s named" % e.rank if e else "NOT ended by a DistribError"})')
