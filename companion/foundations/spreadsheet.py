@@ -57,11 +57,14 @@ def spreadsheet_accuracy(x: Tensor, y: Tensor, params: Tensor) -> float:
 def tabular_fit(df: pd.DataFrame, cols: list[str], valid_idx, epochs: int=5, lr: float=1e-2, layers=(10,), seed: int=42):
     "fastai's `tabular_learner` on the same columns and validation rows; returns the trained Learner."
     from fastai.tabular.all import TabularDataLoaders, tabular_learner, Normalize, CategoryBlock, accuracy, set_seed
+    import warnings
     set_seed(seed)
-    dls = TabularDataLoaders.from_df(df, y_names='benign', cont_names=cols, procs=[Normalize], y_block=CategoryBlock(),
-                                     valid_idx=list(valid_idx), bs=64, num_workers=0)
-    learn = tabular_learner(dls, layers=list(layers), metrics=accuracy)
-    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
+    with warnings.catch_warnings():   # fastai turns pandas' read-only `.values` (copy-on-write) into tensors: torch's warning is not the student's to act on
+        warnings.filterwarnings('ignore', message='The given NumPy array is not writable')
+        dls = TabularDataLoaders.from_df(df, y_names='benign', cont_names=cols, procs=[Normalize], y_block=CategoryBlock(),
+                                         valid_idx=list(valid_idx), bs=64, num_workers=0)
+        learn = tabular_learner(dls, layers=list(layers), metrics=accuracy)
+        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
     return learn
 
 def spreadsheet_vs_tabular(epochs: int=5, steps: int=1000, seed: int=42) -> pd.DataFrame:
