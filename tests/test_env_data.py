@@ -107,6 +107,17 @@ def test_cli_help_lists_commands():
     for c in ('doctor', 'digits', 'audit', 'train', 'lesson2'): assert c in r.stdout
     assert run_cli('no-such-command').returncode == 2
 
+def test_cli_options_read_the_same_on_fastcore_1_and_2():
+    "The commands' options come from their signatures whichever fastcore is installed (fastcore 2 dropped `Param`): defaults shown, switches, several values, choices."
+    import fastcore
+    h = ' '.join(run_cli('lesson2', '--help', env={'COLUMNS': '200'}).stdout.split())
+    assert '[folder]' in h and '--valid_pct VALID_PCT share of an unsplit folder kept for validation (default: 0.2)' in h, (fastcore.__version__, h)
+    assert '--no-check' in h and '--apply_suggested' in h and '(default: None)' not in h
+    h = ' '.join(run_cli('predict', '--help', env={'COLUMNS': '200'}).stdout.split())
+    assert 'model images [images ...]' in h and '--backend {auto,torch,onnx}' in h and '(default: auto)' in h, h
+    r = run_cli('predict', 'no-model', 'a.png', '--backend', 'tf')
+    assert r.returncode == 2 and "invalid choice: 'tf'" in r.stderr
+
 def test_offline_pretrained_says_what_to_do(digits37_path):
     from companion.env import weights_status, cached_weights, WeightsUnavailable
     from companion.learner import image_dls, learner
