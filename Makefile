@@ -67,8 +67,9 @@ $(LATEST)/.installed: settings.ini setup.py constraints.txt
 	$(LATEST)/bin/python -m pip install -q -U -c $(LATEST)/pins.txt -e ".[test]"
 	@$(LATEST)/bin/python -c "import fastai, fastcore; print('latest env: fastai', fastai.__version__, 'fastcore', fastcore.__version__)"
 	@touch $@
+# The ZeroGPU Space test builds its own Python 3.10 venv from the Space's requirements, whatever fastai is here: `make test` ran it.
 test-latest: $(LATEST)/.installed chromium ort-web
-	$(LATEST)/bin/python -m pytest -q tests
+	$(LATEST)/bin/python -m pytest -q tests --deselect tests/test_wheel.py::test_zerogpu_requirements_install_in_python310
 
 bench: install
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
