@@ -4,9 +4,8 @@
 
 # %% ../nbs/09_cli.ipynb #a1845cc9
 from __future__ import annotations
-import os, re, sys, argparse, importlib
+import os, re, sys, argparse, importlib, inspect, types
 import companion.env        # before any subcommand imports fastai: it silences torch's `torch.jit.script` FutureWarning
-import inspect, types
 from typing import Annotated, Union, get_args, get_origin
 from fastcore.docments import docments
 
@@ -43,8 +42,9 @@ def parser_for(func, prog: str|None=None) -> argparse.ArgumentParser:
         help, has_default = help or v.docment or '', v.default is not inspect.Parameter.empty
         if typ is bool:
             p.add_argument(f"--{'no-' if v.default else ''}{k}", dest=k, action='store_false' if v.default else 'store_true', help=help)
-        elif kw.pop('opt', has_default): p.add_argument(f'--{k}', type=typ, default=v.default if has_default else None, required=not has_default, help=help, **kw)
-        else: p.add_argument(k, type=typ, help=help, **({'default': v.default} if has_default else {}), **kw)
+            continue
+        if has_default: kw['default'] = v.default
+        p.add_argument(f'--{k}' if kw.pop('opt', has_default) else k, type=typ, help=help, **kw)
     return p
 
 def run_parsed(func, argv: list, prog: str) -> int:
