@@ -4,14 +4,17 @@
 
 # %% ../nbs/08b_static.ipynb #b5d1b339
 from __future__ import annotations
-import base64, hashlib, html, io, json, os, shutil, tarfile, tempfile, urllib.request
+import base64, hashlib, html, io, json, os, re, shutil, tarfile, tempfile, urllib.request
 from pathlib import Path
 import companion
-from .runtime import display_labels
+from .runtime import display_labels, check_recipe, steps, fixes_size, ModelFolderError
+from .images import describe_training
 
 # %% auto #0
-__all__ = ['ORT_VERSION', 'ORT_INTEGRITY', 'ORT_URL', 'ORT_FILES', 'SPACE_COLORS', 'LFS_LIMIT', 'PAGE_FILES', 'templates_dir',
-           'ort_cache_dir', 'has_ort', 'check_integrity', 'fetch_ort', 'vendor_ort', 'pick_examples', 'build_static']
+__all__ = ['ORT_VERSION', 'ORT_INTEGRITY', 'ORT_URL', 'ORT_FILES', 'PAGE_STEPS', 'PAD_WORDS', 'SPACE_COLORS', 'LFS_LIMIT',
+           'PAGE_FILES', 'WRITTEN', 'templates_dir', 'ort_cache_dir', 'has_ort', 'check_integrity', 'fetch_ort',
+           'vendor_ort', 'pick_examples', 'check_page_recipe', 'recipe_facts', 'preview_hint', 'url_safe',
+           'build_static']
 
 # %% ../nbs/08b_static.ipynb #97d16c19
 ORT_VERSION = '1.30.0'
@@ -103,16 +106,65 @@ def pick_examples(examples, # a folder (one subfolder per label, or images) or a
     else: picked = labelled                                                                                        # as given
     return picked if n is None else picked[:n]
 
+# %% ../nbs/08b_static.ipynb #c0a1e002
+PAGE_STEPS = dict(item=('resize', 'crop_pad', 'fit'), batch=('div', 'normalize', 'crop_ratio', 'resample'))   # what preprocess.js runs
+
+def check_page_recipe(recipe: dict, # the parsed recipe.json
+                      where: str='recipe.json', # where it came from, named in the error
+                     ) -> dict:
+    "`recipe` once `runtime.check_recipe` passed it and every step is in `PAGE_STEPS`; else `ModelFolderError` saying what to do."
+    check_recipe(recipe, where)
+    for kind, ss in zip(('item', 'batch'), steps(recipe)):
+        if bad := [s['op'] for s in ss if s['op'] not in PAGE_STEPS[kind]]:
+            raise ModelFolderError(f"{where}: the static page can't run the {kind} step {bad[0]!r} (it runs {', '.join(PAGE_STEPS[kind])}). "
+                                   "Build a Space with a Python server instead (build_space(..., target='cpu')), or update companion and build again")
+    return recipe
+
+# %% ../nbs/08b_static.ipynb #8e41b6a0
+PAD_WORDS = dict(zeros='black', border='copies of its edge pixels', reflection='its mirror image')
+
+def _px(size) -> str: return f'{size[1]}×{size[0]} pixels'
+
+def _resize_words(method: str, to: str, pad_mode: str) -> str:
+    return dict(squish=f'squished to {to}, its shape not kept', crop=f'scaled to cover {to} and cropped at the centre',
+                pad=f'scaled to fit inside {to}, the rest filled with {PAD_WORDS.get(pad_mode, pad_mode)}')[method]
+
+def _step_words(s: dict) -> str|None:
+    "What one preprocessing step does to an upload's size, as a clause (None: nothing a visitor needs to know)."
+    op = s['op']
+    if op == 'resize': return _resize_words(s['method'], _px(s['size']), s.get('pad_mode'))
+    if op == 'crop_pad': return f"cut to its central {_px(s['size'])} without resizing (a smaller one is padded with {PAD_WORDS.get(s.get('pad_mode', 'zeros'))})"
+    if op == 'fit': return (f"resized to {_px(s['size'])}, the size the model was trained on: squished when its shape is within "
+                            f"{round(100*s.get('squish_within', .1))}% of that, else {_resize_words(s['method'], 'it', s.get('pad_mode', 'border'))}")
+    if op == 'resample' and s.get('size'): return f"resampled to {_px(s['size'])}"
+    if op == 'crop_ratio': return 'cropped at the centre to an aspect ratio between {:.2f} and {:.2f}'.format(*s['ratio'])
+    return None
+
+def recipe_facts(recipe: dict) -> list[str]:
+    "Sentences for the page: what the model learned from, and how an upload is brought to what it sees."
+    size, grey = recipe.get('size'), recipe.get('mode') == 'L'
+    seen = describe_training(recipe.get('train_stats')) or (f"It sees {'greyscale ' if grey else ''}images of {_px(size)}." if size else '')
+    clauses = ['turned to greyscale'] if grey else []
+    item, batch = steps(recipe)
+    if fixes_size(recipe): clauses += [w for w in map(_step_words, item + batch) if w]
+    else: clauses.append('used at its own size (a very large one is shrunk first): this model has no resize step, so a picture far from '
+                         f"{_px(size) if size else 'the training size'} may be read wrongly")
+    return [f for f in (seen, f"Each upload is {', then '.join(clauses)}.") if f]
+
 # %% ../nbs/08b_static.ipynb #7f00de09
 SPACE_COLORS = ('red', 'yellow', 'green', 'blue', 'indigo', 'purple', 'pink', 'gray')
 LFS_LIMIT = 10_000_000   # the Hub refuses files over 10 MB pushed with plain git
+
+def preview_hint(folder='the folder') -> str:
+    "How to open a static Space folder in a browser on this machine."
+    return f'`python -m http.server 8000` in {folder}, then open http://127.0.0.1:8000'
 
 
 def _size(p: Path) -> str:
     if p.is_dir(): return human_size(sum(f.stat().st_size for f in p.rglob('*') if f.is_file()))
     return human_size(p.stat().st_size) if p.exists() else ''
 
-def _card(title, emoji, color, short_description, recipe, examples, out: Path) -> str:
+def _card(title, emoji, color, short_description, recipe, facts, examples, out: Path) -> str:
     from huggingface_hub import SpaceCard, SpaceCardData
     vocab = [str(v) for v in recipe['vocab']]
     labels = ', '.join(vocab[:20]) + (', ...' if len(vocab) > 20 else '')
@@ -128,7 +180,7 @@ def _card(title, emoji, color, short_description, recipe, examples, out: Path) -
         ('app.js', 'runs the page: checks each file, decodes it, runs the model with onnxruntime-web'),
         ('preprocess.js', "the recipe's preprocessing (Pillow's resize, fastai's crop and pad, normalisation), as Python computes it"),
         ('style.css', 'the look'),
-        ('config.json', 'title, description and how many labels the page shows'),
+        ('config.json', 'title, description, what the model expects (`facts`) and how many labels the page shows'),
         (f'model/{onnx}', 'the exported model, ending in a softmax'),
         ('model/recipe.json', 'labels, input size and the preprocessing steps'),
         ('examples/', f'{len(examples)} example image{"s" if len(examples) != 1 else ""}' + (', one per label' if per_label else '')),
@@ -144,10 +196,10 @@ with onnxruntime-web {ORT_VERSION} (WebAssembly): the Space is static files, no 
 |---|---|---|
 {rows}
 
-Preprocessing (`model/recipe.json`): {recipe.get('mode', 'RGB')} images, the model sees {recipe['size'][1]}×{recipe['size'][0]} pixels.
+{' '.join(facts)}
 The page refuses empty files, files that are not images, and images over 40 megapixels or 12000 px on a side.
 
-Run it on your machine: `python -m http.server 8000` in this folder, then open http://127.0.0.1:8000 (a `file://` page can't load the model).
+Run it on your machine: {preview_hint('this folder')} (a `file://` page can't load the model).
 """
     return str(SpaceCard(f'---\n{data.to_yaml()}\n---\n\n{body}'))
 
@@ -160,10 +212,21 @@ def _gitattributes(out: Path) -> str:
 
 # %% ../nbs/08b_static.ipynb #6ea951ca
 PAGE_FILES = ('index.html', 'app.js', 'preprocess.js', 'style.css')
+WRITTEN = (*PAGE_FILES, 'config.json', 'examples.json', 'README.md', '.gitattributes', 'model', 'examples', 'ort')   # all build_static writes
+
+def url_safe(name: str) -> str:
+    "`name` with every character but A-Z, a-z, 0-9, '.', '_' and '-' turned into '_': a file name a URL needs no escaping for."
+    return re.sub(r'[^A-Za-z0-9._-]', '_', name)
+
+def _readable(out: Path):
+    "Make what build_static wrote readable by everyone (files 0644, folders 0755), whatever the umask or the source files' modes."
+    out.chmod(0o755)
+    for p in (out/n for n in WRITTEN):
+        for q in [p, *p.rglob('*')] if p.is_dir() else [p]: q.chmod(0o755 if q.is_dir() else 0o644)
 
 def build_static(model_dir, # a model folder with model.onnx, written by `export_model`
                  out_dir, # the Space folder to write: new, empty, or an earlier static build
-                 title: str='Image classifier', # the page's and the Space's title
+                 title: str|None=None, # the page's and the Space's title (None: the recipe's `title`, else 'Image classifier')
                  examples=None, # a folder of images (one subfolder per label) or a list of files; default: `model_dir`/examples
                  n_examples: int|None=None, # at most this many examples (None: one per label)
                  top_k: int=3, # labels the page shows, with their probabilities
@@ -175,12 +238,13 @@ def build_static(model_dir, # a model folder with model.onnx, written by `export
     "Write a static Hugging Face Space that runs the model of `model_dir` (from `export_model`) in the browser; return `out_dir`."
     model_dir, out = Path(model_dir), Path(out_dir)
     if not (model_dir/'recipe.json').exists(): raise FileNotFoundError(f'{model_dir} has no recipe.json: write it with export_model(learn, "{model_dir}") or `companion export`')
-    recipe = json.loads((model_dir/'recipe.json').read_text())
+    recipe = check_page_recipe(json.loads((model_dir/'recipe.json').read_text()), str(model_dir/'recipe.json'))
     onnx = (recipe.get('files') or {}).get('onnx') or 'model.onnx'
     if not (model_dir/onnx).exists(): raise FileNotFoundError(f'{model_dir} has no {onnx}: a static Space runs ONNX in the browser; export with export_model(learn, dir, onnx=True)')
     if color not in SPACE_COLORS: raise ValueError(f'color={color!r}: Spaces accept {", ".join(SPACE_COLORS)}')
     if out.exists() and any(out.iterdir()) and not (out/'config.json').exists():
         raise FileExistsError(f'{out} already holds files that are not a static Space built by companion: pick a new or empty folder')
+    title = title or recipe.get('title') or 'Image classifier'
     vocab = [str(v) for v in recipe['vocab']]
     if examples is None and (model_dir/'examples').is_dir(): examples = model_dir/'examples'
     exs = pick_examples(examples, vocab, n_examples)
@@ -200,14 +264,16 @@ def build_static(model_dir, # a model folder with model.onnx, written by `export
     shutil.copyfile(model_dir/onnx, out/'model'/onnx)
     (out/'model'/'recipe.json').write_text(json.dumps(recipe, indent=1))
     listed = []
-    for i, (f, lab) in enumerate(exs):
-        name = f'{i:02d}_{lab}_{f.name}' if lab is not None else f'{i:02d}_{f.name}'
+    for i, (f, lab) in enumerate(exs):   # the index keeps names unique once url_safe has merged characters
+        name = url_safe(f'{i:02d}_{lab}_{f.name}' if lab is not None else f'{i:02d}_{f.name}')
         shutil.copyfile(f, out/'examples'/name)
         listed.append(dict(file=f'examples/{name}', label=lab))
     (out/'examples.json').write_text(json.dumps(listed, indent=1))
-    cfg = dict(title=title, description=description, top_k=max(1, min(int(top_k), len(vocab))), ort_version=ORT_VERSION, built_by='companion.static')
+    facts = recipe_facts(recipe)
+    cfg = dict(title=title, description=description, facts=facts, top_k=max(1, min(int(top_k), len(vocab))), ort_version=ORT_VERSION, built_by='companion.static')
     (out/'config.json').write_text(json.dumps(cfg, indent=1))
     short = short_description or f'{len(vocab)}-label image classifier, runs in the browser'
     (out/'.gitattributes').write_text(_gitattributes(out))
-    (out/'README.md').write_text(_card(title, emoji, color, short, recipe, listed, out))
+    (out/'README.md').write_text(_card(title, emoji, color, short, recipe, facts, listed, out))
+    _readable(out)
     return out

@@ -7,6 +7,7 @@
   const MAX_PIXELS = 40000000, MAX_SIDE = 12000;
   const FORMATS = 'png, jpeg, webp, gif or bmp';
   const $ = id => document.getElementById(id);
+  const href = path => path.split('/').map(encodeURIComponent).join('/');   // a label may hold %, # or ?
   const mb = n => n >= 1e5 ? `${(n / 1e6).toFixed(1)} MB` : n >= 1000 ? `${(n / 1e3).toFixed(1)} kB` : `${n} bytes`;
 
   class UploadError extends Error {
@@ -29,7 +30,7 @@
     const [recipe, config, examples] = await Promise.all([json('model/recipe.json'), json('config.json', {}), json('examples.json', [])]);
     Object.assign(state, { recipe, config, examples, steps: P.recipeSteps(recipe), vocab: recipe.vocab.map(String) });
     const onnx = (recipe.files && recipe.files.onnx) || 'model.onnx';
-    state.session = await ort.InferenceSession.create(`model/${onnx}`, { executionProviders: ['wasm'] });
+    state.session = await ort.InferenceSession.create(href(`model/${onnx}`), { executionProviders: ['wasm'] });
     state.loadMs = performance.now() - t0;
     return state;
   }
@@ -91,7 +92,8 @@
       const t0 = performance.now();
       const bytes = new Uint8Array(await blob.arrayBuffer());
       const info = check(bytes, name);
-      const { image, note } = await decode(blob, info);
+      const { image, note: decoded } = await decode(blob, info);
+      const note = [decoded, P.sizeNote ? P.sizeNote(image.w, image.h, state.steps) : ''].filter(Boolean).join('; ');
       const x = P.preprocess(image, state.steps);
       const t1 = performance.now();
       const probs = await infer(x);
@@ -186,16 +188,13 @@
     } finally { $('drop').classList.remove('busy'); }
   }
 
+  // What the model expects, in sentences build_static wrote (config.facts); a config.json from before them gets the model's size.
   function describe() {
-    const c = state.config, r = state.recipe, s = state.steps;
+    const c = state.config, s = state.steps;
     $('title').textContent = c.title || document.title;
-    const labels = state.vocab.join(', ');
-    $('description').textContent = c.description || `Upload a picture: the model tells which of these it is: ${labels}.`;
-    const rs = s.item.find(o => o.op === 'resize');
-    const size = rs ? `resized to ${rs.size[1]}×${rs.size[0]} px (${rs.method || 'crop'})` : `of ${r.size[1]}×${r.size[0]} px`;
-    const facts = [`${state.vocab.length} labels: ${labels}`, `${s.mode === 'L' ? 'greyscale' : 'colour'} images ${size}`];
-    const show = v => Array.isArray(v) ? v.map(show).join('×') : v && typeof v === 'object' ? JSON.stringify(v) : typeof v === 'number' ? +v.toFixed(3) : v;
-    if (r.train_stats) facts.push(`training images: ${Object.entries(r.train_stats).map(([k, v]) => `${k.replace(/_/g, ' ')} ${show(v)}`).join('; ')}`);
+    $('description').textContent = c.description || `Upload a picture: the model tells which of these it is: ${state.vocab.join(', ')}.`;
+    const facts = Array.isArray(c.facts) ? c.facts
+      : s.size ? [`It sees ${s.mode === 'L' ? 'greyscale ' : ''}images of ${s.size[1]}×${s.size[0]} pixels.`] : [];
     $('expects').replaceChildren(...facts.map(f => Object.assign(document.createElement('li'), { textContent: f })));
   }
 
@@ -207,10 +206,11 @@
       b.type = 'button'; b.className = 'example'; b.dataset.file = ex.file;
       b.title = ex.label ? `an example of ${ex.label}` : ex.file;
       b.innerHTML = '<img alt=""><span></span>';
-      b.querySelector('img').src = ex.file;
+      b.querySelector('img').src = href(ex.file);
       b.querySelector('span').textContent = ex.label || ex.file.split('/').pop();
       b.addEventListener('click', async () => {
-        const resp = await fetch(ex.file);
+        const resp = await fetch(href(ex.file));
+        if (!resp.ok) return showMessage('Example missing', `${ex.file} did not load (HTTP ${resp.status}): build the Space again.`);
         await handle(await resp.blob(), ex.file.split('/').pop());
       });
       return b;
