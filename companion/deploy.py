@@ -145,8 +145,8 @@ Run it on your machine (Python {cfg['python_version']}): `pip install gradio=={c
 
 def build_space(model_dir: str|Path, # a model folder written by `export_model` or `companion export`
                 out_dir: str|Path, # the Space folder to write: new, empty, or an earlier build (rebuilt in place)
-                target: str='cpu', # 'cpu' (ONNX Runtime, paid plans), 'zerogpu' (torch on ZeroGPU, free accounts) or 'static' (the browser runs it)
-                title: str='Image classifier', # the Space's title, on its card and page
+                target: str|None=None, # 'cpu' (ONNX Runtime, paid plans), 'zerogpu' (torch on ZeroGPU, free accounts), 'static' (the browser runs it); None: `default_target`'s
+                title: str|None=None, # the Space's title, on its card and page; None: the recipe's (the data folder's name), else 'Image classifier'
                 examples=None, # a folder of images (one subfolder per label picks one per label) or a list of files; default: `model_dir`/examples
                 n_examples: int|None=None, # at most this many examples (default: one per label)
                 top_k: int=3, # how many labels the app shows, with their probabilities
@@ -158,18 +158,22 @@ def build_space(model_dir: str|Path, # a model folder written by `export_model` 
                 zerogpu: bool=False, # the older name for target='zerogpu'
                 labels=None, # names to show for the labels: {vocab entry: name} or a list in vocab order (the course's `categories`)
                ) -> Path:
-    "Write a Space for the model in `model_dir` (from `export_model`) to `out_dir`: `target` 'cpu', 'zerogpu' or 'static'; return `out_dir`."
+    "Write a Space for the model in `model_dir` (from `export_model`) to `out_dir`: `target` 'cpu', 'zerogpu' or 'static' (None: the one the account can host); return `out_dir`."
     if zerogpu: target = 'zerogpu'   # the old flag
+    if target is None:
+        target, why = default_target()
+        print(f'building a {target} Space: {why}')
     if target not in TARGETS: raise ValueError(f'target={target!r}: use one of {", ".join(TARGETS)}')
     model_dir, out = Path(model_dir), Path(out_dir)
     if not (model_dir/'recipe.json').exists(): raise FileNotFoundError(f'{model_dir} has no recipe.json: write it with export_model(learn, "{model_dir}") or `companion export`')
+    recipe = json.loads((model_dir/'recipe.json').read_text())
+    title = title or recipe.get('title') or 'Image classifier'
     if target == 'static':
         from companion.static import build_static
         return build_static(model_dir, out, title=title, examples=examples, n_examples=n_examples, top_k=top_k, emoji=emoji, color=color,
                             short_description=short_description, labels=labels)
     import gradio
     from companion.static import pick_examples
-    recipe = json.loads((model_dir/'recipe.json').read_text())
     files = _torch_files(model_dir, recipe) if target == 'zerogpu' else ['model.onnx']
     if not (model_dir/files[0]).exists():
         raise FileNotFoundError(f'{model_dir} has no model.onnx: export with export_model(learn, dir, onnx=True), or build --target zerogpu')
@@ -219,17 +223,19 @@ def space_parser() -> argparse.ArgumentParser:
     b.add_argument('model_dir', metavar='MODEL', help='model folder written by `companion export` or export_model')
     b.add_argument('out_dir', metavar='OUT', help='Space folder to write')
     b.add_argument('--target', choices=TARGETS, default=d['target'], help='cpu: ONNX Runtime in a Gradio app (paid plans); zerogpu: torch on ZeroGPU '
-                   '(free accounts, verified and 30+ days old); static: the model runs in the browser (every account)')
+                   '(free accounts, verified and 30+ days old); static: the model runs in the browser (every account); '
+                   'None: static, unless a Hugging Face token says the account may host more')
     b.add_argument('--zerogpu', dest='target', action='store_const', const='zerogpu', default=argparse.SUPPRESS, help='the same as --target zerogpu')
-    b.add_argument('--title', default=d['title'], help="the Space's title")
+    b.add_argument('--title', default=d['title'], help="the Space's title (None: the recipe's, the data folder's name)")
     b.add_argument('--emoji', default=d['emoji'], help="the Space's emoji on the Hub")
     b.add_argument('--examples', nargs='+', default=d['examples'], help='a folder of images (one subfolder per label), or image files (None: MODEL/examples)')
     b.add_argument('--n_examples', type=int, default=d['n_examples'], help='at most this many examples (None: one per label)')
     b.add_argument('--top_k', type=int, default=d['top_k'], help='labels the app shows, with their probabilities')
     b.add_argument('--labels', default=d['labels'], help="names to show for the labels, e.g. False=Dog,True=Cat (the course's categories)")
     d = _defaults(check_space)
-    c = sub.add_parser('check', help='serve the Space here and check it with gradio_client (exit code 1 when a check fails)', formatter_class=fmt)
-    c.add_argument('space_dir', metavar='SPACE', help='Space folder with an app.py')
+    c = sub.add_parser('check', help='serve the Space here and check it: a Gradio app with gradio_client, a static page in headless Chromium '
+                       '(exit code 1 when a check fails)', formatter_class=fmt)
+    c.add_argument('space_dir', metavar='SPACE', help='Space folder: a Gradio app (app.py) or a static Space (index.html)')
     c.add_argument('--no-uploads', dest='uploads', action='store_false', help='skip the bad-upload checks')
     c.add_argument('--timeout', type=float, default=d['timeout'], help='seconds the app may take to start')
     c.add_argument('--python', default=d['python'], help='the interpreter that runs app.py (None: this one)')
@@ -244,8 +250,8 @@ def space_parser() -> argparse.ArgumentParser:
     p.add_argument('--new', dest='exist_ok', action='store_false', help='fail if the Space exists already')
     p.add_argument('--dry_run', action='store_true', help='print the target, the calls and the files; push nothing')
     d = _defaults(serve)
-    s = sub.add_parser('serve', help='serve a Space folder or a model folder on this machine until Ctrl-C', formatter_class=fmt)
-    s.add_argument('path', metavar='SPACE_OR_MODEL', help='a Space folder (app.py) or a model folder (recipe.json)')
+    s = sub.add_parser('serve', help='serve a Space folder (Gradio or static) or a model folder on this machine until Ctrl-C', formatter_class=fmt)
+    s.add_argument('path', metavar='SPACE_OR_MODEL', help='a Space folder (app.py or index.html) or a model folder (recipe.json)')
     s.add_argument('--port', type=int, default=d['port'], help='None: a free port')
     s.add_argument('--host', default=d['host'], help='0.0.0.0 to reach it from other machines')
     sub.add_parser('upgrade', help='rewrite a course app.py written for Gradio 3 so that it runs on Gradio 6 (companion space upgrade APP --help)', add_help=False)
@@ -263,14 +269,17 @@ def space_cli(argv: list|None=None) -> int:
     if cmd == 'build':
         if a['examples'] and len(a['examples']) == 1 and Path(a['examples'][0]).is_dir(): a['examples'] = a['examples'][0]
         if a['labels']: a['labels'] = parse_labels(a['labels'])
+        if a['target'] is None:
+            a['target'], why = default_target()
+            print(f"target: {a['target']} ({why}; --target to choose)")
         out = build_space(**a)
-        nxt = f'companion space check {out}' if a['target'] != 'static' else f'cd {out} && python -m http.server 8000  # then open http://127.0.0.1:8000'
         print(f"wrote a {a['target']} Space to {out}: {', '.join(sorted(f.name for f in out.iterdir() if f.is_file()))}, "
-              f"model/, examples/ ({len(list((out/'examples').iterdir()))} images)\nnext: {nxt}")
+              f"model/, examples/ ({len(list((out/'examples').iterdir()))} images)\nnext: companion space check {out}   "
+              f"(or companion space serve {out}, to try it in your browser)\nthen: companion space push {out} YOUR_NAME/{out.resolve().name}")
     elif cmd == 'check':
         r = check_space(**a)
         print(r)
-        return 0 if r.ok else 1
+        return 1 if r.ok is False else 0   # None: nothing to check it with here, and the note says how
     elif cmd == 'push':
         plan = push_space(**a)
         print(f"target: {plan['target']} (folder built for {plan['built']}). {plan['why']}.")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['TARGETS', 'LOGIN_HELP', 'FREE_ZEROGPU_SPACES', 'ZEROGPU_MIN_DAYS', 'PAID_PLANS', 'PushError', 'built_target',
-           'build_command', 'push_plan', 'read_account', 'push_space', 'account_target']
+           'build_command', 'push_plan', 'hub_token', 'read_account', 'push_space', 'account_target', 'default_target']
 
 # %% ../nbs/08e_hub.ipynb #bf0e41b0
 TARGETS = ('cpu', 'zerogpu', 'static')   # the kinds of Space companion builds and the Hub hosts
@@ -84,6 +84,15 @@ def _explain(e: Exception, repo_id: str) -> PushError|None:
                          "notebook's settings) and push again")
     return None
 
+def hub_token(token: str|None=None, # default: the token saved by `hf auth login`, or HF_TOKEN
+             ) -> str:
+    "The token to push with; a `PushError` that says what to do when there is none, or when huggingface_hub is offline."
+    from huggingface_hub import get_token
+    token = token or get_token()
+    if not token: raise PushError(f'no Hugging Face token found, so nothing was pushed: {LOGIN_HELP}')
+    if _offline(): raise PushError('HF_HUB_OFFLINE=1 is set, so huggingface_hub will not reach the Hub: unset it (`unset HF_HUB_OFFLINE`) and push again')
+    return token
+
 def read_account(token: str) -> dict:
     "`HfApi.whoami()`, with `createdAt` from the user's public overview (whoami doesn't say how old the account is)."
     from huggingface_hub import HfApi
@@ -124,9 +133,7 @@ def push_space(space_dir: str|Path, # a Space folder written by `build_space`
                             f"run `{build_command(space_dir, plan['target'])}`, then push again")
     if dry_run: return plan
     if 'mismatch' in plan: raise PushError(plan['mismatch'])
-    if not token: raise PushError(f'no Hugging Face token found, so nothing was pushed: {LOGIN_HELP}')
-    if _offline(): raise PushError('HF_HUB_OFFLINE=1 is set, so huggingface_hub will not reach the Hub: unset it (`unset HF_HUB_OFFLINE`) and push again')
-    api = HfApi(token=token)
+    api = HfApi(token=hub_token(token))
     for name, kw in plan['calls']:
         try: plan.setdefault('results', []).append(str(getattr(api, name)(**kw)))
         except Exception as e:
@@ -169,3 +176,19 @@ def account_target(whoami: dict, # `HfApi.whoami()`'s answer, with `createdAt` f
     age = f'{days} days old' if days is not None else 'of unknown age (taken as 30 days or more)'
     return 'zerogpu', (f"{user} has a free account, verified and {age}, so it may host up to {FREE_ZEROGPU_SPACES} Gradio Spaces on ZeroGPU "
                        "(a third needs a paid plan or --target static)")
+
+# %% ../nbs/08e_hub.ipynb #217e9142
+def default_target(token: str|None=None, # default: the token saved by `hf auth login`, or HF_TOKEN
+                   whoami: dict|None=None, # `HfApi.whoami()`'s answer (default: read with the token)
+                   namespace: str|None=None, # the Space's owner, USER or ORG (default: the user)
+                  ) -> tuple[str, str]:
+    "(target, why): the account's target (`account_target`) when the account can be read, else 'static', which every account may host."
+    static = 'and a static Space runs on every account'
+    if whoami is None:
+        from huggingface_hub import get_token
+        token = token or get_token()
+        if not token: return 'static', f'no Hugging Face token was found, {static} (log in with `hf auth login` to build what your account may host)'
+        if _offline(): return 'static', f'HF_HUB_OFFLINE=1 is set, so the account was not read, {static}'
+        try: whoami = read_account(token)
+        except Exception as e: return 'static', f"the account couldn't be read ({type(e).__name__}: {' '.join(str(e).split())[:120]}), {static}"
+    return account_target(whoami, namespace)

@@ -1,5 +1,5 @@
 "A digits model, exported, built into a Space folder for each target, served on 127.0.0.1 and checked with gradio_client; the push by its plan."
-import json, os, sys
+import datetime as dt, json, os, sys
 from pathlib import Path
 import numpy as np
 import pytest
@@ -21,9 +21,9 @@ def model_dir(digits_path, tmp_path_factory): return train_export(digits_path, t
 
 @pytest.fixture(scope='module')
 def space(model_dir, digits_path, tmp_path_factory):
-    "A CPU Space folder written by the CLI: `companion space build MODEL OUT --examples DIR` (cpu is the default target)."
+    "A CPU Space folder written by the CLI: `companion space build MODEL OUT --target cpu --examples DIR`."
     out = tmp_path_factory.mktemp('spaces')/'digits'
-    r = run_cli('space', 'build', model_dir, out, '--title', 'Digits', '--emoji', '🔢', '--examples', digits_path/'valid')
+    r = run_cli('space', 'build', model_dir, out, '--target', 'cpu', '--title', 'Digits', '--emoji', '🔢', '--examples', digits_path/'valid')
     assert r.returncode == 0, r.stderr
     assert 'wrote a cpu Space' in r.stdout and 'next: companion space check' in r.stdout
     return out
@@ -128,15 +128,20 @@ def test_zerogpu_space_runs_torch_without_companion(zero, model_dir):
     r = check_space(zero, uploads=False)
     assert r.ok and 'backend=torch' in r.startup and 'predictor_module=companion_runtime' in r.startup, repr(r)
 
-def test_static_target(model_dir, digits_path, tmp_path):
-    "`--target static` writes the static Space of companion.static; its push creates a Space with space_sdk='static' and no hardware."
-    pytest.importorskip('companion.static')
+def days_ago(n: int) -> str: return (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=n)).isoformat()
+
+def test_static_is_the_default_without_a_token(model_dir, digits_path, tmp_path):
+    "No token: `companion space build MODEL OUT` writes the static Space of companion.static, says why and what to run next; its push creates a Space with space_sdk='static' and no hardware."
+    from huggingface_hub import SpaceCard
     from companion.hub import push_space
     out = tmp_path/'static'
-    r = run_cli('space', 'build', model_dir, out, '--target', 'static', '--examples', digits_path/'valid')
+    r = run_cli('space', 'build', model_dir, out, '--examples', digits_path/'valid', env={'HF_HOME': str(tmp_path/'hf'), 'HF_TOKEN': '', 'HF_HUB_OFFLINE': '0'})
     assert r.returncode == 0 and 'wrote a static Space' in r.stdout, r.stdout + r.stderr
+    assert r.stdout.startswith('target: static (no Hugging Face token was found'), r.stdout
+    assert f'next: companion space check {out}' in r.stdout and f'companion space serve {out}' in r.stdout
     assert (out/'index.html').is_file() and not (out/'app.py').exists()
-    new = dict(type='user', name='sam', emailVerified=True, isPro=False, orgs=[], createdAt='2026-11-20T09:00:00Z')
+    assert SpaceCard.load(out/'README.md').data.sdk == 'static'
+    new = dict(type='user', name='sam', emailVerified=True, isPro=False, orgs=[], createdAt=days_ago(12))
     plan = push_space(out, 'sam/digits', dry_run=True, whoami=new)
     assert (plan['built'], plan['target']) == ('static', 'static') and 'mismatch' not in plan, plan
     assert plan['calls'][0] == ('create_repo', dict(repo_id='sam/digits', repo_type='space', space_sdk='static', private=False, exist_ok=True))
@@ -144,7 +149,7 @@ def test_static_target(model_dir, digits_path, tmp_path):
 
 # Each kind of account whoami can describe -> the target push_space picks. The fields are those of HfApi.whoami()
 # (type, name, emailVerified, isPro, orgs[].plan / periodEnd); createdAt comes from the user's overview.
-OLD, NEW = '2024-09-01T12:00:00.000Z', '2026-11-15T12:00:00.000Z'
+OLD, NEW = '2024-09-01T12:00:00.000Z', days_ago(12)
 def user(**kw): return dict(type='user', name='jane', email='jane@example.com', emailVerified=True, isPro=False, canPay=False,
                             periodEnd=None, orgs=[], createdAt=OLD) | kw
 ACCOUNTS = {   # kind: (whoami, Space owner, target, words of the why)
@@ -159,6 +164,17 @@ ACCOUNTS = {   # kind: (whoami, Space owner, target, words of the why)
     'org_token':      (dict(type='org', name='fastlab', plan='team'), 'fastlab', 'cpu', 'paid plan'),
     'app_token':      (dict(type='app', name='ci-bot'), 'jane', 'static', 'app'),
 }
+
+def test_default_target_from_account(monkeypatch):
+    "With the account read, the default is what it may host: PRO -> cpu, free and verified at 40 days -> zerogpu, at 12 days -> static; offline -> static."
+    from companion.hub import default_target
+    assert default_target(whoami=user(isPro=True))[0] == 'cpu'
+    assert default_target(whoami=user(createdAt=days_ago(40)))[0] == 'zerogpu'
+    t, why = default_target(whoami=user(createdAt=days_ago(12)))
+    assert t == 'static' and '12 days old' in why, why
+    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
+    t, why = default_target(token='hf_x')   # offline: the account is not read
+    assert t == 'static' and 'HF_HUB_OFFLINE' in why, why
 
 @pytest.mark.parametrize('kind', ACCOUNTS)
 def test_push_picks_target_from_account(kind, space, model_dir):
@@ -210,7 +226,7 @@ def test_display_labels_reach_every_target(model_dir, digits_path, tmp_path):
     from gradio_client import Client, handle_file
     from companion.spacecheck import AppServer
     out = tmp_path/'named'
-    r = run_cli('space', 'build', model_dir, out, '--labels', '3=three,7=seven', '--examples', digits_path/'valid')
+    r = run_cli('space', 'build', model_dir, out, '--target', 'cpu', '--labels', '3=three,7=seven', '--examples', digits_path/'valid')
     assert r.returncode == 0, r.stderr
     shipped = json.loads((out/'model'/'recipe.json').read_text())
     assert shipped['vocab'][3] == 'three' and shipped['vocab'][7] == 'seven' and shipped['trained_vocab'][3] == '3'
@@ -222,5 +238,5 @@ def test_display_labels_reach_every_target(model_dir, digits_path, tmp_path):
     st = tmp_path/'named_static'
     assert run_cli('space', 'build', model_dir, st, '--target', 'static', '--labels', '3=three').returncode == 0
     assert json.loads((st/'model'/'recipe.json').read_text())['vocab'][3] == 'three'
-    r = run_cli('space', 'build', model_dir, tmp_path/'bad', '--labels', 'cat=Cat')
+    r = run_cli('space', 'build', model_dir, tmp_path/'bad', '--target', 'cpu', '--labels', 'cat=Cat')
     assert r.returncode == 1 and r.stderr.startswith('companion space: ') and "doesn't know" in r.stderr, r.stderr
