@@ -12,16 +12,14 @@ def require(ok: bool, what: str):
     if os.environ.get('CI', '').lower() in ('1', 'true', 'yes'): pytest.fail(f'{what} is missing in CI: the Makefile must install it')
     pytest.skip(f'{what} is missing: run `make test` as root or install it by hand')
 
-CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
+from companion.spacecheck import CHROME_ARGS, find_chromium   # the one headless Chromium setup, shared with check_space
+CHROMIUM = find_chromium() or '/usr/bin/chromium'
 
 @pytest.fixture
 def chromium():
     "Path to Debian's Chromium for Playwright (`executable_path`)."
     require(Path(CHROMIUM).exists(), 'Chromium (apt-get install chromium)')
     return CHROMIUM
-
-CHROME_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-               '--disable-sync', '--no-first-run', '--disable-dev-shm-usage']
 
 @pytest.fixture(scope='session')
 def digits_path(tmp_path_factory):

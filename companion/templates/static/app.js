@@ -106,6 +106,16 @@
     return job;
   }
 
+  /** A file of this site (an example), fetched by its URL as a click fetches it. */
+  async function fetchFile(path) {
+    const resp = await fetch(href(path));
+    if (!resp.ok) throw new UploadError('Example missing', `${path} did not load (HTTP ${resp.status}): build the Space again.`);
+    return resp.blob();
+  }
+
+  /** Predict on a file of this site, as clicking it does: the result of predictFile. */
+  async function predictURL(path) { return predictFile(await fetchFile(path), path.split('/').pop()); }
+
   /** The float32 (C, H, W) array the model would see for a Blob: {data: number[], c, h, w} (tests compare it with Python's). */
   async function preprocessFile(blob, name) {
     const bytes = new Uint8Array(await blob.arrayBuffer());
@@ -209,9 +219,10 @@
       b.querySelector('img').src = href(ex.file);
       b.querySelector('span').textContent = ex.label || ex.file.split('/').pop();
       b.addEventListener('click', async () => {
-        const resp = await fetch(href(ex.file));
-        if (!resp.ok) return showMessage('Example missing', `${ex.file} did not load (HTTP ${resp.status}): build the Space again.`);
-        await handle(await resp.blob(), ex.file.split('/').pop());
+        let blob;
+        try { blob = await fetchFile(ex.file); }
+        catch (e) { clearPreview(); clearPrediction(); return showMessage(e.title, e.message); }
+        await handle(blob, ex.file.split('/').pop());
       });
       return b;
     }));
@@ -246,5 +257,5 @@
     }
   })();
 
-  window.companion = { ready, predictFile, predictBase64, preprocessFile, preprocessBase64, preprocess: P.preprocess, recipeSteps: P.recipeSteps, check, decode, state, handle };
+  window.companion = { ready, predictFile, predictURL, predictBase64, preprocessFile, preprocessBase64, preprocess: P.preprocess, recipeSteps: P.recipeSteps, check, decode, state, handle };
 })();
