@@ -1,7 +1,7 @@
 """The static Space: a digits model exported, built with `build_static`, served over http on 127.0.0.1 and run by Chromium
 with onnxruntime-web; its answers are compared with the Python Predictor. The page's preprocessing is also checked alone, in node,
 against Pillow, numpy and fastai/torch on random images."""
-import base64, functools, http.server, json, shutil, subprocess, threading
+import base64, functools, http.server, json, re, shutil, subprocess, threading
 from pathlib import Path
 import numpy as np
 import pytest
@@ -89,6 +89,99 @@ def test_space_folder(space, model_dir):
     assert '*.wasm filter=lfs' in (space/'.gitattributes').read_text()
     assert 'ort.wasm.min.js' in (space/'index.html').read_text() and '<title>Digits</title>' in (space/'index.html').read_text()
     assert not any('http' in l for l in (space/'index.html').read_text().splitlines() if '<script' in l)   # no CDN
+
+def test_space_files_readable_by_everyone(model_dir, tmp_path):
+    "Every file the Space holds is 0644 and every folder 0755, even when the model folder's files were 0600 (a umask of 077)."
+    import os, stat
+    from companion.static import build_static
+    private = tmp_path/'model'
+    shutil.copytree(model_dir, private)
+    for f in private.rglob('*'): f.chmod(0o700 if f.is_dir() else 0o600)
+    old = os.umask(0o077)
+    try: out = build_static(private, tmp_path/'space')
+    finally: os.umask(old)
+    modes = {p.relative_to(out).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in [out, *out.rglob('*')]}
+    assert {k: oct(m) for k, m in modes.items() if m != (0o755 if (out/k).is_dir() else 0o644)} == {}
+    assert 'model/model.onnx' in modes and len(json.loads((out/'examples.json').read_text())) == 10   # export_model's examples, one per label
+
+def test_title_and_facts_in_words(model_dir, space, page):
+    "Without a title the recipe's is used; the page says in sentences what the model saw and how uploads are resized, not raw statistics."
+    from companion.static import build_static, recipe_facts
+    recipe = json.loads((model_dir/'recipe.json').read_text())
+    cfg = json.loads((space/'config.json').read_text())
+    assert cfg['facts'] == recipe_facts(recipe)
+    assert cfg['facts'][0] == 'It was trained on greyscale images of about 28×28 pixels on a dark background.'
+    assert 'resized to 28×28 pixels, the size the model was trained on' in cfg['facts'][1]
+    shown = page.locator('#expects li').all_inner_texts()
+    assert shown == cfg['facts'] and not any('brightness' in f or 'colour colour' in f for f in shown)
+    untitled = build_static(model_dir, space.parent/'untitled')
+    assert json.loads((untitled/'config.json').read_text())['title'] == (recipe.get('title') or 'Image classifier')
+
+def test_recipe_the_page_cannot_run_is_refused(model_dir, tmp_path):
+    "A recipe with a step preprocess.js doesn't run stops build_static before it writes anything, saying what to do."
+    from companion.runtime import ModelFolderError
+    from companion.static import build_static
+    bad = tmp_path/'model'
+    shutil.copytree(model_dir, bad)
+    recipe = json.loads((bad/'recipe.json').read_text())
+    (bad/'recipe.json').write_text(json.dumps({**recipe, 'item': recipe['item'] + [dict(op='rotate', size=[28, 28])]}))
+    with pytest.raises(ModelFolderError, match='unknown item step'): build_static(bad, tmp_path/'space')
+    assert not (tmp_path/'space').exists()
+
+def test_page_ops_are_the_ones_build_static_allows():
+    "The op tables preprocess.js exports (`ops`) are exactly static.PAGE_STEPS: a step added to one and not the other fails here."
+    require(NODE is not None, 'node (apt-get install nodejs)')
+    from companion.static import PAGE_STEPS
+    js = ROOT/'companion'/'templates'/'static'/'preprocess.js'
+    r = subprocess.run([NODE, '-e', f'process.stdout.write(JSON.stringify(require({json.dumps(str(js))}).ops || null))'], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {k: list(v) for k, v in PAGE_STEPS.items()}
+
+ODD = {'50%': '0', 'c#': '1', 'what?': '2'}   # labels that break a URL unless it is escaped
+
+@pytest.fixture(scope='module')
+def odd_space(digits_path, tmp_path_factory):
+    "An untrained model whose labels are 50%, c# and what?, built with its own examples (export_model keeps them)."
+    from companion.static import build_static
+    data = tmp_path_factory.mktemp('odd')/'odd labels'
+    for split in ('train', 'valid'):
+        for lab, d in ODD.items(): shutil.copytree(digits_path/split/d, data/split/lab)
+    model = train_export(data, tmp_path_factory.mktemp('model')/'odd', epochs=0)
+    return build_static(model, tmp_path_factory.mktemp('static')/'odd')
+
+def test_odd_labels_thumbnails_load_and_clicks_predict(odd_space, browser):
+    "Example files get URL-safe names; thumbnails of labels 50%, c#, what? load and a click on each gives the Python runtime's label."
+    exs = json.loads((odd_space/'examples.json').read_text())
+    assert [e['label'] for e in exs] == list(ODD)
+    assert all(re.fullmatch(r'examples/[A-Za-z0-9._-]+', e['file']) for e in exs) and len({e['file'] for e in exs}) == 3
+    local = Predictor.load(odd_space/'model', backend='onnx')
+    with Served(odd_space) as s:
+        page = open_page(browser, s.url)
+        page.wait_for_function('[...document.querySelectorAll(".example img")].every(i => i.complete)')
+        assert page.evaluate('[...document.querySelectorAll(".example img")].map(i => i.naturalWidth)') == [28, 28, 28]
+        for i, e in enumerate(exs):
+            page.evaluate('() => { document.getElementById("top-label").textContent = "" }')
+            page.locator('.example').nth(i).click()
+            page.wait_for_function('document.getElementById("top-label").textContent != ""')
+            assert page.inner_text('#top-label') == local.predict(str(odd_space/e['file']))[0], e
+        assert page.is_hidden('#message') and not page.errors, page.errors
+        page.close()
+
+def test_page_escapes_file_names(odd_space, browser, tmp_path):
+    "app.js URL-encodes each path segment: examples named 50%.png, c#.png and what?.png (a hand-edited Space) still show and predict."
+    space = shutil.copytree(odd_space, tmp_path/'space')
+    exs = json.loads((space/'examples.json').read_text())
+    for e in exs:
+        (space/e['file']).rename(space/'examples'/f"{e['label']}.png")
+        e['file'] = f"examples/{e['label']}.png"
+    (space/'examples.json').write_text(json.dumps(exs))
+    with Served(space) as s:
+        page = open_page(browser, s.url)
+        page.wait_for_function('[...document.querySelectorAll(".example img")].every(i => i.complete)')
+        assert page.evaluate('[...document.querySelectorAll(".example img")].map(i => i.naturalWidth)') == [28, 28, 28]
+        got = page.evaluate('files => Promise.all(files.map(f => companion.predictURL(f)))', [e['file'] for e in exs])
+        assert all(g['label'] in ODD for g in got) and not page.errors, page.errors
+        page.close()
 
 def test_every_valid_digit_matches_python(page, model_dir, digits_path):
     "All ~360 valid images, predicted in the page, give the Python ONNX Predictor's labels, probabilities within 1e-3."
