@@ -296,13 +296,15 @@ def _page_examples(page, space: Path, exs: list, local, atol: float) -> list:
     shown = page.evaluate('() => [...document.querySelectorAll(".example img")].map(i => i.naturalWidth > 0)')
     got = page.evaluate('files => Promise.all(files.map(f => companion.predictURL(f).catch(e => ({error: `${e.title || e.name}: ${e.message}`}))))',
                         [e['file'] for e in exs])
-    want = local.probs([str(space/e['file']) for e in exs])
+    there = [(space/e['file']).is_file() for e in exs]
+    want = iter(local.probs([str(space/e['file']) for e, t in zip(exs, there) if t]))
     rows = []
-    for i, (e, g, p) in enumerate(zip(exs, got, want)):
-        lab, thumb = local.vocab[int(p.argmax())], i < len(shown) and shown[i]
-        app = _click(page, i) if thumb else 'thumbnail did not load'
-        diff = float(np.abs(np.asarray(g['probs']) - p).max()) if 'probs' in g else float('nan')
-        rows.append(dict(example=Path(e['file']).name, app=app if 'probs' in g else g['error'], local=lab, max_abs_diff=diff,
+    for i, (e, g, t) in enumerate(zip(exs, got, there)):
+        p = next(want) if t else None
+        lab, thumb = local.vocab[int(p.argmax())] if t else 'file missing', i < len(shown) and shown[i]
+        app = '; '.join(w for w in ('' if thumb else 'thumbnail did not load', g.get('error', '')) if w) or _click(page, i)
+        diff = float(np.abs(np.asarray(g['probs']) - p).max()) if 'probs' in g and t else float('nan')
+        rows.append(dict(example=Path(e['file']).name, app=app, local=lab, max_abs_diff=diff,
                          ok=bool(thumb) and app == g.get('label') == lab and diff <= atol))
     return rows
 
