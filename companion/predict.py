@@ -9,14 +9,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from fastcore.basics import patch
+from fastcore.foundation import L
 from typing import Annotated
 from .images import *
 from .runtime import *
 
 # %% auto #0
-__all__ = ['softmax_classifier', 'learner_recipe', 'ExportCheckError', 'export_onnx', 'export_program', 'check_export',
-           'export_model', 'PickleWarning', 'LoadError', 'explain_load_error', 'PickleTrustError', 'pickle_imports',
-           'load_learner_safely', 'export_pkl', 'predict_files']
+__all__ = ['softmax_classifier', 'fit_step', 'data_title', 'learner_recipe', 'ExportCheckError', 'export_onnx', 'export_program',
+           'check_export', 'save_examples', 'export_model', 'PickleWarning', 'LoadError', 'explain_load_error',
+           'PickleTrustError', 'pickle_imports', 'load_learner_safely', 'export_pkl', 'predict_files']
 
 # %% ../nbs/07_predict.ipynb #fffa45d8
 def _train_only(t) -> bool: return getattr(type(t), 'split_idx', None) == 0   # the class's rule, not the instance's current value
@@ -100,6 +101,18 @@ def _sample_imgs(ds, n: int) -> list:
     if not len(ds): return []
     return [ds[int(i)][0] for i in np.unique(np.linspace(0, len(ds)-1, min(n, len(ds))).round())]
 
+def fit_step(size) -> dict:
+    "The `fit` item step for a Learner without `Resize` that learned at `size` (h, w): squish a near-square upload, crop the centre of any other."
+    return dict(op='fit', size=_hw(size), squish_within=0.1, method='crop', pad_mode='border', resample=2)
+
+def data_title(learn) -> str|None:
+    "A title from the name of the Learner's data folder ('bear_photos' -> 'Bear photos'); None when the data have no folder."
+    p = str(getattr(learn.dls, 'path', '') or '')
+    if p in ('', '.'): return None   # fastai's default path: no folder of its own
+    p = Path(p).resolve()
+    name = re.sub(r'[_-]+', ' ', p.parent.name if p.name.lower() in ('train', 'valid', 'images') else p.name).strip()
+    return name[:1].upper() + name[1:] if name else None
+
 def learner_recipe(learn, # a single-label image classifier
                    model_args: dict|None=None, # extra arguments the architecture was built with (`vision_learner(..., **model_args)`)
                    size=None, # (height, width) the model sees, for a Learner without Resize and without images (None: measured)
@@ -116,9 +129,10 @@ def learner_recipe(learn, # a single-label image classifier
         if imgs: size = list(preprocess(imgs[0], recipe).shape[1:])
         elif any(s['op'] in ('resize', 'crop_pad') for s in item): size = next(s['size'] for s in reversed(item))
     if size is None: raise ValueError('the input size is unknown (no Resize, and an exported Learner keeps no images): pass size=(height, width), or --size H W to `companion export`')
-    arch = _arch(learn, model_args)
+    arch, train_stats = _arch(learn, model_args), training_stats(_sample_imgs(learn.dls.train_ds, stats))
+    if not fixes_size(recipe): item.append(fit_step(size))   # no Resize: uploads are brought to the size the model learned at
     recipe.update(size=_hw(size), arch=arch, model=dict(kind='vision_learner' if arch else 'module', cls=type(learn.model).__name__),
-                  train_stats=training_stats(_sample_imgs(learn.dls.train_ds, stats)), versions=_versions())
+                  train_stats=train_stats, title=data_title(learn), versions=_versions())
     return recipe
 
 @patch(cls_method=True)
@@ -164,7 +178,8 @@ def export_program(model, # the torch model
 
 def _check_items(learn, recipe, n):
     rng, (h, w) = np.random.default_rng(0), recipe['size']
-    shapes = [(h*3//2, w+3), (h, w*2)] if fixes_size(recipe) else [(h, w)]*2
+    fitted = any(s['op'] == 'fit' for s in steps(recipe)[0])   # learn.predict takes any size there: compare at the training size
+    shapes = [(h*3//2, w+3), (h, w*2)] if fixes_size(recipe) and not fitted else [(h, w)]*2
     ch = (3,) if recipe['mode'] == 'RGB' else ()
     return _sample_imgs(learn.dls.valid_ds, n) + [rng.integers(0, 256, (*s, *ch), dtype=np.uint8) for s in shapes]
 
@@ -197,6 +212,28 @@ def check_export(learn, # the Learner that was exported
         res[f'{backend}_max_abs_diff'] = diff
     return dict(items=len(items), **res)
 
+def _safe_dir(name: str) -> bool: return name not in ('', '.', '..') and not any(c in name for c in '/\\\0')
+
+def save_examples(learn, # the Learner whose validation images are kept
+                  dest, # the folder to write: one sub-folder per label
+                  per_label: int=2, # images kept per label
+                 ) -> list[Path]:
+    "Copy up to `per_label` validation images of each label to `dest/<label>/`, so that every Space built later from the model folder has examples."
+    import shutil
+    dest, ds, vocab = Path(dest), learn.dls.valid_ds, [str(v) for v in learn.dls.vocab]
+    shutil.rmtree(dest, ignore_errors=True)
+    items, tls, count, out = getattr(ds, 'items', None), getattr(ds, 'tls', None), {}, []
+    for i in range(len(ds)):
+        if len(out) >= per_label*len(vocab): break
+        lab = vocab[int(tls[-1][i] if tls else ds[i][1])]
+        if count.get(lab, 0) >= per_label or not _safe_dir(lab): continue
+        (dest/lab).mkdir(parents=True, exist_ok=True)
+        src = Path(items[i]) if isinstance(items, (list, L)) and isinstance(items[i], (str, Path)) else None
+        if src is not None and src.is_file() and src.suffix.lower() in IMAGE_EXTS: shutil.copyfile(src, f := dest/lab/f'{i:04d}_{src.name}')
+        else: (tls[0][i] if tls else ds[i][0]).save(f := dest/lab/f'{i:04d}.png')
+        count[lab] = count.get(lab, 0) + 1; out.append(f)
+    return out
+
 def export_model(learn, # a single-label image classifier
                  path, # the folder to write
                  onnx: bool=True, # write model.onnx (what CPU and static Spaces run)
@@ -205,8 +242,10 @@ def export_model(learn, # a single-label image classifier
                  check: int=4, # validation images to compare with `learn.predict` (0: no check)
                  atol: float=1e-5, # largest difference allowed in a probability
                  opset: int=17, # the ONNX opset
+                 examples: int=2, # validation images kept per label in `path`/examples, for the Spaces built from it (0: none)
                 ) -> Path:
     "Write `model.onnx`, `recipe.json` and the torch weights (safetensors, or a torch.export program) to `path`, check them against `learn.predict`, return `path`."
+    import shutil
     from safetensors.torch import save_model
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -224,6 +263,9 @@ def export_model(learn, # a single-label image classifier
     if check:
         recipe['check'] = check_export(learn, path, n=check, atol=atol)
         (path/'recipe.json').write_text(json.dumps(recipe, indent=1))
+    shutil.rmtree(path/'examples', ignore_errors=True)
+    if examples: save_examples(learn, path/'examples', examples)
+    for f in [path, *path.rglob('*')]: f.chmod(0o755 if f.is_dir() else 0o644)   # a model folder is shared: readable by everyone
     return path
 
 # %% ../nbs/07_predict.ipynb #c1ec9794

@@ -12,10 +12,10 @@ if __name__ == 'companion_runtime': from companion_images import *   # in a Spac
 else: from companion.images import *
 
 # %% auto #0
-__all__ = ['MAX_MODEL_SIDE', 'ARCH_MODULES', 'resize_image', 'crop_pad', 'resample', 'crop_ratio', 'steps', 'item_step',
-           'batch_step', 'fixes_size', 'bound_size', 'preprocess', 'display_labels', 'parse_labels', 'ModelFolderError',
-           'recipe_arch', 'check_recipe', 'read_recipe', 'cores', 'default_threads', 'onnx_session', 'build_model',
-           'Predictor']
+__all__ = ['MAX_MODEL_SIDE', 'ARCH_MODULES', 'resize_image', 'crop_pad', 'fit_image', 'resample', 'crop_ratio', 'steps',
+           'item_step', 'batch_step', 'fixes_size', 'bound_size', 'size_note', 'preprocess', 'display_labels',
+           'parse_labels', 'ModelFolderError', 'recipe_arch', 'check_recipe', 'read_recipe', 'cores', 'default_threads',
+           'onnx_session', 'build_model', 'Predictor']
 
 # %% ../nbs/07a_runtime.ipynb #c3ccc51b
 MAX_MODEL_SIDE = 2048   # pixels a side of what the model sees: beyond this a CPU server runs out of memory, not out of patience
@@ -57,6 +57,20 @@ def crop_pad(im: Image.Image, # the image
     h, w = size
     W, H = im.size
     return _crop_pad(im, (W-w)//2, (H-h)//2, w, h, pad_mode)
+
+# %% ../nbs/07a_runtime.ipynb #a1f17d02
+def fit_image(im: Image.Image, # the image, already RGB or L
+              size, # (height, width) the model was trained at
+              squish_within: float=0.1, # squish when the aspect ratio is within this share of the model's
+              method: str='pad', # otherwise: 'pad' (keep the whole picture) or 'crop' (keep the centre)
+              pad_mode: str='border', # what fills the outside with 'pad': 'zeros', 'border' or 'reflection'
+              resample: int=Image.BILINEAR, # PIL's resampling filter
+             ) -> Image.Image:
+    "`im` brought to `size` (h, w), the size a model without `Resize` learned at: squished when its shape is close to the model's, else `method`."
+    h, w = size
+    W, H = im.size
+    r = (W/H)/(w/h)
+    return resize_image(im, size, 'squish' if max(r, 1/r) <= 1 + squish_within else method, pad_mode, resample)
 
 # %% ../nbs/07a_runtime.ipynb #28578a51
 def _grid(n_out: int, align_corners: bool) -> np.ndarray:
@@ -142,6 +156,7 @@ def item_step(im: Image.Image, s: dict) -> Image.Image:
     "Apply one item step to a PIL image."
     if s['op'] == 'resize': return resize_image(im, s['size'], s['method'], s['pad_mode'], s.get('resample', 2))
     if s['op'] == 'crop_pad': return crop_pad(im, s['size'], s.get('pad_mode', 'zeros'))
+    if s['op'] == 'fit': return fit_image(im, s['size'], s.get('squish_within', .1), s['method'], s.get('pad_mode', 'border'), s.get('resample', 2))
     raise ValueError(f"unknown item step {s['op']!r}: this recipe needs a newer companion (pip install -U companion)")
 
 def batch_step(x: np.ndarray, s: dict) -> np.ndarray:
@@ -150,7 +165,7 @@ def batch_step(x: np.ndarray, s: dict) -> np.ndarray:
     if op == 'div': return x / np.float32(s['div'])
     if op == 'normalize': return (x - np.asarray(s['mean'], np.float32)[:, None, None]) / np.asarray(s['std'], np.float32)[:, None, None]
     if op == 'crop_ratio': return crop_ratio(x, s['ratio'], s.get('scale', 1.))
-    if op == 'resample': return resample(x, s.get('size'), s.get('mode', 'bilinear'), s.get('align_corners', True), s.get('pad_mode', 'reflection'))
+    if op == 'resample': return resample(x, s.get('size'), s.get('mode', 'bilinear'), s.get('align_corners', True), s.get('pad_mode', 'reflection'))   # size None: same size
     raise ValueError(f"unknown batch step {op!r}: this recipe needs a newer companion (pip install -U companion)")
 
 def fixes_size(recipe: dict) -> bool:
@@ -170,6 +185,17 @@ def bound_size(im: Image.Image, # the opened image
     k = limit/max(W, H)
     small = im.resize((max(1, round(W*k)), max(1, round(H*k))), Image.BILINEAR)
     return small, f'shrunk from {W}×{H} to {small.size[0]}×{small.size[1]} pixels: this model has no Resize and learned from smaller images'
+
+def size_note(im: Image.Image, # the upload, opened
+              recipe: dict, # the model's recipe
+             ) -> str:
+    "A note when a `fit` step brings `im` to the model's training size ('' otherwise)."
+    s = next((s for s in steps(recipe)[0] if s['op'] == 'fit'), None)
+    if s is None or tuple(im.size) == (s['size'][1], s['size'][0]): return ''
+    (h, w), (W, H) = s['size'], im.size
+    r = (W/H)/(w/h)
+    how = 'squished' if max(r, 1/r) <= 1 + s.get('squish_within', .1) else {'pad': 'padded to its shape', 'crop': 'its centre cropped'}.get(s['method'], s['method'])
+    return f'resized from {W}×{H} to {w}×{h} pixels ({how}), the size the model was trained at'
 
 def preprocess(img, # anything `load_image` opens
                recipe: dict, # the model's recipe: mode, item steps, batch steps
@@ -234,10 +260,12 @@ def check_recipe(recipe, # the parsed recipe.json
     try: item, batch = steps(recipe)
     except (KeyError, TypeError) as e: raise _bad(where, f'its resize/div/mean/std entries are incomplete ({e!r})') from e
     for s in item:
-        if not isinstance(s, dict) or s.get('op') not in ('resize', 'crop_pad'): raise _bad(where, f'unknown item step {s!r}')
+        if not isinstance(s, dict) or s.get('op') not in ('resize', 'crop_pad', 'fit'): raise _bad(where, f'unknown item step {s!r}')
         _check_size(s.get('size'), f"the {s['op']} step's size", where)
-        if s['op'] == 'resize' and (s.get('method') not in ('crop', 'pad', 'squish') or s.get('resample', 2) not in range(6)):
-            raise _bad(where, f"a resize step needs method crop|pad|squish and a PIL resample 0-5, not {s!r}")
+        if s['op'] in ('resize', 'fit') and (s.get('method') not in ('crop', 'pad', 'squish') or s.get('resample', 2) not in range(6)):
+            raise _bad(where, f"a {s['op']} step needs method crop|pad|squish and a PIL resample 0-5, not {s!r}")
+        if s['op'] == 'fit' and not (isinstance(s.get('squish_within', .1), (int, float)) and 0 <= s.get('squish_within', .1) <= 1):
+            raise _bad(where, f"a fit step's squish_within must be a number between 0 and 1, not {s.get('squish_within')!r}")
         if s.get('pad_mode', 'zeros') not in _NP_PAD: raise _bad(where, f"pad_mode must be one of {', '.join(_NP_PAD)}, not {s.get('pad_mode')!r}")
     for s in batch:
         op = s.get('op') if isinstance(s, dict) else None

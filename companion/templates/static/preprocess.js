@@ -180,6 +180,22 @@
     return resizePIL(cropPadWindow(im, l, t, cw, ch, step.pad_mode || 'reflection'), w, h, resample);
   }
 
+  /** A model trained without Resize (every image one size): squish an upload whose shape is close to the model's, else crop or pad it first. */
+  function fitItem(im, step) {
+    const [h, w] = step.size, r = (im.w / im.h) / (w / h), within = step.squish_within === undefined ? 0.1 : step.squish_within;
+    const method = Math.max(r, 1 / r) <= 1 + within ? 'squish' : step.method;
+    return resizeItem(im, { size: step.size, method, pad_mode: step.pad_mode || 'border', resample: step.resample });
+  }
+
+  /** As companion.runtime.size_note: a note when a fit step brings a w×h upload to the model's training size ('' otherwise). */
+  function sizeNote(w, h, steps) {
+    const s = (steps.item || []).find(o => o.op === 'fit');
+    if (!s || (w === s.size[1] && h === s.size[0])) return '';
+    const r = (w / h) / (s.size[1] / s.size[0]), within = s.squish_within === undefined ? 0.1 : s.squish_within;
+    const how = Math.max(r, 1 / r) <= 1 + within ? 'squished' : ({ pad: 'padded to its shape', crop: 'its centre cropped' }[s.method] || s.method);
+    return `resized from ${w}×${h} to ${s.size[1]}×${s.size[0]} pixels (${how}), the size the model was trained at`;
+  }
+
   function cropPadItem(im, step) {
     const [h, w] = step.size;
     return cropPadWindow(im, Math.floor((im.w - w) / 2), Math.floor((im.h - h) / 2), w, h, step.pad_mode || 'zeros');
@@ -295,7 +311,7 @@
   /** fastai's affine_coord with the identity matrix: torch F.affine_grid + grid_sample to (h, w), with fastai's
    * area pre-shrink (adaptive average pooling) when its test says a bilinear resize shrinks by more than 2x. */
   function resample(x, step) {
-    const [oh, ow] = step.size, mode = step.mode || 'bilinear', pm = step.pad_mode || 'reflection';
+    const [oh, ow] = step.size || [x.h, x.w], mode = step.mode || 'bilinear', pm = step.pad_mode || 'reflection';
     const ac = step.align_corners === undefined ? true : !!step.align_corners;
     const gx = linspace(ow, ac), gy = linspace(oh, ac);
     if (mode === 'bilinear') {
@@ -337,7 +353,7 @@
     return { mode: recipe.mode || 'RGB', size: recipe.size, item, batch };
   }
 
-  const ITEM = { resize: resizeItem, crop_pad: cropPadItem };
+  const ITEM = { resize: resizeItem, crop_pad: cropPadItem, fit: fitItem };
   const BATCH = { div, normalize, crop_ratio: cropRatio, resample };
 
   function pyRound(x) { const f = Math.floor(x), d = x - f; return d > 0.5 ? f + 1 : d < 0.5 ? f : (f % 2 === 0 ? f : f + 1); }   // Python's round()
@@ -416,6 +432,8 @@
     return null;
   }
 
-  return { boundSize, FILTERS, coefficients, resizePIL, resizeNearest, crop, pad, cropPadWindow, resizeItem, cropPadItem, toL, rgbaToRGB,
+  const ops = { item: Object.keys(ITEM), batch: Object.keys(BATCH) };   // what this page runs: build_static refuses a recipe with others
+
+  return { ops, sizeNote, fitItem, boundSize, FILTERS, coefficients, resizePIL, resizeNearest, crop, pad, cropPadWindow, resizeItem, cropPadItem, toL, rgbaToRGB,
            toFloat, div, normalize, cropRatio, areaPool, resample, recipeSteps, itemSteps, preprocess, imageInfo };
 });
