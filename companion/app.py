@@ -11,10 +11,10 @@ import argparse, json, os, sys
 from pathlib import Path
 import numpy as np
 import gradio as gr
-try: from .runtime import IMAGE_EXTS, MAX_PIXELS, MAX_SIDE, ImageError, Predictor, cores, describe_training, load_image, unlike_training                  # companion/app.py, inside the package
+try: from .runtime import IMAGE_EXTS, MAX_PIXELS, MAX_SIDE, ImageError, Predictor, cores, describe_training, load_image, size_note, unlike_training                  # companion/app.py, inside the package
 except ImportError:
-    try: from companion_runtime import IMAGE_EXTS, MAX_PIXELS, MAX_SIDE, ImageError, Predictor, cores, describe_training, load_image, unlike_training      # app.py in a Space folder, next to companion_runtime.py
-    except ModuleNotFoundError: from companion.runtime import IMAGE_EXTS, MAX_PIXELS, MAX_SIDE, ImageError, Predictor, cores, describe_training, load_image, unlike_training   # this notebook
+    try: from companion_runtime import IMAGE_EXTS, MAX_PIXELS, MAX_SIDE, ImageError, Predictor, cores, describe_training, load_image, size_note, unlike_training      # app.py in a Space folder, next to companion_runtime.py
+    except ModuleNotFoundError: from companion.runtime import IMAGE_EXTS, MAX_PIXELS, MAX_SIDE, ImageError, Predictor, cores, describe_training, load_image, size_note, unlike_training   # this notebook
 
 # %% ../nbs/08a_app.ipynb #500043c0
 DEFAULTS = dict(title='Image classifier', top_k=3, backend='auto', max_file_size='10mb', max_pixels=MAX_PIXELS, max_side=MAX_SIDE,
@@ -83,7 +83,8 @@ def classify_fn(predictor, # a `Predictor`
         except ImageError as e: raise refuse(e, Path(path).name if isinstance(path, (str, os.PathLike)) else 'upload') from None
         _, _, probs = predictor.predict(img)
         probs = np.asarray(probs, dtype=np.float64).ravel()
-        note = '; '.join(n for n in (note, unlike_training(img, predictor.recipe.get('train_stats'))) if n)
+        fit = size_note(img, predictor.recipe)   # a model without Resize: the upload brought to its training size
+        note = '; '.join(n for n in (note, fit, unlike_training(img, predictor.recipe.get('train_stats'), sizes=not fit)) if n)
         return {vocab[i]: float(probs[i]) for i in np.argsort(-probs)[:top_k]}, note
     return classify
 

@@ -152,6 +152,7 @@ def describe_training(stats: dict|None) -> str:
 
 def unlike_training(im: Image.Image, # the upload
                     stats: dict|None, # the recipe's `train_stats`
+                    sizes: bool=True, # also compare sizes (False when the model resizes uploads to its training size)
                    ) -> str:
     "A sentence when `im` differs from the training images in a way that fools a model (inverted background, far other size), else ''."
     if not stats: return ''
@@ -160,6 +161,6 @@ def unlike_training(im: Image.Image, # the upload
     if {bg, stats['background']} == {'dark', 'light'}:
         notes.append(f"this picture has a {bg} background, the training images a {stats['background']} one: the model may read it wrongly (try inverting its colours)")
     (h, w), (th, tw) = s['size'], stats['size']
-    if max(h/th, th/h, w/tw, tw/w) > 4:
+    if sizes and max(h/th, th/h, w/tw, tw/w) > 4:
         notes.append(f"this picture is {w}×{h} pixels, the training images about {tw}×{th}")
     return '; '.join(notes)
