@@ -9,7 +9,8 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['TARGETS', 'LOGIN_HELP', 'FREE_ZEROGPU_SPACES', 'ZEROGPU_MIN_DAYS', 'PAID_PLANS', 'PushError', 'built_target',
-           'build_command', 'push_plan', 'hub_token', 'read_account', 'push_space', 'account_target', 'default_target']
+           'build_command', 'space_owner', 'push_plan', 'hub_token', 'read_account', 'push_space', 'account_target',
+           'default_target']
 
 # %% ../nbs/08e_hub.ipynb #bf0e41b0
 TARGETS = ('cpu', 'zerogpu', 'static')   # the kinds of Space companion builds and the Hub hosts
@@ -36,6 +37,14 @@ def build_command(space_dir: str|Path, target: str) -> str:
     model = json.loads(f.read_text()).get('model_dir') if f.exists() else None
     return f'companion space build {model or "MODEL_DIR"} {space_dir} --target {target}'
 
+def space_owner(repo_id: str, # the Space on the Hub: USER/NAME, ORG/NAME, or NAME (the token's user)
+               ) -> str|None:
+    "The owner of the Space `repo_id`, USER or ORG (None: the token's user); a `PushError` when `repo_id` isn't a Space name."
+    from huggingface_hub.utils import validate_repo_id
+    try: validate_repo_id(repo_id)
+    except Exception as e: raise PushError(f'repo_id={repo_id!r} is not a valid Space name ({e}): use "USER/NAME", e.g. "jane/digits"') from e
+    return repo_id.split('/')[0] if '/' in repo_id else None
+
 def push_plan(space_dir: str|Path, # a Space folder written by `build_space`
               repo_id: str, # the Space on the Hub: USER/NAME or ORG/NAME
               private: bool=False, # create the Space private
@@ -45,13 +54,12 @@ def push_plan(space_dir: str|Path, # a Space folder written by `build_space`
              ) -> dict:
     "The calls that push the folder as built, as [(HfApi method, kwargs)], with its target, the files it uploads and the Space's address."
     from huggingface_hub import SpaceHardware
-    from huggingface_hub.utils import filter_repo_objects, validate_repo_id
+    from huggingface_hub.utils import filter_repo_objects
     space = Path(space_dir).resolve()
     built = built_target(space)
     for f in (('index.html', 'README.md') if built == 'static' else ('app.py', 'README.md', 'requirements.txt')):
         if not (space/f).exists(): raise PushError(f'{space} has no {f}: build it with `companion space build MODEL_DIR {space} --target {built}` first')
-    try: validate_repo_id(repo_id)
-    except Exception as e: raise PushError(f'repo_id={repo_id!r} is not a valid Space name ({e}): use "USER/NAME", e.g. "jane/digits"') from e
+    space_owner(repo_id)
     hws = [h.value for h in SpaceHardware]
     if hardware is not None and hardware not in hws: raise PushError(f'hardware={hardware!r} is unknown: use one of {", ".join(hws)}')
     if built == 'static' and hardware: raise PushError(f'hardware={hardware!r}: a static Space runs in the visitor\'s browser and has no hardware to pick')
@@ -124,7 +132,7 @@ def push_space(space_dir: str|Path, # a Space folder written by `build_space`
         except Exception as e:
             if not dry_run: raise (_explain(e, repo_id) or e) from e
             plan['account_error'] = f'{type(e).__name__}: {e}'
-    fits, why = account_target(whoami, repo_id.split('/')[0]) if whoami else (None, None)
+    fits, why = account_target(whoami, space_owner(repo_id)) if whoami else (None, None)
     if target: plan['target'], plan['why'] = target, f'target={target} was asked for' + (f' ({why[0].lower()}{why[1:]})' if fits and fits != target else '')
     elif fits: plan['target'], plan['why'] = fits, why[0].upper() + why[1:]
     else: plan['target'], plan['why'] = plan['built'], 'The account was not read (no token, or offline), so the folder goes as it was built'

@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_lesson2.ipynb #ae61ecd5
 from __future__ import annotations
-import json, os, time, hashlib, re
+import hashlib, inspect, json, os, re, shutil, time
 from pathlib import Path
 
 # %% auto #0
@@ -64,17 +64,18 @@ def _save_fig(fig, fn: Path) -> str:
     return fn.name
 
 class Lesson2:
-    "The lesson-2 journey over an image folder (or the built-in digits with flipped labels), step by step, resumable; the settings are `lesson2`'s, with `labeller` (a regex or a function) for `label_re`."
-    def __init__(self, folder=None, out='lesson2', epochs: int=8, arch: str='small_cnn', size: int|None=None, bs: int=64,
-                 flip_pct: float=0.05, folds: int=3, fold_epochs: int=6, apply_suggested: bool=False, min_prob: float=0.9,
-                 check: bool=True, force: bool=False, seed: int=42, title: str|None=None, quiet: bool=False,
-                 labeller=None, valid_pct: float=0.2):
-        self.folder, self.out = (Path(folder) if folder else None), Path(out)
-        self.labeller, self.valid_pct = labeller, valid_pct
-        self.epochs, self.arch, self.size, self.bs, self.flip_pct = epochs, arch, size, bs, flip_pct
-        self.folds, self.fold_epochs, self.apply_suggested, self.min_prob = folds, fold_epochs, apply_suggested, min_prob
-        self.check, self.seed, self.title = check, seed, title or ('Handwritten digits' if folder is None else Path(folder).name)
-        self.j = Journey(out, force=force, quiet=quiet)
+    "The lesson-2 journey over an image folder (or the built-in digits with flipped labels), step by step, resumable; the settings are `lesson2`'s options, with `labeller` (a regex or a function) for `label_re`."
+    def __init__(self, folder=None, # your images, or None: the built-in digits
+                 *, labeller=None, # labels from file names: a regex with one group, or a function of the path
+                 quiet: bool=False, # print nothing as the steps run
+                 **opts, # any option of `lesson2`, which also holds their defaults
+                ):
+        known = {k: p.default for k, p in inspect.signature(lesson2).parameters.items() if k not in ('folder', 'label_re')}
+        if bad := sorted(set(opts) - set(known)): raise TypeError(f"Lesson2 has no setting {', '.join(bad)}: use lesson2's options ({', '.join(known)})")
+        for k, v in (known | opts).items(): setattr(self, k, v)
+        self.folder, self.out, self.labeller = (Path(folder) if folder else None), Path(self.out), labeller
+        self.title = self.title or ('Handwritten digits' if folder is None else self.folder.name)
+        self.j = Journey(self.out, force=self.force, quiet=quiet)
         self.say = self.j._say
 
     @property
@@ -258,21 +259,47 @@ def export(self: Lesson2, path, name: str) -> dict:
     return self.j('export', run, dict(name=name), ['model/recipe.json', 'model/model.safetensors'])
 
 @patch
-def space(self: Lesson2, path) -> dict:
-    "Step 9: build the Space folder and check it locally with gradio_client."
+def space_target(self: Lesson2) -> tuple[str, str]:
+    "(target, why) of the Space: `target`, else `default_target`'s for the owner of `push`. With `push`: a `PushError` now when there is no token or the account can't host it."
+    from companion.hub import TARGETS, PushError, default_target, hub_token, space_owner
+    if self.target not in (None, *TARGETS): raise ValueError(f'target={self.target!r}: use one of {", ".join(TARGETS)}, or leave it out')
+    owner = space_owner(self.push) if self.push else None
+    if self.push: hub_token()
+    fits, why = default_target(namespace=owner)
+    if self.target in (None, fits): return fits, why
+    if self.push: raise PushError(f'--target {self.target} --push {self.push}: {why}, so run with --target {fits} (or without --target)')
+    return self.target, f'target={self.target} was asked for ({why})'
+
+@patch
+def space(self: Lesson2, path, target: str) -> dict:
+    "Step 9: build the Space folder for `target` and check it here (a Gradio app with gradio_client, a static page in headless Chromium)."
     from companion.deploy import build_space, check_space
+    from companion.hub import built_target
     def run():
         items = self.items(path)
         ex = [Path(g.path.iloc[0]) for _, g in items[items.split == 'valid'].groupby('label')]   # one example per label
-        build_space(self.out/'model', self.out/'space', title=self.title, examples=ex)
-        res = dict(space=str(self.out/'space'), checked=False)
+        sp = self.out/'space'
+        if ((sp/'space.json').exists() or (sp/'index.html').exists()) and built_target(sp) != target: shutil.rmtree(sp)   # this journey's build for another target
+        build_space(self.out/'model', sp, target, title=self.title, examples=ex)
+        res = dict(space=str(sp), target=target, checked=False)
         if self.check:
-            chk = check_space(self.out/'space')
+            chk = check_space(sp)
             (self.out/'space_check.txt').write_text(repr(chk) + '\n')
-            if not chk.ok: raise RuntimeError(f'the Space failed its local check; see {self.out/"space_check.txt"}')
-            res.update(checked=True, startup_s=round(chk.startup_s, 1))
+            if chk.ok is False: raise RuntimeError(f'the Space failed its local check; see {self.out/"space_check.txt"}')
+            if chk.ok is None: res['unchecked'] = chk.note   # nothing to check it with here (no Chromium): the note says how
+            else: res.update(checked=True, startup_s=round(chk.startup_s, 1))
         return res
-    return self.j('space', run, dict(check=self.check, title=self.title), ['space/app.py', 'space/README.md'])
+    main = 'index.html' if target == 'static' else 'app.py'
+    return self.j('space', run, dict(check=self.check, title=self.title, target=target), [f'space/{main}', 'space/README.md'])
+
+@patch
+def publish(self: Lesson2) -> dict:
+    "Step 10, with `push`: push the Space folder to `push` with `push_space` (again only when the Space was rebuilt)."
+    from companion.hub import push_space
+    def run():
+        plan = push_space(self.out/'space', self.push)
+        return dict(repo_id=plan['repo_id'], url=plan['url'], target=plan['target'])
+    return self.j('push', run, dict(push=self.push))
 
 # %% ../nbs/20_lesson2.ipynb #230dfbda
 class Summary(dict):
@@ -285,6 +312,8 @@ class Summary(dict):
 def run(self: Lesson2) -> Summary:
     "Run every step (skipping those already done) and return the summary (a dict that prints as Markdown); also writes summary.md."
     t0 = time.time()
+    target, why = self.space_target()   # before any training: a push that can't happen stops here
+    self.say(f'the Space will be {target}: {why}')
     S = dict(doctor=self.doctor())
     S['data'] = d = self.data(); path = d['path']
     S['audit'] = self.audit(path)
@@ -297,7 +326,8 @@ def run(self: Lesson2) -> Summary:
         S['clean'] = self.clean(path)
         S['after'] = self.train(path, 'after', recipe=S['before']['recipe']); final = 'after'   # the same recipe: arch, lr, epochs, seed
     S['export'] = self.export(path, final)
-    S['space'] = self.space(path)
+    S['space'] = {**self.space(path, target), 'why': why}
+    if self.push: S['push'] = self.publish()
     S['seconds'] = round(time.time() - t0, 1)
     md = summary_md(S, self.out)
     (self.out/'summary.md').write_text(md)
@@ -305,7 +335,7 @@ def run(self: Lesson2) -> Summary:
 
 def summary_md(S: dict, out: Path) -> str:
     "The journey's summary as Markdown."
-    b, iss, au = S['before'], S['issues'], S['audit']
+    b, iss, au, sp = S['before'], S['issues'], S['audit'], S['space']
     L = ['# Lesson 2 summary', '', f"Data: `{S['data']['path']}`" + (f" (built-in digits, {S['data']['flipped']} training labels flipped on purpose)" if S['data']['builtin'] else ''),
          f"Machine: {S['doctor']['platform']}, {S['doctor']['device']}", '',
          '## Accuracy (same validation set)', '', f"- before cleaning: **{b['accuracy']:.4f}** (lr {b['lr']:.2e}, {b['method']}, coach: {b['verdict']})"]
@@ -322,12 +352,19 @@ def summary_md(S: dict, out: Path) -> str:
     else: L.append(f"- nothing moved by cleaning: review `{out/'gallery'/'gallery.html'}` (or the widget in the lesson-2 notebook), or rerun with --apply_suggested")
     L += ['', '## Files', '', f"- reports and plots: `{out}` (audit.csv, lr_before.png, losses_before.png, top_losses.png, confusion.png, label_issues.csv, gallery/)",
           f"- model: `{S['export']['model']}` (safetensors + recipe.json + model.onnx)",
-          f"- Space: `{S['space']['space']}`" + (' (passed check_space)' if S['space'].get('checked') else ' (not checked)'), '',
-          '## Next', '', f"    companion space push {S['space']['space']} YOUR_NAME/{'digits' if S['data']['builtin'] else 'classifier'}", '',
-          f"(took {S['seconds']:.0f} s; run again to skip what is done, --force to redo)"]
+          f"- Space: `{sp['space']}`, {sp['target']}" + (' (passed check_space)' if sp.get('checked') else f" (not checked: {sp['unchecked']})" if 'unchecked' in sp else ' (not checked)'),
+          '', '## Next', '']
+    if 'push' in S: L.append(f"Pushed to {S['push']['url']} as a {S['push']['target']} Space: it is online once the Hub has built it (a minute or two).")
+    else:
+        if not sp.get('checked'): L += ['Check it here (every example and the bad uploads):', '', f"    companion space check {sp['space']}", '']
+        L += [f"Put it online. It is a {sp['target']} Space: {sp['why']}.", '',
+              f"    companion space push {sp['space']} YOUR_NAME/{'digits' if S['data']['builtin'] else 'classifier'}"]
+    L += ['', f"(took {S['seconds']:.0f} s; run again to skip what is done, --force to redo)"]
     return '\n'.join(L) + '\n'
 
 # %% ../nbs/20_lesson2.ipynb #138b1530
+from .hub import TARGETS
+
 def lesson2(folder: Annotated[str, "your images: a folder per label (split by valid_pct), train/ and valid/ folders, or one folder with the "
                                "labels in the file names (label_re); default: the built-in digits with flipped labels", dict(opt=False, nargs='?')]=None,
             out: str='lesson2',              # folder for every result
@@ -340,14 +377,17 @@ def lesson2(folder: Annotated[str, "your images: a folder per label (split by va
             fold_epochs: int=6,              # epochs of each fold (the rest of the recipe is the trained model's)
             apply_suggested: bool=False,     # relabel the confident suggestions (training set only), retrain with the same recipe, compare
             min_prob: float=0.9,             # the confidence a suggestion needs to be applied
-            check: bool=True,                # serve the built Space and check it with gradio_client (--no-check: build it only)
+            target: Annotated[str, "the Space to build: cpu, zerogpu or static; None: static, unless a Hugging Face token says the account may host more",
+                              dict(choices=TARGETS)]=None,
+            check: bool=True,                # check the built Space here: a Gradio app with gradio_client, a static page in Chromium (--no-check: build it only)
+            push: Annotated[str, "push the Space to USER/NAME at the end (needs a token: hf auth login); None: nothing is pushed",
+                            dict(metavar='USER/NAME')]=None,
             force: bool=False,               # run every step again, even those already done
             title: str=None,                 # the Space's title; None: the folder's name
             label_re: str=None,              # labels from file names: a regex with one group, e.g. '^(.+)_\d+\.jpg$' (the pets)
             valid_pct: float=0.2,            # share of an unsplit folder kept for validation
             seed: int=42                     # random seed of the split and the training
            ) -> Summary:
-    "The lesson-2 journey: doctor, audit, lr_report, train and coach, label issues, cleaning gallery, (optionally) apply fixes and retrain, export, build and check a Space."
-    return Lesson2(folder, out, epochs=epochs, arch=arch, size=size, bs=bs, flip_pct=flip_pct, folds=folds, fold_epochs=fold_epochs,
-                   apply_suggested=apply_suggested, min_prob=min_prob, check=check, force=force, title=title, labeller=label_re,
-                   valid_pct=valid_pct, seed=seed).run()
+    "The lesson-2 journey: doctor, audit, lr_report, train and coach, label issues, cleaning gallery, (optionally) apply fixes and retrain, export, build and check a Space, (optionally) push it."
+    opts = {k: v for k, v in locals().items() if k not in ('folder', 'label_re')}
+    return Lesson2(folder, labeller=label_re, **opts).run()

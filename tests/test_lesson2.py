@@ -1,5 +1,5 @@
 "The lesson-2 journey end to end on the built-in digits, with small settings, through the `companion` command."
-import json, re
+import datetime as dt, json, re
 from pathlib import Path
 import pandas as pd
 from conftest import run_cli
@@ -8,12 +8,14 @@ ARTIFACTS = ['journey.json', 'summary.md', 'doctor.txt', 'audit.csv', 'data/flip
              'train_before.txt', 'train_before.jsonl', 'models/before.pth', 'predictions.csv', 'top_losses.png', 'confusion.png',
              'label_issues.csv', 'gallery/gallery.html', 'gallery/decisions.csv', 'cleaning.csv', 'models/after.pth',
              'losses_after.png', 'model/recipe.json', 'model/model.safetensors', 'model/model.onnx',
-             'space/app.py', 'space/README.md', 'space/requirements.txt', 'space/companion_runtime.py', 'space_check.txt']
+             'space/index.html', 'space/README.md', 'space/model/model.onnx', 'space/model/recipe.json', 'space_check.txt']
+
+NO_TOKEN = lambda tmp: {'HF_HOME': str(tmp/'hf'), 'HF_TOKEN': ''}   # a student who never logged in to the Hub
 
 def test_lesson2_journey_makes_every_artifact_and_resumes(tmp_path):
     out = tmp_path/'l2'
     args = ('lesson2', '--out', out, '--apply_suggested')          # the demo's own settings (a few minutes here; timings: bench/bench_lesson2.py)
-    r = run_cli(*args, timeout=1500)
+    r = run_cli(*args, timeout=1500, env=NO_TOKEN(tmp_path))
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     for a in ARTIFACTS: assert (out/a).exists() and (out/a).stat().st_size > 0, a
     assert '\r' not in r.stdout                                  # a log, not a flood of progress updates
@@ -22,9 +24,17 @@ def test_lesson2_journey_makes_every_artifact_and_resumes(tmp_path):
     summary = (out/'summary.md').read_text()
     assert f'{before:.4f}' in summary and f'{after:.4f}' in summary
     assert after >= before, (before, after)                      # cleaning did not make the model worse on the same valid set
-    # the Space passed its local check through gradio_client
-    assert (out/'space_check.txt').read_text().startswith('check_space: OK')
-    assert 'title:' in (out/'space'/'README.md').read_text() and 'sdk: gradio' in (out/'space'/'README.md').read_text()
+    # no token: the static Space every account may host, checked in Chromium; the next step is a push that works for every account
+    assert 'the Space will be static: no Hugging Face token' in r.stdout
+    assert (out/'space_check.txt').read_text().startswith('check_space: OK'), (out/'space_check.txt').read_text()[:3000]
+    assert 'title:' in (out/'space'/'README.md').read_text() and 'sdk: static' in (out/'space'/'README.md').read_text()
+    assert f'    companion space push {out}/space YOUR_NAME/digits' in summary and 'a static Space: no Hugging Face token' in summary
+    # that push, for a free account 12 days old (verified): the account may host this Space as built
+    from companion.hub import push_space
+    new = dict(type='user', name='sam', emailVerified=True, isPro=False, orgs=[],
+               createdAt=(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=12)).isoformat())
+    plan = push_space(out/'space', 'sam/digits', dry_run=True, whoami=new)
+    assert (plan['built'], plan['target']) == ('static', 'static') and 'mismatch' not in plan, plan
     # only training files moved, each recorded, and nothing lost
     moves = pd.read_csv(out/'cleaning.csv')
     assert len(moves) == S['clean']['result']['relabelled'] + S['clean']['result']['skipped']
@@ -37,14 +47,20 @@ def test_lesson2_journey_makes_every_artifact_and_resumes(tmp_path):
     iss = S['issues']['result']
     assert iss['n_flipped'] == 72 and iss['recall_top10'] >= 0.8, iss   # a random ranking holds 10 % of them in its top 10 %
     # a second run skips every step
-    r2 = run_cli(*args, timeout=600)
+    r2 = run_cli(*args, timeout=600, env=NO_TOKEN(tmp_path))
     assert r2.returncode == 0, r2.stderr[-2000:]
     assert len(re.findall(r'skipped', r2.stdout)) == len(S) and '▶' not in r2.stdout
     # a stop after the clean step's moves but before journey.json recorded it: the re-run finishes, nothing is moved twice
     S.pop('clean'); (out/'journey.json').write_text(json.dumps(S))
-    r3 = run_cli(*args, timeout=900)
+    r3 = run_cli(*args, timeout=900, env=NO_TOKEN(tmp_path))
     assert r3.returncode == 0, r3.stdout[-2000:] + r3.stderr[-2000:]
     assert 'relabelled by an earlier, interrupted run' in r3.stdout and len(list((out/'data').glob('*/*/*.png'))) == 1797
+    # another target rebuilds the Space, in the same folder, and nothing before it
+    r4 = run_cli(*args, '--target', 'cpu', '--no-check', timeout=600, env=NO_TOKEN(tmp_path))
+    assert r4.returncode == 0, r4.stdout[-2000:] + r4.stderr[-2000:]
+    assert re.findall(r'▶ (\w+)', r4.stdout) == ['space'], r4.stdout
+    assert (out/'space'/'app.py').is_file() and not (out/'space'/'index.html').exists()
+    assert 'a cpu Space: target=cpu was asked for' in (out/'summary.md').read_text()
 
 def test_torn_journey_is_set_aside(tmp_path):
     "journey.json cut in the middle of a write (before writes were atomic) or holding something else: kept aside, the steps run again."
@@ -58,6 +74,14 @@ def test_torn_journey_is_set_aside(tmp_path):
         ran = []
         assert j('one', lambda: ran.append(1) or 2) == 2 and ran == [1]
     assert not list(tmp_path.glob('.journey.json.tmp'))
+
+def test_lesson2_push_stops_before_training(tmp_path):
+    "--push without a token, or to a name that isn't one: one sentence, exit code 1, before any step runs."
+    r = run_cli('lesson2', '--out', tmp_path/'o', '--push', 'jane/digits', env=NO_TOKEN(tmp_path) | {'HF_HUB_OFFLINE': '0'})
+    assert r.returncode == 1 and 'no Hugging Face token' in r.stderr and 'hf auth login' in r.stderr, r.stderr
+    r = run_cli('lesson2', '--out', tmp_path/'o', '--push', 'not a name')
+    assert r.returncode == 1 and 'valid Space name' in r.stderr, r.stderr
+    assert not (tmp_path/'o'/'journey.json').exists()
 
 def test_lesson2_bad_folder_says_what_to_do(tmp_path):
     (tmp_path/'pics'/'cats').mkdir(parents=True)
