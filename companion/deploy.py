@@ -271,7 +271,7 @@ def space_cli(argv: list|None=None) -> int:
         if a['labels']: a['labels'] = parse_labels(a['labels'])
         if a['target'] is None:
             a['target'], why = default_target()
-            print(f"target: {a['target']} ({why}; --target to choose)")
+            print(f"target: {a['target']}. {why[0].upper()}{why[1:]}. --target to choose another.")
         out = build_space(**a)
         print(f"wrote a {a['target']} Space to {out}: {', '.join(sorted(f.name for f in out.iterdir() if f.is_file()))}, "
               f"model/, examples/ ({len(list((out/'examples').iterdir()))} images)\nnext: companion space check {out}   "

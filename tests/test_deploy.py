@@ -137,7 +137,7 @@ def test_static_is_the_default_without_a_token(model_dir, digits_path, tmp_path)
     out = tmp_path/'static'
     r = run_cli('space', 'build', model_dir, out, '--examples', digits_path/'valid', env={'HF_HOME': str(tmp_path/'hf'), 'HF_TOKEN': '', 'HF_HUB_OFFLINE': '0'})
     assert r.returncode == 0 and 'wrote a static Space' in r.stdout, r.stdout + r.stderr
-    assert r.stdout.startswith('target: static (no Hugging Face token was found'), r.stdout
+    assert r.stdout.startswith('target: static. No Hugging Face token was found'), r.stdout
     assert f'next: companion space check {out}' in r.stdout and f'companion space serve {out}' in r.stdout
     assert (out/'index.html').is_file() and not (out/'app.py').exists()
     assert SpaceCard.load(out/'README.md').data.sdk == 'static'
