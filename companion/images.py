@@ -87,7 +87,8 @@ def to_rgb(im: Image.Image) -> tuple[Image.Image, str]:
         a = np.asarray(im).astype(np.float64)
         hi = 65535. if m.startswith('I;16') or a.max() > 255 else 255.
         if m == 'F' or a.max() > 65535: hi = max(float(a.max()), 1.)
-        im = Image.fromarray(np.clip(a/hi*255, 0, 255).round().astype(np.uint8)).convert('RGB')
+        a8 = np.floor(a/256) if hi == 65535. else np.clip(a/hi*255, 0, 255).round()   # 16 bits: the high byte, as browsers decode them
+        im = Image.fromarray(a8.astype(np.uint8)).convert('RGB')
         notes.append(f'{"16-bit" if hi == 65535. else m + " mode"} image scaled to 8 bits')
     elif m in ('P', 'PA', 'RGBA', 'LA', 'La', 'RGBa', 'L', 'RGB'):
         has_alpha = m in ('PA', 'RGBA', 'LA', 'La', 'RGBa') or 'transparency' in im.info

@@ -37,3 +37,26 @@ def names_folder(dest, n_per_class: int=30, classes=range(10), seed: int=1) -> P
         name = NAMES[c].capitalize() if c % 2 else NAMES[c]
         im.convert('RGB').save(dest/f'{name}_{k}.png')
     return dest
+
+def photo_uploads(dest, img) -> dict:
+    "What a student uploads, made from the picture `img`: a 4000×3000 JPEG, a portrait phone photo stored sideways with EXIF orientation 6, a PNG with alpha, a 16-bit PNG, a WEBP, a 20×20 icon and a 1×1000 strip; {kind: path}."
+    dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    im = img.convert('RGB')
+    def photo(w, h):   # the picture on a noisy background, as a camera sees it
+        bg = Image.fromarray(rng.integers(40, 90, (max(1, h//8), max(1, w//8), 3), dtype=np.uint8)).resize((w, h), Image.BICUBIC)
+        s = max(1, min(w, h)*9//10)
+        bg.paste(im.resize((s, s), Image.BICUBIC), ((w-s)//2, (h-s)//2))
+        return bg
+    p = {}
+    photo(4000, 3000).save(p.setdefault('photo_4000x3000', dest/'photo_4000x3000.jpg'), quality=90)
+    exif = Image.Exif(); exif[0x0112] = 6   # "rotate 90° clockwise to show": the phone stored the portrait photo sideways
+    photo(900, 1200).rotate(90, expand=True).save(p.setdefault('portrait_exif6', dest/'portrait_exif6.jpg'), quality=90, exif=exif)
+    rgba = photo(300, 240).convert('RGBA'); rgba.putalpha(Image.linear_gradient('L').resize((300, 240)))
+    rgba.save(p.setdefault('alpha', dest/'alpha.png'))
+    g = np.asarray(photo(200, 160).convert('L'), np.uint16)*257 + rng.integers(0, 200, (160, 200)).astype(np.uint16)
+    Image.fromarray(g).save(p.setdefault('png16', dest/'png16.png'))
+    photo(500, 400).save(p.setdefault('webp', dest/'photo.webp'), quality=80)
+    photo(20, 20).save(p.setdefault('icon', dest/'icon_20.png'))
+    photo(1, 1000).save(p.setdefault('strip', dest/'strip_1x1000.png'))
+    return p
