@@ -112,7 +112,7 @@ def make_model(tmp: Path, path: Path, arch: str, size: int|None):
         with learn.no_bar(), learn.no_logging(): learn.fine_tune(1)   # resnet18 stays untrained: weights don't change its speed
     model = export_model(learn, d/'model')
     learn.export(d/'export.pkl')
-    space = build_space(model, d/'space', title='Digits', examples=path/'valid')
+    space = build_space(model, d/'space', title='Digits', examples=path/'valid', target='cpu')
     (d/'learner_app').mkdir(); (d/'learner_app'/'app.py').write_text(LEARNER_APP.format(pkl=str(d/'export.pkl')))
     (d/'noop_app').mkdir(); (d/'noop_app'/'app.py').write_text(NOOP_APP)
     return space, d/'learner_app', d/'noop_app'

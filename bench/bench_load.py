@@ -96,7 +96,7 @@ def main():
     path = digits(tmp/'digits')
     learn = learner(image_dls(path))
     with learn.no_bar(), learn.no_logging(): learn.fine_tune(1)
-    space = build_space(export_model(learn, tmp/'model'), tmp/'space', examples=path/'valid')
+    space = build_space(export_model(learn, tmp/'model'), tmp/'space', examples=path/'valid', target='cpu')
     learn.export(tmp/'export.pkl')
     (tmp/'learner_app').mkdir(); (tmp/'learner_app'/'app.py').write_text(LEARNER_APP.format(pkl=str(tmp/'export.pkl')))
     files = sorted((path/'valid').rglob('*.png'))[:64]

@@ -24,7 +24,7 @@ def server(digits_path, tmp_path_factory):
     from companion.deploy import build_space
     from companion.spacecheck import AppServer
     d = tmp_path_factory.mktemp('limits')
-    space = build_space(train_export(digits_path, d/'model'), d/'space', examples=digits_path/'valid')
+    space = build_space(train_export(digits_path, d/'model'), d/'space', examples=digits_path/'valid', target='cpu')
     with AppServer(space, timeout=120) as srv: yield srv
 
 def call(srv, arg):
