@@ -4,7 +4,7 @@
 
 # %% ../nbs/08d_spacecheck.ipynb #9c8f5aa2
 from __future__ import annotations
-import base64, functools, http.server, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+import base64, contextlib, functools, http.server, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -189,7 +189,7 @@ def check_space(space_dir: str|Path, # a Space folder: app.py (built by `build_s
                 atol: float|None=None, # largest difference allowed between the Space's probabilities and the local Predictor's (None: ATOL, STATIC_ATOL for a static Space)
                 timeout: float=90, # seconds the app (or the page's model) may take to start
                 python: str|None=None, # the interpreter that runs app.py (default: this one), e.g. a venv with the Space's requirements
-                browser: str|None=None, # a static Space: the Chromium that runs the page (None: `find_chromium()`)
+                browser=None, # a static Space: the Chromium that runs the page, its path or a playwright `Browser` (None: `find_chromium()`)
                ) -> SpaceCheck:
     "Serve the Space folder `space_dir` on 127.0.0.1, check its examples and bad uploads (app.py: with gradio_client; static: in headless Chromium), stop it."
     space = Path(space_dir)
@@ -331,7 +331,7 @@ def check_static(space_dir: str|Path, # a static Space folder written by `build_
                  uploads: bool=True, # also send every kind of `bad_uploads` and check the page keeps working
                  atol: float=STATIC_ATOL, # largest difference allowed between the page's probabilities and the Python runtime's
                  timeout: float=90, # seconds the page may take to load its model
-                 browser: str|None=None, # the Chromium to run (None: `find_chromium()`)
+                 browser=None, # the Chromium to run: its path (None: `find_chromium()`), or a playwright `Browser` already open
                 ) -> SpaceCheck:
     "Serve a static Space on 127.0.0.1, open it in headless Chromium, check its examples and bad uploads against the Python runtime; `ok` None where Chromium or playwright is missing."
     space = Path(space_dir)
@@ -341,13 +341,15 @@ def check_static(space_dir: str|Path, # a static Space folder written by `build_
     if not exs: raise FileNotFoundError(f'{space}/examples.json lists no examples: build the Space again with build_static(MODEL, "{space}", examples=FOLDER)')
     try: from playwright.sync_api import sync_playwright
     except ImportError: sync_playwright = None
-    exe = browser or find_chromium()
-    if missing := [w for w, there in (('playwright (pip install playwright)', sync_playwright), ('Chromium (apt-get install chromium)', exe and Path(exe).is_file())) if not there]:
+    opened = browser if hasattr(browser, 'new_page') else None   # a caller's own playwright session: a second one can't start in its thread
+    exe = None if opened else browser or find_chromium()
+    if not opened and (missing := [w for w, there in (('playwright (pip install playwright)', sync_playwright), ('Chromium (apt-get install chromium)', exe and Path(exe).is_file())) if not there]):
         return SpaceCheck(None, '', note=f"{' and '.join(missing)} not installed here; check the page in a browser: {preview_hint(space)}")
     local = Predictor.load(space/'model', backend='onnx')
     t0 = time.time()
-    with StaticServer(space) as srv, sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=CHROME_ARGS)
+    with StaticServer(space) as srv, contextlib.ExitStack() as stack:
+        b = opened or stack.enter_context(sync_playwright()).chromium.launch(executable_path=exe, args=CHROME_ARGS)
+        page = None
         try:
             page, errors = _open_page(b, srv.url, timeout)
             startup_s = time.time() - t0
@@ -356,7 +358,9 @@ def check_static(space_dir: str|Path, # a static Space folder written by `build_
             rows = _page_examples(page, space, exs, local, atol)
             done = _page_uploads(page, space/exs[0]['file'], local) if uploads else []
             startup = page.inner_text('#status')
-        finally: b.close()
+        finally:
+            if not opened: b.close()
+            elif page is not None: page.close()
     ok = all(r['ok'] for r in rows + done) and not errors
     return SpaceCheck(ok, srv.url, rows, done, startup_s, f'static page in Chromium: {startup}', '\n'.join(srv.requests + errors))
 

@@ -85,3 +85,13 @@ def serving(cmd: list, port: int, log: Path, env=None, timeout: float=60):
         try: p.wait(15)
         except subprocess.TimeoutExpired: p.kill(); p.wait()
         out.close()
+
+FIGURES = []
+def figure(line: str):
+    "A measured figure (a count, a rate) to print at the end of the run, where `pytest -q` shows it."
+    FIGURES.append(line)
+
+def pytest_terminal_summary(terminalreporter):
+    if FIGURES:
+        terminalreporter.section('figures')
+        for l in FIGURES: terminalreporter.write_line(l)

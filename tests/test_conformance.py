@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from conftest import require
+from conftest import figure, require
 from standins import photo_uploads, unsplit_folder
 from companion.runtime import Predictor, preprocess, steps
 
@@ -31,7 +31,7 @@ def pipelines():
     try:
         import timm  # noqa: F401
         P['timm by name'] = (dict(item_tfms=Resize(64)), 'photos', 'resnet10t')
-    except ImportError: print('\nconformance: timm is not installed, so the timm pipeline is left out')
+    except ImportError: figure('conformance: timm is not installed, so the timm pipeline is left out')
     return P
 
 def ops_of(recipe) -> set:
@@ -112,7 +112,7 @@ def test_python_page_and_fastai_agree_on_realistic_uploads(corpus, uploads, brow
                 if top2[1] - top2[0] > 2*PROB_ATOL: assert str(lbl) == pred.vocab[int(wp.argmax())], (name, kind)
                 worst_fastai = max(worst_fastai, df)
         rows.append(name)
-    print(f'\nconformance: {len(rows)} recipes × {len(uploads)} uploads + their examples = {n} images; page vs runtime: pixels max |Δ| {worst_px:.1e}, '
+    figure(f'conformance: {len(rows)} recipes × {len(uploads)} uploads + their examples = {n} images; page vs runtime: pixels max |Δ| {worst_px:.1e}, '
           f'max |Δp| {worst_p:.1e}; runtime vs learn.predict (on {", ".join(FASTAI_READS_ALIKE)} and the examples): max |Δp| {worst_fastai:.1e}')
 
 def _is_probs(learn) -> bool:

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from conftest import require, run_cli
+from conftest import figure, require, run_cli
 from standins import photo_uploads, unsplit_folder
 from companion.runtime import Predictor
 
@@ -79,7 +79,7 @@ def test_readme_python_cells_in_order_end_on_a_static_page(tmp_path, browser):
     assert 'building a static Space' in r.stdout, r.stdout[-3000:]
     space = tmp_path/'space'
     from companion.spacecheck import check_space
-    chk = check_space(space)
+    chk = check_space(space, browser=browser)
     assert chk.ok is True, repr(chk)
     assert len(chk.examples) == 3   # one per label, kept by export_model
     ups = photo_uploads(tmp_path/'uploads', Image.open(sorted((tmp_path/'bears').rglob('*.png'))[0]))
@@ -145,5 +145,5 @@ def test_a_digit_at_any_size_gets_one_label_everywhere(digits_model, digits_path
     notes = [a[1] for a in answers]
     assert notes[0] == '' and 'resized from 280×280 to 28×28 pixels' in notes[1] and 'the size the model was trained at' in notes[3], notes[:4]
     kept = {k: np.mean([cli[4*i+j] == cli[4*i] for i in range(len(files))]) for j, k in enumerate(('28', '280', '900', '4000×3000'))}
-    print(f'\nshare of 10 validation digits (one per class) keeping their 28-px label: {kept}')
+    figure(f'share of 10 validation digits (one per class) keeping their 28-px label: {kept}')
     assert kept['280'] >= 0.9 and kept['900'] >= 0.9 and kept['4000×3000'] >= 0.8, kept   # seen here: 1.0, 1.0, 0.9
