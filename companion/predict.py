@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_predict.ipynb #d5cad1e3
 from __future__ import annotations
-import re, sys, json, math, types, pickle, platform, warnings, importlib
+import os, re, sys, json, math, types, pickle, platform, warnings, importlib
 from pathlib import Path
 import numpy as np
 from PIL import Image
@@ -106,9 +106,14 @@ def fit_step(size) -> dict:
     return dict(op='fit', size=_hw(size), squish_within=0.1, method='crop', pad_mode='border', resample=2)
 
 def data_title(learn) -> str|None:
-    "A title from the name of the Learner's data folder ('bear_photos' -> 'Bear photos'); None when the data have no folder."
+    "A title from the name of the Learner's data folder ('bear_photos' -> 'Bear photos'): its `path`, else the folder its training files share; None without one."
     p = str(getattr(learn.dls, 'path', '') or '')
-    if p in ('', '.'): return None   # fastai's default path: no folder of its own
+    if p in ('', '.'):   # fastai's default path: look at the files
+        items = getattr(learn.dls.train_ds, 'items', None)
+        files = [str(o) for o in (items if isinstance(items, (list, L)) else [])[:1000] if isinstance(o, (str, Path))]
+        if not files: return None
+        p = os.path.commonpath([os.path.abspath(f) for f in files])
+        if Path(p).name in [str(v) for v in learn.dls.vocab] or Path(p).is_file(): p = str(Path(p).parent)   # one label, or one file
     p = Path(p).resolve()
     name = re.sub(r'[_-]+', ' ', p.parent.name if p.name.lower() in ('train', 'valid', 'images') else p.name).strip()
     return name[:1].upper() + name[1:] if name else None

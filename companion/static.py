@@ -8,7 +8,7 @@ import base64, hashlib, html, io, json, os, re, shutil, tarfile, tempfile, urlli
 from pathlib import Path
 import companion
 from .runtime import display_labels, check_recipe, steps, fixes_size, ModelFolderError
-from .images import describe_training
+from .images import describe_training, MAX_PIXELS, MAX_SIDE
 
 # %% auto #0
 __all__ = ['ORT_VERSION', 'ORT_INTEGRITY', 'ORT_URL', 'ORT_FILES', 'PAGE_STEPS', 'PAD_WORDS', 'SPACE_COLORS', 'LFS_LIMIT',
@@ -197,7 +197,7 @@ with onnxruntime-web {ORT_VERSION} (WebAssembly): the Space is static files, no 
 {rows}
 
 {' '.join(facts)}
-The page refuses empty files, files that are not images, and images over 40 megapixels or 12000 px on a side.
+The page refuses empty files, files that are not images, and images over {MAX_PIXELS/1e6:.0f} megapixels or {MAX_SIDE} px on a side.
 
 Run it on your machine: {preview_hint('this folder')} (a `file://` page can't load the model).
 """
@@ -270,7 +270,8 @@ def build_static(model_dir, # a model folder with model.onnx, written by `export
         listed.append(dict(file=f'examples/{name}', label=lab))
     (out/'examples.json').write_text(json.dumps(listed, indent=1))
     facts = recipe_facts(recipe)
-    cfg = dict(title=title, description=description, facts=facts, top_k=max(1, min(int(top_k), len(vocab))), ort_version=ORT_VERSION, built_by='companion.static')
+    cfg = dict(title=title, description=description, facts=facts, top_k=max(1, min(int(top_k), len(vocab))), ort_version=ORT_VERSION,
+               limits=dict(max_pixels=MAX_PIXELS, max_side=MAX_SIDE), built_by='companion.static')   # the page refuses what the Python runtime refuses
     (out/'config.json').write_text(json.dumps(cfg, indent=1))
     short = short_description or f'{len(vocab)}-label image classifier, runs in the browser'
     (out/'.gitattributes').write_text(_gitattributes(out))

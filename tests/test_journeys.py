@@ -82,6 +82,7 @@ def test_readme_python_cells_in_order_end_on_a_static_page(tmp_path, browser):
     chk = check_space(space, browser=browser)
     assert chk.ok is True, repr(chk)
     assert len(chk.examples) == 3   # one per label, kept by export_model
+    assert json.loads((space/'config.json').read_text())['title'] == 'Bears'   # the data folder's name
     ups = photo_uploads(tmp_path/'uploads', Image.open(sorted((tmp_path/'bears').rglob('*.png'))[0]))
     assert_page_like_runtime(browser, space, list(ups.values()))
 

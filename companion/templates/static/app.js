@@ -4,7 +4,7 @@
 'use strict';
 (function () {
   const P = window.companionPreprocess;
-  const MAX_PIXELS = 40000000, MAX_SIDE = 12000;
+  const limits = () => Object.assign({ max_pixels: 40000000, max_side: 12000 }, state.config.limits);   // config.json's, from companion.images
   const FORMATS = 'png, jpeg, webp, gif or bmp';
   const $ = id => document.getElementById(id);
   const href = path => path.split('/').map(encodeURIComponent).join('/');   // a label may hold %, # or ?
@@ -43,7 +43,7 @@
     if (!info) throw new UploadError('Not an image', `${name} is not an image this page can read (${mb(n)}). Upload a ${FORMATS} file.`);
     if (info.format === 'tiff') throw new UploadError('Not an image', `${name} is a TIFF file (${mb(n)}): browsers can't show TIFF. Save it as PNG or JPEG and upload that.`);
     if (info.damaged) throw new UploadError('Damaged image', `${name} starts like a ${info.format.toUpperCase()} file but its header is missing or damaged (${mb(n)}). Save or download it again, then re-upload.`);
-    const { width: w, height: h } = info;
+    const { width: w, height: h } = info, { max_pixels: MAX_PIXELS, max_side: MAX_SIDE } = limits();
     if (w * h > MAX_PIXELS) {
       const bomb = w * h > 100 * n ? 'so small a file that unpacks into so large an image looks like a decompression bomb; ' : '';
       throw new UploadError('Too many pixels', `The image has ${w}×${h} = ${Math.round(w * h / 1e6)} megapixels in a file of ${mb(n)}: ${bomb}` +
@@ -57,7 +57,7 @@
     let bmp;
     try { bmp = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none', imageOrientation: 'from-image' }); }
     catch (e) { throw new UploadError('Damaged image', `The ${info.format.toUpperCase()} file is truncated or damaged: the browser could not decode it. Save or download it again, then re-upload.`); }
-    const { width: w, height: h } = bmp;
+    const { width: w, height: h } = bmp, { max_pixels: MAX_PIXELS, max_side: MAX_SIDE } = limits();
     if (w * h > MAX_PIXELS || Math.max(w, h) > MAX_SIDE) { bmp.close(); throw new UploadError('Too many pixels', `The image is ${w}×${h} pixels: this page accepts at most ${MAX_PIXELS / 1e6} megapixels and ${MAX_SIDE} px a side.`); }
     if (!state.canvas) state.canvas = new OffscreenCanvas(w, h);
     const canvas = state.canvas;
