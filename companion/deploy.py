@@ -143,6 +143,23 @@ Run it on your machine (Python {cfg['python_version']}): `pip install gradio=={c
 """
     return str(SpaceCard(f'---\n{data.to_yaml()}\n---\n\n{body}'))
 
+def _built_here(out: Path) -> str|None:
+    "The target of the companion build in `out` (None: empty or missing); FileExistsError when `out` holds files companion didn't build."
+    if not (out.is_dir() and any(out.iterdir())): return None
+    if (out/'space.json').exists(): return built_target(out)
+    try: static = json.loads((out/'config.json').read_text()).get('built_by') == 'companion.static'
+    except (OSError, ValueError, AttributeError): static = False
+    if static: return 'static'
+    raise FileExistsError(f'{out} already holds files that are not a Space built by companion: pick a new or empty folder')
+
+def _clear_for(out: Path, target: str):
+    "Remove an earlier companion build in `out` made for the other kind of Space (a static page, or a Gradio app), so that the folder holds one Space."
+    from companion.static import WRITTEN
+    old = _built_here(out)
+    if old is None or (old == 'static') == (target == 'static'): return
+    for f in (WRITTEN if old == 'static' else _BUILT): shutil.rmtree(out/f) if (out/f).is_dir() else (out/f).unlink(missing_ok=True)
+    print(f'{out} held a {old} Space: its files were replaced by the {target} build')
+
 def build_space(model_dir: str|Path, # a model folder written by `export_model` or `companion export`
                 out_dir: str|Path, # the Space folder to write: new, empty, or an earlier build (rebuilt in place)
                 target: str|None=None, # 'cpu' (ONNX Runtime, paid plans), 'zerogpu' (torch on ZeroGPU, free accounts), 'static' (the browser runs it); None: `default_target`'s
@@ -168,6 +185,7 @@ def build_space(model_dir: str|Path, # a model folder written by `export_model` 
     if not (model_dir/'recipe.json').exists(): raise FileNotFoundError(f'{model_dir} has no recipe.json: write it with export_model(learn, "{model_dir}") or `companion export`')
     recipe = json.loads((model_dir/'recipe.json').read_text())
     title = title or recipe.get('title') or 'Image classifier'
+    _clear_for(out, target)   # a rebuild for another target replaces the old build
     if target == 'static':
         from companion.static import build_static
         return build_static(model_dir, out, title=title, examples=examples, n_examples=n_examples, top_k=top_k, emoji=emoji, color=color,
@@ -178,8 +196,6 @@ def build_space(model_dir: str|Path, # a model folder written by `export_model` 
     if not (model_dir/files[0]).exists():
         raise FileNotFoundError(f'{model_dir} has no model.onnx: export with export_model(learn, dir, onnx=True), or build --target zerogpu')
     if color not in SPACE_COLORS: raise ValueError(f'color={color!r}: Spaces accept {", ".join(SPACE_COLORS)}')
-    if out.exists() and any(out.iterdir()) and not (out/'space.json').exists():
-        raise FileExistsError(f'{out} already holds files that are not a Space built by companion: pick a new or empty folder')
     if examples is None and (model_dir/'examples').is_dir(): examples = model_dir/'examples'
     exs = pick_examples(examples, recipe['vocab'], n_examples)
     if labels is not None:   # names to show (the course's `categories`): the shipped recipe speaks them, the model's own vocab is kept beside

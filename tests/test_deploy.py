@@ -240,3 +240,20 @@ def test_display_labels_reach_every_target(model_dir, digits_path, tmp_path):
     assert json.loads((st/'model'/'recipe.json').read_text())['vocab'][3] == 'three'
     r = run_cli('space', 'build', model_dir, tmp_path/'bad', '--target', 'cpu', '--labels', 'cat=Cat')
     assert r.returncode == 1 and r.stderr.startswith('companion space: ') and "doesn't know" in r.stderr, r.stderr
+
+def test_rebuild_for_another_target_replaces_the_build(model_dir, tmp_path):
+    "The same folder built static, then cpu, then static again: each time one Space of the asked kind, nothing of the other left; a folder of someone else's files is refused."
+    from huggingface_hub import SpaceCard
+    from companion.deploy import build_space
+    from companion.static import PAGE_FILES
+    out = tmp_path/'space'
+    for target, sdk in (('static', 'static'), ('cpu', 'gradio'), ('static', 'static')):
+        build_space(model_dir, out, target=target)
+        assert SpaceCard.load(out/'README.md').data.sdk == sdk
+        assert (out/'app.py').exists() == (target == 'cpu') and all((out/f).exists() == (target == 'static') for f in PAGE_FILES), sorted(p.name for p in out.iterdir())
+        assert (out/'space.json').exists() == (target == 'cpu') and (out/'config.json').exists() == (target == 'static')
+    mine = tmp_path/'mine'; mine.mkdir(); (mine/'notes.txt').write_text('mine')
+    with pytest.raises(FileExistsError, match='not a Space built by companion'): build_space(model_dir, mine, target='cpu')
+    (mine/'index.html').write_text('<p>my page</p>')
+    with pytest.raises(FileExistsError, match='not a Space built by companion'): build_space(model_dir, mine, target='static')
+    assert sorted(p.name for p in mine.iterdir()) == ['index.html', 'notes.txt']
