@@ -327,6 +327,12 @@ def _page_uploads(page, good: Path, local) -> list:
             rows.append(dict(kind=kind, result=result, message=msg, ok=fine and 'label' in after))
     return rows
 
+def _loop_running() -> bool:
+    "Whether this thread runs an asyncio loop (as a Jupyter kernel does)."
+    import asyncio
+    try: asyncio.get_running_loop(); return True
+    except RuntimeError: return False
+
 def check_static(space_dir: str|Path, # a static Space folder written by `build_static`
                  uploads: bool=True, # also send every kind of `bad_uploads` and check the page keeps working
                  atol: float=STATIC_ATOL, # largest difference allowed between the page's probabilities and the Python runtime's
@@ -342,6 +348,9 @@ def check_static(space_dir: str|Path, # a static Space folder written by `build_
     try: from playwright.sync_api import sync_playwright
     except ImportError: sync_playwright = None
     opened = browser if hasattr(browser, 'new_page') else None   # a caller's own playwright session: a second one can't start in its thread
+    if not opened and _loop_running():   # a notebook's kernel runs an asyncio loop, where playwright's sync API refuses to start: use a thread
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(1) as ex: return ex.submit(check_static, space, uploads, atol, timeout, browser).result()
     exe = None if opened else browser or find_chromium()
     if not opened and (missing := [w for w, there in (('playwright (pip install playwright)', sync_playwright), ('Chromium (apt-get install chromium)', exe and Path(exe).is_file())) if not there]):
         return SpaceCheck(None, '', note=f"{' and '.join(missing)} not installed here; check the page in a browser: {preview_hint(space)}")

@@ -94,3 +94,9 @@ def test_serve_static_until_ctrl_c(space, browser):
         out, _ = p.communicate(timeout=20)
     assert p.returncode == 0, out
     assert f'serving the static Space {space} on {url}' in out and '"GET /model/model.onnx HTTP/1.1" 200' in out
+
+def test_check_space_in_a_notebook_kernel(space, chromium_here):
+    "In a Jupyter kernel, whose asyncio loop makes playwright's sync API refuse to start, check_space still checks a static page (lesson2 in a notebook does this)."
+    from conftest import run_in_kernel
+    _, out = run_in_kernel(f"from companion.spacecheck import check_space\nr = check_space({str(space)!r}, uploads=False)\nprint('OK' if r.ok else repr(r))")
+    assert out.strip().endswith('OK'), out[-2000:]
