@@ -146,7 +146,9 @@ Run it on your machine (Python {cfg['python_version']}): `pip install gradio=={c
 def _built_here(out: Path) -> str|None:
     "The target of the companion build in `out` (None: empty or missing); FileExistsError when `out` holds files companion didn't build."
     if not (out.is_dir() and any(out.iterdir())): return None
-    if (out/'space.json').exists(): return built_target(out)
+    if (out/'space.json').exists():
+        try: return built_target(out)
+        except ValueError as e: raise FileExistsError(f'{out}/space.json is damaged ({e}): build into a new folder, or delete {out} first') from e
     try: static = json.loads((out/'config.json').read_text()).get('built_by') == 'companion.static'
     except (OSError, ValueError, AttributeError): static = False
     if static: return 'static'
@@ -185,9 +187,14 @@ def build_space(model_dir: str|Path, # a model folder written by `export_model` 
     if not (model_dir/'recipe.json').exists(): raise FileNotFoundError(f'{model_dir} has no recipe.json: write it with export_model(learn, "{model_dir}") or `companion export`')
     recipe = json.loads((model_dir/'recipe.json').read_text())
     title = title or recipe.get('title') or 'Image classifier'
-    _clear_for(out, target)   # a rebuild for another target replaces the old build
+    if color not in SPACE_COLORS: raise ValueError(f'color={color!r}: Spaces accept {", ".join(SPACE_COLORS)}')
+    if labels is not None: display_labels(recipe['vocab'], labels)   # names that don't fit the model are refused before anything is written
     if target == 'static':
-        from companion.static import build_static
+        from companion.static import build_static, check_page_recipe
+        check_page_recipe(recipe, str(model_dir/'recipe.json'))
+        onnx = (recipe.get('files') or {}).get('onnx') or 'model.onnx'
+        if not (model_dir/onnx).exists(): raise FileNotFoundError(f'{model_dir} has no {onnx}: a static Space runs ONNX in the browser; export with export_model(learn, dir, onnx=True)')
+        _clear_for(out, target)   # a rebuild for another target replaces the old build, once the new one can be made
         return build_static(model_dir, out, title=title, examples=examples, n_examples=n_examples, top_k=top_k, emoji=emoji, color=color,
                             short_description=short_description, labels=labels)
     import gradio
@@ -195,7 +202,6 @@ def build_space(model_dir: str|Path, # a model folder written by `export_model` 
     files = _torch_files(model_dir, recipe) if target == 'zerogpu' else ['model.onnx']
     if not (model_dir/files[0]).exists():
         raise FileNotFoundError(f'{model_dir} has no model.onnx: export with export_model(learn, dir, onnx=True), or build --target zerogpu')
-    if color not in SPACE_COLORS: raise ValueError(f'color={color!r}: Spaces accept {", ".join(SPACE_COLORS)}')
     if examples is None and (model_dir/'examples').is_dir(): examples = model_dir/'examples'
     exs = pick_examples(examples, recipe['vocab'], n_examples)
     if labels is not None:   # names to show (the course's `categories`): the shipped recipe speaks them, the model's own vocab is kept beside
@@ -203,6 +209,7 @@ def build_space(model_dir: str|Path, # a model folder written by `export_model` 
         names = display_labels(vocab, labels)
         recipe = {**recipe, 'vocab': names, 'trained_vocab': vocab}
         exs = [(f, names[vocab.index(lab)] if lab in vocab else lab) for f, lab in exs]
+    _clear_for(out, target)   # a rebuild for another target replaces the old build, once the new one can be made
     for f in _BUILT: shutil.rmtree(out/f) if (out/f).is_dir() else (out/f).unlink(missing_ok=True)
     (out/'model').mkdir(parents=True); (out/'examples').mkdir()
     src = Path(app or app_path()).read_text()

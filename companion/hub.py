@@ -8,12 +8,19 @@ import json, os
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['TARGETS', 'LOGIN_HELP', 'FREE_ZEROGPU_SPACES', 'ZEROGPU_MIN_DAYS', 'PAID_PLANS', 'PushError', 'built_target',
-           'build_command', 'space_owner', 'push_plan', 'hub_token', 'read_account', 'push_space', 'account_target',
-           'default_target']
+__all__ = ['TARGETS', 'HOSTING', 'LOGIN_HELP', 'FREE_ZEROGPU_SPACES', 'ZEROGPU_MIN_DAYS', 'PAID_PLANS', 'hosts', 'PushError',
+           'built_target', 'build_command', 'space_owner', 'push_plan', 'hub_token', 'read_account', 'push_space',
+           'account_target', 'default_target']
 
 # %% ../nbs/08e_hub.ipynb #bf0e41b0
 TARGETS = ('cpu', 'zerogpu', 'static')   # the kinds of Space companion builds and the Hub hosts
+HOSTING = ('static', 'zerogpu', 'cpu')   # an account that may host one of these may host those before it too (a PRO account: all three)
+
+def hosts(best: str, # the target `account_target` gives the account
+          target: str, # a target to host
+         ) -> bool:
+    "Whether an account whose best target is `best` may host a `target` Space."
+    return HOSTING.index(target) <= HOSTING.index(best)
 
 class PushError(OSError):
     "A Space push that can't go on (folder, name, token, account, network), with what to do next."
@@ -134,6 +141,8 @@ def push_space(space_dir: str|Path, # a Space folder written by `build_space`
             plan['account_error'] = f'{type(e).__name__}: {e}'
     fits, why = account_target(whoami, space_owner(repo_id)) if whoami else (None, None)
     if target: plan['target'], plan['why'] = target, f'target={target} was asked for' + (f' ({why[0].lower()}{why[1:]})' if fits and fits != target else '')
+    elif fits and fits != plan['built'] and hosts(fits, plan['built']):   # e.g. a static Space on a PRO account: it goes as it was built
+        plan['target'], plan['why'] = plan['built'], f"{why[0].upper()}{why[1:]}; the folder is a {plan['built']} Space, which it may host too"
     elif fits: plan['target'], plan['why'] = fits, why[0].upper() + why[1:]
     else: plan['target'], plan['why'] = plan['built'], 'The account was not read (no token, or offline), so the folder goes as it was built'
     if plan['target'] != plan['built']:

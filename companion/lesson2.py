@@ -254,19 +254,20 @@ def export(self: Lesson2, path, name: str) -> dict:
     "Step 8: safe export of the final model (parity-checked)."
     from companion.predict import export_model
     def run():
-        export_model(self._learner(path, name), self.out/'model')
+        export_model(self._learner(path, name), self.out/'model', title=self.title)
         return dict(model=str(self.out/'model'), from_model=name)
     return self.j('export', run, dict(name=name), ['model/recipe.json', 'model/model.safetensors'])
 
 @patch
 def space_target(self: Lesson2) -> tuple[str, str]:
     "(target, why) of the Space: `target`, else `default_target`'s for the owner of `push`. With `push`: a `PushError` now when there is no token or the account can't host it."
-    from companion.hub import TARGETS, PushError, default_target, hub_token, space_owner
+    from companion.hub import TARGETS, PushError, default_target, hosts, hub_token, space_owner
     if self.target not in (None, *TARGETS): raise ValueError(f'target={self.target!r}: use one of {", ".join(TARGETS)}, or leave it out')
     owner = space_owner(self.push) if self.push else None
     if self.push: hub_token()
     fits, why = default_target(namespace=owner)
     if self.target in (None, fits): return fits, why
+    if hosts(fits, self.target): return self.target, f'target={self.target} was asked for, and the account may host it ({why})'
     if self.push: raise PushError(f'--target {self.target} --push {self.push}: {why}, so run with --target {fits} (or without --target)')
     return self.target, f'target={self.target} was asked for ({why})'
 
@@ -274,13 +275,9 @@ def space_target(self: Lesson2) -> tuple[str, str]:
 def space(self: Lesson2, path, target: str) -> dict:
     "Step 9: build the Space folder for `target` and check it here (a Gradio app with gradio_client, a static page in headless Chromium)."
     from companion.deploy import build_space, check_space
-    from companion.hub import built_target
     def run():
-        items = self.items(path)
-        ex = [Path(g.path.iloc[0]) for _, g in items[items.split == 'valid'].groupby('label')]   # one example per label
-        sp = self.out/'space'
-        if ((sp/'space.json').exists() or (sp/'index.html').exists()) and built_target(sp) != target: shutil.rmtree(sp)   # this journey's build for another target
-        build_space(self.out/'model', sp, target, title=self.title, examples=ex)
+        sp = self.out/'space'   # build_space replaces an earlier build for another target; the examples are those export_model kept
+        build_space(self.out/'model', sp, target, title=self.title)
         res = dict(space=str(sp), target=target, checked=False)
         if self.check:
             chk = check_space(sp)

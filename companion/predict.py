@@ -248,6 +248,7 @@ def export_model(learn, # a single-label image classifier
                  atol: float=1e-5, # largest difference allowed in a probability
                  opset: int=17, # the ONNX opset
                  examples: int=2, # validation images kept per label in `path`/examples, for the Spaces built from it (0: none)
+                 title: str|None=None, # the model's name on the Spaces built from it (None: from the data folder's name)
                 ) -> Path:
     "Write `model.onnx`, `recipe.json` and the torch weights (safetensors, or a torch.export program) to `path`, check them against `learn.predict`, return `path`."
     import shutil
@@ -255,6 +256,7 @@ def export_model(learn, # a single-label image classifier
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     recipe = learner_recipe(learn, model_args=model_args, size=size)
+    if title: recipe['title'] = title
     n_in = 1 if recipe['mode'] == 'L' else 3
     for f in ('model.onnx', 'model.safetensors', 'model.pt2'): (path/f).unlink(missing_ok=True)
     learn.model.eval()
@@ -268,9 +270,12 @@ def export_model(learn, # a single-label image classifier
     if check:
         recipe['check'] = check_export(learn, path, n=check, atol=atol)
         (path/'recipe.json').write_text(json.dumps(recipe, indent=1))
-    shutil.rmtree(path/'examples', ignore_errors=True)
-    if examples: save_examples(learn, path/'examples', examples)
-    for f in [path, *path.rglob('*')]: f.chmod(0o755 if f.is_dir() else 0o644)   # a model folder is shared: readable by everyone
+    written = [path/'recipe.json', *(path/f for f in recipe['files'].values() if f)]
+    if examples:
+        saved = save_examples(learn, path/'examples', examples)
+        written += [path/'examples', *sorted({f.parent for f in saved}), *saved]
+    for f in written:   # what export wrote (never the rest of the folder, nor what a link points to) is readable by everyone: a model folder is shared
+        if f.exists() and not f.is_symlink(): f.chmod(0o755 if f.is_dir() else 0o644)   # an exported Learner keeps no images: no examples/
     return path
 
 # %% ../nbs/07_predict.ipynb #c1ec9794

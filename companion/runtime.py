@@ -62,7 +62,7 @@ def crop_pad(im: Image.Image, # the image
 def fit_image(im: Image.Image, # the image, already RGB or L
               size, # (height, width) the model was trained at
               squish_within: float=0.1, # squish when the aspect ratio is within this share of the model's
-              method: str='pad', # otherwise: 'pad' (keep the whole picture) or 'crop' (keep the centre)
+              method: str='crop', # otherwise: 'crop' (keep the centre, as export_model's `fit_step` does) or 'pad' (keep the whole picture)
               pad_mode: str='border', # what fills the outside with 'pad': 'zeros', 'border' or 'reflection'
               resample: int=Image.BILINEAR, # PIL's resampling filter
              ) -> Image.Image:

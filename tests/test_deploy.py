@@ -252,6 +252,8 @@ def test_rebuild_for_another_target_replaces_the_build(model_dir, tmp_path):
         assert SpaceCard.load(out/'README.md').data.sdk == sdk
         assert (out/'app.py').exists() == (target == 'cpu') and all((out/f).exists() == (target == 'static') for f in PAGE_FILES), sorted(p.name for p in out.iterdir())
         assert (out/'space.json').exists() == (target == 'cpu') and (out/'config.json').exists() == (target == 'static')
+    with pytest.raises(ValueError, match="doesn't know"): build_space(model_dir, out, target='cpu', labels={'nope': 'x'})
+    assert (out/'index.html').is_file() and (out/'model'/'model.onnx').is_file()   # a rebuild that can't be made leaves the old build as it was
     mine = tmp_path/'mine'; mine.mkdir(); (mine/'notes.txt').write_text('mine')
     with pytest.raises(FileExistsError, match='not a Space built by companion'): build_space(model_dir, mine, target='cpu')
     (mine/'index.html').write_text('<p>my page</p>')

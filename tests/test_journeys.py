@@ -124,12 +124,12 @@ def sizes_of(f, dest: Path) -> list[Path]:
     return out
 
 def test_a_digit_at_any_size_gets_one_label_everywhere(digits_model, digits_path, tmp_path, browser):
-    "Validation digits at 28, 280, 900 px and in a 4000×3000 photo: `companion predict`, the Gradio app and the static page give the same label; and the sizes keep the 28-px label."
+    "30 validation digits at 28, 280, 900 px and in a 4000×3000 photo: `companion predict`, the Gradio app and the static page give the same label; and the sizes keep the 28-px label."
     from gradio_client import Client, handle_file
     from companion.deploy import build_space
     from companion.spacecheck import AppServer
     learn, model = digits_model
-    files = [sorted((digits_path/'valid'/str(d)).glob('*.png'))[0] for d in range(10)]
+    files = [f for d in range(10) for f in sorted((digits_path/'valid'/str(d)).glob('*.png'))[:3]]   # three per class
     (tmp_path/'up').mkdir()
     sets = [sizes_of(f, tmp_path/'up') for f in files]
     flat = [p for s in sets for p in s]
@@ -146,5 +146,5 @@ def test_a_digit_at_any_size_gets_one_label_everywhere(digits_model, digits_path
     notes = [a[1] for a in answers]
     assert notes[0] == '' and 'resized from 280×280 to 28×28 pixels' in notes[1] and 'the size the model was trained at' in notes[3], notes[:4]
     kept = {k: np.mean([cli[4*i+j] == cli[4*i] for i in range(len(files))]) for j, k in enumerate(('28', '280', '900', '4000×3000'))}
-    figure('share of 10 validation digits (one per class) keeping their 28-px label: ' + ', '.join(f'{k} {v:.0%}' for k, v in kept.items()))
-    assert kept['280'] >= 0.9 and kept['900'] >= 0.9 and kept['4000×3000'] >= 0.8, kept   # seen here: 1.0, 1.0, 0.9
+    figure('share of 30 validation digits (three per class) keeping their 28-px label: ' + ', '.join(f'{k} {v:.0%}' for k, v in kept.items()))
+    assert kept['280'] >= 0.9 and kept['900'] >= 0.9 and kept['4000×3000'] >= 0.8, kept
