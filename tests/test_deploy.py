@@ -259,3 +259,14 @@ def test_rebuild_for_another_target_replaces_the_build(model_dir, tmp_path):
     (mine/'index.html').write_text('<p>my page</p>')
     with pytest.raises(FileExistsError, match='not a Space built by companion'): build_space(model_dir, mine, target='static')
     assert sorted(p.name for p in mine.iterdir()) == ['index.html', 'notes.txt']
+
+def test_a_static_space_pushes_as_built_to_any_account(model_dir, tmp_path):
+    "Every account may host a static Space: a PRO or a ZeroGPU-able account pushes it as built (no rebuild asked for); a cpu Space still needs a paid plan."
+    from companion.deploy import build_space
+    from companion.hub import push_space, hosts
+    out = build_space(model_dir, tmp_path/'static', target='static')
+    for kind in ('pro', 'free', 'new'):
+        who, owner, best, _ = ACCOUNTS[kind]
+        plan = push_space(out, f'{owner}/digits', dry_run=True, whoami=who)
+        assert (plan['target'], 'mismatch' in plan) == ('static', False), (kind, plan.get('mismatch'))
+    assert hosts('cpu', 'zerogpu') and hosts('zerogpu', 'static') and not hosts('zerogpu', 'cpu') and not hosts('static', 'zerogpu')
