@@ -21,6 +21,16 @@ def chromium():
     require(Path(CHROMIUM).exists(), 'Chromium (apt-get install chromium)')
     return CHROMIUM
 
+@pytest.fixture(scope='module')
+def browser():
+    "Headless Chromium driven by playwright, one per test module (a playwright session holds the thread's event loop while it lives)."
+    require(Path(CHROMIUM).exists(), 'Chromium (apt-get install chromium)')
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
+        yield b
+        b.close()
+
 @pytest.fixture(scope='session')
 def digits_path(tmp_path_factory):
     "All ten digits as image folders, written once per test session."

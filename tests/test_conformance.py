@@ -119,16 +119,6 @@ def _is_probs(learn) -> bool:
     from companion.predict import _is_softmax
     return _is_softmax(getattr(learn.loss_func, 'activation', None))
 
-@pytest.fixture(scope='module')
-def browser():
-    from companion.spacecheck import CHROME_ARGS, find_chromium
-    require(find_chromium() is not None, 'Chromium (apt-get install chromium)')
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=find_chromium(), args=CHROME_ARGS)
-        yield b
-        b.close()
-
 def test_a_recipe_the_page_cannot_run_is_refused_at_build(corpus, tmp_path):
     "A recipe step the page has no code for stops build_space before any file is written."
     from companion.deploy import build_space

@@ -25,16 +25,6 @@ def photo_folder(dest, n_per_class=30) -> Path:
         elif i % 7 == 0: Image.open(f).convert('RGB').rotate(90, expand=True).save(f.with_suffix('.jpeg'), exif=exif); f.unlink()
     return folder
 
-@pytest.fixture(scope='module')
-def browser():
-    from companion.spacecheck import CHROME_ARGS, find_chromium
-    require(find_chromium() is not None, 'Chromium (apt-get install chromium)')
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=find_chromium(), args=CHROME_ARGS)
-        yield b
-        b.close()
-
 def page_answers(browser, space, files) -> list[dict]:
     "What the static page in `space` answers for each file, in Chromium."
     from companion.spacecheck import StaticServer

@@ -4,7 +4,7 @@ import json, shutil, signal, subprocess, sys, time, urllib.request
 from pathlib import Path
 import pytest
 from conftest import require, CHROMIUM, COMPANION
-from test_static_space import train_export, open_page, browser   # noqa: F401  (browser is a fixture)
+from test_static_space import train_export, open_page
 from companion.spacecheck import check_space, STATIC_UPLOAD_CASES
 
 @pytest.fixture(scope='module')

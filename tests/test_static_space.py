@@ -43,15 +43,6 @@ def space(model_dir, digits_path, tmp_path_factory):
     from companion.static import build_static
     return build_static(model_dir, tmp_path_factory.mktemp('static')/'digits', title='Digits', emoji='🔢', examples=digits_path/'valid')
 
-@pytest.fixture(scope='module')
-def browser():
-    require(Path(CHROMIUM).exists(), 'Chromium (apt-get install chromium)')
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
-        yield b
-        b.close()
-
 def open_page(browser, url):
     "A page on `url` once the model has loaded; page.errors collects uncaught errors and console errors."
     page = browser.new_page()
