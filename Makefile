@@ -20,7 +20,7 @@ install: $(BIN)/.installed
 
 include tools/lab.mk
 
-demo: install
+demo: install chromium ort-web
 	$(BIN)/companion doctor
 	$(BIN)/companion lesson2 --out lesson2 --apply_suggested
 
