@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_lesson2.ipynb #ae61ecd5
 from __future__ import annotations
-import hashlib, inspect, json, os, re, shutil, time
+import hashlib, inspect, json, os, re, time
 from pathlib import Path
 
 # %% auto #0

@@ -251,7 +251,6 @@ def export_model(learn, # a single-label image classifier
                  title: str|None=None, # the model's name on the Spaces built from it (None: from the data folder's name)
                 ) -> Path:
     "Write `model.onnx`, `recipe.json` and the torch weights (safetensors, or a torch.export program) to `path`, check them against `learn.predict`, return `path`."
-    import shutil
     from safetensors.torch import save_model
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)

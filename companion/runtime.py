@@ -12,8 +12,8 @@ if __name__ == 'companion_runtime': from companion_images import *   # in a Spac
 else: from companion.images import *
 
 # %% auto #0
-__all__ = ['MAX_MODEL_SIDE', 'ARCH_MODULES', 'resize_image', 'crop_pad', 'fit_image', 'resample', 'crop_ratio', 'steps',
-           'item_step', 'batch_step', 'fixes_size', 'bound_size', 'size_note', 'preprocess', 'display_labels',
+__all__ = ['MAX_MODEL_SIDE', 'ARCH_MODULES', 'resize_image', 'crop_pad', 'squishes', 'fit_image', 'resample', 'crop_ratio',
+           'steps', 'item_step', 'batch_step', 'fixes_size', 'bound_size', 'size_note', 'preprocess', 'display_labels',
            'parse_labels', 'ModelFolderError', 'recipe_arch', 'check_recipe', 'read_recipe', 'cores', 'default_threads',
            'onnx_session', 'build_model', 'Predictor']
 
@@ -59,6 +59,14 @@ def crop_pad(im: Image.Image, # the image
     return _crop_pad(im, (W-w)//2, (H-h)//2, w, h, pad_mode)
 
 # %% ../nbs/07a_runtime.ipynb #a1f17d02
+def squishes(W: int, H: int, # the upload's width and height
+             size, # (height, width) the model was trained at
+             within: float=0.1, # the share the aspect ratios may differ by
+            ) -> bool:
+    "Whether a `fit` step squishes a W×H image to `size`: its aspect ratio is within `within` of the model's."
+    r = (W/H)/(size[1]/size[0])
+    return max(r, 1/r) <= 1 + within
+
 def fit_image(im: Image.Image, # the image, already RGB or L
               size, # (height, width) the model was trained at
               squish_within: float=0.1, # squish when the aspect ratio is within this share of the model's
@@ -67,10 +75,7 @@ def fit_image(im: Image.Image, # the image, already RGB or L
               resample: int=Image.BILINEAR, # PIL's resampling filter
              ) -> Image.Image:
     "`im` brought to `size` (h, w), the size a model without `Resize` learned at: squished when its shape is close to the model's, else `method`."
-    h, w = size
-    W, H = im.size
-    r = (W/H)/(w/h)
-    return resize_image(im, size, 'squish' if max(r, 1/r) <= 1 + squish_within else method, pad_mode, resample)
+    return resize_image(im, size, 'squish' if squishes(*im.size, size, squish_within) else method, pad_mode, resample)
 
 # %% ../nbs/07a_runtime.ipynb #28578a51
 def _grid(n_out: int, align_corners: bool) -> np.ndarray:
@@ -193,8 +198,7 @@ def size_note(im: Image.Image, # the upload, opened
     s = next((s for s in steps(recipe)[0] if s['op'] == 'fit'), None)
     if s is None or tuple(im.size) == (s['size'][1], s['size'][0]): return ''
     (h, w), (W, H) = s['size'], im.size
-    r = (W/H)/(w/h)
-    how = 'squished' if max(r, 1/r) <= 1 + s.get('squish_within', .1) else {'pad': 'padded to its shape', 'crop': 'its centre cropped'}.get(s['method'], s['method'])
+    how = 'squished' if squishes(W, H, s['size'], s.get('squish_within', .1)) else {'pad': 'padded to its shape', 'crop': 'its centre cropped'}.get(s['method'], s['method'])
     return f'resized from {W}×{H} to {w}×{h} pixels ({how}), the size the model was trained at'
 
 def preprocess(img, # anything `load_image` opens

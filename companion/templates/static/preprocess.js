@@ -181,9 +181,14 @@
   }
 
   /** A model trained without Resize (every image one size): squish an upload whose shape is close to the model's, else crop or pad it first. */
+  /** As companion.runtime.squishes: whether a fit step squishes a w×h image (its aspect within the step's share of the model's). */
+  function squishes(w, h, step) {
+    const r = (w / h) / (step.size[1] / step.size[0]);
+    return Math.max(r, 1 / r) <= 1 + (step.squish_within === undefined ? 0.1 : step.squish_within);
+  }
+
   function fitItem(im, step) {
-    const [h, w] = step.size, r = (im.w / im.h) / (w / h), within = step.squish_within === undefined ? 0.1 : step.squish_within;
-    const method = Math.max(r, 1 / r) <= 1 + within ? 'squish' : step.method;
+    const method = squishes(im.w, im.h, step) ? 'squish' : step.method;
     return resizeItem(im, { size: step.size, method, pad_mode: step.pad_mode || 'border', resample: step.resample });
   }
 
@@ -191,8 +196,7 @@
   function sizeNote(w, h, steps) {
     const s = (steps.item || []).find(o => o.op === 'fit');
     if (!s || (w === s.size[1] && h === s.size[0])) return '';
-    const r = (w / h) / (s.size[1] / s.size[0]), within = s.squish_within === undefined ? 0.1 : s.squish_within;
-    const how = Math.max(r, 1 / r) <= 1 + within ? 'squished' : ({ pad: 'padded to its shape', crop: 'its centre cropped' }[s.method] || s.method);
+    const how = squishes(w, h, s) ? 'squished' : ({ pad: 'padded to its shape', crop: 'its centre cropped' }[s.method] || s.method);
     return `resized from ${w}×${h} to ${s.size[1]}×${s.size[0]} pixels (${how}), the size the model was trained at`;
   }
 
