@@ -137,7 +137,9 @@ def _step_words(s: dict) -> str|None:
     if op == 'fit': return (f"resized to {_px(s['size'])}, the size the model was trained on: squished when its shape is within "
                             f"{round(100*s.get('squish_within', .1))}% of that, else {_resize_words(s['method'], 'it', s.get('pad_mode', 'border'))}")
     if op == 'resample' and s.get('size'): return f"resampled to {_px(s['size'])}"
-    if op == 'crop_ratio': return 'cropped at the centre to an aspect ratio between {:.2f} and {:.2f}'.format(*s['ratio'])
+    if op == 'crop_ratio':   # aug_transforms(size, min_scale) keeps the ratio 1 on the validation set: a square
+        lo, hi = s['ratio']
+        return 'cropped to a square at the centre' if lo == hi == 1 else f'cropped at the centre to an aspect ratio of {lo:.2f}' if lo == hi else f'cropped at the centre to an aspect ratio between {lo:.2f} and {hi:.2f}'
     return None
 
 def recipe_facts(recipe: dict) -> list[str]:
