@@ -18,7 +18,8 @@ from .announce import PhaseAnnouncer
 from fastai.distributed import DistributedTrainer
 
 # %% auto #0
-__all__ = ['LossHistory', 'history_from', 'Coaching', 'inflated_train_loss', 'TrainReport', 'train', 'save_plot', 'train_folder']
+__all__ = ['GAIN', 'LossHistory', 'history_from', 'random_guess', 'Coaching', 'inflated_train_loss', 'more_training',
+           'verdict_holds', 'replay', 'TrainReport', 'train', 'save_plot', 'train_folder']
 
 # %% ../nbs/04_train.ipynb #99d86df3
 class LossHistory(Callback):
@@ -41,6 +42,29 @@ def history_from(learn: Learner) -> dict:
     rec = learn.recorder
     return dict(names=[n for n in rec.metric_names[1:] if n != 'time'], rows=[[_num(v) for v in r] for r in rec.values],
                 losses=[float(o) for o in rec.losses], ends=list(rec.iters))
+
+# %% ../nbs/04_train.ipynb #e6c4732f
+_SOFTMAX = {'CrossEntropyLoss', 'cross_entropy', 'LabelSmoothingCrossEntropy', 'NLLLoss', 'nll_loss'}
+_BCE = {'BCEWithLogitsLoss', 'binary_cross_entropy_with_logits', 'BCELoss', 'binary_cross_entropy'}
+_REGRESSION = {'MSELoss', 'mse_loss', 'L1Loss', 'l1_loss', 'SmoothL1Loss', 'smooth_l1_loss', 'HuberLoss', 'huber_loss'}
+
+def _loss_name(loss_func) -> str:
+    f = getattr(loss_func, 'func', loss_func)     # fastai's losses (BaseLoss) wrap torch's in `.func`
+    return getattr(f, '__name__', None) or type(f).__name__
+
+def random_guess(loss_func,                   # the learner's loss: fastai's, torch's, or a function of your own
+                 n_classes: int|None=None     # the number of classes of a single-label classifier (`dls.c`)
+                ) -> tuple:
+    "`(level, note)`: the loss a model that knows nothing scores under `loss_func` (ln C for softmax cross-entropy, ln 2 per label for BCE), or `(None, why there is none)`."
+    name = _loss_name(loss_func)
+    red = getattr(getattr(loss_func, 'func', loss_func), 'reduction', 'mean')
+    if red not in ('mean', None): return None, f"{name} with reduction='{red}' has no random-guess level the coach knows, so only the shape of the curves was read."
+    if name in _SOFTMAX:
+        if n_classes and n_classes > 1: return math.log(n_classes), f'a random guess scores ln {n_classes} = {math.log(n_classes):.3g}'
+        return None, f'The number of classes is unknown, so the random-guess level of {name} (ln of it) is too, and only the shape of the curves was read.'
+    if name in _BCE: return math.log(2), f'a random guess scores ln 2 = {math.log(2):.3g} per label'
+    if name in _REGRESSION: return None, f'{name} is a regression loss, which has no random-guess level, so only the shape of the curves was read.'
+    return None, f'The random-guess level of {name} is unknown to the coach, so only the shape of the curves was read.'
 
 # %% ../nbs/04_train.ipynb #35d6cecc
 _ADVICE = {
@@ -68,9 +92,11 @@ class Coaching:
     def as_dict(self) -> dict: return deepcopy(self.__dict__)
 
     @classmethod
-    def read(cls, history: dict, n_classes: int|None=None, inflated: str='') -> Coaching:
-        "The verdict on a `history` (`LossHistory.history()` or `history_from`): `n_classes` sets a random guess's loss; `inflated`: what raises the training loss on purpose."
-        v, why, ev = _verdict(history, n_classes, inflated)
+    def read(cls, history: dict, guess=None, inflated: str='') -> Coaching:
+        "The verdict on a `history` (`LossHistory.history()` or `history_from`): `guess` is `random_guess`'s `(level, note)` (or a level); `inflated`: what raises the training loss on purpose."
+        v, why, ev = _verdict(history, guess, inflated)
+        level, note = _guess(guess)
+        if level is None: why, ev['random_guess_note'] = f'{why}. {note}', note
         return cls(v, why, _ADVICE[v], ev, history, _metric(history['names'])[0])
 
     def plot(self, ax=None):
@@ -102,6 +128,8 @@ class Coaching:
         return fig
 
 # %% ../nbs/04_train.ipynb #1ccb6e9f
+GAIN = dict(points=1., valid_fall=0.05)   # a real gain from training longer: >= 1 point of accuracy, or a valid loss >= 5 % lower
+
 def _metric(names: list) -> tuple:
     mets = names[2:]
     if not mets: return None, None, True
@@ -113,13 +141,21 @@ def _change(a: float, b: float) -> str:
     r = b/a - 1 if a else 0.
     return f'rose {r:.0%}' if r > 0.005 else f'fell {-r:.0%}' if r < -0.005 else 'stayed the same'
 
-def _verdict(h: dict, n_classes: int|None=None, inflated: str='') -> tuple:
+def _guess(guess) -> tuple:
+    "`(level, note)` from what `Coaching.read` was given: `random_guess`'s pair, a level, or None."
+    if guess is None: return None, 'No random-guess level was given, so only the shape of the curves was read.'
+    if isinstance(guess, tuple): return guess
+    return float(guess), f'a random guess scores {guess:.3g}'
+
+def _verdict(h: dict, guess=None, inflated: str='') -> tuple:
     L, rows, names = np.array(h['losses'], dtype=float), h['rows'], h['names']
     tl, vl = np.array([r[0] for r in rows], dtype=float), np.array([r[1] for r in rows], dtype=float)
     m, mi, up = _metric(names)
     mv = np.array([r[mi] for r in rows], dtype=float) if m else None
+    acc = (mv if up else 1 - mv) if m else None          # higher is better, whatever the metric
     if not len(L): raise ValueError('no training losses to read: train first (learn.fit_one_cycle or companion.train), then call coach')
-    ev = dict(start_loss=float(L[0]), final_loss=float(L[-1]), epochs=len(rows))
+    chance, said = _guess(guess)
+    ev = dict(start_loss=float(L[0]), final_loss=float(L[-1]), epochs=len(rows), random_guess=chance)
     if len(vl): ev['final_valid_loss'] = float(vl[-1])
     if m: ev[f'final_{m}'] = float(mv[-1])
     bad = ~np.isfinite(L)
@@ -127,37 +163,46 @@ def _verdict(h: dict, n_classes: int|None=None, inflated: str='') -> tuple:
         ev['first_bad_batch'] = int(np.argmax(bad)) if bad.any() else None
         return 'diverged', 'the loss became NaN/inf' + (f" at batch {ev['first_bad_batch']}" if bad.any() else ''), ev
     peak = float(L.max()); ev['peak_loss'] = peak
-    if peak > 4*L[0]: return 'diverged', f'the training loss rose from {L[0]:.3g} to {peak:.3g} (more than 4x where it started)', ev
-    chance = math.log(n_classes) if n_classes and n_classes > 1 else None
+    if peak > 4*L[0] and L[-1] >= L[0]:   # blew up and never came back below where it started
+        return 'diverged', f'the training loss rose from {L[0]:.3g} to {peak:.3g} (more than 4x where it started) and ended at {L[-1]:.3g}', ev
     if len(vl):
-        vpeak = float(vl.max()); ev['peak_valid_loss'] = vpeak
-        if vpeak > 4*max(vl[0], L[0]) or (chance and vpeak > 10*chance):
-            return 'diverged', f'the valid loss blew up to {vpeak:.3g} (it started at {vl[0]:.3g}; a random guess scores {chance or float("nan"):.3g})', ev
+        ev['peak_valid_loss'] = float(vl.max())
+        if vl[-1] > 4*max(L[0], chance or 0) and L[-1] >= L[0]:   # with the training loss falling, a blown-up valid loss comes back down (the bench's lr-10x run)
+            return 'diverged', f'the valid loss ended at {vl[-1]:.3g}, more than 4x where the training loss started ({L[0]:.3g})' + (f'; {said}' if chance else ''), ev
     if L[-1] > 1.5*L[0]: return 'diverged', f'the training loss {_change(L[0], L[-1])}, from {L[0]:.3g} to {L[-1]:.3g}', ev
     fall = 1 - L[-1]/L[0]; ev['fall'] = float(fall)
     if fall < 0.10 and (chance is None or L[-1] > 0.7*chance):
-        return 'not_learning', f'the training loss {_change(L[0], L[-1])}, from {L[0]:.3g} to {L[-1]:.3g}' + \
-            (f'; a random guess scores {chance:.3g}' if chance else ''), ev
+        return 'not_learning', f'the training loss {_change(L[0], L[-1])}, from {L[0]:.3g} to {L[-1]:.3g}' + (f'; {said}' if chance else ''), ev
     if len(vl) >= 3:
         b = int(np.argmin(vl)); ev.update(best_epoch=b, best_valid_loss=float(vl[b]))
         if m: ev[f'best_epoch_{m}'] = float(mv[b])
-        no_better = (mv[-1] <= mv[b] + 1e-3) if up else (mv[-1] >= mv[b] - 1e-3) if m else True
+        no_better = acc[-1] <= acc[b] + 1e-3 if m else True
         if len(vl)-1-b >= 2 and vl[-1] > 1.10*vl[b] and tl[-1] < tl[b] and no_better:
             return 'overfitting', (f'valid loss rose from {vl[b]:.3g} (epoch {b}) to {vl[-1]:.3g} over {len(vl)-1-b} epochs while train loss fell '
                                    f'from {tl[b]:.3g} to {tl[-1]:.3g}') + (f'; {m} went from {mv[b]:.4g} to {mv[-1]:.4g}' if m else ''), ev
     if chance and len(vl) and vl[-1] > 0.5*chance:
-        return 'underfitting', f'valid loss {vl[-1]:.3g} is still more than half of a random guess\'s ({chance:.3g}): the model has learned little so far', ev
+        return 'underfitting', f"valid loss {vl[-1]:.3g} is still more than half of a random guess's ({said}): the model has learned little so far", ev
+    if m and len(acc) >= 2 and 100*(acc.max() - acc[-1]) >= GAIN['points']:
+        k = int(np.argmax(acc)); ev['best_metric_epoch'] = k
+        return 'underfitting', (f'{m} ended at {mv[-1]:.4g}, {100*(acc[k]-acc[-1]):.1f} points below its best ({mv[k]:.4g} at epoch {k}): '
+                                f'the run stopped on a bad step (valid loss between {vl.min():.3g} and {vl.max():.3g}); more epochs should find the best again, '
+                                'and if the valid loss keeps jumping, lower the learning rate'), ev
     if len(vl) >= 2:
         drop = 1 - vl[-1]/vl[-2]; ev['last_epoch_valid_drop'] = float(drop)
-        if drop > 0.10: return 'underfitting', f'valid loss still fell {drop:.0%} in the last epoch ({vl[-2]:.3g} to {vl[-1]:.3g})', ev
-        if tl[-1] > vl[-1] and drop > (0.05 if inflated else 0.02):   # what raises the training loss on purpose raises the bar
-            return 'underfitting', f'train loss ({tl[-1]:.3g}) is above valid loss ({vl[-1]:.3g}) and valid loss is still falling ({drop:.0%} in the last epoch)', ev
+        near_perfect = m and 100*(1 - acc[-1]) < GAIN['points']   # less than a point of accuracy left to gain: only a clear fall of the valid loss counts
+        if drop >= GAIN['valid_fall']*(2 if near_perfect else 1):
+            return 'underfitting', f'valid loss still fell {drop:.0%} in the last epoch ({vl[-2]:.3g} to {vl[-1]:.3g})' + \
+                (f', with {m} at {mv[-1]:.4g}' if near_perfect else ''), ev
         if tl[-1] > vl[-1] and inflated: ev['train_above_valid_because'] = inflated
     else:
         q = L[-max(len(L)//4, 2):]; drop = 1 - q[-1]/q[0]; ev['last_quarter_train_drop'] = float(drop)
-        if drop > 0.05: return 'underfitting', f'the training loss still fell {drop:.0%} over the last quarter of the batches ({q[0]:.3g} to {q[-1]:.3g})', ev
+        if drop > GAIN['valid_fall']: return 'underfitting', f'the training loss still fell {drop:.0%} over the last quarter of the batches ({q[0]:.3g} to {q[-1]:.3g})', ev
     why = f'loss fell from {L[0]:.3g} to {L[-1]:.3g}' + (f', valid loss {vl[-1]:.3g}' if len(vl) else '') + (f', {m} {mv[-1]:.4g}' if m else '')
     return 'good', why + ', and it has levelled off without rising', ev
+
+def _transforms(dl) -> list:
+    "The item and batch transforms of a fastai `DataLoader`; none for a plain one (the book's chapter 4), whose `after_item` is a function."
+    return [t for a in ('after_item', 'after_batch') for t in getattr(getattr(dl, a, None), 'fs', [])]
 
 def inflated_train_loss(learn: Learner|None,            # the learner whose model and transforms to look at
                         label_noise: float|None=None    # the share of wrong labels, if known
@@ -166,9 +211,8 @@ def inflated_train_loss(learn: Learner|None,            # the learner whose mode
     why = []
     if learn is not None:
         if any(isinstance(m, nn.Dropout) and m.p > 0 for m in learn.model.modules()): why.append('dropout')
-        tfms = list(getattr(learn.dls.train, 'after_item', Pipeline()).fs) + list(getattr(learn.dls.train, 'after_batch', Pipeline()).fs)
-        if any(getattr(type(t), 'split_idx', None) == 0 or type(t).__name__ in ('RandomResizedCrop', 'RandomResizedCropGPU') or isinstance(t, AffineCoordTfm) for t in tfms):
-            why.append('augmentation')
+        if any(getattr(type(t), 'split_idx', None) == 0 or type(t).__name__ in ('RandomResizedCrop', 'RandomResizedCropGPU') or isinstance(t, AffineCoordTfm)
+               for t in _transforms(learn.dls.train)): why.append('augmentation')
     if label_noise and label_noise >= 0.01: why.append(f'about {label_noise:.0%} wrong labels')
     return ', '.join(why)
 
@@ -181,10 +225,39 @@ def coach(self: Learner,
     "Read this learner's loss curves: one verdict (diverged, not_learning, underfitting, overfitting, good) with evidence and advice."
     history = history_from(self) if history is None else history
     n = getattr(self.dls, 'c', None)
-    c = Coaching.read(history, n if isinstance(n, int) else None, inflated_train_loss(self, label_noise))
+    c = Coaching.read(history, random_guess(self.loss_func, n if isinstance(n, int) else None), inflated_train_loss(self, label_noise))
     if c.verdict == 'not_learning' and is_frozen(self) and not is_pretrained(self): c.reason += '; the body is frozen and has no pretrained weights'
     if show_plot: c.plot()
     return c
+
+# %% ../nbs/04_train.ipynb #82cd4683
+def _last(h: dict) -> tuple:
+    "Accuracy (higher is better) and valid loss of a history's last epoch."
+    m, i, up = _metric(h['names']); r = np.array(h['rows'][-1], dtype=float)   # a NaN kept in JSON reads back as None
+    return (float(r[i]) if up else 1 - float(r[i])) if m else float('nan'), float(r[1])
+
+def more_training(before: dict,             # the history the coach read
+                  after: dict,              # the history of the same recipe and seed trained 1.5x as many epochs
+                  n_classes: int,           # classes, for a random guess's accuracy (1/C)
+                  guess: float|None=None    # a random guess's loss (`random_guess`), if known
+                 ) -> dict:
+    "What training longer did: accuracy points gained, valid loss change, and whether it was a real gain, a rise of the valid loss, a recovery."
+    (a0, v0), (a1, v1) = _last(before), _last(after)
+    points, fall = 100*(a1 - a0), 1 - v1/v0 if math.isfinite(v0) and v0 > 0 else float('nan')
+    healthy = a1 > (1 + 1/n_classes)/2 and (guess is None or v1 < guess)   # more than halfway from a guess's accuracy to perfect, and a loss below a guess's
+    return dict(points=points, valid_change=-fall, gain=bool(points >= GAIN['points'] or fall >= GAIN['valid_fall']),
+                rose=not v1 < v0, recovered=bool(healthy), accuracy=a1, valid_loss=v1)
+
+def verdict_holds(verdict: str, did: dict) -> bool:
+    "Does what training longer did (`more_training`) bear the verdict out? underfitting: a real gain; good: none; overfitting: the valid loss rose; diverged, not_learning: no recovery at the same lr."
+    return dict(underfitting=did['gain'], good=not did['gain'], overfitting=did['rose'],
+                diverged=not did['recovered'], not_learning=not did['recovered'])[verdict]
+
+def replay(run: dict) -> tuple:
+    "`(coaching, did, holds)` for a run kept by `bench/bench_coach_truth.py --save`: its verdict read again, what training longer did, and whether that bears the verdict out."
+    c = Coaching.read(run['history'], tuple(run['guess']), run['inflated'])
+    did = more_training(run['history'], run['after'], run['n_classes'], run['guess'][0])
+    return c, did, verdict_holds(c.verdict, did)
 
 # %% ../nbs/04_train.ipynb #039f8d26
 _SUM_NOTE = ('error_rate + accuracy = 1: with one label per image, each validation image is either right or wrong, '
