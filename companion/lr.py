@@ -11,36 +11,46 @@ import numpy as np, torch
 from .env import show_progress          # first: it also silences torch's `torch.jit.script` FutureWarning
 from fastai.basics import *
 from fastai.callback.progress import ProgressCallback
+from fastai.vision.core import PILImage
 from fastai.callback.schedule import minimum, steep, valley, slide
 from .announce import PhaseAnnouncer
 from .learner import preserved, check_batches
 from copy import deepcopy
 
 # %% auto #0
-__all__ = ['stretch', 'LRReport']
+__all__ = ['FALL', 'MARGIN', 'MIN_POINTS', 'TRUTH', 'fall_levels', 'fall', 'LRReport', 'image_side', 'cpu_hint']
 
 # %% ../nbs/03_lr.ipynb #4c2de804
-def stretch(lrs,              # learning rates of the curve
-            losses,           # their (smoothed) losses
-            num_it: int=100,  # steps of the run (the signature of fastai's suggestion functions)
-            frac: float=0.5   # how fast, relative to the steepest point, the loss must fall to count as steep
-           ):
-    "Suggest the middle (on a log scale) of the widest run of lrs where the loss falls at least `frac` as fast as at its steepest."
+FALL, MARGIN, MIN_POINTS = 0.8, 0.4, 5   # measured with bench/bench_lr_truth.py: see the markdown above
+
+def fall_levels(losses) -> tuple:
+    "`(top, i, drop)`: the early level (median of the first eighth), the index of the lowest loss, and the fall between them."
+    losses = np.asarray(losses, dtype=float)
+    top = float(np.median(losses[:max(3, len(losses)//8)]))
+    i = int(np.argmin(losses))
+    return top, i, top - float(losses[i])
+
+def fall(lrs,                   # learning rates of the curve
+         losses,                # their (smoothed) losses
+         num_it: int=100,       # steps of the run (the signature of fastai's suggestion functions)
+         frac: float=FALL,      # how much of its fall the loss must have made
+         margin: float=MARGIN   # decades the pick keeps below the lowest point
+        ):
+    "Suggest the lr where the loss has made `frac` of its fall from its early level to its lowest, `margin` decades below the lowest at least."
     lrs, losses = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
-    if len(lrs) < 4: return None, (None, None), None
-    x = np.log10(lrs)
-    slope = np.gradient(losses, x)
-    if not slope.min() < -1e-3*np.abs(losses).mean(): return None, (None, None), None   # no real descent
-    good, runs, start = slope <= frac*slope.min(), [], None
-    for i,g in enumerate([*good, False]):
-        if g and start is None: start = i
-        if not g and start is not None: runs.append((start, i-1)); start = None
-    a,b = max(runs, key=lambda r: (x[r[1]]-x[r[0]], -slope[r[0]:r[1]+1].mean()))
-    lr = float(10**((x[a]+x[b])/2))
-    return lr, (lr, float(np.interp(np.log10(lr), x, losses))), (float(lrs[a]), float(lrs[b]))
+    if len(lrs) < 2*MIN_POINTS: return None, (None, None), None
+    top, i, drop = fall_levels(losses)
+    if drop < 0.05*abs(top): return None, (None, None), None              # no real fall
+    j = i
+    while j > 0 and losses[j-1] <= top - frac*drop: j -= 1                  # back from the lowest point while below the mark
+    s = j
+    while s > 0 and losses[s-1] < top - 0.1*drop: s -= 1                    # where the fall starts
+    if i - s < MIN_POINTS: return None, (None, None), None                 # a dip a few points long: noise
+    lr = min(float(lrs[j]), float(lrs[i])*10**-margin)
+    return lr, (lr, float(np.interp(np.log10(lr), np.log10(lrs), losses))), (float(lrs[s]), float(lrs[i]))
 
 # %% ../nbs/03_lr.ipynb #aa908e38
-_METHODS = {'minimum': minimum, 'steep': steep, 'valley': valley, 'slide': slide, 'stretch': stretch}
+_METHODS = {'minimum': minimum, 'steep': steep, 'valley': valley, 'slide': slide, 'fall': fall}
 
 @dataclass
 class LRReport:
@@ -49,17 +59,18 @@ class LRReport:
     steep: float|None = None
     valley: float|None = None
     slide: float|None = None
-    stretch: float|None = None
+    fall: float|None = None
     pick: float|None = None
     pick_name: str = ''
     reason: str = ''
     warnings: list = field(default_factory=list)
     points: dict = field(default_factory=dict)
-    stretch_range: tuple|None = None
+    fall_range: tuple|None = None
     lrs: list = field(default_factory=list)
     losses: list = field(default_factory=list)
     num_it: int = 100
     stopped_at: float|None = None
+    hint: str = ''
 
     def __iter__(self): return iter((self.minimum, self.steep))   # the book's `lr_min, lr_steep = ...`
     def __len__(self): return 2
@@ -71,12 +82,22 @@ class LRReport:
     @property
     def suggestions(self) -> dict: return {k: getattr(self, k) for k in _METHODS}
     def as_dict(self) -> dict: return {k: deepcopy(v) for k,v in self.__dict__.items()}
+    @classmethod
+    def from_curve(cls,
+                   lrs,                    # learning rates of an lr_find run (`learn.recorder.lrs`)
+                   losses,                 # their smoothed losses (`learn.recorder.losses`)
+                   num_it: int|None=None,  # the steps asked for; None: as many as recorded
+                   start_lr: float=1e-7,   # the run's first lr
+                   end_lr: float=10        # the lr the run grew towards
+                  ) -> LRReport:
+        "The report on a recorded curve: every suggestion, the pick and its reason, warnings (any saved curve can be replayed)."
+        return _read_curve(lrs, losses, num_it=len(lrs) if num_it is None else num_it, start_lr=start_lr, end_lr=end_lr)
 
     def __str__(self):
         f = lambda v: '   —   ' if v is None else f'{v:.2e}'
         out = ['lr_find suggestions:'] + [f"  {'→' if k==self.pick_name else ' '} {k:<8} {f(v)}" for k,v in self.suggestions.items()]
         out.append(f'pick: {f(self.pick)} ({self.pick_name}) — {self.reason}')
-        out += [f'warning: {w}' for w in self.warnings]
+        out += [f'warning: {w}' for w in self.warnings] + ([f'hint: {self.hint}'] if self.hint else [])
         return '\n'.join(out)
     __repr__ = __str__
 
@@ -84,14 +105,14 @@ class LRReport:
              skip_end: int=5,   # points left out at the end, where the loss shoots up
              ax=None            # draw here; None: a new figure
             ):
-        "Loss against learning rate (log scale), a marker per suggestion, the steep stretch shaded, the pick starred."
+        "Loss against learning rate (log scale), a marker per suggestion, the fall shaded, the pick starred."
         import matplotlib.pyplot as plt
         if ax is None: fig, ax = plt.subplots(figsize=(6, 4))
         else: fig = ax.figure
         n = max(len(self.lrs)-skip_end, 1)
         ax.plot(self.lrs[:n], self.losses[:n], c='C0')
         ax.set_xscale('log'); ax.set_xlabel('learning rate'); ax.set_ylabel('loss (smoothed)')
-        if self.stretch_range: ax.axvspan(*self.stretch_range, color='C2', alpha=0.15, label='longest steep stretch')
+        if self.fall_range: ax.axvspan(*self.fall_range, color='C2', alpha=0.15, label='the fall')
         for i,(k,(lr,loss)) in enumerate(self.points.items()):
             if lr is not None and loss is not None and np.isfinite(loss): ax.plot(lr, loss, 'o', c=f'C{i+1}', label=f'{k} {lr:.1e}')
         if self.pick is not None:
@@ -102,6 +123,34 @@ class LRReport:
         return fig
 
 # %% ../nbs/03_lr.ipynb #74ed217f
+# Each suggestion's worst valid loss over the best, on the learnable pipelines of bench/bench_lr_truth.py
+# (tests/test_lr.py recomputes these from the runs saved in tests/fixtures/lr_curves/)
+TRUTH = {'fall': 1.0, 'valley': 1.0, 'minimum': 1.0, 'steep': 1.0, 'slide': 1.0}
+
+def _agree(r: LRReport) -> list:
+    "The other suggestions within 3× of the pick: agreement is evidence."
+    return [k for k,v in r.suggestions.items() if v and k != r.pick_name and max(v, r.pick)/min(v, r.pick) <= 3]
+
+def _fall_reason(r: LRReport, lrs, losses) -> str:
+    top, i, drop = fall_levels(losses)
+    low, lr_low = float(losses[i]), float(lrs[i])
+    if math.isclose(r.fall, lr_low*10**-MARGIN, rel_tol=1e-6):
+        why = (f'{10**MARGIN:.1f}× below the lowest loss ({low:.3g} at {lr_low:.1e}), where the loss has made most of its fall '
+               f'from {top:.3g}: any closer and it is about to turn up')
+    else: why = f'where the loss has made {FALL:.0%} of its fall, from {top:.3g} to its lowest, {low:.3g} at {lr_low:.1e}'
+    ag = _agree(r)
+    return why + (f"; {' and '.join(ag)} agree{'s' if len(ag) == 1 else ''} within 3×" if ag else '; no other suggestion is within 3×') + '.'
+
+def _far(r: LRReport) -> list:
+    "A warning for each suggestion over 100× from the pick, with what the ground truth says of it."
+    out = []
+    for k,v in r.suggestions.items():
+        if not v or k == r.pick_name or max(v, r.pick)/min(v, r.pick) <= 100: continue
+        out.append(f"{k} ({v:.1e}) is {max(v, r.pick)/min(v, r.pick):.0f}× {'lower' if v < r.pick else 'higher'} than the pick: "
+                   f"on the course pipelines of bench_lr_truth, {k} trained to up to {TRUTH[k]:.1f}× the best valid loss, "
+                   f"the {r.pick_name} pick to at most {TRUTH[r.pick_name]:.2f}×")
+    return out
+
 def _read_curve(lrs, losses, num_it: int=100, start_lr: float=1e-7, end_lr: float=10) -> LRReport:
     lrs, losses = [float(o) for o in lrs], [float(o) for o in losses]
     r = LRReport(lrs=lrs, losses=losses, num_it=num_it, stopped_at=lrs[-1] if lrs else None)
@@ -117,7 +166,7 @@ def _read_curve(lrs, losses, num_it: int=100, start_lr: float=1e-7, end_lr: floa
     if len(x) < 20:
         ws.append(f'too few points ({len(x)}) to read the curve: run with a larger num_it (e.g. num_it=200) or a smaller batch size.')
     for k,f in _METHODS.items():
-        if k == 'stretch': lr, pt, rng = stretch(x.numpy(), y.numpy(), num_it); r.stretch_range = rng
+        if k == 'fall': lr, pt, rng = fall(x.numpy(), y.numpy(), num_it); r.fall_range = rng
         else:
             try: lr, pt = f(x, y, num_it)
             except (IndexError, ValueError, RuntimeError): lr, pt = None, (None, None)
@@ -125,23 +174,20 @@ def _read_curve(lrs, losses, num_it: int=100, start_lr: float=1e-7, end_lr: floa
         setattr(r, k, lr)      # each marker sits on the curve at the lr suggested (fastai marks minimum's at 10x its suggestion)
         r.points[k] = (lr, float(np.interp(np.log10(lr), np.log10(x.numpy()), y.numpy()))) if lr and len(x) else (None, None)
     if len(y) >= 2:
-        fall = (float(y[0]) - float(y.min())) / max(abs(float(y[0])), 1e-12)
-        if fall < 0.05:
-            ws.append(f'flat curve: the loss fell only {fall:.1%} — is the model frozen with nothing to train, already trained, '
+        drop = (float(y[0]) - float(y.min())) / max(abs(float(y[0])), 1e-12)
+        if drop < 0.05:
+            ws.append(f'flat curve: the loss fell only {drop:.1%} — is the model frozen with nothing to train, already trained, '
                       'or is the loss independent of the weights?')
-    found = [v for v in r.suggestions.values() if v]
-    if len(found) > 1 and max(found)/min(found) > 10:
-        ws.append(f'the suggestions are {max(found)/min(found):.0f}× apart: try two of them for an epoch each and keep the better.')
-    lr_at_min = float(x[y.argmin()]) if len(y) else None
-    if r.stretch and lr_at_min and r.stretch <= lr_at_min:
-        lo, hi = r.stretch_range
-        r.pick, r.pick_name = r.stretch, 'stretch'
-        r.reason = f'middle of the longest steep stretch ({lo:.0e} to {hi:.0e}): the loss falls steeply over this whole range.'
+    if r.fall:
+        r.pick, r.pick_name = r.fall, 'fall'
+        r.reason = _fall_reason(r, x.numpy(), y.numpy())
     elif r.valley:
-        r.pick, r.pick_name, r.reason = r.valley, 'valley', "no clear steep stretch before the lowest loss, so fastai's default (valley)."
+        r.pick, r.pick_name = r.valley, 'valley'
+        r.reason = f"no clear fall (a loss falling over {MIN_POINTS} points or more, by more than 5 %), so fastai's default (valley)."
     elif r.minimum:
         r.pick, r.pick_name, r.reason = r.minimum, 'minimum', 'a tenth of the lr at the lowest loss: the only suggestion this curve allows.'
     else: r.reason = 'no suggestion could be read from this curve: see the warnings and the plot.'
+    if r.pick: ws += _far(r)
     return r
 
 # %% ../nbs/03_lr.ipynb #b6d8b9e0
@@ -149,6 +195,26 @@ def _one_bar(learn: Learner) -> list:
     "The callback that gives `lr_find` one bar over all its batches: none if an announcer is attached or no bar is."
     bars = [c for c in learn.cbs if isinstance(c, ProgressCallback)]
     return [] if not bars or any(isinstance(c, PhaseAnnouncer) for c in bars) else [PhaseAnnouncer(lines=False)]
+
+def image_side(dls) -> int|None:
+    "The longest side of the training images a batch holds: from the last transform that sets a size, else the first item; None if not images."
+    side = None
+    for p in (getattr(dls.train, 'after_item', None), getattr(dls.train, 'after_batch', None)):
+        for t in getattr(p, 'fs', ()):
+            if getattr(t, 'size', None) is not None: side = max(tuplify(t.size))
+    if side is not None: return int(side)
+    try: x = dls.train.dataset[0][0]
+    except Exception: return None
+    return max(x.size) if isinstance(x, PILImage) else None
+
+def cpu_hint(learn: Learner, num_it: int=100) -> str:
+    "One line before a slow `lr_report`: on the CPU with images over 64 px, how many epochs the run costs and what makes it quicker."
+    ps = list(learn.model.parameters())
+    side = image_side(learn.dls)
+    if not ps or ps[0].device.type != 'cpu' or side is None or side <= 64: return ''
+    n = max(len(learn.dls.train), 1)
+    return (f'on the CPU, lr_report trains {num_it} batches of {side}-px images, about {num_it/n:.0f} epochs of this data: '
+            'lr_report(num_it=50) takes half the time, and a DataBlock at size 64 makes every batch quicker.')
 
 @patch
 @delegates(Learner.lr_find, but=['show_plot', 'suggest_funcs'])
@@ -161,9 +227,12 @@ def lr_report(self: Learner,
              ) -> LRReport:
     "Run `lr_find` once; return every suggestion, the pick, warnings and the curve, with the learner left exactly as it was."
     check_batches(self)   # no batch to run: say why, rather than fastai's ZeroDivisionError
+    hint = cpu_hint(self, num_it)
+    if hint: print(f'hint: {hint}', flush=True)
     with preserved(self), self.added_cbs(_one_bar(self)):
         self.lr_find(start_lr=start_lr, end_lr=end_lr, num_it=num_it, show_plot=False, suggest_funcs=None, **kwargs)
         lrs, losses = list(self.recorder.lrs), [float(o) for o in self.recorder.losses]
     r = _read_curve(lrs, losses, num_it=num_it, start_lr=start_lr, end_lr=end_lr)
+    r.hint = hint
     if show_plot: r.plot()
     return r

@@ -1,11 +1,11 @@
 "lr_report on real digits: weights, optimizer, RNGs, shuffling and callbacks as before; read-only learn.path; the book's unpacking."
-import random
+import json, math, random, sys
 from copy import deepcopy
 from pathlib import Path
 import numpy as np, pytest, torch
 from fastai.vision.all import set_seed, Callback
 from companion.learner import learner, image_dls
-from companion.lr import LRReport
+from companion.lr import LRReport, TRUTH
 
 def _learn(path, seed=0):
     "A learner with its optimizer already made (as after a first fit), so that lr_report has an optimizer state to put back."
@@ -55,8 +55,47 @@ def test_read_only_path_and_book_unpacking(digits37_path, tmp_path):
     lr_min, lr_steep = rep                                   # the book: lr_min, lr_steep = learn.lr_find()
     assert (lr_min, lr_steep) == (rep.minimum, rep.steep) == (rep.lr_min, rep.lr_steep)
     assert 1e-7 < lr_min < 10 and 1e-7 < lr_steep < 10
-    assert set(rep.suggestions) == {'minimum', 'steep', 'valley', 'slide', 'stretch'}
+    assert set(rep.suggestions) == {'minimum', 'steep', 'valley', 'slide', 'fall'}
     assert rep.pick in [v for v in rep.suggestions.values() if v] and rep.reason
     fig = rep.plot()
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert any(l.startswith('valley') for l in labels) and any(l.startswith('pick') for l in labels)
+
+
+FIXTURES = Path(__file__).parent/'fixtures'/'lr_curves'
+
+def _bench():
+    "bench/bench_lr_truth.py, for its scoring: which runs learned, and each suggestion's valid loss over the best."
+    sys.path.insert(0, str(Path(__file__).parent.parent/'bench'))
+    import bench_lr_truth
+    return bench_lr_truth
+
+def _curve(name): return json.loads((FIXTURES/f'{name}.json').read_text())
+
+def test_chapter2_curves_pick_in_the_fall():
+    "The chapter-2 curves (RandomResizedCrop + aug_transforms at 128 px, presizing, a pretrained body) start with a noise dip that the old reading picked (1e-6); the pick is in the real fall."
+    for name in ('ch2_resnet18_128', 'presizing_resnet18_64', 'ch2_resnet18_64_pretrained'):
+        res = _curve(name)
+        r = LRReport.from_curve(res['lrs'], res['losses'])
+        assert r.pick_name == 'fall' and 1e-4 <= r.pick <= 1e-1, (name, r)
+        lo, hi = r.fall_range
+        assert lo < r.pick < hi and ('of its fall' in r.reason or 'below the lowest loss' in r.reason), (name, r)
+
+def test_truth_is_what_the_saved_runs_say():
+    "lr.TRUTH, quoted in the warnings, is each suggestion's worst valid loss over the best on the judged pipelines of the saved bench runs; every pick today's rules make has a run."
+    bench = _bench()
+    res = [json.loads(f.read_text()) for f in sorted(FIXTURES.glob('*.json'))]
+    assert len(res) >= 8, [r['name'] for r in res]
+    judged = [r for r in res if bench.learnable(r)]
+    assert len(judged) >= 5, [r['name'] for r in judged]
+    for c in bench.COLS:
+        worst = max(bench.ratios(r)[c] for r in judged)
+        assert math.isfinite(worst), f'{c}: a pick without a run: run `python bench/bench_lr_truth.py --replay` and update lr.TRUTH'
+        assert TRUTH[c] == pytest.approx(worst, abs=0.006), (c, TRUTH[c], worst)
+
+def test_far_suggestion_says_what_the_truth_found():
+    res = _curve('presizing_resnet18_64')
+    r = LRReport.from_curve(res['lrs'], res['losses'])
+    far = [w for w in r.warnings if w.startswith('steep')]
+    assert far and f"{TRUTH['steep']:.1f}×" in far[0] and f"{TRUTH['fall']:.2f}×" in far[0], r.warnings
+    assert not any('try two' in w for w in r.warnings)
