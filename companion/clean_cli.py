@@ -4,12 +4,12 @@
 
 # %% ../nbs/06f_clean_cli.ipynb #61fff830
 from __future__ import annotations
-import sys, argparse, warnings
+import re, sys, argparse, warnings
 from pathlib import Path
 from .clean_journal import JournalWarning
 from .clean import Cleaner
 from .clean_gallery import gallery, read_decisions
-from .cli import DefaultsHelp
+from .cli import DefaultsHelp, CommandParser, USER_ERRORS
 
 # %% auto #0
 __all__ = ['clean_cli']
@@ -20,9 +20,13 @@ def _cli_path(p: str, root: Path) -> str:
     q = Path(p)
     return str(q.resolve()) if not q.is_absolute() and q.exists() and not (root/q).exists() else p
 
+def _as_command(msg: str, again) -> str:
+    "`msg` in a terminal's words: a `Cleaner` method it names, `undo()`, is the subcommand of that name, `companion clean undo ROOT`."
+    return re.sub(r'\b(list|plan|apply|undo|recover)\(\)', lambda m: f'`{again(m[1])}`', msg)
+
 def _clean_parser():
     "The argparse tree of `companion clean`: one subparser per subcommand, each taking ROOT first."
-    ap = argparse.ArgumentParser(prog='companion clean', usage='companion clean SUBCOMMAND ROOT [ARGS] [--options]',
+    ap = CommandParser(prog='companion clean', usage='companion clean SUBCOMMAND ROOT [ARGS] [--options]',
                                  description='Journaled, undoable data cleaning: nothing is ever unlinked; deleted files go to ROOT/.companion/quarantine.')
     root = argparse.ArgumentParser(add_help=False)
     root.add_argument('root', metavar='ROOT', help='the data set folder that holds the label folders, or the images (the journal lives in ROOT/.companion)')
@@ -51,13 +55,13 @@ def _clean_parser():
 
 # %% ../nbs/06f_clean_cli.ipynb #21086985
 def _list(c: Cleaner, a, again):
-    print(c)
+    print(_as_command(str(c), again))
     for k in c.marks.values(): print(f"  {k['action']:<7} {k['path']}" + (f"  → {k['to']}" if k.get('to') else ''))
     for mv in c.moved.values(): print(f'  applied {mv.action:<7} {mv.src}  →  {mv.dst}')
 
 def _mark(c: Cleaner, a, again):
     rows = [(_cli_path(p, c.root), 'relabel' if a.relabel else a.action, a.relabel) for p in a.paths]
-    print(f'marked {len(c.mark_many(rows))} files; {c}')
+    print(f'marked {len(c.mark_many(rows))} files; ' + _as_command(str(c), again))
 
 def _plan_or_apply(c: Cleaner, a, again):
     if a.csv:
@@ -104,4 +108,7 @@ def clean_cli(argv: list|None=None # the arguments after `companion clean`: SUBC
         warnings.showwarning = lambda msg, *_, **__: print(f'companion clean: warning: {msg}', file=sys.stderr)
         c = Cleaner(a.root, labeller=a.label_re)
         again = lambda cmd: f'companion clean {cmd} {c.root}' + (f" --label_re '{a.label_re}'" if a.label_re else '')
-        return _SUBCOMMANDS[a.cmd](c, a, again) or 0
+        try: return _SUBCOMMANDS[a.cmd](c, a, again) or 0
+        except USER_ERRORS as e:
+            if e.args and isinstance(e.args[0], str): e.args = (_as_command(e.args[0], again), *e.args[1:])
+            raise

@@ -4,13 +4,15 @@
 
 # %% ../nbs/09_cli.ipynb #a1845cc9
 from __future__ import annotations
-import os, re, sys, argparse, importlib, inspect, types
+import __future__, os, re, sys, ast, argparse, contextlib, difflib, importlib, importlib.util, inspect, shutil, textwrap, types
+from pathlib import Path
 import companion.env        # before any subcommand imports fastai: it silences torch's `torch.jit.script` FutureWarning
 from typing import Annotated, Union, get_args, get_origin
 from fastcore.docments import docments
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'COMMANDS', 'DefaultsHelp', 'parser_for', 'run_parsed', 'main']
+__all__ = ['USER_ERRORS', 'COMMANDS', 'CHECKS', 'DefaultsHelp', 'closest', 'CommandParser', 'parser_for', 'run_parsed',
+           'from_source', 'check_folder', 'check_files', 'wrap', 'Wrapped', 'terminal_output', 'main']
 
 # %% ../nbs/09_cli.ipynb #61bde056
 USER_ERRORS = (OSError, ValueError, LookupError, ImportError, NotImplementedError)
@@ -24,6 +26,38 @@ class DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
     def _get_help_string(self, action):
         return action.help if action.default is None or action.nargs == 0 else super()._get_help_string(action)
 
+def closest(word: str, names) -> str:
+    "' (did you mean NAME?)' for the name in `names` closest to `word`; '' when none is close."
+    m = difflib.get_close_matches(word, list(names), n=1, cutoff=0.6)
+    return f' (did you mean {m[0]}?)' if m else ''
+
+def _options(p: argparse.ArgumentParser) -> list:
+    "Every option of `p` and of its subcommands."
+    res = []
+    for a in p._actions:
+        res += a.option_strings
+        if isinstance(a, argparse._SubParsersAction): res += [o for sp in a.choices.values() for o in _options(sp)]
+    return res
+
+def _hint(message: str, p: argparse.ArgumentParser) -> str:
+    "The closest name to what `message` says was refused: an option `p` doesn't have, or a value not among the choices."
+    if m := re.match(r'unknown option (\S+)', message): return closest(m[1], _options(p))
+    if m := re.search(r"invalid choice: '?([^' ]*)'? \(choose from (.*)\)", message):
+        return closest(m[1], [c.strip(" '") for c in m[2].split(',')])
+    return ''
+
+class CommandParser(argparse.ArgumentParser):
+    "`ArgumentParser` of a `companion` command: options only as spelled (no abbreviations), a usage error in one line with the closest name."
+    def __init__(self, *args, allow_abbrev: bool=False, **kwargs): super().__init__(*args, allow_abbrev=allow_abbrev, **kwargs)
+    def parse_known_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else list(args)
+        known = _options(self)
+        for a in args[:args.index('--')] if '--' in args else args:   # before argparse takes the next word for a positional
+            if a.startswith('--') and a.split('=')[0] not in known: self.error(f"unknown option {a.split('=')[0]}")
+        return super().parse_known_args(args, namespace)
+    def error(self, message: str):
+        self.exit(2, f'{self.prog}: {message}{_hint(message, self)}; `{self.prog} --help` lists the options\n')
+
 def _unwrap(anno) -> tuple:
     "The type, help text and `add_argument` settings in an annotation: `int`, `int|None` or `Annotated[int, 'help', dict(nargs='+')]`."
     help, kw = None, {}
@@ -34,9 +68,9 @@ def _unwrap(anno) -> tuple:
     if get_origin(anno) in (Union, types.UnionType): anno = next(a for a in get_args(anno) if a is not type(None))
     return (str if anno is inspect.Parameter.empty else anno), help, kw
 
-def parser_for(func, prog: str|None=None) -> argparse.ArgumentParser:
-    "An `ArgumentParser` for `func`: a parameter without a default is positional, one with a default is `--name`, a `bool` is a switch (`--no-name` when it is on by default); the help is its docment or `Annotated` text, with its default."
-    p = argparse.ArgumentParser(prog=prog, description=func.__doc__, formatter_class=DefaultsHelp)
+def parser_for(func, prog: str|None=None) -> CommandParser:
+    "A `CommandParser` for `func`: a parameter without a default is positional, one with a default is `--name`, a `bool` is a switch (`--no-name` when it is on by default); the help is its docment or `Annotated` text, with its default."
+    p = CommandParser(prog=prog, description=func.__doc__, formatter_class=DefaultsHelp)
     for k, v in docments(func, full=True, returns=False, eval_str=True).items():
         typ, help, kw = _unwrap(v.anno)
         help, has_default = help or v.docment or '', v.default is not inspect.Parameter.empty
@@ -47,13 +81,15 @@ def parser_for(func, prog: str|None=None) -> argparse.ArgumentParser:
         p.add_argument(f'--{k}' if kw.pop('opt', has_default) else k, type=typ, help=help, **kw)
     return p
 
-def run_parsed(func, argv: list, prog: str) -> int:
-    "Parse `argv` into `func`'s parameters with `parser_for` and call it: an `int` result is the exit code, any other result is printed."
-    args = vars(parser_for(func, prog).parse_args(list(map(str, argv))))
-    r = func(**args)
+def _exit_code(r) -> int:
+    "A command's result as its exit code: an `int` is the code, anything else is printed and the code is 0."
     if isinstance(r, int) and not isinstance(r, bool): return r
     if r is not None: print(r)
     return 0
+
+def run_parsed(func, argv: list, prog: str) -> int:
+    "Parse `argv` into `func`'s parameters with `parser_for` and call it: an `int` result is the exit code, any other result is printed."
+    return _exit_code(func(**vars(parser_for(func, prog).parse_args(list(map(str, argv))))))
 
 # %% ../nbs/09_cli.ipynb #bee64646
 COMMANDS = {
@@ -73,18 +109,114 @@ def _usage() -> str:
     return 'usage: companion COMMAND [ARGS...]   (companion COMMAND --help for its options)\n\ncommands:\n' + \
         '\n'.join(f'  {k:<{w}}  {h}' for k,(_,h) in COMMANDS.items())
 
+# %% ../nbs/09_cli.ipynb #3845fde4
+def _load(spec: str):
+    "The function at `spec`, 'module:name', imported."
+    mod, name = spec.split(':')
+    return getattr(importlib.import_module(mod), name)
+
+def from_source(spec: str):
+    "The function at `spec`, 'module:name', defined from its module's source without running the module; None when it needs more than its own text."
+    mod, name = spec.split(':')
+    try:
+        fn = importlib.util.find_spec(mod).origin
+        node = next(n for n in ast.parse(Path(fn).read_text(), fn).body if isinstance(n, ast.FunctionDef) and n.name == name)
+        ns = dict(Path=Path, Annotated=Annotated, Union=Union)
+        exec(compile(ast.Module([node], []), fn, 'exec', flags=__future__.annotations.compiler_flag, dont_inherit=True), ns)
+        return ns[name]
+    except Exception: return None   # no source, or a decorator or default that needs the module: the caller imports it
+
+def _command_parser(spec: str, prog: str) -> CommandParser:
+    "The parser of the command function at `spec`, without importing its module where its source is enough."
+    if f := from_source(spec):
+        try: return parser_for(f, prog)
+        except NameError: pass      # an annotation names something of its module (`choices=TARGETS`)
+    return parser_for(_load(spec), prog)
+
+def check_folder(path) -> Path:
+    "`path` as a `Path` when it is a folder; else `FileNotFoundError` that says where relative paths start."
+    if not Path(path).is_dir(): raise FileNotFoundError(f'no folder at {path}: check the path (relative paths start from {Path.cwd()})')
+    return Path(path)
+
+def check_files(paths: list) -> list:
+    "`paths` when each is a file; else `FileNotFoundError` naming those that aren't."
+    if bad := [str(p) for p in paths if not Path(p).is_file()]:
+        raise FileNotFoundError(f"no file at {', '.join(bad[:3])}{' and %d more' % (len(bad)-3) if len(bad) > 3 else ''}: "
+                                f'check the paths (relative paths start from {Path.cwd()})')
+    return paths
+
+# the argument of a command that names something to read, and the check it gets before the command's module is imported
+CHECKS = {'train': ('folder', 'companion.learner:check_split'), 'predict': ('images', 'companion.cli:check_files')}
+
+def _check(cmd: str, args: dict):
+    "Run the check of `cmd`'s argument in `CHECKS`, defined from its source where that is enough (no fastai)."
+    if cmd not in CHECKS: return
+    arg, spec = CHECKS[cmd]
+    (from_source(spec) or _load(spec))(args[arg])
+
+# %% ../nbs/09_cli.ipynb #51cb92b3
+def wrap(line: str, width: int) -> str:
+    "`line` broken at spaces to fit `width` columns, the later lines indented under its text."
+    if len(line) <= width or '\t' in line: return line
+    indent = len(line) - len(line.lstrip(' '))
+    m = re.match(r' *(?:[-*•→▶✔✖] |\S.*?\S {2,}(?=\S))', line)
+    hang = len(m[0]) if m and len(m[0]) <= width // 2 else indent
+    return textwrap.fill(line[indent:], width, initial_indent=' '*indent, subsequent_indent=' '*hang, break_long_words=False, break_on_hyphens=False)
+
+class Wrapped:
+    "A text stream that writes each complete line through `wrap` at the terminal's width; a bar's redraw (`\\r`) passes as it is."
+    def __init__(self, f): self.f, self.part = f, ''
+    def write(self, s: str) -> int:
+        *lines, self.part = (self.part + s).split('\n')
+        w = shutil.get_terminal_size().columns
+        for l in lines: self.f.write((l if '\r' in l else wrap(l, w)) + '\n')
+        if '\r' in self.part: self.f.write(self.part); self.part = ''
+        return len(s)
+    def flush(self):
+        if self.part: self.f.write(self.part); self.part = ''
+        self.f.flush()
+    def __getattr__(self, k): return getattr(self.f, k)
+
+def _is_terminal(f) -> bool:
+    try: return f.isatty()
+    except (AttributeError, ValueError): return False
+
+@contextlib.contextmanager
+def terminal_output():
+    "Within: stdout and stderr `Wrapped` where they are a terminal."
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = (Wrapped(f) if _is_terminal(f) else f for f in saved)
+    try: yield
+    finally:
+        for f in (sys.stdout, sys.stderr): f.flush()
+        sys.stdout, sys.stderr = saved
+
+# %% ../nbs/09_cli.ipynb #60a010dc
+def _pipe_closed() -> int:
+    "The reader of our output has gone (`companion clean list | head`): stop without a word, 141 as a shell says for a closed pipe."
+    with contextlib.suppress(OSError, ValueError): os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # Python's last flush writes nowhere
+    return 141
+
 def main(argv: list|None=None) -> int:
     "Entry point of the `companion` command."
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ('-h', '--help', 'help'): print(_usage()); return 0
     if argv[0] in ('-V', '--version'):
         from companion import __version__; print(__version__); return 0
-    cmd, rest = argv[0], argv[1:]
-    if cmd not in COMMANDS: print(f"companion: unknown command {cmd!r}\n\n{_usage()}", file=sys.stderr); return 2
-    mod, fn = COMMANDS[cmd][0].split(':')
-    f = getattr(importlib.import_module(mod), fn)
-    rest = _spelled(rest)
-    try: return (f(rest) if fn.endswith('_cli') else run_parsed(f, rest, f'companion {cmd}')) or 0
-    except USER_ERRORS as e:
-        if os.environ.get('COMPANION_DEBUG'): raise
-        print(f'companion {cmd}: {e}', file=sys.stderr); return 1
+    cmd, rest = argv[0], _spelled(argv[1:])
+    if cmd not in COMMANDS:
+        print(f"companion: unknown command {cmd!r}{closest(cmd, COMMANDS)}; `companion --help` lists the commands", file=sys.stderr); return 2
+    spec, prog = COMMANDS[cmd][0], f'companion {cmd}'
+    with terminal_output():
+        try:
+            if spec.endswith('_cli'): rc = _load(spec)(rest) or 0
+            else:
+                args = vars(_command_parser(spec, prog).parse_args(rest))
+                _check(cmd, args)
+                rc = _exit_code(_load(spec)(**args))
+            sys.stdout.flush()
+            return rc
+        except BrokenPipeError: return _pipe_closed()
+        except USER_ERRORS as e:
+            if os.environ.get('COMPANION_DEBUG'): raise
+            print(f'{prog}: {e}', file=sys.stderr); return 1
