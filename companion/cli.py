@@ -47,14 +47,14 @@ def _hint(message: str, p: argparse.ArgumentParser) -> str:
     return ''
 
 class CommandParser(argparse.ArgumentParser):
-    "`ArgumentParser` of a `companion` command: options only as spelled (no abbreviations), a usage error in one line with the closest name."
+    "`ArgumentParser` of a `companion` command: options as fastcore spells them or with dashes (`_spelled`), never abbreviated; a usage error in one line with the closest name."
     def __init__(self, *args, allow_abbrev: bool=False, **kwargs): super().__init__(*args, allow_abbrev=allow_abbrev, **kwargs)
     def parse_known_args(self, args=None, namespace=None):
-        args = sys.argv[1:] if args is None else list(args)
+        args = list(map(str, sys.argv[1:] if args is None else args))
         known = _options(self)
         for a in args[:args.index('--')] if '--' in args else args:   # before argparse takes the next word for a positional
-            if a.startswith('--') and a.split('=')[0] not in known: self.error(f"unknown option {a.split('=')[0]}")
-        return super().parse_known_args(args, namespace)
+            if a.startswith('--') and _spelled([a.split('=')[0]])[0] not in known: self.error(f"unknown option {a.split('=')[0]}")
+        return super().parse_known_args(_spelled(args), namespace)
     def error(self, message: str):
         self.exit(2, f'{self.prog}: {message}{_hint(message, self)}; `{self.prog} --help` lists the options\n')
 
@@ -203,13 +203,13 @@ def main(argv: list|None=None) -> int:
     if not argv or argv[0] in ('-h', '--help', 'help'): print(_usage()); return 0
     if argv[0] in ('-V', '--version'):
         from companion import __version__; print(__version__); return 0
-    cmd, rest = argv[0], _spelled(argv[1:])
+    cmd, rest = argv[0], argv[1:]
     if cmd not in COMMANDS:
         print(f"companion: unknown command {cmd!r}{closest(cmd, COMMANDS)}; `companion --help` lists the commands", file=sys.stderr); return 2
     spec, prog = COMMANDS[cmd][0], f'companion {cmd}'
     with terminal_output():
         try:
-            if spec.endswith('_cli'): rc = _load(spec)(rest) or 0
+            if spec.endswith('_cli'): rc = _load(spec)(_spelled(rest)) or 0   # `clean` and `space` parse their own tree
             else:
                 args = vars(_command_parser(spec, prog).parse_args(rest))
                 _check(cmd, args)

@@ -8,7 +8,7 @@ import hashlib, inspect, json, os, re, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['Journey', 'Lesson2', 'Summary', 'summary_md', 'lesson2']
+__all__ = ['Journey', 'Lesson2', 'as_text', 'Summary', 'summary_md', 'lesson2']
 
 # %% ../nbs/20_lesson2.ipynb #171f497f
 class Journey:
@@ -45,7 +45,7 @@ class Journey:
         self.chain = hashlib.sha256((self.chain + name + json.dumps(settings or {}, sort_keys=True, default=str)).encode()).hexdigest()[:16]
         done = self.state.get(name)
         if not self.force and done and done['key'] == self.chain and all((self.out/f).exists() for f in done.get('files', [])):
-            self._say(f"✔ {name}: done before ({done['secs']:.0f} s then), skipped — use force to run it again")
+            self._say(f"✔ {name}: done before ({done['secs']:.0f} s then), skipped (--force, or force=True, runs it again)")
             return done['result']
         self._say(f"▶ {name}")
         t0 = time.time()
@@ -57,6 +57,8 @@ class Journey:
         return res
 
 # %% ../nbs/20_lesson2.ipynb #41f631cc
+from .cli import check_folder
+
 def _save_fig(fig, fn: Path) -> str:
     "Save a pyplot figure and close it, so that it is not drawn again at the end of a notebook cell."
     import matplotlib.pyplot as plt
@@ -73,7 +75,7 @@ class Lesson2:
         known = {k: p.default for k, p in inspect.signature(lesson2).parameters.items() if k not in ('folder', 'label_re')}
         if bad := sorted(set(opts) - set(known)): raise TypeError(f"Lesson2 has no setting {', '.join(bad)}: use lesson2's options ({', '.join(known)})")
         for k, v in (known | opts).items(): setattr(self, k, v)
-        self.folder, self.out, self.labeller = (Path(folder) if folder else None), Path(self.out), labeller
+        self.folder, self.out, self.labeller = (check_folder(folder) if folder else None), Path(self.out), labeller   # before anything is written
         self.title = self.title or ('Handwritten digits' if folder is None else self.folder.name)
         self.j = Journey(self.out, force=self.force, quiet=quiet)
         self.say = self.j._say
@@ -299,10 +301,18 @@ def publish(self: Lesson2) -> dict:
     return self.j('push', run, dict(push=self.push))
 
 # %% ../nbs/20_lesson2.ipynb #230dfbda
+def as_text(md: str) -> str:
+    "Markdown as a terminal shows it: headings underlined, no `**` or backticks; indented commands as they are."
+    out = []
+    for l in md.split('\n'):
+        if m := re.match(r'(#+) (.*)', l): out += [m[2], ('=' if len(m[1]) == 1 else '-') * len(m[2])]
+        else: out.append(l if l.startswith('    ') else re.sub(r'\*\*(.+?)\*\*|`([^`]+)`', lambda m: m[1] or m[2], l))
+    return '\n'.join(out)
+
 class Summary(dict):
-    "The journey's results, step by step (a dict); printed, or shown in a notebook, as the Markdown of `summary.md`."
+    "The journey's results, step by step (a dict); shown in a notebook as the Markdown of `summary.md`, printed as plain text (`as_text`)."
     def __init__(self, S: dict, md: str): super().__init__(S); self.md = md
-    def __str__(self): return self.md
+    def __str__(self): return as_text(self.md)
     def _repr_markdown_(self): return self.md
 
 @patch
@@ -339,7 +349,8 @@ def summary_md(S: dict, out: Path) -> str:
     if 'after' in S: L.append(f"- after cleaning: **{S['after']['accuracy']:.4f}** (coach: {S['after']['verdict']})")
     L += ['', '## What was flagged and why', '', f"{iss['flagged']} images flagged:"] + [f"- {k}: {v}" for k,v in sorted(iss['reasons'].items(), key=lambda kv: -kv[1])]
     if 'recall_top10' in iss:
-        L.append(f"- of the {iss['n_flipped']} flipped labels, the top 10 % of the ranking holds {iss['recall_top10']:.0%}; plain top losses would hold {iss['recall_top10_top_losses']:.0%}")
+        n = iss['n_flipped']; found = lambda r: f'{round(r*n)} of {n}'
+        L.append(f"- labels flipped on purpose in the first 10 % of label_issues.csv: {found(iss['recall_top10'])}; in the first 10 % of plain top losses: {found(iss['recall_top10_top_losses'])}")
     if S['interpret']['most_confused']: L.append('- most confused (actual → predicted, count): ' + ', '.join(f'{a}→{p} ({n})' for a,p,n in S['interpret']['most_confused']))
     L += ['', '## Where every file went', '']
     q = au['quarantined']

@@ -134,8 +134,8 @@ def test_cli_export_and_predict(small_learn, tmp_path):
     assert all(0 < float(c) <= 1 for *_, c in lines[:-1])
     res = run_cli('predict', tmp_path/'nowhere', files[0])
     assert res.returncode == 1 and res.stderr.startswith('companion predict: ') and 'no recipe.json' in res.stderr, res.stderr
-    res = run_cli('predict', tmp_path/'model')   # no image: argparse's usage error
-    assert res.returncode == 2 and 'usage: companion predict' in res.stderr
+    res = run_cli('predict', tmp_path/'model')   # no image: a usage error, one line
+    assert res.returncode == 2 and res.stderr.startswith('companion predict: ') and 'images' in res.stderr, res.stderr
 
 # load_learner_safely: the real failures, reproduced with real export files
 
