@@ -11,8 +11,9 @@ from typing import Annotated, Union, get_args, get_origin
 from fastcore.docments import docments
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'COMMANDS', 'CHECKS', 'DefaultsHelp', 'closest', 'CommandParser', 'parser_for', 'run_parsed',
-           'from_source', 'check_folder', 'check_files', 'wrap', 'Wrapped', 'terminal_output', 'main']
+__all__ = ['USER_ERRORS', 'COMMANDS', 'CHECKS', 'AS_COMMAND', 'DefaultsHelp', 'closest', 'CommandParser', 'parser_for',
+           'run_parsed', 'from_source', 'check_folder', 'check_files', 'wrap', 'Wrapped', 'terminal_output',
+           'as_command', 'main']
 
 # %% ../nbs/09_cli.ipynb #61bde056
 USER_ERRORS = (OSError, ValueError, LookupError, ImportError, NotImplementedError)
@@ -159,7 +160,7 @@ def wrap(line: str, width: int) -> str:
     "`line` broken at spaces to fit `width` columns, the later lines indented under its text."
     if len(line) <= width or '\t' in line: return line
     indent = len(line) - len(line.lstrip(' '))
-    m = re.match(r' *(?:[-*•→▶✔✖] |\S.*?\S {2,}(?=\S))', line)
+    m = re.match(r' *(?:[-*•→▶✔✖●] |\S.*?\S {2,}(?=\S))', line)
     hang = len(m[0]) if m and len(m[0]) <= width // 2 else indent
     return textwrap.fill(line[indent:], width, initial_indent=' '*indent, subsequent_indent=' '*hang, break_long_words=False, break_on_hyphens=False)
 
@@ -191,6 +192,18 @@ def terminal_output():
         for f in (sys.stdout, sys.stderr): f.flush()
         sys.stdout, sys.stderr = saved
 
+# %% ../nbs/09_cli.ipynb #49810cc5
+# Python calls that library messages suggest, and the command that does the same from a terminal
+AS_COMMAND = ((r"(?:companion\.predict\.)?export_model\(learn, [^)]*\)(?: or `companion export`)?", '`companion export EXPORT_PKL MODEL_DIR`'),
+              (r'build_space\(model_dir, "([^"]*)"\)', r'`companion space build MODEL_DIR \1`'),
+              (r'build_space\(\.\.\., examples=FOLDER\)', '`companion space build MODEL_DIR SPACE_DIR --examples FOLDER`'),
+              (r"Predictor\.load\(dir, backend='(\w+)'\)", r'--backend \1'), (r"backend='(\w+)'", r'--backend \1'))
+
+def as_command(msg: str) -> str:
+    "`msg` in a terminal's words: each Python call in `AS_COMMAND` as its `companion` command."
+    for pat, cmd in AS_COMMAND: msg = re.sub(pat, cmd, msg)
+    return msg
+
 # %% ../nbs/09_cli.ipynb #60a010dc
 def _pipe_closed() -> int:
     "The reader of our output has gone (`companion clean list | head`): stop without a word, 141 as a shell says for a closed pipe."
@@ -219,4 +232,4 @@ def main(argv: list|None=None) -> int:
         except BrokenPipeError: return _pipe_closed()
         except USER_ERRORS as e:
             if os.environ.get('COMPANION_DEBUG'): raise
-            print(f'{prog}: {e}', file=sys.stderr); return 1
+            print(f'{prog}: {as_command(str(e))}', file=sys.stderr); return 1

@@ -58,3 +58,13 @@ def test_terminal_lines_wrap_at_words(tmp_path):
     shown = _in_terminal([COMPANION, 'clean', 'list', str(root)]).strip().split('\n')
     assert len(shown) > 1 and all(len(l) <= 100 for l in shown if ' ' in l.strip()), shown   # a path longer than the terminal is a word of its own
     assert ' '.join(l.strip() for l in shown) == piped, shown
+
+def test_messages_name_commands_not_python_calls(tmp_path):
+    "A terminal user is told the command to run, not a Python call: `companion space build`, `companion clean undo ROOT`."
+    r = run_cli('space', 'check', tmp_path)
+    assert r.returncode == 1 and r.stderr.count('\n') == 1 and f'`companion space build MODEL_DIR {tmp_path}`' in r.stderr and 'build_space(' not in r.stderr, r.stderr
+    root = tmp_path/'data'; (root/'3').mkdir(parents=True); (root/'3'/'a.png').write_bytes(b'x')
+    assert run_cli('clean', 'mark', root, root/'3'/'a.png', '--delete').returncode == 0
+    assert run_cli('clean', 'apply', root).returncode == 0
+    r = run_cli('clean', 'mark', root, '3/a.png', '--keep')        # moved by the apply
+    assert r.returncode == 1 and f'`companion clean undo {root}` brings it back' in r.stderr and 'undo()' not in r.stderr, r.stderr
