@@ -142,8 +142,8 @@ def check_folder(path) -> Path:
 def check_files(paths: list) -> list:
     "`paths` when each is a file; else `FileNotFoundError` naming those that aren't."
     if bad := [str(p) for p in paths if not Path(p).is_file()]:
-        raise FileNotFoundError(f"no file at {', '.join(bad[:3])}{' and %d more' % (len(bad)-3) if len(bad) > 3 else ''}: "
-                                f'check the paths (relative paths start from {Path.cwd()})')
+        more = f' and {len(bad)-3} more' if len(bad) > 3 else ''
+        raise FileNotFoundError(f"no file at {', '.join(bad[:3])}{more}: check the paths (relative paths start from {Path.cwd()})")
     return paths
 
 # the argument of a command that names something to read, and the check it gets before the command's module is imported
