@@ -87,6 +87,7 @@ def pipelines():
     from companion.learner import learner, image_dls
     from companion.foundations.mnist import simple_net
     p = {
+        'readme_digits37':        (lambda d: learner(image_dls(d.d37)), 'one_cycle', 3),   # the README's first cell: train(image_dls(path), epochs=3)
         'digits_small_cnn':       (lambda d: learner(image_dls(d.digits)), 'one_cycle', 3),
         'ch2_resnet18_64':        (lambda d: chapter2(d, 64), 'one_cycle', 4),
         'ch2_resnet18_128':       (lambda d: chapter2(d, 128), 'one_cycle', 4),
@@ -156,7 +157,7 @@ def bench(name, make, how, epochs, data) -> dict:
     sugg = {k: v for k,v in rep.suggestions.items() if k in ('valley', 'minimum', 'steep', 'slide')}
     r = LRReport.from_curve(rep.lrs, rep.losses)
     seeds = {}
-    for lr in [*SWEEP, r.pick, *sugg.values()]: run(seeds, make, how, epochs, lr, data)
+    for lr in [*SWEEP, r.pick, r.fall, *sugg.values()]: run(seeds, make, how, epochs, lr, data)
     runs = {k: float(np.mean(v)) for k,v in seeds.items()}
     return dict(name=name, how=how, epochs=epochs, lrs=rep.lrs, losses=rep.losses, runs=runs, seeds=seeds, suggestions=sugg, chance=guess,
                 seconds_lr_report=t_lr, seconds_epoch=t_epoch, pick=r.pick, pick_name=r.pick_name, reason=r.reason)
@@ -207,6 +208,7 @@ def journey(data, literal=False) -> dict:
     book does; otherwise read fastai's valley off lr_report's curve (the same function on the same curve, one run less)."""
     from fastai.vision.all import DataBlock, ImageBlock, CategoryBlock, get_image_files, RandomSplitter, parent_label, \
         RandomResizedCrop, aug_transforms, vision_learner, resnet18, error_rate, set_seed
+    import companion.lr  # noqa: F401  (learn.lr_report)
     pretrain_body(data)
     from test_journeys import photo_folder
     path = data.tmp/'bears'
@@ -239,25 +241,27 @@ def main(argv=None):
     p.add_argument('--only', nargs='*', help='pipelines to run (default: all)')
     p.add_argument('--save', action='store_true', help='write curves and runs to tests/fixtures/lr_curves/')
     p.add_argument('--replay', action='store_true', help='no training: read the saved fixtures, train only lrs not run before')
-    p.add_argument('--journey', choices=['yes', 'no', 'literal'], default='yes', help="the README's chapter-2 cells, pick against valley")
+    p.add_argument('--journey', choices=['yes', 'no', 'literal', 'only'], default='yes',
+                   help="the README's chapter-2 cells, pick against valley ('literal': lr_find() run for the valley; 'only': that alone)")
     a = p.parse_args(argv)
     warnings.filterwarnings('ignore')
     import torch; torch.set_num_threads(int(os.environ.get('BENCH_THREADS', os.cpu_count() or 1)))   # 1 when another bench shares the cores
     tmp = Path(tempfile.mkdtemp())
     ps = pipelines()
     if 'timm_resnet18_64' not in ps: print('timm is not installed: its pipeline is left out')
-    names = a.only or list(ps)
+    names = [] if a.journey == 'only' else a.only or list(ps)
     results, data = [], None
     for n in names:
         fx = FIXTURES/f'{n}.json'
         if a.replay and fx.exists():
             res = json.loads(fx.read_text())
             from companion.lr import LRReport
-            pick = LRReport.from_curve(res['lrs'], res['losses']).pick
-            if pick and f'{pick:.3g}' not in res['seeds']:
-                data = data or Data(tmp)
-                run(res['seeds'], *ps[n], pick, data)
-                res['runs'] = {k: float(np.mean(v)) for k,v in res['seeds'].items()}
+            rep = LRReport.from_curve(res['lrs'], res['losses'])
+            for lr in (rep.pick, rep.fall):                  # a changed rule: train what it picks now
+                if lr and f'{lr:.3g}' not in res['seeds']:
+                    data = data or Data(tmp)
+                    run(res['seeds'], *ps[n], lr, data)
+            res['runs'] = {k: float(np.mean(v)) for k,v in res['seeds'].items()}
         else:
             data = data or Data(tmp)
             t = time.perf_counter()
@@ -267,7 +271,7 @@ def main(argv=None):
             FIXTURES.mkdir(parents=True, exist_ok=True)
             fx.write_text(json.dumps(res, indent=0, default=float))
         results.append(res)
-    table(results)
-    if a.journey != 'no': journey(data or Data(tmp), literal=a.journey == 'literal')
+    if results: table(results)
+    if a.journey != 'no': journey(data or Data(tmp), literal=a.journey in ('literal', 'only'))
 
 if __name__ == '__main__': main()

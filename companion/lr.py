@@ -21,7 +21,7 @@ from copy import deepcopy
 __all__ = ['FALL', 'MARGIN', 'MIN_POINTS', 'TRUTH', 'fall_levels', 'fall', 'LRReport', 'image_side', 'cpu_hint']
 
 # %% ../nbs/03_lr.ipynb #4c2de804
-FALL, MARGIN, MIN_POINTS = 0.8, 0.4, 5   # measured with bench/bench_lr_truth.py: see the markdown above
+FALL, MARGIN, MIN_POINTS = 0.6, 0.4, 5   # measured with bench/bench_lr_truth.py: see the markdown above
 
 def fall_levels(losses) -> tuple:
     "`(top, i, drop)`: the early level (median of the first eighth), the index of the lowest loss, and the fall between them."
@@ -123,23 +123,35 @@ class LRReport:
         return fig
 
 # %% ../nbs/03_lr.ipynb #74ed217f
-# Each suggestion's worst valid loss over the best, on the learnable pipelines of bench/bench_lr_truth.py
+# The worst valid loss over the best that the pick and each suggestion reached on the judged pipelines of bench/bench_lr_truth.py
 # (tests/test_lr.py recomputes these from the runs saved in tests/fixtures/lr_curves/)
-TRUTH = {'fall': 1.0, 'valley': 1.0, 'minimum': 1.0, 'steep': 1.0, 'slide': 1.0}
+TRUTH = {'pick': 3.97, 'fall': 113.66, 'valley': 27.03, 'minimum': 59.14, 'steep': 114.13, 'slide': 18.48}
 
 def _agree(r: LRReport) -> list:
     "The other suggestions within 3× of the pick: agreement is evidence."
     return [k for k,v in r.suggestions.items() if v and k != r.pick_name and max(v, r.pick)/min(v, r.pick) <= 3]
 
-def _fall_reason(r: LRReport, lrs, losses) -> str:
+def _fall_words(r: LRReport, lrs, losses) -> str:
+    "What `fall` read on this curve, in words."
     top, i, drop = fall_levels(losses)
     low, lr_low = float(losses[i]), float(lrs[i])
     if math.isclose(r.fall, lr_low*10**-MARGIN, rel_tol=1e-6):
-        why = (f'{10**MARGIN:.1f}× below the lowest loss ({low:.3g} at {lr_low:.1e}), where the loss has made most of its fall '
-               f'from {top:.3g}: any closer and it is about to turn up')
-    else: why = f'where the loss has made {FALL:.0%} of its fall, from {top:.3g} to its lowest, {low:.3g} at {lr_low:.1e}'
+        return f'fall is {10**MARGIN:.1f}× below the lowest loss ({low:.3g} at {lr_low:.1e}), where the loss is about to turn up'
+    return f'fall is where the loss has made {FALL:.0%} of its fall, from {top:.3g} to its lowest ({low:.3g} at {lr_low:.1e})'
+
+def _readings(r: LRReport) -> list:
+    "The suggestions this curve gave, lowest lr first."
+    return sorted((k for k,v in r.suggestions.items() if v), key=lambda k: getattr(r, k))
+
+def _pick_reason(r: LRReport, lrs, losses) -> str:
+    "Why the middle reading: the readings in order, what fall read, who agrees, and what the ground truth found for each."
+    ks = _readings(r)
     ag = _agree(r)
-    return why + (f"; {' and '.join(ag)} agree{'s' if len(ag) == 1 else ''} within 3×" if ag else '; no other suggestion is within 3×') + '.'
+    return (f"the middle of the {len(ks)} readings of the curve ({', '.join(f'{k} {getattr(r, k):.1e}' for k in ks)}): as many read a lower "
+            "rate as a higher one, so no reading thrown off by noise or by the curve's shape can move the pick; "
+            + (_fall_words(r, lrs, losses) + '; ' if r.fall else '') + (f"{' and '.join(ag)} agree{'s' if len(ag) == 1 else ''} within 3×; " if ag else '')
+            + f"on the bench's course pipelines the middle reading trained to at most {TRUTH['pick']:.1f}× the best valid loss, "
+            + ', '.join(f'{k} alone to {TRUTH[k]:.0f}×' for k in ('valley', 'fall', 'steep')) + '.')
 
 def _far(r: LRReport) -> list:
     "A warning for each suggestion over 100× from the pick, with what the ground truth says of it."
@@ -148,7 +160,7 @@ def _far(r: LRReport) -> list:
         if not v or k == r.pick_name or max(v, r.pick)/min(v, r.pick) <= 100: continue
         out.append(f"{k} ({v:.1e}) is {max(v, r.pick)/min(v, r.pick):.0f}× {'lower' if v < r.pick else 'higher'} than the pick: "
                    f"on the course pipelines of bench_lr_truth, {k} trained to up to {TRUTH[k]:.1f}× the best valid loss, "
-                   f"the {r.pick_name} pick to at most {TRUTH[r.pick_name]:.2f}×")
+                   f"the pick to at most {TRUTH['pick']:.2f}×")
     return out
 
 def _read_curve(lrs, losses, num_it: int=100, start_lr: float=1e-7, end_lr: float=10) -> LRReport:
@@ -178,14 +190,17 @@ def _read_curve(lrs, losses, num_it: int=100, start_lr: float=1e-7, end_lr: floa
         if drop < 0.05:
             ws.append(f'flat curve: the loss fell only {drop:.1%} — is the model frozen with nothing to train, already trained, '
                       'or is the loss independent of the weights?')
-    if r.fall:
-        r.pick, r.pick_name = r.fall, 'fall'
-        r.reason = _fall_reason(r, x.numpy(), y.numpy())
+    ks = _readings(r)
+    if len(ks) >= 3:
+        r.pick_name = ks[(len(ks)-1)//2]                 # the middle one; of an even number, the lower of the two middle ones
+        r.pick = getattr(r, r.pick_name)
+        r.reason = _pick_reason(r, x.numpy(), y.numpy())
     elif r.valley:
         r.pick, r.pick_name = r.valley, 'valley'
-        r.reason = f"no clear fall (a loss falling over {MIN_POINTS} points or more, by more than 5 %), so fastai's default (valley)."
-    elif r.minimum:
-        r.pick, r.pick_name, r.reason = r.minimum, 'minimum', 'a tenth of the lr at the lowest loss: the only suggestion this curve allows.'
+        r.reason = f"too few readings of this curve to take their middle ({', '.join(ks)}), so fastai's default (valley)."
+    elif ks:
+        r.pick_name = ks[0]; r.pick = getattr(r, r.pick_name)
+        r.reason = f'the only reading this curve allows ({r.pick_name}, the lower one if two).'
     else: r.reason = 'no suggestion could be read from this curve: see the warnings and the plot.'
     if r.pick: ws += _far(r)
     return r
