@@ -217,7 +217,9 @@ def journey(data, literal=False) -> dict:
         set_seed(SEED, reproducible=True)
         bears = DataBlock(blocks=(ImageBlock, CategoryBlock), get_items=get_image_files, splitter=RandomSplitter(valid_pct=0.2, seed=42),
                           get_y=parent_label, item_tfms=RandomResizedCrop(128, min_scale=0.3), batch_tfms=aug_transforms())
-        return vision_learner(bears.dataloaders(path, num_workers=0), resnet18, metrics=error_rate)
+        learn = vision_learner(bears.dataloaders(path, num_workers=0), resnet18, metrics=error_rate)
+        learn.path = data.tmp                      # lr_find saves its temporary model under learn.path/models
+        return learn
     out = {}
     learn = cells()
     with learn.no_bar(), quiet(): rep = learn.lr_report(show_plot=False)
@@ -228,8 +230,10 @@ def journey(data, literal=False) -> dict:
     for k, lr in lrs.items():
         learn = cells()
         set_seed(SEED, reproducible=True)
-        with learn.no_bar(), learn.no_logging(): learn.fine_tune(4, lr)
-        out[k] = dict(lr=lr, valid_loss=float(learn.validate()[0]), error_rate=float(learn.validate()[1]))
+        with learn.no_bar(), learn.no_logging():
+            learn.fine_tune(4, lr)
+            v = learn.validate()
+        out[k] = dict(lr=lr, valid_loss=float(v[0]), error_rate=float(v[1]))
     print(f"\nthe README's chapter-2 cells, fine_tune(4) at the lr of (valid loss, error rate):")
     for k, v in out.items(): print(f"  {'lr_report pick' if k == 'pick' else 'fastai valley':<16}{v['lr']:>9.1e}{v['valid_loss']:>9.3f}{v['error_rate']:>8.1%}")
     r = out['pick']['valid_loss']/out['valley']['valid_loss']
