@@ -73,13 +73,13 @@ def _bench():
 def _curve(name): return json.loads((FIXTURES/f'{name}.json').read_text())
 
 def test_chapter2_curves_pick_in_the_fall():
-    "The chapter-2 curves (RandomResizedCrop + aug_transforms at 128 px, presizing, a pretrained body) start with a noise dip that the old reading picked (1e-6); the pick is in the real fall."
-    for name in ('ch2_resnet18_128', 'presizing_resnet18_64', 'ch2_resnet18_64_pretrained'):
+    "The chapter-2 curves start with a noise dip around 1e-6 where the old reading put its pick (5.2e-07 at 128 px, 1.4e-06 on presizing): the pick is in the real fall, even where steep takes the dip."
+    for name, dip in (('ch2_resnet18_128', False), ('ch2_resnet18_64', True), ('presizing_resnet18_64', True), ('ch2_resnet18_64_pretrained', True)):
         res = _curve(name)
         r = LRReport.from_curve(res['lrs'], res['losses'])
-        assert 1e-4 <= r.pick <= 1e-1 and r.steep < 1e-5, (name, r)          # steep took the dip; the pick did not
+        assert 1e-4 <= r.pick <= 1e-1 and (r.steep < 1e-5) == dip, (name, r)
         lo, hi = r.fall_range
-        assert lo < r.fall < hi and 'middle of the 5 readings' in r.reason, (name, r)
+        assert lo <= r.fall < hi and 'middle of the 5 readings' in r.reason, (name, r)
 
 def test_truth_is_what_the_saved_runs_say():
     "lr.TRUTH, quoted in the warnings, is each suggestion's worst valid loss over the best on the judged pipelines of the saved bench runs; every pick today's rules make has a run."
@@ -89,13 +89,14 @@ def test_truth_is_what_the_saved_runs_say():
     judged = [r for r in res if bench.learnable(r)]
     assert len(judged) >= 5, [r['name'] for r in judged]
     for c in ['pick', *bench.COLS]:
-        worst = max(bench.ratios(r)[c] for r in judged)
-        assert math.isfinite(worst), f'{c}: a pick without a run: run `python bench/bench_lr_truth.py --replay` and update lr.TRUTH'
-        assert TRUTH[c] == pytest.approx(worst, abs=0.006), (c, TRUTH[c], worst)
+        got = [(bench.ratios(r)[c], r['name']) for r in judged]
+        assert all(math.isfinite(v) for v,_ in got), f'{c}: a reading without a run: run `python bench/bench_lr_truth.py --replay` and update lr.TRUTH'
+        worst = max(got)
+        assert TRUTH[c][1] == worst[1] and TRUTH[c][0] == pytest.approx(worst[0], abs=0.006), (c, TRUTH[c], worst)
 
 def test_far_suggestion_says_what_the_truth_found():
     res = _curve('presizing_resnet18_64')
     r = LRReport.from_curve(res['lrs'], res['losses'])
     far = [w for w in r.warnings if w.startswith('steep')]
-    assert far and f"{TRUTH['steep']:.1f}×" in far[0] and f"{TRUTH['pick']:.2f}×" in far[0], r.warnings
+    assert far and f"{TRUTH['steep'][0]:.1f}× ({TRUTH['steep'][1]})" in far[0] and f"{TRUTH['pick'][0]:.1f}×" in far[0], r.warnings
     assert not any('try two' in w for w in r.warnings)
