@@ -1,5 +1,5 @@
 "lr_report on real digits: weights, optimizer, RNGs, shuffling and callbacks as before; read-only learn.path; the book's unpacking."
-import json, math, random, sys
+import json, math, random, sys, tempfile
 from copy import deepcopy
 from pathlib import Path
 import numpy as np, pytest, torch
@@ -50,8 +50,12 @@ def test_read_only_path_and_book_unpacking(digits37_path, tmp_path):
     learn.path = ro
     with learn.no_bar(), pytest.raises(OSError): learn.lr_find(num_it=10, show_plot=False)   # fastai's own lr_find fails here
     learn.path = ro
+    tmps = lambda: set(Path(tempfile.gettempdir()).glob('companion_*'))
+    before = tmps()
     with learn.no_bar(): rep = learn.lr_report(num_it=30, show_plot=False)
-    assert isinstance(rep, LRReport) and learn.path == ro and not (tmp_path/'models').exists()
+    assert isinstance(rep, LRReport) and learn.path == ro
+    assert [p.name for p in tmp_path.iterdir()] == ['kaggle_input.zip'] and tmps() <= before   # lr_find's save went to a folder now gone
+    assert not any(isinstance(v, LRReport) for v in learn.__dict__.values())   # nothing of companion's rides along in learn.export()
     lr_min, lr_steep = rep                                   # the book: lr_min, lr_steep = learn.lr_find()
     assert (lr_min, lr_steep) == (rep.minimum, rep.steep) == (rep.lr_min, rep.lr_steep)
     assert 1e-7 < lr_min < 10 and 1e-7 < lr_steep < 10
