@@ -10,9 +10,36 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # %% auto #0
-__all__ = ['IMAGE_INPUTS', 'FORMATS', 'IMAGE_EXTS', 'MAX_PIXELS', 'MAX_SIDE', 'ImageError', 'human_size', 'open_image_file',
-           'to_rgb', 'load_image', 'open_image', 'image_stats', 'training_stats', 'describe_training',
-           'unlike_training']
+__all__ = ['MAX_FILE_SIZE', 'MAX_PIXELS', 'MAX_SIDE', 'MAX_MODEL_SIDE', 'LARGE_PIXELS', 'LARGE_DECODES', 'MEMORY_BUDGET',
+           'MAX_MODEL_FILE', 'MAX_HEAD_FEATURES', 'MAX_HEAD_PARAMS', 'MAX_RECIPE_DEPTH', 'LIMITS', 'IMAGE_INPUTS',
+           'FORMATS', 'IMAGE_EXTS', 'mb_bytes', 'ImageError', 'human_size', 'open_image_file', 'to_rgb', 'load_image',
+           'open_image', 'image_stats', 'training_stats', 'describe_training', 'unlike_training']
+
+# %% ../nbs/07b_images.ipynb #f385bfb1
+MAX_FILE_SIZE = '10mb'      # the largest upload (Gradio's `max_file_size`); a data: URL is held to it too
+MAX_PIXELS = 40_000_000     # pixels in one upload, read from its header before decoding: a phone photo has about 12 million
+MAX_SIDE = 12_000           # pixels on an upload's longest side
+MAX_MODEL_SIDE = 2048       # pixels a side of what the model sees: beyond this a CPU server runs out of memory, not out of patience
+LARGE_PIXELS = 4_000_000    # an upload with more pixels is a large decode: large decodes take turns
+LARGE_DECODES = 1           # large decodes at a time: a 40-megapixel 16-bit or float upload peaks near 400 MB while it is converted
+MEMORY_BUDGET = '1gb'       # what one app process stays under with every limit reached at once (bench/bench_load.py measures it)
+MAX_MODEL_FILE = '300mb'    # the largest model.onnx / model.safetensors / model.pt2 loaded: loading takes about twice the file
+MAX_HEAD_FEATURES = 8192    # the widest layer a recipe's `lin_ftrs` may ask for
+MAX_HEAD_PARAMS = 50_000_000  # weights in the head a recipe's architecture arguments ask for (200 MB as float32)
+MAX_RECIPE_DEPTH = 6        # nesting of lists and objects in recipe.json
+
+LIMITS = dict(max_file_size=MAX_FILE_SIZE, max_pixels=MAX_PIXELS, max_side=MAX_SIDE, max_model_side=MAX_MODEL_SIDE,
+              large_pixels=LARGE_PIXELS, large_decodes=LARGE_DECODES, memory_budget=MEMORY_BUDGET, max_model_file=MAX_MODEL_FILE,
+              max_head_features=MAX_HEAD_FEATURES, max_head_params=MAX_HEAD_PARAMS, max_recipe_depth=MAX_RECIPE_DEPTH)
+
+def mb_bytes(size: str|int) -> int:
+    "A size as Gradio writes it ('10mb', '1gb', '500kb') or a number of bytes, as a number of bytes."
+    if isinstance(size, int): return size
+    n = size.strip().lower()
+    for unit, k in (('gb', 10**9), ('mb', 10**6), ('kb', 10**3), ('b', 1)):
+        if n.endswith(unit): return int(float(n[:-len(unit)])*k)
+    return int(float(n))
+
 
 # %% ../nbs/07b_images.ipynb #d96d6837
 class ImageError(ValueError):
@@ -24,7 +51,6 @@ class ImageError(ValueError):
 IMAGE_INPUTS = 'a path, bytes, a file object, a PIL image or a uint8 numpy array'
 FORMATS = 'png, jpeg, webp, gif, bmp or tiff'
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.webp', '.gif', '.bmp')   # what example folders and Space builders pick up
-MAX_PIXELS, MAX_SIDE = 40_000_000, 12_000   # a phone photo has about 12 megapixels
 
 def human_size(n: int) -> str:
     "A number of bytes as a person reads it: '2.3 MB', '45.0 kB', '12 bytes'."
@@ -69,6 +95,7 @@ def open_image_file(src, # a path, bytes or a file object
     if max(w, h) > max_side:
         raise ImageError(f'{name} is {w}×{h} pixels: sides longer than {max_side} px are refused. Crop or resize it and try again.', 'Image too long')
     return im
+
 
 # %% ../nbs/07b_images.ipynb #6153e88d
 def to_rgb(im: Image.Image) -> tuple[Image.Image, str]:

@@ -12,13 +12,10 @@ if __name__ == 'companion_runtime': from companion_images import *   # in a Spac
 else: from companion.images import *
 
 # %% auto #0
-__all__ = ['MAX_MODEL_SIDE', 'ARCH_MODULES', 'resize_image', 'crop_pad', 'squishes', 'fit_image', 'resample', 'crop_ratio',
-           'steps', 'item_step', 'batch_step', 'fixes_size', 'bound_size', 'size_note', 'preprocess', 'display_labels',
-           'parse_labels', 'ModelFolderError', 'recipe_arch', 'check_recipe', 'read_recipe', 'cores', 'default_threads',
-           'onnx_session', 'build_model', 'Predictor']
-
-# %% ../nbs/07a_runtime.ipynb #c3ccc51b
-MAX_MODEL_SIDE = 2048   # pixels a side of what the model sees: beyond this a CPU server runs out of memory, not out of patience
+__all__ = ['ARCH_MODULES', 'resize_image', 'crop_pad', 'squishes', 'fit_image', 'resample', 'crop_ratio', 'steps', 'item_step',
+           'batch_step', 'fixes_size', 'bound_size', 'size_note', 'preprocess', 'display_labels', 'parse_labels',
+           'ModelFolderError', 'recipe_arch', 'check_recipe', 'read_recipe', 'cores', 'default_threads', 'onnx_session',
+           'build_model', 'Predictor']
 
 # %% ../nbs/07a_runtime.ipynb #769d135d
 _NP_PAD = {'zeros': 'constant', 'border': 'edge', 'reflection': 'reflect'}
