@@ -1,5 +1,6 @@
 "companion.foundations: the from-scratch lessons, checked on real data with real training."
-import warnings
+import base64, io, json, warnings
+from pathlib import Path
 import pytest
 import torch
 from fastai.torch_core import set_seed
@@ -48,6 +49,17 @@ def test_quadratic_explorer_button_takes_a_step():
     assert ex.loss < before and not torch.equal(ex.params, p0)
     ex.sliders['a'].value = 0.0
     assert ex.params[0] == 0.0
+
+WIDGET_VIEW = 'application/vnd.jupyter.widget-view+json'
+
+def test_explorer_picture_follows_its_state():
+    from companion.foundations.softmax import SoftmaxExplorer
+    ex = SoftmaxExplorer(classes=['3', '7'])
+    b1 = ex._repr_mimebundle_()
+    ex.sliders[0].value = 6.
+    b2 = ex._repr_mimebundle_()
+    assert b1[WIDGET_VIEW] == b2[WIDGET_VIEW] == {'version_major': 2, 'version_minor': 0, 'model_id': ex.widget.model_id}
+    assert b1['image/png'] != b2['image/png'] and b1['text/plain'] != b2['text/plain']
 
 # --- local minima ---------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from torch import tensor, Tensor
 import matplotlib.pyplot as plt
+from ..widgets import widget_bundle, fig_png
 
 # %% auto #0
 __all__ = ['book_speed', 'quad', 'mse', 'lstsq_quadratic', 'to_scaled', 'from_scaled', 'fit_quadratic', 'curvature', 'lr_sweep',
@@ -134,11 +135,13 @@ class QuadraticExplorer:
         self._busy = True
         for k,v in zip('abc', self.params): self.sliders[k].value = float(v)  # the slider clips; `params` keeps the exact value
         self._busy = False; self.draw()
+    def numbers(self) -> str: return f'MSE {self.loss:.3f}   a={self.params[0]:.5f} b={self.params[1]:.4f} c={self.params[2]:.4f}'
     def draw(self):
-        self.info.value = f'<b>MSE {self.loss:.3f}</b> &nbsp; a={self.params[0]:.5f} b={self.params[1]:.4f} c={self.params[2]:.4f}'
+        self.info.value = f'<b>{self.numbers()}</b>'
         with self.out:
             self.out.clear_output(wait=True)
             plot_fit(self.time, self.speed, self.params); plt.show()
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)
+    def _repr_mimebundle_(self, **kw):
+        "The live explorer where widgets run; elsewhere a picture of its curve and a line of its numbers."
+        fig, ax = plt.subplots(figsize=(5,3)); plot_fit(self.time, self.speed, self.params, ax=ax)
+        return widget_bundle(self.widget, fig_png(fig), f'QuadraticExplorer at {self.numbers()} (run the notebook to move its sliders)')

@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 import matplotlib.pyplot as plt
+from ..widgets import widget_bundle, fig_png
 
 # %% auto #0
 __all__ = ['softmax', 'log_softmax', 'nll', 'cross_entropy', 'ce_grad', 'sigmoid_as_softmax', 'mnist_loss', 'SoftmaxExplorer']
@@ -74,9 +75,16 @@ class SoftmaxExplorer:
                            + '<br>'.join(f'{c}: p={pi:.3f}, grad={g:+.3f}' for c, pi, g in zip(self.classes, p, self.grad)))
         with self.out:
             self.out.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(4, 2.5))
-            ax.bar(self.classes, p, color=['C2' if i == t else 'C0' for i in range(len(p))])
-            ax.set_ylim(0, 1); ax.set_title('softmax (green: the correct class)'); plt.show()
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)
+            self.bars(); plt.show()
+    def bars(self):
+        "Draw the softmax of the current activations, the correct class in green; return the figure."
+        p, t = softmax(self.acts)[0], self.target.value
+        fig, ax = plt.subplots(figsize=(4, 2.5))
+        ax.bar(self.classes, p, color=['C2' if i == t else 'C0' for i in range(len(p))])
+        ax.set_ylim(0, 1); ax.set_title('softmax (green: the correct class)')
+        return fig
+    def _repr_mimebundle_(self, **kw):
+        "The live explorer where widgets run; elsewhere a picture of its bars and a line of its numbers."
+        c = self.classes[self.target.value]
+        return widget_bundle(self.widget, fig_png(self.bars()),
+                             f'SoftmaxExplorer at cross-entropy {self.loss:.3f} for class {c} (run the notebook to move its sliders)')
