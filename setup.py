@@ -16,7 +16,8 @@ statuses = [ '1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Prod
 py_versions = '3.10 3.11 3.12 3.13'.split()
 
 requirements = shlex.split(cfg.get('requirements', ''))
-test_requirements = shlex.split(cfg.get('test_requirements', ''))
+extras = {k[:-len('_requirements')]: shlex.split(v) for k,v in cfg.items() if k.endswith('_requirements') and k[:-len('_requirements')] not in ('test', 'dev')}
+test_requirements = shlex.split(cfg.get('test_requirements', '')) + [r for v in extras.values() for r in v]   # the tests run every extra
 dev_requirements = shlex.split(cfg.get('dev_requirements', '')) + test_requirements
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
@@ -36,7 +37,7 @@ setuptools.setup(
     package_data = {'companion': ['templates/**/*.html', 'templates/**/*.js', 'templates/**/*.mjs', 'templates/**/*.css', 'templates/**/*.json',
                                   'templates/**/*.wasm', 'templates/**/*.txt', 'templates/**/vendor/**/*']},
     install_requires = requirements,
-    extras_require={ 'dev': dev_requirements, 'test': test_requirements },
+    extras_require={**extras, 'dev': dev_requirements, 'test': test_requirements},
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),

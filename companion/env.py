@@ -4,14 +4,14 @@
 
 # %% ../nbs/00_env.ipynb #491230bc
 from __future__ import annotations
-import os, sys, socket, tempfile, importlib.metadata as _md, threading
+import os, re, sys, socket, tempfile, importlib.metadata as _md, threading
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['WEIGHTS_HOST', 'detect_platform', 'storage_dir', 'setup_storage', 'versions', 'device_info', 'is_writable',
-           'free_port', 'cached_weights', 'weights_status', 'WeightsUnavailable', 'explain_weights_error',
-           'in_notebook', 'jupyter_server', 'widgets_frontend', 'widgets_check', 'widgets_status', 'show_progress',
-           'progress', 'Report', 'doctor']
+           'free_port', 'cached_weights', 'weights_status', 'WeightsUnavailable', 'explain_weights_error', 'extra_for',
+           'explain', 'install_hints', 'in_notebook', 'jupyter_server', 'widgets_frontend', 'widgets_check',
+           'widgets_status', 'show_progress', 'progress', 'Report', 'doctor']
 
 # %% ../nbs/00_env.ipynb #c79c8722
 import warnings
@@ -113,6 +113,58 @@ def explain_weights_error(arch_name: str, err: Exception) -> WeightsUnavailable:
     return WeightsUnavailable(
         f"Could not download the pretrained weights for {arch_name} ({type(err).__name__}: this machine looks offline): "
         f"pass pretrained=False to train from scratch, or copy the weights file into {ck} from a machine that is online.")
+
+# %% ../nbs/00_env.ipynb #32a7903a
+def _norm(name: str) -> str: return re.sub(r'[-_.]+', '_', name).lower()
+
+def extra_for(module: str) -> str|None:
+    "The extra of companion that installs `module` ('deploy', 'distrib'), from the installed package's requirements; None if none does."
+    try: reqs = _md.requires('companion') or []
+    except _md.PackageNotFoundError: return None
+    for r in reqs:
+        m = re.match(r'\s*([A-Za-z0-9_.-]+)[^;]*;\s*extra\s*==\s*"(\w+)"', r)
+        if m and m[2] not in ('dev', 'test') and _norm(m[1]) == _norm(module.split('.')[0]): return m[2]
+    return None
+
+def _weights_url(e: BaseException) -> str|None:
+    "The URL torch's hub was downloading when `e` was raised (a frame of torch/hub.py holds it); None if `e` came from elsewhere."
+    tb = e.__traceback__
+    while tb is not None:
+        f = tb.tb_frame
+        if f.f_code.co_filename.endswith(os.path.join('torch', 'hub.py')) and isinstance(f.f_locals.get('url'), str): return f.f_locals['url']
+        tb = tb.tb_next
+    return None
+
+def _missing(module: str) -> bool:
+    "Can't `module` be imported here? (A submodule missing from an installed package is another matter.)"
+    import importlib.util
+    try: return importlib.util.find_spec(module) is None
+    except (ImportError, ValueError): return True
+
+def explain(e: BaseException) -> str|None:
+    "One sentence for an error that `explain` knows (a module of an extra that is not installed, pretrained weights that can't be downloaded); None for others."
+    if isinstance(e, ModuleNotFoundError) and e.name and (x := extra_for(e.name)) and _missing(e.name.split('.')[0]):
+        return f'needs the {x} extra: pip install "companion[{x}]"'
+    if isinstance(e, OSError) and (url := _weights_url(e)):
+        return str(explain_weights_error(url.rsplit('/', 1)[-1].split('-')[0], e))
+    return None
+
+# %% ../nbs/00_env.ipynb #eaf70c38
+def _hinted(shell, etype, evalue, tb, tb_offset=None):
+    "IPython's traceback, with `explain`'s sentence under it; a failed weights download shows its last line only (`%tb` shows it all)."
+    hint = explain(evalue)
+    short = hint is not None and _weights_url(evalue) is not None
+    shell.showtraceback((etype, evalue, tb), tb_offset=tb_offset, exception_only=short)
+    if hint: print(f"companion: {hint}" + (' (the whole traceback: %tb)' if short else ''), file=sys.stderr)
+
+def install_hints(shell=None) -> bool:
+    "In IPython, print `explain`'s sentence under the errors it knows (IPython's `set_custom_exc`); False outside IPython."
+    if shell is None:
+        try: from IPython import get_ipython; shell = get_ipython()
+        except ImportError: return False
+    if shell is None: return False
+    shell.set_custom_exc((ModuleNotFoundError, OSError), _hinted)
+    return True
 
 # %% ../nbs/00_env.ipynb #74958ff4
 def in_notebook() -> bool:
