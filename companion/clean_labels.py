@@ -4,11 +4,11 @@
 
 # %% ../nbs/06b_clean_labels.ipynb #9ad4c716
 from __future__ import annotations
-import os, re, mimetypes
+import os, re, mimetypes, functools
 from pathlib import Path, PurePosixPath
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'check_label', 'Labeller']
+__all__ = ['IMAGE_SUFFIXES', 'check_label', 'Labeller', 'label_kind', 'check_single_label', 'learner_labeller']
 
 # %% ../nbs/06b_clean_labels.ipynb #5103b0cc
 def check_label(label # the label: any value, read as text
@@ -29,11 +29,12 @@ mimetypes.init()   # the system's type lists too, as after fastai's import: fast
 IMAGE_SUFFIXES = frozenset(k for k,v in mimetypes.types_map.items() if v.startswith('image/'))
 
 class Labeller:
-    "How a file's label is read: from its parent folder (`None` or 'folder'), by a regex with one group on its name, or by a function of its path or name."
+    "How a file's label is read: from its parent folder (`None` or 'folder'), by a regex with one group on its name, by a function of its path or name, or as a Learner reads it."
     def __init__(self,
-                 how=None): # None or 'folder' (the parent folder), a regex with one group around the label in the file name, or a function of the path or name
+                 how=None): # None or 'folder' (the parent folder), a regex with one group around the label in the file name, a function of the path or name, or a Learner (or its DataLoaders)
         self.how, self.f, self.pat, self._on = how, None, None, None
         if isinstance(how, Labeller): self.__dict__.update(how.__dict__); return
+        if hasattr(how, 'dls') or hasattr(how, 'train_ds'): self.__dict__.update(learner_labeller(how).__dict__); return
         if how is None or how == 'folder': self.by = self.key = 'folder'
         elif isinstance(how, (str, re.Pattern)):
             try: self.pat = re.compile(how)
@@ -43,7 +44,7 @@ class Labeller:
             self.by, self.key = 'name', f're:{self.pat.pattern}'
         elif callable(how): self.f, self.by, self.key = how, 'name', f"fn:{getattr(how, '__qualname__', None) or type(how).__name__}"
 
-        else: raise TypeError(f"labeller must be None, 'folder', a regex or a function of the path, not {type(how).__name__}")
+        else: raise TypeError(f"labeller must be None, 'folder', a regex, a function of the path or a Learner, not {type(how).__name__}")
 
     # `by`: 'folder' or 'name'; `key`: what a mark records, so that a mark made with one labeller is never applied with another
 
@@ -103,3 +104,59 @@ def _has_images(folder) -> bool:
     try:
         with os.scandir(folder) as it: return any(os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES for e in it)
     except OSError: return False
+
+# %% ../nbs/06b_clean_labels.ipynb #aaadd736
+_KINDS = {'multi-label': 'multi-label (MultiCategoryBlock: several labels per image)', 'regression': 'a regression (RegressionBlock: numbers, not labels)',
+          'other': 'not a classifier with one category per image', 'tensors': 'built on tensors, not on image files'}
+
+def label_kind(learn # a Learner or its DataLoaders
+              ) -> str:
+    "What `learn`'s targets are: 'category' (one label per image), 'multi-label', 'regression', 'other', or 'tensors' (no files)."
+    ds = getattr(getattr(learn, 'dls', learn), 'train_ds', None)
+    if not hasattr(ds, 'items'): return 'tensors'
+    tls = getattr(ds, 'tls', None)
+    steps = {type(t).__name__ for t in tls[1].tfms.fs} if tls is not None and len(tls) > 1 else set()
+    return ('category' if 'Categorize' in steps else 'multi-label' if steps & {'MultiCategorize', 'OneHotEncode'} else
+            'regression' if 'RegressionSetup' in steps else 'other')
+
+def check_single_label(learn,    # a Learner or its DataLoaders
+                       what: str # the tool that needs one label per image, e.g. 'label_issues'
+                      ):
+    "Raise TypeError, in one sentence naming what `what` supports, unless `learn` is a single-label classifier of image files."
+    k = label_kind(learn)
+    if k != 'category': raise TypeError(f'{what} works on single-label classifiers of image files (CategoryBlock: one label per image); this learner is {_KINDS[k]}')
+
+def _unwrap(t) -> tuple:
+    "(function, attribute) a fastai Transform was made from: `using_attr(f, 'name')` gives (f, 'name'), `parent_label` (parent_label, None)."
+    try: f = t.encodes.methods[0].implementation
+    except (AttributeError, IndexError, TypeError): return None, None
+    f = next((c.cell_contents for c in f.__closure__ or () if callable(c.cell_contents)), f)   # fastai wraps a callable that has no __name__
+    if isinstance(f, functools.partial) and getattr(f.func, '__name__', '') == '_using_attr' and len(f.args) == 2: return tuple(f.args)
+    return f, None
+
+def learner_labeller(learn,    # a Learner or its DataLoaders (single-label, over image files)
+                     n: int=64 # items checked: the labeller must read each the way the learner did
+                    ) -> Labeller:
+    "The `Labeller` that reads a file's label as `learn`'s DataLoaders do: the parent folder, the learner's regex on the name, or its label pipeline."
+    from fastai.data.transforms import Categorize, RegexLabeller
+    check_single_label(learn, 'reading labels from a Learner')
+    dls = getattr(learn, 'dls', learn); ds = dls.train_ds; items = ds.items; frame = hasattr(items, 'iloc')
+    fs = [t for t in ds.tls[1].tfms.fs if not isinstance(t, Categorize)]
+    idx = range(min(n, len(ds)))
+    paths = [Path(items.iloc[i, 0] if frame else items[i]) for i in idx]
+    labels = [str(dls.vocab[int(ds.tls[1][i])]) for i in idx]
+    if all(p.parent.name == l for p, l in zip(paths, labels)): return Labeller('folder')
+    if frame: raise ValueError("this learner reads its labels from a table (a DataFrame column), not from the files: "
+                               "pass labeller=... (a regex with one group on the file name, or a function such as is_cat) to say how the files carry them")
+    f, attr = _unwrap(fs[0]) if len(fs) == 1 else (None, None)
+    if isinstance(f, RegexLabeller) and attr == 'name' and f.pat.groups == 1:
+        lab = Labeller(f.pat if f.matcher == f.pat.search else re.compile(f'^(?:{f.pat.pattern})', f.pat.flags))
+    else:
+        def get(p):
+            for t in fs: p = t(p)
+            return p
+        get.__name__ = get.__qualname__ = getattr(f, '__qualname__', None) or getattr(f, '__name__', None) or "the learner's label function"
+        lab = Labeller(get)
+    bad = next(((p, l) for p, l in zip(paths, labels) if lab(p) != l), None)
+    if bad: raise ValueError(f"{lab!r} reads {lab(bad[0])!r} from {bad[0].name} where the learner reads {bad[1]!r}: pass labeller=... to say how labels are read")
+    return lab
