@@ -5,18 +5,19 @@
 # %% ../nbs/08_deploy.ipynb #f7c1150b
 from __future__ import annotations
 import argparse, inspect, json, platform, shutil, sys
+from typing import Annotated
 from pathlib import Path
 import companion
 from .images import describe_training, human_size
-from .static import SPACE_COLORS
-from .cli import DefaultsHelp
+from .static import SPACE_COLORS, model_file
+from .cli import CommandParser, DefaultsHelp, parser_for
 from .runtime import display_labels, parse_labels, recipe_arch
 from .spacecheck import *
 from .hub import *
 
 # %% auto #0
 __all__ = ['ZEROGPU_PYTHONS', 'ZEROGPU_TORCH', 'ZEROGPU_HEADER', 'app_path', 'space_modules', 'load_app', 'zerogpu_torch',
-           'space_python', 'build_space', 'space_parser', 'space_cli']
+           'space_python', 'build_space', 'space_parser', 'space_listing', 'space_cli']
 
 # %% ../nbs/08_deploy.ipynb #380529dc
 def app_path() -> Path:
@@ -67,9 +68,9 @@ def space_python(recipe: dict, target: str='cpu') -> str:
 
 def _torch_files(model_dir: Path, recipe: dict) -> list[str]:
     "The torch model files a ZeroGPU Space needs: safetensors weights (with a named architecture), else the `torch.export` program."
-    if (model_dir/'model.safetensors').exists() and recipe_arch(recipe): return ['model.safetensors']
-    prog = (recipe.get('files') or {}).get('program') or 'model.pt2'
-    if (model_dir/prog).exists(): return [prog]
+    weights, prog = model_file(model_dir, recipe, 'weights'), model_file(model_dir, recipe, 'program')
+    if weights.exists() and recipe_arch(recipe): return [weights.name]
+    if prog.exists(): return [prog.name]
     raise FileNotFoundError(f'{model_dir} holds no torch model (model.safetensors with its architecture, or model.pt2) for a ZeroGPU Space: '
                             'export with export_model(learn, dir), or build --target cpu / static to run model.onnx')
 
@@ -103,7 +104,8 @@ _WHAT = {'app.py': 'the Gradio app (`companion/app.py`): checks each upload, pre
 
 def _files_table(out: Path) -> str:
     rows = []
-    for f in sorted(o for o in out.rglob('*') if o.is_file() and o.name != 'README.md' and 'examples' not in o.relative_to(out).parts):
+    built = [out/n for n in _BUILT if n not in ('README.md', 'examples')]   # what this build wrote, not whatever else is in the folder
+    for f in sorted(o for p in built for o in (sorted(p.rglob('*')) if p.is_dir() else [p]) if o.is_file()):
         rel = f.relative_to(out).as_posix()
         rows.append(f'| `{rel}` | {_WHAT.get(rel, "")} | {human_size(f.stat().st_size)} |')
     exs = sorted((out/'examples').iterdir())
@@ -164,9 +166,9 @@ def _clear_for(out: Path, target: str):
 
 def build_space(model_dir: str|Path, # a model folder written by `export_model` or `companion export`
                 out_dir: str|Path, # the Space folder to write: new, empty, or an earlier build (rebuilt in place)
-                target: str|None=None, # 'cpu' (ONNX Runtime, paid plans), 'zerogpu' (torch on ZeroGPU, free accounts), 'static' (the browser runs it); None: `default_target`'s
+                target: Annotated[str, dict(choices=TARGETS)]=None, # 'cpu' (ONNX Runtime, paid plans), 'zerogpu' (torch on ZeroGPU, free accounts), 'static' (the browser runs it); None: `default_target`'s
                 title: str|None=None, # the Space's title, on its card and page; None: the recipe's (the data folder's name), else 'Image classifier'
-                examples=None, # a folder of images (one subfolder per label picks one per label) or a list of files; default: `model_dir`/examples
+                examples: Annotated[str, dict(nargs='+')]=None, # a folder of images (one subfolder per label picks one per label) or a list of files; default: `model_dir`/examples
                 n_examples: int|None=None, # at most this many examples (default: one per label)
                 top_k: int=3, # how many labels the app shows, with their probabilities
                 emoji: str='🔍', # the Space's emoji on the Hub
@@ -192,14 +194,14 @@ def build_space(model_dir: str|Path, # a model folder written by `export_model` 
     if target == 'static':
         from companion.static import build_static, check_page_recipe
         check_page_recipe(recipe, str(model_dir/'recipe.json'))
-        onnx = (recipe.get('files') or {}).get('onnx') or 'model.onnx'
+        onnx = model_file(model_dir, recipe, 'onnx').name
         if not (model_dir/onnx).exists(): raise FileNotFoundError(f'{model_dir} has no {onnx}: a static Space runs ONNX in the browser; export with export_model(learn, dir, onnx=True)')
         _clear_for(out, target)   # a rebuild for another target replaces the old build, once the new one can be made
         return build_static(model_dir, out, title=title, examples=examples, n_examples=n_examples, top_k=top_k, emoji=emoji, color=color,
                             short_description=short_description, labels=labels)
     import gradio
     from companion.static import pick_examples
-    files = _torch_files(model_dir, recipe) if target == 'zerogpu' else ['model.onnx']
+    files = _torch_files(model_dir, recipe) if target == 'zerogpu' else [model_file(model_dir, recipe, 'onnx').name]
     if not (model_dir/files[0]).exists():
         raise FileNotFoundError(f'{model_dir} has no model.onnx: export with export_model(learn, dir, onnx=True), or build --target zerogpu')
     if examples is None and (model_dir/'examples').is_dir(): examples = model_dir/'examples'
@@ -229,6 +231,7 @@ def build_space(model_dir: str|Path, # a model folder written by `export_model` 
     (out/'.gitattributes').write_text(''.join(f'*{e} filter=lfs diff=lfs merge=lfs -text\n' for e in ('.onnx', '.safetensors', '.pt2')))
     short = short_description or f'{len(recipe["vocab"])}-label image classifier trained with fastai'
     (out/'README.md').write_text(_readme(out, cfg, recipe, emoji, color, short))
+    write_manifest(out, _BUILT, target)   # what a push uploads: these files, nothing else in the folder
     return out
 
 # %% ../nbs/08_deploy.ipynb #3ec7f629
@@ -236,25 +239,13 @@ def _defaults(f) -> dict:
     "The defaults of `f`'s parameters: where each `companion space` option reads its own."
     return {k: p.default for k, p in inspect.signature(f).parameters.items() if p.default is not inspect.Parameter.empty}
 
-def space_parser() -> argparse.ArgumentParser:
-    "The parser of `companion space`: one subcommand per step, each option named after the parameter it sets, with that parameter's default."
+def space_parser() -> CommandParser:
+    "The parser of `companion space`: one subcommand per step; `build`'s options are `build_space`'s parameters (`parser_for`), the others named after the parameters they set, with their defaults."
     fmt = DefaultsHelp
-    ap = argparse.ArgumentParser(prog='companion space', description='Build, check, push or serve a Hugging Face Space for an exported model, or upgrade a course app.py.')
-    sub = ap.add_subparsers(dest='cmd', required=True, metavar='SUBCOMMAND')
-    d = _defaults(build_space)
-    b = sub.add_parser('build', help='write a Space folder for a model folder from `companion export`', formatter_class=fmt)
-    b.add_argument('model_dir', metavar='MODEL', help='model folder written by `companion export` or export_model')
-    b.add_argument('out_dir', metavar='OUT', help='Space folder to write')
-    b.add_argument('--target', choices=TARGETS, default=d['target'], help='cpu: ONNX Runtime in a Gradio app (paid plans); zerogpu: torch on ZeroGPU '
-                   '(free accounts, verified and 30+ days old); static: the model runs in the browser (every account); '
-                   'None: static, unless a Hugging Face token says the account may host more')
-    b.add_argument('--zerogpu', dest='target', action='store_const', const='zerogpu', default=argparse.SUPPRESS, help='the same as --target zerogpu')
-    b.add_argument('--title', default=d['title'], help="the Space's title (None: the recipe's, the data folder's name)")
-    b.add_argument('--emoji', default=d['emoji'], help="the Space's emoji on the Hub")
-    b.add_argument('--examples', nargs='+', default=d['examples'], help='a folder of images (one subfolder per label), or image files (None: MODEL/examples)')
-    b.add_argument('--n_examples', type=int, default=d['n_examples'], help='at most this many examples (None: one per label)')
-    b.add_argument('--top_k', type=int, default=d['top_k'], help='labels the app shows, with their probabilities')
-    b.add_argument('--labels', default=d['labels'], help="names to show for the labels, e.g. False=Dog,True=Cat (the course's categories)")
+    ap = CommandParser(prog='companion space', description='Build, check, push or serve a Hugging Face Space for an exported model, or upgrade a course app.py.')
+    sub = ap.add_subparsers(dest='cmd', required=True, metavar='SUBCOMMAND')   # each one a CommandParser too: a usage error is one line
+    sub.add_parser('build', parents=[parser_for(build_space)], add_help=False, formatter_class=fmt, description=build_space.__doc__,
+                   help='write a Space folder for a model folder from `companion export`')
     d = _defaults(check_space)
     c = sub.add_parser('check', help='serve the Space here and check it: a Gradio app with gradio_client, a static page in headless Chromium '
                        '(exit code 1 when a check fails)', formatter_class=fmt)
@@ -263,7 +254,7 @@ def space_parser() -> argparse.ArgumentParser:
     c.add_argument('--timeout', type=float, default=d['timeout'], help='seconds the app may take to start')
     c.add_argument('--python', default=d['python'], help='the interpreter that runs app.py (None: this one)')
     d = _defaults(push_space)
-    p = sub.add_parser('push', help='create the Space on the Hub and upload the folder', formatter_class=fmt)
+    p = sub.add_parser('push', help='create the Space on the Hub and upload the files its build wrote', formatter_class=fmt)
     p.add_argument('space_dir', metavar='SPACE', help='Space folder written by `companion space build`')
     p.add_argument('repo_id', metavar='USER/NAME', help='the Space on the Hub')
     p.add_argument('--target', choices=TARGETS, default=d['target'], help='push as this target, whatever the account (None: the one the account may host)')
@@ -271,7 +262,7 @@ def space_parser() -> argparse.ArgumentParser:
     p.add_argument('--hardware', default=d['hardware'], help="for a cpu Space, e.g. 'cpu-upgrade' (None: cpu-basic)")
     p.add_argument('--token', default=d['token'], help='None: the token saved by `hf auth login`, or HF_TOKEN')
     p.add_argument('--new', dest='exist_ok', action='store_false', help='fail if the Space exists already')
-    p.add_argument('--dry_run', action='store_true', help='print the target, the calls and the files; push nothing')
+    p.add_argument('--dry_run', action='store_true', help='print the target, the calls, each file with its size and each file left out with why; push nothing')
     d = _defaults(serve)
     s = sub.add_parser('serve', help='serve a Space folder (Gradio or static) or a model folder on this machine until Ctrl-C', formatter_class=fmt)
     s.add_argument('path', metavar='SPACE_OR_MODEL', help='a Space folder (app.py or index.html) or a model folder (recipe.json)')
@@ -279,6 +270,12 @@ def space_parser() -> argparse.ArgumentParser:
     s.add_argument('--host', default=d['host'], help='0.0.0.0 to reach it from other machines')
     sub.add_parser('upgrade', help='rewrite a course app.py written for Gradio 3 so that it runs on Gradio 6 (companion space upgrade APP --help)', add_help=False)
     return ap
+
+def space_listing(plan: dict) -> str:
+    "The files a push plan uploads, each with its size, then those it leaves out, each with why."
+    w = max((len(f) for f, _ in plan['files'] + plan['left_out']), default=0)
+    lines = [f'  upload  {f:<{w}}  {human_size(s)}' for f, s in plan['files']]
+    return '\n'.join(lines + [f'  leave   {f:<{w}}  {why}' for f, why in plan['left_out']])
 
 def space_cli(argv: list|None=None) -> int:
     "companion space build | check | push | serve | upgrade. A user error is raised, for `companion` to print as one line."
@@ -292,9 +289,10 @@ def space_cli(argv: list|None=None) -> int:
     if cmd == 'build':
         if a['examples'] and len(a['examples']) == 1 and Path(a['examples'][0]).is_dir(): a['examples'] = a['examples'][0]
         if a['labels']: a['labels'] = parse_labels(a['labels'])
+        if a['zerogpu']: a['target'] = 'zerogpu'
         if a['target'] is None:
             a['target'], why = default_target()
-            print(f"target: {a['target']}. {why[0].upper()}{why[1:]}. --target to choose another.")
+            print(f"target: {a['target']}. {why[0].upper()}{why[1:]}. --target to choose another.", flush=True)
         out = build_space(**a)
         print(f"wrote a {a['target']} Space to {out}: {', '.join(sorted(f.name for f in out.iterdir() if f.is_file()))}, "
               f"model/, examples/ ({len(list((out/'examples').iterdir()))} images)\nnext: companion space check {out}   "
@@ -307,7 +305,10 @@ def space_cli(argv: list|None=None) -> int:
         plan = push_space(**a)
         print(f"target: {plan['target']} (folder built for {plan['built']}). {plan['why']}.")
         if 'mismatch' in plan: raise PushError(plan['mismatch'])
-        for m, kw in plan['calls']: print(f'{"would call" if a["dry_run"] else "called"} HfApi.{m}({", ".join(f"{k}={v!r}" for k, v in kw.items())})')
+        for m, kw in plan['calls']:
+            args = ', '.join(f'{k}=[the {len(v)} files below]' if k == 'operations' else f'{k}={v!r}' for k, v in kw.items())
+            print(f'{"would call" if a["dry_run"] else "called"} HfApi.{m}({args})')
+        print(space_listing(plan))
         print(f"{len(plan['files'])} files, {sum(s for _, s in plan['files'])/1e6:.1f} MB -> {plan['url']}" + ('  (dry run: nothing pushed)' if a['dry_run'] else ''))
     elif cmd == 'serve': return serve(**a)
     return 0

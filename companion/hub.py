@@ -8,9 +8,10 @@ import json, os
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['TARGETS', 'HOSTING', 'LOGIN_HELP', 'FREE_ZEROGPU_SPACES', 'ZEROGPU_MIN_DAYS', 'PAID_PLANS', 'hosts', 'PushError',
-           'built_target', 'build_command', 'space_owner', 'push_plan', 'hub_token', 'read_account', 'push_space',
-           'account_target', 'default_target']
+__all__ = ['TARGETS', 'HOSTING', 'LOGIN_HELP', 'FREE_ZEROGPU_SPACES', 'ZEROGPU_MIN_DAYS', 'PAID_PLANS', 'MANIFEST',
+           'SECRET_NAMES', 'hosts', 'PushError', 'built_target', 'build_command', 'space_owner', 'push_plan',
+           'hub_token', 'read_account', 'push_space', 'account_target', 'default_target', 'write_manifest',
+           'space_files']
 
 # %% ../nbs/08e_hub.ipynb #bf0e41b0
 TARGETS = ('cpu', 'zerogpu', 'static')   # the kinds of Space companion builds and the Hub hosts
@@ -59,9 +60,8 @@ def push_plan(space_dir: str|Path, # a Space folder written by `build_space`
               exist_ok: bool=True, # upload into the Space when it exists already
               commit_message: str|None=None, # default: 'companion: upload FOLDER'
              ) -> dict:
-    "The calls that push the folder as built, as [(HfApi method, kwargs)], with its target, the files it uploads and the Space's address."
+    "The calls that push the folder as built, as [(HfApi method, kwargs)], with its target, the files it uploads (`space_files`), those it leaves out and why, and the Space's address."
     from huggingface_hub import SpaceHardware
-    from huggingface_hub.utils import filter_repo_objects
     space = Path(space_dir).resolve()
     built = built_target(space)
     for f in (('index.html', 'README.md') if built == 'static' else ('app.py', 'README.md', 'requirements.txt')):
@@ -73,15 +73,13 @@ def push_plan(space_dir: str|Path, # a Space folder written by `build_space`
     if built == 'zerogpu':
         if hardware not in (None, 'zero-a10g'): raise PushError(f"hardware={hardware!r}: a ZeroGPU Space runs on 'zero-a10g'; build --target cpu for other hardware")
         hardware = 'zero-a10g'
-    ignore = ['__pycache__/*', '*.pyc', '.gradio/*', 'flagged/*', '.git/*']
-    rel = sorted(f.relative_to(space).as_posix() for f in space.rglob('*') if f.is_file())
-    files = [(p, (space/p).stat().st_size) for p in filter_repo_objects(rel, ignore_patterns=ignore)]   # what upload_folder sends
+    files, left_out = space_files(space)
     calls = [('create_repo', dict(repo_id=repo_id, repo_type='space', space_sdk='static' if built == 'static' else 'gradio', private=private,
                                   exist_ok=exist_ok, **({'space_hardware': hardware} if hardware else {}))),
-             ('upload_folder', dict(repo_id=repo_id, repo_type='space', folder_path=str(space), ignore_patterns=ignore,
+             ('create_commit', dict(repo_id=repo_id, repo_type='space', operations=[f for f, _ in files],   # one CommitOperationAdd per file
                                     commit_message=commit_message or f'companion: upload {space.name}'))]
     if hardware: calls.append(('request_space_hardware', dict(repo_id=repo_id, hardware=hardware)))   # also switches a Space that exists
-    return dict(repo_id=repo_id, url=f'https://huggingface.co/spaces/{repo_id}', built=built, calls=calls, files=files)
+    return dict(repo_id=repo_id, url=f'https://huggingface.co/spaces/{repo_id}', built=built, calls=calls, files=files, left_out=left_out)
 
 def _offline() -> bool:
     from huggingface_hub import constants
@@ -129,7 +127,7 @@ def push_space(space_dir: str|Path, # a Space folder written by `build_space`
                exist_ok: bool=True, # upload into the Space when it exists already
               ) -> dict:
     "Push `space_dir` to the Space `repo_id` if the account may host its target (from `whoami`, read with the token when not given); `dry_run`: the plan. Raises `PushError`."
-    from huggingface_hub import HfApi, get_token
+    from huggingface_hub import CommitOperationAdd, HfApi, get_token
     if target is not None and target not in TARGETS: raise PushError(f'target={target!r}: use one of {", ".join(TARGETS)}')
     plan = push_plan(space_dir, repo_id, private=private, hardware=hardware, exist_ok=exist_ok)
     token = token or get_token()
@@ -150,8 +148,9 @@ def push_space(space_dir: str|Path, # a Space folder written by `build_space`
                             f"run `{build_command(space_dir, plan['target'])}`, then push again")
     if dry_run: return plan
     if 'mismatch' in plan: raise PushError(plan['mismatch'])
-    api = HfApi(token=hub_token(token))
+    api, space = HfApi(token=hub_token(token)), Path(space_dir).resolve()
     for name, kw in plan['calls']:
+        if name == 'create_commit': kw = {**kw, 'operations': [CommitOperationAdd(f, str(space/f)) for f in kw['operations']]}
         try: plan.setdefault('results', []).append(str(getattr(api, name)(**kw)))
         except Exception as e:
             err = _explain(e, repo_id)
@@ -209,3 +208,58 @@ def default_target(token: str|None=None, # default: the token saved by `hf auth 
         try: whoami = read_account(token)
         except Exception as e: return 'static', f"the account couldn't be read ({type(e).__name__}: {' '.join(str(e).split())[:120]}), {static}"
     return account_target(whoami, namespace)
+
+# %% ../nbs/08e_hub.ipynb #5a1f0e02
+MANIFEST = '.companion-manifest.json'   # in a Space folder: the files its build wrote, the only ones a push uploads
+
+def write_manifest(out: str|Path, # the Space folder a builder just wrote
+                   written, # top-level names the build wrote: files, and folders it made anew (every file inside is the build's)
+                   target: str, # the target it was built for
+                  ) -> Path:
+    "Record in `out`/`MANIFEST` every file of `written` (folders walked, links skipped) with its size; return the manifest's path."
+    out = Path(out)
+    files = {}
+    for p in (out/n for n in written):
+        for f in sorted(p.rglob('*')) if p.is_dir() and not p.is_symlink() else [p]:
+            if f.is_file() and not f.is_symlink(): files[f.relative_to(out).as_posix()] = f.stat().st_size
+    from importlib.metadata import version
+    (out/MANIFEST).write_text(json.dumps(dict(built_by=f'companion {version("companion")}', target=target, files=files), indent=1))
+    (out/MANIFEST).chmod(0o644)   # readable like the files it lists, whatever the umask
+    return out/MANIFEST
+
+SECRET_NAMES = ('.env', '.env.*', '*.env', '.netrc', '_netrc', '.pypirc', '.npmrc', '.git-credentials', '*token*', '*secret*', '*password*',
+                'id_rsa*', 'id_dsa*', 'id_ecdsa*', 'id_ed25519*', '*.pem', '*.key', '*.p12', 'credentials*')   # names that often hold a secret
+
+def _why_left_out(p: Path) -> str:
+    "Why the push leaves `p` out, in a few words: it wasn't written by the build, and what it looks like."
+    import fnmatch
+    if p.is_symlink(): return f'a link (to {os.readlink(p)}): a build writes no links, and the file it points to may be private'
+    if p.is_dir(): return f'a folder the build did not write ({sum(1 for f in p.rglob("*") if not f.is_dir())} files)'
+    name = p.name.lower()
+    if any(fnmatch.fnmatch(name, s) for s in SECRET_NAMES): return 'not written by the build, and its name says it may hold a secret'
+    if p.suffix.lower() in ('.pkl', '.pth', '.pt'): return 'a pickle not written by the build (the Space runs the files in model/)'
+    if p.suffix.lower() == '.ipynb': return 'a notebook not written by the build'
+    return 'not written by the build'
+
+def space_files(space_dir: str|Path, # a Space folder written by `build_space` or `build_static`
+               ) -> tuple[list, list]:
+    "([(path, size)] to upload: the files `MANIFEST` lists, [(path, why)] left out: everything else in the folder); `PushError` without a manifest."
+    space = Path(space_dir)
+    try: listed = json.loads((space/MANIFEST).read_text())['files']
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        cmd = build_command(space, built_target(space))
+        raise PushError(f"{space} has no readable list of the files its build wrote ({MANIFEST}: {type(e).__name__}), so nothing in it is pushed: "
+                        f"an older companion built it, or it was written by hand; run `{cmd}`, which writes the list, then push again") from e
+    dirs = {'/'.join(k.split('/')[:i]) for k in listed for i in range(1, k.count('/') + 1)}
+    up, out, seen = [], [], set()
+    def walk(d: Path, rel: str):
+        for p in sorted(d.iterdir()):
+            r = f'{rel}{p.name}'
+            if r == MANIFEST: continue
+            if not p.is_symlink() and p.is_dir() and r in dirs: walk(p, r + '/')
+            elif not p.is_symlink() and p.is_file() and r in listed: up.append((r, p.stat().st_size)); seen.add(r)
+            else: out.append((r + ('/' if p.is_dir() and not p.is_symlink() else ''), _why_left_out(p)))
+    walk(space, '')
+    out += [(r, 'written by the build, but no longer a file here') for r in listed if r not in seen]
+    return up, out
+

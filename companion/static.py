@@ -9,12 +9,13 @@ from pathlib import Path
 import companion
 from .runtime import display_labels, check_recipe, steps, fixes_size, ModelFolderError
 from .images import describe_training, MAX_PIXELS, MAX_SIDE
+from .hub import write_manifest
 
 # %% auto #0
 __all__ = ['ORT_VERSION', 'ORT_INTEGRITY', 'ORT_URL', 'ORT_FILES', 'PAGE_STEPS', 'PAD_WORDS', 'SPACE_COLORS', 'LFS_LIMIT',
-           'PAGE_FILES', 'WRITTEN', 'templates_dir', 'ort_cache_dir', 'has_ort', 'check_integrity', 'fetch_ort',
-           'vendor_ort', 'pick_examples', 'check_page_recipe', 'recipe_facts', 'preview_hint', 'url_safe',
-           'build_static']
+           'PAGE_FILES', 'WRITTEN', 'MODEL_FILES', 'templates_dir', 'ort_cache_dir', 'has_ort', 'check_integrity',
+           'fetch_ort', 'vendor_ort', 'pick_examples', 'check_page_recipe', 'recipe_facts', 'preview_hint', 'url_safe',
+           'model_file', 'build_static']
 
 # %% ../nbs/08b_static.ipynb #97d16c19
 ORT_VERSION = '1.30.0'
@@ -88,13 +89,14 @@ def pick_examples(examples, # a folder (one subfolder per label, or images) or a
                   vocab, # the model's labels: one example each, from their subfolders
                   n: int|None=None, # at most this many (None: one per label)
                  ) -> list[tuple[Path, str|None]]:
-    "(file, label or None) pairs: by default one image per label of `vocab` from a folder or a list of files; at most `n`."
+    "(file, label or None) pairs: by default one image per label of `vocab` from a folder (links out of it skipped) or a list of files; at most `n`."
     vocab = [str(v) for v in vocab]
     if examples is None: return []
     if isinstance(examples, (str, os.PathLike)):
         d = Path(examples)
         if not d.is_dir(): raise FileNotFoundError(f'examples={d}: no such folder; pass a folder of images (one sub-folder per label) or a list of image files')
-        files = sorted(f for f in d.rglob('*') if f.is_file() and f.suffix.lower() in IMAGE_EXTS)
+        root = d.resolve()   # a link that leads out of the folder (to a key named x.png, say) is not an example
+        files = sorted(f for f in d.rglob('*') if f.is_file() and f.suffix.lower() in IMAGE_EXTS and root in f.resolve().parents)
     else:
         files = [Path(f) for f in examples]
         if missing := [str(f) for f in files if not f.is_file()]: raise FileNotFoundError(f'example images not found: {missing}')
@@ -226,6 +228,21 @@ def _readable(out: Path):
     for p in (out/n for n in WRITTEN):
         for q in [p, *p.rglob('*')] if p.is_dir() else [p]: q.chmod(0o755 if q.is_dir() else 0o644)
 
+MODEL_FILES = dict(onnx='model.onnx', weights='model.safetensors', program='model.pt2')   # the only names recipe.json's `files` may give
+
+def model_file(model_dir, # a model folder written by `export_model`
+               recipe: dict, # its recipe.json, parsed
+               kind: str, # 'onnx', 'weights' or 'program'
+              ) -> Path:
+    "The `kind` file of `model_dir` for a Space to copy: the name `MODEL_FILES` gives it, inside the folder once links are resolved; else `ModelFolderError`."
+    want, name = MODEL_FILES[kind], (recipe.get('files') or {}).get(kind) or MODEL_FILES[kind]
+    if name != want: raise ModelFolderError(f"{model_dir}/recipe.json names {name!r} as its {kind} file, but a model folder's is {want}, so nothing "
+                                            f"was built: export the model again with export_model(learn, dir) and build from that folder")
+    p = Path(model_dir)/want
+    if p.exists() and Path(model_dir).resolve() not in p.resolve().parents:
+        raise ModelFolderError(f'{p} is a link to {p.resolve()}, outside the model folder, so it is not copied into a Space: put the file itself in {model_dir}')
+    return p
+
 def build_static(model_dir, # a model folder with model.onnx, written by `export_model`
                  out_dir, # the Space folder to write: new, empty, or an earlier static build
                  title: str|None=None, # the page's and the Space's title (None: the recipe's `title`, else 'Image classifier')
@@ -241,7 +258,7 @@ def build_static(model_dir, # a model folder with model.onnx, written by `export
     model_dir, out = Path(model_dir), Path(out_dir)
     if not (model_dir/'recipe.json').exists(): raise FileNotFoundError(f'{model_dir} has no recipe.json: write it with export_model(learn, "{model_dir}") or `companion export`')
     recipe = check_page_recipe(json.loads((model_dir/'recipe.json').read_text()), str(model_dir/'recipe.json'))
-    onnx = (recipe.get('files') or {}).get('onnx') or 'model.onnx'
+    onnx = model_file(model_dir, recipe, 'onnx').name
     if not (model_dir/onnx).exists(): raise FileNotFoundError(f'{model_dir} has no {onnx}: a static Space runs ONNX in the browser; export with export_model(learn, dir, onnx=True)')
     if color not in SPACE_COLORS: raise ValueError(f'color={color!r}: Spaces accept {", ".join(SPACE_COLORS)}')
     if out.exists() and any(out.iterdir()) and not (out/'config.json').exists():
@@ -279,4 +296,5 @@ def build_static(model_dir, # a model folder with model.onnx, written by `export
     (out/'.gitattributes').write_text(_gitattributes(out))
     (out/'README.md').write_text(_card(title, emoji, color, short, recipe, facts, listed, out))
     _readable(out)
+    write_manifest(out, WRITTEN, 'static')   # what a push uploads: these files, nothing else in the folder
     return out

@@ -34,7 +34,8 @@ def readme_matches_folder(space: Path):
     import re
     text = SpaceCard.load(space/'README.md').text
     named = set(re.findall(r'^\| `([^`]+)` \|', text, flags=re.M))
-    there = {f.relative_to(space).as_posix() for f in space.rglob('*') if f.is_file() and f.name != 'README.md' and f.parent.name != 'examples'}
+    from companion.hub import MANIFEST
+    there = {f.relative_to(space).as_posix() for f in space.rglob('*') if f.is_file() and f.name not in ('README.md', MANIFEST) and f.parent.name != 'examples'}
     assert named == there | {'examples/'}, (named, there)
     return text
 
@@ -145,7 +146,7 @@ def test_static_is_the_default_without_a_token(model_dir, digits_path, tmp_path)
     plan = push_space(out, 'sam/digits', dry_run=True, whoami=new)
     assert (plan['built'], plan['target']) == ('static', 'static') and 'mismatch' not in plan, plan
     assert plan['calls'][0] == ('create_repo', dict(repo_id='sam/digits', repo_type='space', space_sdk='static', private=False, exist_ok=True))
-    assert [c for c, _ in plan['calls']] == ['create_repo', 'upload_folder']
+    assert [c for c, _ in plan['calls']] == ['create_repo', 'create_commit']
 
 # Each kind of account whoami can describe -> the target push_space picks. The fields are those of HfApi.whoami()
 # (type, name, emailVerified, isPro, orgs[].plan / periodEnd); createdAt comes from the user's overview.
@@ -195,8 +196,7 @@ def test_push_dry_run_plan(space, zero):
     plan = push_space(space, 'jane/digits', private=True, hardware='cpu-upgrade', dry_run=True, whoami=ACCOUNTS['pro'][0])
     assert plan['calls'] == [
         ('create_repo', dict(repo_id='jane/digits', repo_type='space', space_sdk='gradio', private=True, exist_ok=True, space_hardware='cpu-upgrade')),
-        ('upload_folder', dict(repo_id='jane/digits', repo_type='space', folder_path=str(space.resolve()),
-                               ignore_patterns=['__pycache__/*', '*.pyc', '.gradio/*', 'flagged/*', '.git/*'], commit_message='companion: upload digits')),
+        ('create_commit', dict(repo_id='jane/digits', repo_type='space', operations=[f for f, _ in plan['files']], commit_message='companion: upload digits')),
         ('request_space_hardware', dict(repo_id='jane/digits', hardware='cpu-upgrade'))]
     names = {f for f, _ in plan['files']}
     assert {'app.py', 'README.md', 'requirements.txt', 'companion_runtime.py', 'model/model.onnx', 'model/recipe.json'} <= names
@@ -207,7 +207,8 @@ def test_push_dry_run_plan(space, zero):
     forced = push_space(zero, 'jane/digits', dry_run=True, whoami=ACCOUNTS['new'][0], target='zerogpu')   # --target wins over the account
     assert forced['target'] == 'zerogpu' and 'mismatch' not in forced and 'target=zerogpu was asked for' in forced['why']
     r = run_cli('space', 'push', space, 'jane/digits', '--dry-run')   # no token here: the folder goes as built
-    assert r.returncode == 0 and "would call HfApi.upload_folder(repo_id='jane/digits'" in r.stdout and 'nothing pushed' in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0 and "would call HfApi.create_commit(repo_id='jane/digits'" in r.stdout and 'nothing pushed' in r.stdout, r.stdout + r.stderr
+    assert all(f'  upload  {f} ' in r.stdout for f, _ in plan['files']), r.stdout   # the dry run lists every file it would upload
     assert 'target: cpu (folder built for cpu)' in r.stdout
     r = run_cli('space', 'push', space, 'jane/digits', '--dry-run', '--target', 'static')
     assert r.returncode == 1 and r.stderr.startswith('companion space: ') and '--target static' in r.stderr and 'companion space build' in r.stderr, r.stderr
