@@ -15,9 +15,9 @@ from .runtime import Predictor
 from .static import preview_hint
 
 # %% auto #0
-__all__ = ['UPLOAD_CASES', 'IMAGE_COMPONENTS', 'ATOL', 'STATIC_ATOL', 'CHROME_ARGS', 'STATIC_UPLOAD_CASES', 'bad_uploads',
-           'AppServer', 'SpaceCheck', 'image_endpoint', 'is_static', 'check_space', 'find_chromium', 'StaticServer',
-           'check_static', 'serve']
+__all__ = ['UPLOAD_CASES', 'IMAGE_COMPONENTS', 'COMPANION_STARTUP', 'ATOL', 'STATIC_ATOL', 'CHROME_ARGS', 'STATIC_UPLOAD_CASES',
+           'bad_uploads', 'AppServer', 'SpaceCheck', 'image_endpoint', 'is_static', 'check_space', 'find_chromium',
+           'StaticServer', 'check_static', 'serve']
 
 # %% ../nbs/08d_spacecheck.ipynb #c1949e66
 UPLOAD_CASES = {   # kind: (what the app does, words its message or note contains)
@@ -132,9 +132,9 @@ def _ask(client, f, api: str='/predict'):
     try: return 'ok', client.predict(handle_file(str(f)), api_name=api), ''
     except Exception as e: return 'error', None, f'{type(e).__name__}: {e}'
 
-def _ask_companion(client, f):
+def _ask_companion(client, f, api: str='/predict'):
     "('ok', labels, note) or ('error', None, message): an upload to companion's own app, whose answer is (labels, note)."
-    res, out, msg = _ask(client, f)
+    res, out, msg = _ask(client, f, api)
     return (res, out[0], out[1] or '') if res == 'ok' else (res, out, msg)
 
 IMAGE_COMPONENTS = ('Image', 'ImageEditor', 'File', 'UploadButton')
@@ -155,27 +155,58 @@ def _shown(out) -> str:
     first = out[0] if isinstance(out, (tuple, list)) and out else out
     return str(first['label']) if isinstance(first, dict) and 'label' in first else str(first)[:60]
 
-def _check_any_app(space: Path, uploads: bool, timeout: float, python: str|None) -> SpaceCheck:
-    "check_space for an app.py companion didn't build (the student's own): find its image endpoint, send its example images and the bad uploads; ok when every example is answered and the app keeps serving after each bad upload."
-    from gradio_client import Client
-    exs = [f for d in (space/'examples', space) if d.is_dir() for f in sorted(d.iterdir()) if f.suffix.lower() in IMAGE_EXTS][:10]
-    if not exs: raise FileNotFoundError(f'{space} has no example images (in examples/ or next to app.py): add a few, as the course\'s app lists dog.jpg and cat.jpg')
-    srv = AppServer(space, timeout=timeout, python=python)
-    with srv:
-        client = Client(srv.url, verbose=False)
-        api, outs = image_endpoint(client)
-        rows, done = [], []
-        for f in exs:
-            res, out, msg = _ask(client, f, api)
-            rows.append(dict(example=f.name, app=_shown(out) if res == 'ok' else msg, local='', max_abs_diff=float('nan'), ok=res == 'ok'))
-        if uploads:
-            with tempfile.TemporaryDirectory() as tmp:
-                for kind, f in bad_uploads(tmp, exs[0]).items():
-                    res, out, msg = _ask(client, f, api)
-                    after, *_ = _ask(client, exs[0], api)   # the server keeps serving
-                    # not companion's app, so not its messages: what counts is that the app answers or refuses, and keeps serving
-                    done.append(dict(kind=kind, result='refused' if res == 'error' else 'answered', message=msg or _shown(out), ok=after == 'ok'))
-    return SpaceCheck(all(r['ok'] for r in rows + done), srv.url, rows, done, srv.startup_s, f'your own app: endpoint {api} -> {", ".join(map(str, outs))}', srv.log)
+def _example_images(space: Path) -> list[Path]:
+    "The images a check sends: examples/ (what build_space copies), else those next to app.py (as the course's app has dog.jpg and cat.jpg)."
+    return [f for d in (space/'examples', space) if d.is_dir() for f in sorted(d.iterdir()) if f.is_file() and f.suffix.lower() in IMAGE_EXTS]
+
+def _check_any_app(client, api: str, exs: list, uploads: bool) -> tuple[list, list]:
+    "Rows for an app companion didn't write (the student's own): each example answered at `api`; each bad upload answered or refused, the app still serving after it."
+    rows, done = [], []
+    for f in exs[:10]:
+        res, out, msg = _ask(client, f, api)
+        rows.append(dict(example=f.name, app=_shown(out) if res == 'ok' else msg, local='', max_abs_diff=float('nan'), ok=res == 'ok'))
+    if uploads:
+        with tempfile.TemporaryDirectory() as tmp:
+            for kind, f in bad_uploads(tmp, exs[0]).items():
+                res, out, msg = _ask(client, f, api)
+                after, *_ = _ask(client, exs[0], api)   # the server keeps serving
+                # not companion's app, so not its messages: what counts is that the app answers or refuses, and keeps serving
+                done.append(dict(kind=kind, result='refused' if res == 'error' else 'answered', message=msg or _shown(out), ok=after == 'ok'))
+    return rows, done
+
+def _check_companion_app(client, space: Path, exs: list, uploads: bool, atol: float) -> tuple[list, list]:
+    "Rows for companion's own app: each example's top labels against a local `Predictor` on the Space's model; each bad upload refused or converted with companion's words."
+    cfg = json.loads((space/'space.json').read_text()) if (space/'space.json').exists() else {}
+    sys.path.insert(0, str(space.resolve()))   # the torch path imports the Space's companion_arch.py
+    try: local = Predictor.load(space/'model', backend='torch' if cfg.get('backend') == 'torch' else 'onnx')
+    finally: sys.path.remove(str(space.resolve()))
+    rows, done = [], []
+    for f in exs:
+        res, out, note = _ask_companion(client, f)
+        want = local.predict(f)[2]
+        want = {local.vocab[i]: float(want[i]) for i in np.argsort(-want)[:cfg.get('top_k', 3)]}
+        got = _confidences(out) if res == 'ok' else {}
+        diff = max((abs(got.get(k, -1.) - v) for k in want for v in [want[k]]), default=1.)
+        rows.append(dict(example=f.name, app=out['label'] if out else note, local=next(iter(want)), max_abs_diff=diff,
+                         ok=res == 'ok' and out['label'] == next(iter(want)) and diff <= atol))
+    if uploads:
+        with tempfile.TemporaryDirectory() as tmp:
+            from companion.app import mb_bytes
+            mb = mb_bytes(cfg.get('max_file_size', '10mb'))/1e6
+            for kind, f in bad_uploads(tmp, exs[0], max_file_mb=mb).items():
+                action, words = UPLOAD_CASES[kind]
+                res, out, msg = _ask_companion(client, f)
+                fine = (res == 'error') if action == 'refuse' else (res == 'ok' and out.get('label') in local.vocab)
+                after, *_ = _ask_companion(client, exs[0])   # the server keeps serving
+                done.append(dict(kind=kind, result='refused' if res == 'error' else 'answered', message=msg,
+                                 ok=fine and words.lower() in msg.lower() and after == 'ok'))
+    return rows, done
+
+COMPANION_STARTUP = 'companion app: '   # the line companion's app prints once it is ready: how a check tells it from any other app
+
+def _is_companion_app(log: str, api: str, outs: list) -> bool:
+    "Whether the served app is companion's: it printed its startup line, and answers at /predict with (labels, note)."
+    return any(l.startswith(COMPANION_STARTUP + 'model=') for l in log.splitlines()) and api == '/predict' and outs[:1] == ['Label'] and len(outs) == 2
 
 ATOL = 1e-4          # an app.py Space runs the same onnxruntime as the local Predictor
 STATIC_ATOL = 1e-3   # a static page runs onnxruntime-web's wasm kernels, which add up in another order
@@ -195,42 +226,21 @@ def check_space(space_dir: str|Path, # a Space folder: app.py (built by `build_s
     space = Path(space_dir)
     if is_static(space): return check_static(space, uploads, STATIC_ATOL if atol is None else atol, timeout, browser)
     from gradio_client import Client
-    atol = ATOL if atol is None else atol
     if not (space/'app.py').exists(): raise FileNotFoundError(f'{space} has no app.py: build the folder with build_space(model_dir, "{space}")')
-    if not (space/'model'/'recipe.json').exists(): return _check_any_app(space, uploads, timeout, python)
-    cfg = json.loads((space/'space.json').read_text()) if (space/'space.json').exists() else {}
-    exs = sorted(f for f in (space/'examples').iterdir() if f.suffix.lower() in IMAGE_EXTS) if (space/'examples').is_dir() else []
-    if not exs: raise FileNotFoundError(f'{space}/examples has no images: build_space(..., examples=FOLDER) copies some; check_space needs them')
-    sys.path.insert(0, str(space.resolve()))   # the torch path imports the Space's companion_arch.py
-    try: local = Predictor.load(space/'model', backend='torch' if cfg.get('backend') == 'torch' else 'onnx')
-    finally: sys.path.remove(str(space.resolve()))
+    exs = _example_images(space)
+    if not exs: raise FileNotFoundError(f'{space} has no example images (in examples/ or next to app.py): build_space(..., examples=FOLDER) copies '
+                                        'some, or put a few next to app.py, as the course\'s app has dog.jpg and cat.jpg')
     srv = AppServer(space, timeout=timeout, python=python)
     with srv:
         client = Client(srv.url, verbose=False)
-        rows = []
-        for f in exs:
-            res, out, note = _ask_companion(client, f)
-            want = local.predict(f)[2]
-            want = {local.vocab[i]: float(want[i]) for i in np.argsort(-want)[:cfg.get('top_k', 3)]}
-            got = _confidences(out) if res == 'ok' else {}
-            diff = max((abs(got.get(k, -1.) - v) for k in want for v in [want[k]]), default=1.)
-            rows.append(dict(example=f.name, app=out['label'] if out else note, local=next(iter(want)), max_abs_diff=diff,
-                             ok=res == 'ok' and out['label'] == next(iter(want)) and diff <= atol))
-        done = []
-        if uploads:
-            with tempfile.TemporaryDirectory() as tmp:
-                from companion.app import mb_bytes
-                mb = mb_bytes(cfg.get('max_file_size', '10mb'))/1e6
-                for kind, f in bad_uploads(tmp, exs[0], max_file_mb=mb).items():
-                    action, words = UPLOAD_CASES[kind]
-                    res, out, msg = _ask_companion(client, f)
-                    fine = (res == 'error') if action == 'refuse' else (res == 'ok' and out.get('label') in local.vocab)
-                    after, *_ = _ask_companion(client, exs[0])   # the server keeps serving
-                    done.append(dict(kind=kind, result='refused' if res == 'error' else 'answered', message=msg,
-                                     ok=fine and words.lower() in msg.lower() and after == 'ok'))
-    startup = next((l for l in srv.log.splitlines() if l.startswith('companion app:')), '')
-    ok = all(r['ok'] for r in rows + done)
-    return SpaceCheck(ok, srv.url, rows, done, srv.startup_s, startup.removeprefix('companion app: '), srv.log)
+        api, outs = image_endpoint(client)   # from the app itself, whoever wrote it
+        ours = _is_companion_app(srv.log, api, outs) and (space/'model'/'recipe.json').exists()
+        if ours: rows, done = _check_companion_app(client, space, exs, uploads, ATOL if atol is None else atol)
+        else: rows, done = _check_any_app(client, api, exs, uploads)
+    startup = next((l for l in srv.log.splitlines() if l.startswith(COMPANION_STARTUP)), '').removeprefix(COMPANION_STARTUP)
+    if not ours: startup = f'your own app: endpoint {api} -> {", ".join(map(str, outs))}'
+    return SpaceCheck(all(r['ok'] for r in rows + done), srv.url, rows, done, srv.startup_s, startup, srv.log)
+
 
 # %% ../nbs/08d_spacecheck.ipynb #d94b7f13
 CHROME_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',

@@ -271,3 +271,28 @@ def test_a_static_space_pushes_as_built_to_any_account(model_dir, tmp_path):
         plan = push_space(out, f'{owner}/digits', dry_run=True, whoami=who)
         assert (plan['target'], 'mismatch' in plan) == ('static', False), (kind, plan.get('mismatch'))
     assert hosts('cpu', 'zerogpu') and hosts('zerogpu', 'static') and not hosts('zerogpu', 'cpu') and not hosts('static', 'zerogpu')
+
+STUDENT_APP = '''import gradio as gr
+import numpy as np
+from PIL import Image
+
+def brightness(path):
+    "A student's own classifier: how bright the picture is."
+    m = float(np.asarray(Image.open(path).convert('L')).mean()) / 255
+    return {'bright': m, 'dark': 1 - m}
+
+gr.Interface(brightness, gr.Image(type='filepath'), gr.Label(), api_name='classify').launch()
+'''
+
+def test_check_space_on_the_students_own_app(model_dir, digits_path, tmp_path):
+    "build_space(app=their_app.py) leaves model/recipe.json in the folder, yet check_space reads the endpoint and outputs from the app itself."
+    from companion.deploy import build_space
+    from companion.spacecheck import check_space
+    (tmp_path/'their_app.py').write_text(STUDENT_APP)
+    out = build_space(model_dir, tmp_path/'space', target='cpu', app=tmp_path/'their_app.py', examples=digits_path/'valid', n_examples=2)
+    assert (out/'model'/'recipe.json').is_file() and (out/'app.py').read_text() == STUDENT_APP
+    r = check_space(out)
+    assert r.ok, repr(r)
+    assert r.startup == 'your own app: endpoint /classify -> Label', r.startup
+    assert len(r.examples) == 2 and {e['app'] for e in r.examples} <= {'bright', 'dark'}, r.examples
+    assert {u['kind'] for u in r.uploads} == {'not_image', 'empty', 'truncated', 'bomb', 'huge', 'oversize', 'cmyk', '16bit', 'rgba', 'palette', 'animated'}
