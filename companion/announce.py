@@ -63,7 +63,7 @@ class PhaseAnnouncer(ProgressCallback):
         self.f, self.mbar, self.pbar, self.phase, self.old_logger, self.speaks, self.where = None, None, None, None, None, False, None
 
     # -- one display per learner, and never in an export
-    def __reduce__(self): return (ProgressCallback, ())       # `learn.export()` pickles fastai's own display in our place
+    def __reduce__(self): return (ProgressCallback, (), {'learn': self.learn})   # `learn.export()` pickles fastai's own display, attached, in our place
     def __copy__(self): return type(self)(log=self.log, bar=self.bar, lines=self.lines)
     def __deepcopy__(self, memo): return self.__copy__()
 
