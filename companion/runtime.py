@@ -4,7 +4,7 @@
 
 # %% ../nbs/07a_runtime.ipynb #0cc6265e
 from __future__ import annotations
-import os, json, math, importlib.util
+import os, io, re, sys, json, math, contextlib, importlib, importlib.util
 from pathlib import Path
 import numpy as np
 from PIL import Image
@@ -14,8 +14,8 @@ else: from companion.images import *
 # %% auto #0
 __all__ = ['ARCH_MODULES', 'resize_image', 'crop_pad', 'squishes', 'fit_image', 'resample', 'crop_ratio', 'steps', 'item_step',
            'batch_step', 'fixes_size', 'bound_size', 'size_note', 'preprocess', 'display_labels', 'parse_labels',
-           'ModelFolderError', 'recipe_arch', 'check_recipe', 'read_recipe', 'cores', 'default_threads', 'onnx_session',
-           'build_model', 'Predictor']
+           'ModelFolderError', 'recipe_arch', 'check_recipe', 'read_recipe', 'cores', 'default_threads',
+           'check_model_file', 'onnx_session', 'check_program', 'trusted_imports', 'build_model', 'Predictor']
 
 # %% ../nbs/07a_runtime.ipynb #769d135d
 _NP_PAD = {'zeros': 'constant', 'border': 'edge', 'reflection': 'reflect'}
@@ -236,6 +236,10 @@ class ModelFolderError(ValueError):
     "A model folder that can't be used as it is: a damaged file, or a recipe that asks for something unsafe or impossible."
 
 ARCH_MODULES = ('torchvision.', 'timm', 'fastai.', 'companion.', 'companion_arch')
+_ARCH_TOPS = ('torchvision', 'timm', 'fastai', 'companion', 'companion_arch')   # the distributions an architecture may come from
+_ARCH_ARGS = dict(n_in=int, concat_pool=bool, pool=bool, first_bn=bool, bn_final=bool, lin_first=bool, cut=int,
+                  lin_ftrs=(list, type(None)), ps=(int, float, list), y_range=(list, type(None)))   # `create_vision_model`'s own
+_RANGES = dict(div=(1e-3, 1e4), mean=(-1e4, 1e4), std=(1e-4, 1e4))   # a normalisation outside these gives inf or nan
 
 def recipe_arch(recipe: dict) -> dict|None:
     "The architecture a recipe names (`arch`, or `model.arch` in older recipes); None for a model written by hand."
@@ -243,21 +247,58 @@ def recipe_arch(recipe: dict) -> dict|None:
 
 def _bad(where, msg): return ModelFolderError(f'{where}: {msg}. Export the model again with companion.predict.export_model(learn, DIR) or `companion export`')
 
+def _num(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool)
+
 def _check_size(v, what, where, optional=False):
     if v is None and optional: return
-    if not (isinstance(v, list) and len(v) == 2 and all(isinstance(o, int) and 1 <= o <= MAX_MODEL_SIDE for o in v)):
+    if not (isinstance(v, list) and len(v) == 2 and all(isinstance(o, int) and not isinstance(o, bool) and 1 <= o <= MAX_MODEL_SIDE for o in v)):
         raise _bad(where, f'{what} must be [height, width] in pixels, each between 1 and {MAX_MODEL_SIDE}, not {v!r}')
+
+def _walk(o, where, path='', depth=0):
+    "Refuse nesting deeper than MAX_RECIPE_DEPTH and any number that is not finite, naming the field."
+    if depth > MAX_RECIPE_DEPTH: raise _bad(where, f'{path or "the recipe"} is nested more than {MAX_RECIPE_DEPTH} levels deep')
+    if isinstance(o, float) and not math.isfinite(o): raise _bad(where, f'{path} is {o}, not a finite number')
+    items = o.items() if isinstance(o, dict) else enumerate(o) if isinstance(o, list) else ()
+    for k, v in items: _walk(v, where, f'{path}.{k}' if isinstance(k, str) else f'{path}[{k}]', depth+1)
+
+def _in_range(v, field, where):
+    lo, hi = _RANGES[field]
+    if not (_num(v) and lo <= abs(v) <= hi if field != 'mean' else _num(v) and lo <= v <= hi):
+        raise _bad(where, f'{field} {v!r} is out of range: it must be a number between {lo:g} and {hi:g}')
+
+def _check_args(args, n_out, n_ch, where):
+    "The architecture's arguments: only `create_vision_model`'s own, each of the right type, and a head of bounded size."
+    if not isinstance(args, dict): raise _bad(where, f'arch.args must be an object, not {type(args).__name__}')
+    for k, v in args.items():
+        if k not in _ARCH_ARGS: raise _bad(where, f"arch.args.{k} is not an argument companion rebuilds a model with (it takes {', '.join(_ARCH_ARGS)})")
+        if not isinstance(v, _ARCH_ARGS[k]) or (_ARCH_ARGS[k] is int and isinstance(v, bool)): raise _bad(where, f'arch.args.{k} has the wrong type ({type(v).__name__})')
+    if args.get('n_in', n_ch) != n_ch: raise _bad(where, f"mode {'L' if n_ch == 1 else 'RGB'} gives {n_ch} channels but arch.args.n_in is {args['n_in']}")
+    ftrs = args.get('lin_ftrs') or [512]
+    if not (len(ftrs) <= 8 and all(isinstance(o, int) and not isinstance(o, bool) and 1 <= o <= MAX_HEAD_FEATURES for o in ftrs)):
+        raise _bad(where, f'arch.args.lin_ftrs must be at most 8 layer widths between 1 and {MAX_HEAD_FEATURES}, not {ftrs!r}')
+    sizes = [4096, *ftrs, n_out]   # 4096: the most features the bodies companion rebuilds give a head
+    if (n := sum(a*b for a, b in zip(sizes, sizes[1:]))) > MAX_HEAD_PARAMS:
+        raise _bad(where, f'arch.args.lin_ftrs {ftrs} asks for a head of about {n/1e6:.0f} million weights, more than {MAX_HEAD_PARAMS/1e6:.0f} million')
+    ps = args.get('ps', .5)
+    if not all(_num(p) and 0 <= p < 1 for p in (ps if isinstance(ps, list) else [ps])): raise _bad(where, f'arch.args.ps must be dropout probabilities in [0, 1), not {ps!r}')
+    yr = args.get('y_range')
+    if yr is not None and not (len(yr) == 2 and all(map(_num, yr))): raise _bad(where, f'arch.args.y_range must be two numbers, not {yr!r}')
 
 def check_recipe(recipe, # the parsed recipe.json
                  where: str='recipe.json', # where it came from, named in the error
                 ) -> dict:
     "`recipe` after checking its shape and values; raises `ModelFolderError` saying what is wrong."
     if not isinstance(recipe, dict): raise _bad(where, f'expected a JSON object, got {type(recipe).__name__}')
+    _walk(recipe, where)
     vocab = recipe.get('vocab')
     if not (isinstance(vocab, list) and vocab and all(isinstance(v, str) for v in vocab)): raise _bad(where, 'vocab must be a non-empty list of label strings')
     if recipe.get('mode', 'RGB') not in ('RGB', 'L'): raise _bad(where, f"mode must be 'RGB' or 'L', not {recipe.get('mode')!r}")
     n_ch = 1 if recipe.get('mode') == 'L' else 3
     _check_size(recipe.get('size'), 'size', where, optional='size' not in recipe)
+    if 'div' in recipe and 'item' not in recipe: _in_range(recipe['div'], 'div', where)   # format 1: a div of 0 must not be dropped
+    for k in ('item', 'batch'):
+        if k in recipe and not isinstance(recipe[k], list): raise _bad(where, f'{k} must be a list of steps, not {type(recipe[k]).__name__}')
+    if 'item' in recipe and 'batch' not in recipe: raise _bad(where, 'it has item steps but no batch steps')
     try: item, batch = steps(recipe)
     except (KeyError, TypeError) as e: raise _bad(where, f'its resize/div/mean/std entries are incomplete ({e!r})') from e
     for s in item:
@@ -265,39 +306,48 @@ def check_recipe(recipe, # the parsed recipe.json
         _check_size(s.get('size'), f"the {s['op']} step's size", where)
         if s['op'] in ('resize', 'fit') and (s.get('method') not in ('crop', 'pad', 'squish') or s.get('resample', 2) not in range(6)):
             raise _bad(where, f"a {s['op']} step needs method crop|pad|squish and a PIL resample 0-5, not {s!r}")
-        if s['op'] == 'fit' and not (isinstance(s.get('squish_within', .1), (int, float)) and 0 <= s.get('squish_within', .1) <= 1):
+        if s['op'] == 'fit' and not (_num(s.get('squish_within', .1)) and 0 <= s.get('squish_within', .1) <= 1):
             raise _bad(where, f"a fit step's squish_within must be a number between 0 and 1, not {s.get('squish_within')!r}")
         if s.get('pad_mode', 'zeros') not in _NP_PAD: raise _bad(where, f"pad_mode must be one of {', '.join(_NP_PAD)}, not {s.get('pad_mode')!r}")
     for s in batch:
         op = s.get('op') if isinstance(s, dict) else None
-        if op == 'div' and not (isinstance(s.get('div'), (int, float)) and s['div'] > 0): raise _bad(where, f"div must be a positive number, not {s.get('div')!r}")
+        if op == 'div': _in_range(s.get('div'), 'div', where)
         elif op == 'normalize':
             m, sd = s.get('mean'), s.get('std')
-            if not (isinstance(m, list) and isinstance(sd, list) and len(m) == len(sd) == n_ch and all(isinstance(v, (int, float)) for v in m + sd) and all(v > 0 for v in sd)):
-                raise _bad(where, f'normalize needs {n_ch} means and {n_ch} positive stds (one per channel of a {recipe.get("mode", "RGB")} image)')
+            if not (isinstance(m, list) and isinstance(sd, list) and len(m) == len(sd) == n_ch):
+                raise _bad(where, f'normalize needs {n_ch} means and {n_ch} stds (one per channel of a {recipe.get("mode", "RGB")} image)')
+            for v in m: _in_range(v, 'mean', where)
+            for v in sd: _in_range(v, 'std', where)
+            if any(v <= 0 for v in sd): raise _bad(where, f'std must be positive, not {sd!r}')
         elif op == 'resample':
             _check_size(s.get('size'), "the resample step's size", where, optional=True)
             if s.get('mode', 'bilinear') not in ('bilinear', 'nearest'): raise _bad(where, f"resample mode must be bilinear or nearest, not {s.get('mode')!r}")
         elif op == 'crop_ratio':
             r = s.get('ratio')
-            if not (isinstance(r, list) and len(r) == 2 and all(isinstance(v, (int, float)) and v > 0 for v in r) and 0 < s.get('scale', 1) <= 1):
-                raise _bad(where, f'crop_ratio needs two positive ratios and a scale in (0, 1], not {s!r}')
-        elif op not in ('div', 'normalize', 'resample', 'crop_ratio'): raise _bad(where, f'unknown batch step {s!r}')
+            if not (isinstance(r, list) and len(r) == 2 and all(_num(v) and 1e-2 <= v <= 1e2 for v in r) and _num(s.get('scale', 1)) and 0 < s.get('scale', 1) <= 1):
+                raise _bad(where, f'crop_ratio needs two ratios between 0.01 and 100 and a scale in (0, 1], not {s!r}')
+        else: raise _bad(where, f'unknown batch step {s!r}')
     a = recipe_arch(recipe)
     if a is not None:
         mod = a.get('module') if isinstance(a, dict) else None
-        if not (isinstance(mod, str) and mod.startswith(ARCH_MODULES) and isinstance(a.get('name'), str) and isinstance(a.get('n_out'), int)):
-            raise _bad(where, f"the architecture must come from an installed library ({', '.join(ARCH_MODULES)}), not {mod!r}")
+        top = mod.split('.')[0] if isinstance(mod, str) else None
+        if not (top in _ARCH_TOPS and (top != 'companion_arch' or mod == top) and all(p.isidentifier() for p in mod.split('.'))
+                and isinstance(a.get('name'), str) and a['name'].isidentifier() and isinstance(a.get('n_out'), int)):
+            raise _bad(where, f"the architecture must come from an installed library ({', '.join(_ARCH_TOPS)}), not {mod!r}")
         if a['n_out'] != len(vocab): raise _bad(where, f"the architecture has {a['n_out']} outputs for {len(vocab)} labels")
+        _check_args(a.get('args', {}), a['n_out'], n_ch, where)
     return recipe
 
 def read_recipe(path) -> dict:
     "The checked recipe of the model folder `path`."
     f = Path(path)/'recipe.json'
     if not f.exists(): raise FileNotFoundError(f"{path} has no recipe.json: write the folder with export_model(learn, '{path}') or `companion export`")
+    if f.stat().st_size > 10**6: raise _bad(f, f'it is {human_size(f.stat().st_size)}, more than a recipe needs (1 MB)')
     try: recipe = json.loads(f.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as e: raise _bad(f, f'not valid JSON ({e})') from e
+    except RecursionError: raise _bad(f, f'it is nested more than {MAX_RECIPE_DEPTH} levels deep') from None
     return check_recipe(recipe, str(f))
+
 
 # %% ../nbs/07a_runtime.ipynb #e2cb191b
 def _has(mod: str) -> bool: return importlib.util.find_spec(mod) is not None
@@ -311,6 +361,14 @@ def default_threads() -> int:
     "Threads per inference call on this machine: half the available cores, between 1 and 4."
     return min(4, max(1, cores()//2))
 
+def check_model_file(fname) -> Path:
+    "`fname` when it is at most `MAX_MODEL_FILE` bytes (loading takes about twice the file); else `ModelFolderError`."
+    f = Path(fname)
+    if (n := f.stat().st_size) > mb_bytes(MAX_MODEL_FILE):
+        raise ModelFolderError(f'{f} is {human_size(n)}, more than the {MAX_MODEL_FILE} a Space loads (MAX_MODEL_FILE in companion.images): '
+                               'export a smaller architecture, or raise the limit there if this machine has the memory')
+    return f
+
 def onnx_session(fname, # the .onnx file
                  threads: int|None=None, # intra-op threads (None: `default_threads()`)
                 ):
@@ -318,42 +376,93 @@ def onnx_session(fname, # the .onnx file
     import onnxruntime as ort
     so = ort.SessionOptions()
     so.intra_op_num_threads, so.inter_op_num_threads = threads or default_threads(), 1
+    so.enable_cpu_mem_arena = False   # an arena keeps the largest call's memory for good
     so.log_severity_level = 3
-    return ort.InferenceSession(str(fname), sess_options=so, providers=['CPUExecutionProvider'])
+    return ort.InferenceSession(str(check_model_file(fname)), sess_options=so, providers=['CPUExecutionProvider'])
+
+_PT2_NAMES = re.compile(r'[^/]+/(archive_format|archive_version|byteorder|\.data/version|\.data/serialization_id|models/\w+\.json'
+                        r'|data/(weights|constants)/\w+|data/(weights|constants)/model_(weights|constants)_config\.json|data/sample_inputs/\w+\.pt)')
+
+def check_program(fname) -> Path:
+    "`fname` when the `torch.export` archive holds only plain tensors (no pickled weight or constant, no custom object, no compiled code); else `ModelFolderError`."
+    import zipfile, torch
+    f = check_model_file(fname)
+    def bad(why): return ModelFolderError(f"{f} is refused: {why}, and loading it could run code it brings. Load model.onnx instead "
+                                          "(backend='onnx'), or export the model again with companion.predict.export_model")
+    try: z = zipfile.ZipFile(f)
+    except (zipfile.BadZipFile, OSError) as e: raise ModelFolderError(f"{f} is not a torch.export archive ({e}): the file is damaged; export again") from e
+    with z:
+        if odd := [n for n in z.namelist() if not _PT2_NAMES.fullmatch(n)]: raise bad(f'it holds {odd[0]}, which is not a plain tensor')
+        for n in z.namelist():
+            if n.endswith('_config.json'):
+                try: cfg = json.loads(z.read(n))['config']
+                except (ValueError, KeyError, TypeError) as e: raise bad(f'{n} is damaged ({e!r})') from e
+                for k, m in cfg.items():
+                    if not isinstance(m, dict) or m.get('use_pickle') is not False or not str(m.get('path_name')).startswith(('weight_', 'tensor_')):
+                        raise bad(f'its weight {k!r} is stored as a pickle, not a plain tensor')
+            elif '/data/sample_inputs/' in n:   # torch.export.load would retry a failed safe load with pickle
+                try: torch.load(io.BytesIO(z.read(n)), weights_only=True)
+                except Exception as e: raise bad(f'its sample inputs are not plain tensors ({type(e).__name__})') from e
+    return f
+
+def _trusted_path(folder) -> list:
+    "`sys.path` without the working directory and the model folder: where an architecture's code may come from."
+    here = Path(__file__).resolve().parent if __name__ == 'companion_runtime' else None   # a Space's own companion_arch.py sits beside the app
+    cwd, inside = Path.cwd().resolve(), Path(folder).resolve() if folder is not None else None
+    def ok(p):
+        if p in ('', '.'): return False
+        r = Path(p).resolve()
+        return r == here or (r != cwd and not (inside and (r == inside or inside in r.parents)))
+    return [p for p in sys.path if ok(p)]
+
+@contextlib.contextmanager
+def trusted_imports(folder=None, # the model folder
+                   ):
+    "Imports in this block come only from installed distributions: never from the working directory or `folder`."
+    old = sys.path[:]
+    sys.path[:] = _trusted_path(folder)
+    importlib.invalidate_caches()
+    try: yield
+    finally: sys.path[:] = old
 
 def build_model(recipe: dict, # a recipe whose `arch` names the architecture
                 folder=None, # the model folder: an architecture whose code lives in it is refused
                ):
-    "The torch model described by `recipe`'s architecture (a `vision_learner` body and head), with random weights; never from code inside `folder`."
-    import importlib
-    from fastai.vision.learner import create_vision_model
+    "The torch model described by `recipe`'s architecture (a `vision_learner` body and head), with random weights; never from code inside `folder` or the working directory."
     a = recipe_arch(check_recipe(recipe))
     if not a: raise ValueError("this model was written by hand (no architecture to rebuild by name): load model.onnx or model.pt2 instead")
-    spec = importlib.util.find_spec(a['module'].split('.')[0])
-    if folder is not None and spec is not None and spec.origin and Path(folder).resolve() in Path(spec.origin).resolve().parents:
+    with trusted_imports(folder):
+        from fastai.vision.learner import create_vision_model
+        try: mod = importlib.import_module(a['module'])
+        except ImportError as e:
+            raise ModuleNotFoundError(f"the model's architecture {a['module']}.{a['name']} can't be imported ({e}): install the package that "
+                                      f"provides it (pip install {a['module'].split('.')[0]}), or use Predictor.load(dir, backend='onnx')") from e
+    src = Path(getattr(mod, '__file__', None) or '/').resolve()
+    if folder is not None and Path(folder).resolve() in src.parents:
         raise ModelFolderError(f"{folder}/recipe.json asks for the architecture {a['module']}, which would load code from the model folder itself: refused")
-    try: fn = getattr(importlib.import_module(a['module']), a['name'])
-    except (ImportError, AttributeError) as e:
-        raise ModuleNotFoundError(f"the model's architecture {a['module']}.{a['name']} can't be imported ({e}): install the package that "
-                                  f"provides it (pip install {a['module'].split('.')[0]}), or use Predictor.load(dir, backend='onnx')") from e
-    return create_vision_model(fn, a['n_out'], pretrained=False, **a['args'])
+    if not callable(fn := getattr(mod, a['name'], None)):
+        raise ModuleNotFoundError(f"{a['module']} has no architecture {a['name']}: install the version of {a['module'].split('.')[0]} the model was trained with, or use backend='onnx'")
+    return create_vision_model(fn, a['n_out'], pretrained=False, **a.get('args', {}))
 
 def _torch_model(path: Path, recipe: dict):
-    "The torch module saved in `path`: safetensors weights on a rebuilt architecture, else the `torch.export` program."
-    files = recipe.get('files', {})
+    "The torch module saved in `path`: safetensors weights on a rebuilt architecture, else the `torch.export` program (plain tensors only)."
+    name = (recipe.get('files') or {}).get('program') or 'model.pt2'
     if (path/'model.safetensors').exists() and recipe_arch(recipe):
         from safetensors.torch import load_model
         model = build_model(recipe, path)
-        try: load_model(model, str(path/'model.safetensors'))
-        except Exception as e: raise ModelFolderError(f"{path}/model.safetensors can't be loaded into {recipe['arch']['name']} ({type(e).__name__}: {str(e)[:200]}): "
+        try: load_model(model, str(check_model_file(path/'model.safetensors')))
+        except ModelFolderError: raise
+        except Exception as e: raise ModelFolderError(f"{path}/model.safetensors can't be loaded into {recipe_arch(recipe)['name']} ({type(e).__name__}: {str(e)[:200]}): "
                                                       "the file is damaged or belongs to another model; export again") from e
         return model.eval()
-    if (path/(files.get('program') or 'model.pt2')).exists():
+    if isinstance(name, str) and Path(name).name == name and (path/name).exists():
         import torch
-        try: return torch.export.load(str(path/(files.get('program') or 'model.pt2'))).module()
-        except Exception as e: raise ModelFolderError(f"{path}/model.pt2 can't be loaded ({type(e).__name__}: {str(e)[:200]}): the file is damaged, "
+        f = check_program(path/name)
+        try: return torch.export.load(str(f)).module()
+        except Exception as e: raise ModelFolderError(f"{f} can't be loaded ({type(e).__name__}: {str(e)[:200]}): the file is damaged, "
                                                       "or was written by another torch version; export again, or use backend='onnx'") from e
     raise FileNotFoundError(f"{path} holds no torch model (model.safetensors with a named architecture, or model.pt2): use backend='onnx'")
+
 
 # %% ../nbs/07a_runtime.ipynb #3f3d26b2
 class Predictor:
@@ -377,16 +486,21 @@ class Predictor:
         recipe, threads = read_recipe(path), threads or default_threads()
         has_torch = (path/'model.safetensors').exists() or (path/'model.pt2').exists()
         if backend == 'auto': backend = 'torch' if has_torch and _has('torch') and _has('fastai') else 'onnx'
-        if backend == 'torch': return cls(recipe, model=_torch_model(path, recipe), threads=threads)
+        if backend == 'torch':
+            with trusted_imports(path): return cls(recipe, model=_torch_model(path, recipe), threads=threads)
         if backend == 'onnx':
             if not (path/'model.onnx').exists(): raise FileNotFoundError(f"{path} has no model.onnx: export with export_model(learn, dir, onnx=True), or use backend='torch'")
             if not _has('onnxruntime'): raise ModuleNotFoundError("backend='onnx' needs onnxruntime: pip install onnxruntime")
             try: sess = onnx_session(path/'model.onnx', threads)
+            except ModelFolderError: raise
             except Exception as e: raise ModelFolderError(f"{path}/model.onnx can't be loaded ({type(e).__name__}: {str(e)[:200]}): the file is damaged "
                                                           "or truncated; copy or export it again") from e
             out = sess.get_outputs()[0].shape[-1]
             if isinstance(out, int) and out != len(recipe['vocab']):
                 raise ModelFolderError(f"{path}/model.onnx gives {out} outputs but recipe.json has {len(recipe['vocab'])} labels: the two files come from different models")
+            shape, n_ch = sess.get_inputs()[0].shape, 1 if recipe.get('mode') == 'L' else 3
+            if len(shape) == 4 and isinstance(shape[1], int) and shape[1] != n_ch:
+                raise ModelFolderError(f"{path}/model.onnx takes {shape[1]} channels but recipe.json's mode {recipe.get('mode', 'RGB')} gives {n_ch}: the two files come from different models")
             return cls(recipe, session=sess, threads=threads)
         raise ValueError(f"unknown backend {backend!r}: use 'auto', 'torch' or 'onnx'")
 
