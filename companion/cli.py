@@ -6,7 +6,7 @@
 from __future__ import annotations
 import __future__, os, re, sys, ast, argparse, contextlib, difflib, importlib, importlib.util, inspect, shutil, textwrap, types
 from pathlib import Path
-import companion.env        # before any subcommand imports fastai: it silences torch's `torch.jit.script` FutureWarning
+from .env import explain   # first, before any subcommand imports fastai: it silences torch's `torch.jit.script` FutureWarning
 from typing import Annotated, Union, get_args, get_origin
 from fastcore.docments import docments
 
@@ -147,7 +147,7 @@ def check_files(paths: list) -> list:
     return paths
 
 # the argument of a command that names something to read, and the check it gets before the command's module is imported
-CHECKS = {'train': ('folder', 'companion.learner:check_split'), 'predict': ('images', 'companion.cli:check_files')}
+CHECKS = {'train': ('folder', 'companion.cli:check_folder'), 'predict': ('images', 'companion.cli:check_files')}
 
 def _check(cmd: str, args: dict):
     "Run the check of `cmd`'s argument in `CHECKS`, defined from its source where that is enough (no fastai)."
@@ -232,4 +232,4 @@ def main(argv: list|None=None) -> int:
         except BrokenPipeError: return _pipe_closed()
         except USER_ERRORS as e:
             if os.environ.get('COMPANION_DEBUG'): raise
-            print(f'{prog}: {as_command(str(e))}', file=sys.stderr); return 1
+            print(f'{prog}: {as_command(explain(e) or str(e))}', file=sys.stderr); return 1   # a missing extra: `explain` names it

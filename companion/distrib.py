@@ -12,12 +12,11 @@ from pathlib import Path
 import torch, torch.distributed as dist, torch.multiprocessing as tmp_mp
 from multiprocessing.connection import wait as _wait
 from fastai.basics import *
-import fastai.distributed as fastai_distributed
-from fastai.distributed import DistributedDL
 from .runtime import cores
 
 # %% auto #0
-__all__ = ['backend', 'setup_distrib', 'init_distrib', 'is_main', 'broadcast_obj', 'alone', 'DistribError', 'launch']
+__all__ = ['backend', 'setup_distrib', 'fastai_distributed', 'init_distrib', 'is_main', 'broadcast_obj', 'alone', 'DistribError',
+           'launch']
 
 # %% ../nbs/04b_distrib.ipynb #53c2356d
 def backend() -> str:
@@ -45,12 +44,20 @@ def _broadcast(self, t, rank):
     dist.broadcast(t, rank)
     return t.cpu().tolist()
 
-fastai_distributed.setup_distrib, DistributedDL._broadcast = setup_distrib, _broadcast
+def fastai_distributed():
+    "fastai's `distributed` module (it needs accelerate, which `pip install \"companion[distrib]\"` installs), with the two corrections above."
+    try: import accelerate
+    except ImportError as e:
+        raise ModuleNotFoundError('training on several processes needs accelerate: pip install "companion[distrib]"', name='accelerate') from e
+    import fastai.distributed as fd
+    fd.setup_distrib, fd.DistributedDL._broadcast = setup_distrib, _broadcast
+    return fd
 
 # %% ../nbs/04b_distrib.ipynb #1c5fe4eb
 def init_distrib(timeout: float=600.) -> bool:
     "Join the process group that RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT describe (nccl on GPUs, gloo on CPU); False in a single process."
     if num_distrib() <= 1: return False
+    fastai_distributed()
     setup_distrib(int(os.environ.get('LOCAL_RANK', rank_distrib())), timeout=timeout)
     return True
 
@@ -152,6 +159,7 @@ def launch(fn,                   # what each process runs: a function that can b
 If a rank fails, stop the others and raise `DistribError` naming it."
     if nproc < 1: raise ValueError(f'nproc must be 1 or more, got {nproc}')
     if nproc == 1: return fn(*args, **kwargs)
+    fastai_distributed()                       # accelerate is missing: say so here, before any process starts
     if num_distrib() > 1: raise RuntimeError('launch() was called inside a process of a distributed run: call fn directly there')
     gpus = _gpus()
     if gpus and nproc > gpus:

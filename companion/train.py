@@ -12,10 +12,10 @@ import numpy as np
 from fastai.vision.all import *
 from copy import deepcopy
 from .lr import LRReport
-from .learner import learner, image_dls, small_cnn, check_split, check_batches, Recipe, is_frozen, is_pretrained
+from .learner import learner, image_dls, folder_dls, small_cnn, check_split, check_batches, Recipe, is_frozen, is_pretrained
+from .data import folder_items
 from .distrib import init_distrib, is_main, broadcast_obj, backend, launch, alone
 from .announce import PhaseAnnouncer
-from fastai.distributed import DistributedTrainer
 
 # %% auto #0
 __all__ = ['GAIN', 'LossHistory', 'history_from', 'random_guess', 'Coaching', 'inflated_train_loss', 'more_training',
@@ -326,7 +326,9 @@ def _distrib_line(learn: Learner, lr: float, picked: bool) -> str:
 
 def _ddp(learn: Learner, ddp: bool):
     "fastai's `distrib_ctx` when this is one rank of several and the learner is not distributed yet (SyncBatchNorm only on GPUs)."
-    if not ddp or any(isinstance(c, DistributedTrainer) for c in learn.cbs): return contextlib.nullcontext()
+    if not ddp: return contextlib.nullcontext()
+    from fastai.distributed import DistributedTrainer   # init_distrib imported it (a single process needs no accelerate)
+    if any(isinstance(c, DistributedTrainer) for c in learn.cbs): return contextlib.nullcontext()
     return learn.distrib_ctx(sync_bn=backend() == 'nccl')
 
 def _pick_lr(learn: Learner, show: bool, lr_kws: dict|None) -> LRReport|None:
@@ -361,16 +363,19 @@ def train(dls_or_learn: DataLoaders|Learner|Callable,   # DataLoaders, a Learner
     learn = dls_or_learn if isinstance(dls_or_learn, Learner) else learner(dls_or_learn, arch, pretrained=pretrained, **kwargs)
     check_batches(learn, fix=True)                     # a training set smaller than one batch: smaller batches, said out loud
     ddp, main = init_distrib(timeout), is_main()       # ddp: this is one rank of several (`launch`, `accelerate launch`, torchrun)
-    hist = LossHistory()
-    cbs = [hist] + ([PhaseAnnouncer(log=log)] if announce and main else [])
+    hist, speaks = LossHistory(), announce and main
+    shown = [c for c in learn.cbs if isinstance(c, ProgressCallback)] if speaks else []
+    learn.remove_cbs(shown)                            # this run's announcer speaks (and logs) alone
     t0 = time.perf_counter()
-    with learn.added_cbs(cbs):
-        recipe = Recipe.of(learn, epochs=epochs, freeze_epochs=freeze_epochs)
-        if not recipe.pretrained: learn.unfreeze()         # a random body trains whole: pick the lr for the whole model
-        rep = _pick_lr(learn, show, lr_kws) if lr is None else None
-        recipe = recipe.but(lr=float(rep.pick if rep else lr))
-        if ddp and main and (announce or show): print(_distrib_line(learn, recipe.lr, rep is not None), flush=True)
-        with _ddp(learn, ddp): recipe.fit(learn)
+    try:
+        with learn.added_cbs([hist] + ([PhaseAnnouncer(log=log)] if speaks else [])):
+            recipe = Recipe.of(learn, epochs=epochs, freeze_epochs=freeze_epochs)
+            if not recipe.pretrained: learn.unfreeze()         # a random body trains whole: pick the lr for the whole model
+            rep = _pick_lr(learn, show, lr_kws) if lr is None else None
+            recipe = recipe.but(lr=float(rep.pick if rep else lr))
+            if ddp and main and (announce or show): print(_distrib_line(learn, recipe.lr, rep is not None), flush=True)
+            with _ddp(learn, ddp): recipe.fit(learn)
+    finally: learn.add_cbs([c if isinstance(c, PhaseAnnouncer) else PhaseAnnouncer() for c in shown])   # the learner keeps announcing: no plain bar again
     secs, h = time.perf_counter() - t0, hist.history()
     if ddp:
         with _ddp(learn, ddp), learn.no_bar(): final = _pass_metrics(learn)   # fastai's epoch metrics average batches over ranks; this counts each item once
@@ -420,10 +425,10 @@ def save_plot(plot,              # a function that draws on `ax=`, e.g. `report.
     plot(ax=fig.subplots()); fig.savefig(fname, dpi=100, bbox_inches='tight')
     return Path(fname)
 
-def _train_folder_rank(folder: Path, out: Path, bs: int, size, arch, pretrained, seed: int, epochs: int, lr, lr_steps: int) -> str:
+def _train_folder_rank(folder: Path, out: Path, bs: int, size, arch, pretrained, seed: int, epochs: int, lr, lr_steps: int, label_re, valid_pct: float) -> str:
     "`companion train` in one process, or in each of `nproc` processes (then rank 0 writes and reports)."
     set_seed(seed, reproducible=True)
-    dls = image_dls(folder, size=size, bs=bs)
+    dls = folder_dls(folder, labeller=label_re, size=size or 'auto', valid_pct=valid_pct, seed=seed, bs=bs, quiet=not is_main())
     learn, r = train(dls, epochs, lr=lr, arch=arch, pretrained=pretrained, log=out/'train_log.jsonl', show=False, lr_kws=dict(num_it=lr_steps))
     if not is_main(): return ''
     learn.path, learn.model_dir = out.absolute(), '.'     # save beside the report, never into the (maybe read-only) data folder
@@ -436,21 +441,24 @@ def _train_folder_rank(folder: Path, out: Path, bs: int, size, arch, pretrained,
     (out/'report.txt').write_text(str(r) + '\n')
     return f'{r}\nsaved to {out}/: ' + ', '.join(sorted(p.name for p in out.iterdir()))
 
-def train_folder(folder: str,                 # a folder with train/<label>/ and valid/<label>/ image folders
+def train_folder(folder: str,                 # images in any layout lesson2 takes: train/ and valid/, a folder per label, labels in file names
                  epochs: int=3,               # epochs to train
                  arch: str='small_cnn',       # 'small_cnn' or a torchvision model name such as resnet18
-                 size: int=None,              # resize images to SIZE pixels; None: as they are
+                 size: int=None,              # resize images to SIZE pixels; None: as they are, or one size when they differ
                  lr: float=None,              # learning rate; None: the pick of lr_report
                  bs: int=64,                  # batch size per step; with nproc N each process takes bs/N
                  lr_steps: int=100,           # mini-batches lr_find runs when no lr is given
                  pretrained: bool=True,       # start from the pretrained weights of arch, when it has some (--no-pretrained: random weights)
-                 seed: int=42,                # random seed
+                 seed: int=42,                # random seed (the split of a folder without train/ and valid/ too)
+                 valid_pct: float=0.2,        # validation share of a folder without train/ and valid/
+                 label_re: str=None,          # a regex whose group is the label in a file name (e.g. '^(.+)_\\d+'); None: the folder
                  nproc: int=1,                # processes to train with (DDP: gloo on CPU, nccl with one GPU each)
                  out: str='train_out'         # folder for the model, plots and report
                 ) -> str:
-    "Pick a learning rate, train an image classifier on FOLDER/train and FOLDER/valid, and coach; save the model, plots and report in OUT."
+    "Pick a learning rate, train an image classifier on the images in FOLDER, and coach; save the model, plots and report in OUT."
     if nproc < 1: raise ValueError(f'nproc must be 1 or more, got {nproc}')
-    folder = check_split(folder)
+    folder = Path(folder)
+    folder_items(folder, label_re, valid_pct, seed)   # the layout is checked before anything is written
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    args = (folder, out, max(1, bs // nproc), size, arch, None if pretrained else False, seed, epochs, lr, lr_steps)   # bs is per step: split over the processes
+    args = (folder, out, max(1, bs // nproc), size, arch, None if pretrained else False, seed, epochs, lr, lr_steps, label_re, valid_pct)   # bs is per step: split over the processes
     return launch(_train_folder_rank, nproc, *args)
