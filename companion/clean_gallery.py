@@ -30,6 +30,10 @@ def _thumb(fn, size: int=192) -> bytes:
         im.thumbnail((size, size)); b = io.BytesIO(); im.save(b, format='PNG'); return b.getvalue()
     except (OSError, ValueError): return b''
 
+def _labeller(candidates, labeller=None) -> Labeller:
+    "How the candidates' labels are read: `labeller` if given, else as the table says (`label_issues` and `interpret` keep the learner's way in `attrs['labeller']`)."
+    return Labeller(labeller if labeller is not None else getattr(candidates, 'attrs', {}).get('labeller'))
+
 def _candidates(df, root=None, by: str='folder'):
     "The candidates with absolute str `path` and str `label`, and the data set root (given, in `df.attrs['root']`, or guessed: above the label folders, or the folders of the files when labels are in the names)."
     import pandas as pd
@@ -104,11 +108,11 @@ def gallery(candidates,                       # a DataFrame with `path` and `lab
             inline: bool=True,                # put the thumbnails in the page (True), or link the images by relative path
             size: int=112,                    # thumbnail size in pixels
             per_page: int=60,                 # figures per page
-            labeller=None                     # how labels are read (see `Labeller`): None for the parent folder
+            labeller=None                     # how labels are read (see `Labeller`; a Learner reads them its own way); None: as `candidates` came (a learner's own way), else the parent folder
            ) -> Path:
     """Write `dest/gallery.html` (candidates with a choice each, kept in the browser's storage across reloads, filters by class and split, pages of
     `per_page`, and a button that downloads decisions.csv) and a `dest/decisions.csv` to fill in; return the HTML path."""
-    lab = Labeller(labeller)
+    lab = _labeller(candidates, labeller)
     df, root = _candidates(candidates, root, lab.by)
     c, dest = Cleaner(root, lab), Path(dest); dest.mkdir(parents=True, exist_ok=True)
     labels, e, figs, rows = _labels(df, c), lambda x: html.escape(_s(x), quote=True), [], []

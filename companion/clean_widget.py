@@ -11,7 +11,7 @@ from fastcore.basics import patch
 from .clean_labels import Labeller
 from .clean_journal import STATE
 from .clean import Cleaner
-from .clean_gallery import _s, _thumb, _candidates, _labels, _options
+from .clean_gallery import _s, _thumb, _candidates, _labeller, _labels, _options
 
 # %% auto #0
 __all__ = ['ImageCleaner']
@@ -36,10 +36,10 @@ class ImageCleaner:
                  root: str|Path|None=None,   # the data set folder; None: `candidates.attrs['root']`, or guessed from the paths
                  per_page: int=28,           # cards per page
                  size: int=96,               # thumbnail size in pixels
-                 labeller=None):             # how labels are read (see `Labeller`): None for the parent folder
+                 labeller=None):             # how labels are read (see `Labeller`; a Learner reads them its own way); None: as `candidates` came (a learner's own way), else the parent folder
         import ipywidgets as W
         from types import SimpleNamespace
-        lab = Labeller(labeller)
+        lab = _labeller(candidates, labeller)
         self.df, root = _candidates(candidates, root, lab.by)
         self.cleaner, self.per_page, self.size, self.page, self._busy = Cleaner(root, lab), per_page, size, 0, False
         self.labels, self.rels = _labels(self.df, self.cleaner), [self.cleaner.rel(p) for p in self.df.path]

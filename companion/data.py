@@ -11,8 +11,8 @@ import numpy as np
 from PIL import Image
 
 # %% auto #0
-__all__ = ['digits', 'flip_labels', 'image_files', 'AuditResult', 'audit_images', 'folder_items', 'choose_size', 'write_digits',
-           'audit_report']
+__all__ = ['UNREADABLE', 'digits', 'flip_labels', 'image_files', 'AuditResult', 'audit_images', 'folder_items', 'choose_size',
+           'write_digits', 'audit_report']
 
 # %% ../nbs/01_data.ipynb #367f3159
 def _default_dest(classes, size) -> Path:
@@ -101,6 +101,8 @@ _FIX = {
     'huge': "too many pixels or too long a side (a huge scan, or a file built to exhaust memory): resize it or delete it",
     'duplicate': "the same bytes as another file: keep one copy (a duplicate across train and valid inflates the metric)",
 }
+
+UNREADABLE = ('empty', 'not_image', 'corrupt', 'truncated')   # the problems no reader gets past: set these files aside before training
 
 _MAGIC = (b'\x89PNG', b'\xff\xd8\xff', b'GIF8', b'BM', b'II*\x00', b'MM\x00*', b'RIFF')  # PNG, JPEG, GIF, BMP, TIFF, WebP
 

@@ -12,6 +12,7 @@ from fastai.vision.all import *
 from fastai.callback.hook import Hook
 from .learner import items_dls, Recipe
 from .data import folder_items, choose_size
+from .clean_labels import Labeller, check_single_label
 
 # %% auto #0
 __all__ = ['last_linear', 'predict_dl', 'split_dl', 'item_table', 'confusion_counts', 'show_items', 'Interp', 'learner_items',
@@ -112,6 +113,11 @@ def show_items(df: pd.DataFrame,         # rows with a `path` column (and whatev
     fig.tight_layout()
     return axs.flatten()
 
+def _labeller_of(learn) -> Labeller|None:
+    "The `Labeller` that reads labels as `learn` does; None where its labels come from a table, not from the files."
+    try: return Labeller(learn)
+    except ValueError: return None
+
 class Interp:
     "What a classifier gets right and wrong, item by item, from one prediction pass per split."
     def __init__(self, items: pd.DataFrame, probs: Tensor, vocab, emb: Tensor|None=None):
@@ -125,12 +131,14 @@ class Interp:
         if not hasattr(learn.dls.train_ds, 'items'):
             raise TypeError("Interp works on DataLoaders of image files (ImageDataLoaders, or a DataBlock over files); these hold tensors (the book's "
                             "chapter-4 DataLoaders(dl, valid_dl)), so there are no files to show: use learn.get_preds() for their predictions")
+        check_single_label(learn, 'learn.interpret()')
         for s in splits:
             dl = split_dl(learn.dls, s)
             p, t, l, e = predict_dl(learn, dl, emb)
             dfs.append(item_table(_paths(dl.items), [s]*len(t), t, p, learn.dls.vocab, l))
             probs.append(p); embs.append(e)
-        return cls(pd.concat(dfs, ignore_index=True), torch.cat(probs), learn.dls.vocab, torch.cat(embs) if emb else None)
+        items = pd.concat(dfs, ignore_index=True); items.attrs['labeller'] = _labeller_of(learn)   # the cleaners read labels as the learner did
+        return cls(items, torch.cat(probs), learn.dls.vocab, torch.cat(embs) if emb else None)
 
     def __repr__(self): return f'Interp: {len(self.items)} items ({dict(self.items.split.value_counts())}), {len(self.vocab)} classes'
 
@@ -190,6 +198,7 @@ def interpret(self: Learner,
 # %% ../nbs/05_interpret.ipynb #8c9b3161
 def learner_items(learn: Learner) -> pd.DataFrame:
     "The Learner's own items as rows (path, split, label), labels read by its DataLoaders (any labelling function)."
+    check_single_label(learn, 'label_issues')
     rows = []
     for split, ds in (('train', learn.dls.train_ds), ('valid', learn.dls.valid_ds)):
         if not hasattr(ds, 'items'): raise TypeError('these DataLoaders hold tensors, not image files: label checks need a folder of images or ImageDataLoaders')
@@ -341,9 +350,15 @@ def reasons(df: pd.DataFrame,   # `item_table` rows (path, label, pred, p_label,
 
 # %% ../nbs/05_interpret.ipynb #2e7c8782
 def _items_for(path, learn, items, labeller, valid_pct, seed) -> pd.DataFrame:
+    "The items to check: the table, else `learn`'s own items, labels and split (those under `path`), else the folder read by `labeller`."
     if items is not None: return pd.DataFrame(items)[['path', 'split', 'label']].astype(str)
-    if path is not None: return folder_items(path, labeller, valid_pct, seed)
-    if learn is not None: return learner_items(learn)
+    if learn is not None and labeller is None:
+        own = learner_items(learn)
+        if path is None: return own
+        root = Path(path).resolve()
+        own = own[[Path(p).is_relative_to(root) for p in own.path]].reset_index(drop=True)
+        if len(own): return own
+    if path is not None: return folder_items(path, labeller, valid_pct, seed)   # a folder the learner never saw: `learn` is only the model
     raise ValueError('pass a folder (path=), a Learner (learn=) whose items to check, or a table (items=) of path, split, label')
 
 def _model_probs(model: Learner, items: pd.DataFrame) -> tuple:
@@ -355,7 +370,7 @@ def _model_probs(model: Learner, items: pd.DataFrame) -> tuple:
 
 def label_issues(
     path: str|Path|None=None,    # a folder in any course layout (train/ + valid/, a folder per label, labels in file names); None: `learn`'s own items
-    learn: Learner|None=None,    # model for embeddings and `model_loss` (and its items when no `path`); None: the last k-fold model
+    learn: Learner|None=None,    # model for embeddings and `model_loss`, and its own items, labels and split (those under `path`); None: the last k-fold model
     k: int=3,                    # folds for out-of-fold probabilities; 0: use `learn`'s own probabilities (quick, weaker)
     recipe: Recipe|None=None,    # how each fold trains (e.g. `train`'s `report.recipe`); None: `arch` for `epochs` with `Recipe.fit`
     epochs: int=3,               # epochs of each fold, when no `recipe`
@@ -366,7 +381,7 @@ def label_issues(
     n_neighbors: int=10,         # neighbours asked about each item's label
     dup_pixels: float=0.99,      # cosine of two images' pixels (32×32 grey) from which they count as the same picture
     flagged_only: bool=False,    # keep only rows with a reason (default: every item, ranked)
-    labeller=None,               # how `path`'s labels are read: None (folders), a regex on the file name, or a function (see `companion.clean.Labeller`)
+    labeller=None,               # how `path`'s labels are read: None (`learn`'s own labels, else folders), a regex on the file name, or a function (see `Labeller`)
     items=None,                  # or the table itself: path, split, label
     valid_pct: float=0.2,        # the validation share of a folder with no train/valid split
 ) -> pd.DataFrame:
@@ -397,4 +412,7 @@ def label_issues(
     df = df.sort_values('score', ascending=False, kind='stable').reset_index(drop=True)
     cols = ['path', 'split', 'label', 'pred', 'loss', 'score', 'why', 'suggested']
     df = df[cols + [c for c in df.columns if c not in cols]]
-    return df[df.why != ''].reset_index(drop=True) if flagged_only else df
+    df = df[df.why != ''].reset_index(drop=True) if flagged_only else df
+    df.attrs.update(labeller=Labeller(labeller) if labeller is not None else _labeller_of(learn) if learn is not None else None,
+                    **(dict(root=str(Path(path).resolve())) if path is not None else {}))   # what ImageCleaner and gallery read
+    return df

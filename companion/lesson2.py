@@ -125,16 +125,14 @@ def data(self: Lesson2) -> dict:
     return res
 
 # %% ../nbs/20_lesson2.ipynb #b74441f0
-_UNREADABLE = ('not_image', 'corrupt', 'truncated')
-
 @patch
 def audit(self: Lesson2, path) -> dict:
     "Step 3: audit the images; quarantine the unreadable ones (nothing is deleted)."
-    from companion.data import audit_images
+    from companion.data import audit_images, UNREADABLE
     from companion.clean import Cleaner
     def run():
         df = audit_images(path); df.to_csv(self.out/'audit.csv', index=False)
-        bad = sorted(set(df.path[df.problem.isin(_UNREADABLE)]))
+        bad = sorted(set(df.path[df.problem.isin(UNREADABLE)]))
         if bad:
             if not os.access(path, os.W_OK):
                 raise PermissionError(f'{path} is read-only and {len(bad)} of its files can\'t be read as images (see {self.out/"audit.csv"}), so they '

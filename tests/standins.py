@@ -60,3 +60,17 @@ def photo_uploads(dest, img) -> dict:
     photo(20, 20).save(p.setdefault('icon', dest/'icon_20.png'))
     photo(1, 1000).save(p.setdefault('strip', dest/'strip_1x1000.png'))
     return p
+
+def real_folder(dest, n_per_class: int=8, classes=range(3), seed: int=0) -> Path:
+    """A student's real folder (an image search per label): besides the pictures, a 0-byte .png and .jpg, an HTML page saved as .jpg, a JPEG cut
+    off halfway, Jupyter's `.ipynb_checkpoints/` with a copy, a CMYK JPEG, a WEBP, an uppercase .JPG and a phone photo stored sideways (EXIF 6)."""
+    d = unsplit_folder(dest, n_per_class=n_per_class, classes=classes, seed=seed)
+    a, b = sorted(p for p in d.iterdir() if p.is_dir())[:2]
+    pic = Image.open(sorted(a.glob('*.png'))[0]).convert('RGB').resize((60, 40))
+    (a/'empty.png').write_bytes(b''); (b/'empty.jpg').write_bytes(b'')
+    (a/'search.jpg').write_text('<!doctype html><html><body>403 Forbidden</body></html>')
+    pic.save(b/'cut.jpg', quality=90); raw = (b/'cut.jpg').read_bytes(); (b/'cut.jpg').write_bytes(raw[:len(raw)//2])
+    (a/'.ipynb_checkpoints').mkdir(); pic.save(a/'.ipynb_checkpoints'/'0001-checkpoint.png')
+    pic.convert('CMYK').save(a/'cmyk.jpg'); pic.save(b/'photo.webp'); pic.save(b/'UPPER.JPG')
+    exif = Image.Exif(); exif[0x0112] = 6; pic.rotate(90, expand=True).save(a/'phone.jpg', exif=exif)
+    return d

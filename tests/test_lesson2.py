@@ -125,3 +125,23 @@ def test_lesson2_refuses_one_label_and_empty_folders(tmp_path):
     for s in ('train', 'valid'): (tmp_path/'empty'/s/'x').mkdir(parents=True)
     r = run_cli('lesson2', tmp_path/'empty', '--out', tmp_path/'o2')
     assert r.returncode == 1 and 'no images under' in r.stderr and 'Traceback' not in r.stderr
+
+def test_lesson2_on_a_real_folder(tmp_path):
+    "A 0-byte file, HTML saved as .jpg, a cut-off JPEG, .ipynb_checkpoints/, CMYK, WEBP, .JPG, EXIF-rotated: the journey finishes, the Space checked."
+    from standins import real_folder
+    from companion.data import image_files
+    data = real_folder(tmp_path/'bears')
+    before = {f.relative_to(data).as_posix() for f in image_files(data)}
+    assert '.ipynb_checkpoints' not in ' '.join(before) and len(before) == 24 + 8
+    out = tmp_path/'l2'
+    r = run_cli('lesson2', data, '--out', out, '--epochs', '1', '--folds', '2', '--fold_epochs', '1', timeout=600, env=NO_TOKEN(tmp_path))
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    q = data/'.companion'/'quarantine'
+    quarantined = {f.relative_to(q).as_posix() for f in q.rglob('*') if f.is_file()}
+    after = {f.relative_to(data).as_posix() for f in image_files(data)}
+    assert {Path(p).name for p in quarantined} == {'empty.png', 'empty.jpg', 'search.jpg', 'cut.jpg'}, quarantined
+    assert before == after | quarantined and not after & quarantined                 # every file is in the data set or in the quarantine
+    assert len(list(data.glob('*/.ipynb_checkpoints/0001-checkpoint.png'))) == 1        # never data, never moved
+    checked = pd.read_csv(out/'label_issues.csv').path
+    assert not checked.str.contains("ipynb_checkpoints").any() and len(checked) == len(after), (len(checked), len(after))
+    assert (out/'space_check.txt').read_text().startswith('check_space: OK')
