@@ -87,10 +87,34 @@ def test_export_with_announcer_loads_without_companion(digits37_path, tmp_path):
     code = ("import sys; sys.modules['companion'] = None\n"
             "from fastai.learner import load_learner\n"
             "l = load_learner(sys.argv[1]); print(*[type(c).__name__ for c in l.cbs])")
-    r = subprocess.run([sys.executable, '-c', code, str(tmp_path/'export.pkl')], capture_output=True, text=True, timeout=300)
+    code += "\nprint(l.predict(sys.argv[2])[0])"      # fastai's bar, pickled in the announcer's place, is attached to the loaded learner
+    img = next((digits37_path/'valid'/'7').glob('*.png'))
+    r = subprocess.run([sys.executable, '-c', code, str(tmp_path/'export.pkl'), img], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert r.stdout.split() == ['TrainEvalCallback', 'Recorder', 'CastToTensor', 'ProgressCallback']
+    assert r.stdout.splitlines()[0].split() == ['TrainEvalCallback', 'Recorder', 'CastToTensor', 'ProgressCallback']
+    assert r.stdout.splitlines()[-1] in ('3', '7'), r.stdout
     assert any(isinstance(c, PhaseAnnouncer) for c in learn.cbs)                    # the learner itself keeps its announcer
+
+SCRIPT = textwrap.dedent('''
+    import sys
+    from fastai.vision.all import *
+    from companion.all import *
+    dls = ImageDataLoaders.from_folder(sys.argv[1], train='train', valid='valid', num_workers=0)
+    learn = vision_learner(dls, small_cnn, pretrained=False, metrics=error_rate)   # fastai's own call: the announcer is there by default
+    learn.fit(1)
+    img = dls.valid_ds.items[0]
+    print('predicted', learn.predict(img)[0])
+    learn, report = train(learn, 1, lr=1e-2, show=False)
+    print('predicted', learn.predict(img)[0])
+''')
+
+def test_script_with_companion_all_writes_lines_only(digits37_path, tmp_path):
+    "A script that imports companion.all, fits, predicts, trains and predicts again, its output to a file: ▶/✔ lines, no bar redraw (`\\r`, `█`)."
+    (tmp_path/'s.py').write_text(SCRIPT)
+    rc, text = run_to_file([sys.executable, tmp_path/'s.py', digits37_path], tmp_path, 'script.log')
+    assert rc == 0, text[-3000:]
+    assert text.count('▶ epoch 1/1 · TRAIN') == 2 and text.count('predicted ') == 2, text
+    assert '\r' not in text and not BAR_CHARS.search(text), repr(text[-1000:])
 
 def test_private_names_only_in_event_trace():
     "fastai's private names appear in announce.py only in the cell that holds `EventTrace`'s watched loop, with a comment naming fastai's file."
