@@ -2,7 +2,7 @@
 import os, re, subprocess, sys, textwrap
 from pathlib import Path
 import pytest
-from conftest import COMPANION, run_in_kernel
+from conftest import COMPANION, run_in_kernel, require
 
 BAR_CHARS = re.compile('[█▏▎▍▌▋▊▉]')
 
@@ -126,3 +126,55 @@ def test_private_names_only_in_event_trace():
         assert 'class _Watch' in c or 'class EventTrace' in c, c[:200]
         assert 'fastai/' in c                                                       # names the fastai code it copies
     assert not any('class PhaseAnnouncer' in c for c in hits)
+
+# Colab's ipywidgets (its front end draws 7.x), with the two halves it was released with: what `pip install companion` must not upgrade
+WIDGETS7 = ('ipywidgets==7.7.1', 'widgetsnbextension~=3.6.0', 'jupyterlab_widgets~=1.1', 'ipython_genutils~=0.2.0')
+
+@pytest.fixture(scope='session')
+def widgets7() -> Path:
+    "ipywidgets 7.7.1 installed once with `pip --target` into ~/.cache/companion (a folder to put first on sys.path, not an environment)."
+    d = Path(os.environ.get('XDG_CACHE_HOME', Path.home()/'.cache'))/'companion'/'ipywidgets-7.7.1'
+    if not (d/'ipywidgets'/'__init__.py').is_file():
+        tmp = d.with_name(d.name + '.part')
+        r = subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps', '--target', tmp, *WIDGETS7], capture_output=True, text=True, timeout=300)
+        require(r.returncode == 0, f'ipywidgets 7.7.1 from the package index ({r.stderr.strip()[-300:]})')
+        tmp.rename(d)
+    return d
+
+CLEANER = textwrap.dedent('''
+    import sys, hashlib
+    from pathlib import Path
+    import pandas as pd, ipywidgets
+    from companion.clean_widget import ImageCleaner
+    root = Path(sys.argv[1])
+    snap = lambda: sorted((str(p.relative_to(root)), hashlib.md5(p.read_bytes()).hexdigest()) for p in root.glob('*/*/*.png'))
+    before = snap()
+    fs = sorted(root.glob('train/3/*.png'))[:3] + sorted(root.glob('train/7/*.png'))[:3]
+    df = pd.DataFrame(dict(path=[str(f) for f in fs], label=[f.parent.name for f in fs], loss=[3., 2., 1., 3., 2., 1.],
+                           pred=[{'3': '7', '7': '3'}[f.parent.name] for f in fs]))
+    w = ImageCleaner(df, root, per_page=4)                                              # build
+    assert 'page 1 of 2' in w.info.value and w.prev.disabled and not w.next.disabled, w.info.value
+    w.next.click()                                                                      # page
+    assert 'page 2 of 2' in w.info.value and w.cards[2].box.layout.display == 'none', w.info.value
+    w.prev.click()
+    w.cards[0].dd.value = 'delete'                                                      # choose: journaled at once
+    w.cards[1].ok.click()                                                               # the one-click relabel to the prediction
+    assert w.cards[1].dd.value == 'relabel:7' and 'pending</b>: 1 delete, 1 relabel' in w.counts.value, w.counts.value
+    w.apply_btn.click(); assert 'Plan' in w.msg.value and w.confirm.layout.display == ''
+    w.confirm.click()                                                                   # apply
+    assert 'Applied' in w.msg.value and not fs[0].exists() and (root/'train'/'7'/fs[1].name).exists(), w.msg.value
+    assert 'applied</b>: 1 in quarantine, 1 relabelled' in w.counts.value and w.cards[0].dd.disabled
+    w.undo_btn.click()                                                                  # undo
+    assert 'Undone' in w.msg.value and snap() == before, w.msg.value
+    print('ipywidgets', ipywidgets.__version__)
+''')
+
+@pytest.mark.parametrize('major', ['7', '8'])
+def test_cleaner_state_and_callbacks_under_ipywidgets(major, request, digits37_path, tmp_path):
+    "`ImageCleaner` builds, pages, journals a choice and a one-click relabel, applies and undoes under ipywidgets 7.7.1 (Colab's) and 8 (this environment's)."
+    import shutil
+    root = shutil.copytree(digits37_path, tmp_path/'d37')
+    env = {**os.environ, 'PYTHONPATH': str(request.getfixturevalue('widgets7'))} if major == '7' else None
+    r = subprocess.run([sys.executable, '-c', CLEANER, root], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.split()[-1].split('.')[0] == major, r.stdout
