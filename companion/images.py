@@ -4,7 +4,7 @@
 
 # %% ../nbs/07b_images.ipynb #c64d6b6c
 from __future__ import annotations
-import io, os, warnings
+import io, os, struct, ctypes, threading, contextlib, warnings
 from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -12,8 +12,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # %% auto #0
 __all__ = ['MAX_FILE_SIZE', 'MAX_PIXELS', 'MAX_SIDE', 'MAX_MODEL_SIDE', 'LARGE_PIXELS', 'LARGE_DECODES', 'MEMORY_BUDGET',
            'MAX_MODEL_FILE', 'MAX_HEAD_FEATURES', 'MAX_HEAD_PARAMS', 'MAX_RECIPE_DEPTH', 'LIMITS', 'IMAGE_INPUTS',
-           'FORMATS', 'IMAGE_EXTS', 'mb_bytes', 'ImageError', 'human_size', 'open_image_file', 'to_rgb', 'load_image',
-           'open_image', 'image_stats', 'training_stats', 'describe_training', 'unlike_training']
+           'FORMATS', 'IMAGE_EXTS', 'OPEN_FORMATS', 'mb_bytes', 'ImageError', 'human_size', 'header_size',
+           'open_image_file', 'to_rgb', 'load_image', 'open_image', 'decode_turn', 'image_stats', 'training_stats',
+           'describe_training', 'unlike_training']
 
 # %% ../nbs/07b_images.ipynb #f385bfb1
 MAX_FILE_SIZE = '10mb'      # the largest upload (Gradio's `max_file_size`); a data: URL is held to it too
@@ -51,6 +52,7 @@ class ImageError(ValueError):
 IMAGE_INPUTS = 'a path, bytes, a file object, a PIL image or a uint8 numpy array'
 FORMATS = 'png, jpeg, webp, gif, bmp or tiff'
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.webp', '.gif', '.bmp')   # what example folders and Space builders pick up
+OPEN_FORMATS = ('PNG', 'JPEG', 'WEBP', 'GIF', 'BMP', 'DIB', 'TIFF', 'ICO')   # Pillow's names for the formats opened: no other decoder runs
 
 def human_size(n: int) -> str:
     "A number of bytes as a person reads it: '2.3 MB', '45.0 kB', '12 bytes'."
@@ -62,6 +64,36 @@ def _from_array(a: np.ndarray) -> Image.Image:
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (3, 4)):
         raise ImageError(f"can't make an image from an array of shape {a.shape}: expected (H, W), (H, W, 3) or (H, W, 4)")
     return Image.fromarray(a)
+
+_PNG = b'\x89PNG\r\n\x1a\n'
+
+def header_size(f) -> tuple[int, int]|None:
+    "The (width, height) a file's header announces where Pillow would decode at open (an icon: its largest picture) or allocate (WEBP); else None."
+    pos = f.tell(); head = f.read(30)
+    try:
+        if head[:4] in (b'\0\0\1\0', b'\0\0\2\0') and len(head) >= 6:   # ICO/CUR: a directory of pictures, each PNG or BMP
+            n = struct.unpack('<H', head[4:6])[0]
+            f.seek(pos + 6); d, sizes = f.read(16*n), []
+            for i in range(len(d)//16):
+                w, h, off = d[16*i] or 256, d[16*i+1] or 256, struct.unpack('<I', d[16*i+12:16*i+16])[0]
+                f.seek(pos + off); sub = f.read(24)
+                if sub[:8] == _PNG and len(sub) == 24: w, h = struct.unpack('>II', sub[16:24])
+                elif len(sub) >= 12: w, h = max(w, abs(struct.unpack('<i', sub[4:8])[0])), max(h, abs(struct.unpack('<i', sub[8:12])[0])//2)
+                sizes.append((w, h))
+            return max(sizes, key=lambda s: s[0]*s[1]) if sizes else None
+        if head[:4] == b'RIFF' and head[8:12] == b'WEBP' and len(head) == 30:
+            kind, le = head[12:16], lambda a, b: int.from_bytes(head[a:b], 'little')
+            if kind == b'VP8X': return 1 + le(24, 27), 1 + le(27, 30)
+            if kind == b'VP8L': return 1 + (le(21, 25) & 0x3FFF), 1 + ((le(21, 25) >> 14) & 0x3FFF)
+            if kind == b'VP8 ': return le(26, 28) & 0x3FFF, le(28, 30) & 0x3FFF
+        return None
+    finally: f.seek(pos)
+
+def _too_many(name, w, h, n, max_pixels) -> ImageError:
+    size = f'{w}×{h} = {w*h/1e6:.0f} megapixels' if w else f'more than {2*Image.MAX_IMAGE_PIXELS/1e6:.0f} megapixels'
+    bomb = 'so small a file that unpacks into so large an image looks like a decompression bomb; ' if not w or (n and w*h > 100*n) else ''
+    return ImageError(f'{name} has {size}{f" in a file of {human_size(n)}" if n else ""}: {bomb}at most {max_pixels/1e6:.0f} megapixels are accepted. '
+                      'Resize it (1024 px on the long side is plenty) and try again.', 'Too many pixels')
 
 def open_image_file(src, # a path, bytes or a file object
                     max_pixels: int=MAX_PIXELS, # more pixels than this are refused before decoding (a decompression bomb, or just too large)
@@ -79,19 +111,17 @@ def open_image_file(src, # a path, bytes or a file object
     else: raise TypeError(f"can't open a {type(src).__name__} as an image: pass {IMAGE_INPUTS}")
     if n == 0: raise ImageError(f'{name} is empty (0 bytes): the upload or the download that made it failed. Pick or download the file again.', 'Empty file')
     try:
+        if hasattr(f, 'seek') and (wh := header_size(f)) and wh[0]*wh[1] > max_pixels: raise _too_many(name, *wh, n, max_pixels)
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', Image.DecompressionBombWarning)
-            im = Image.open(f)
+            Image.init()   # registers every plugin, so that OPEN_FORMATS are all known
+            im = Image.open(f, formats=OPEN_FORMATS)
     except Image.DecompressionBombError: im = None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise ImageError(f"{name} is not an image: can't read it ({human_size(n) if n else 'size unknown'}, {type(e).__name__}). "
                          f"Use a {FORMATS} file that opens in an image viewer.", 'Not an image') from e
     w, h = im.size if im is not None else (0, 0)
-    if im is None or w*h > max_pixels:
-        size = f'{w}×{h} = {w*h/1e6:.0f} megapixels' if w else f'more than {2*Image.MAX_IMAGE_PIXELS/1e6:.0f} megapixels'
-        bomb = 'so small a file that unpacks into so large an image looks like a decompression bomb; ' if im is None or (n and w*h > 100*n) else ''
-        raise ImageError(f'{name} has {size}{f" in a file of {human_size(n)}" if n else ""}: {bomb}at most {max_pixels/1e6:.0f} megapixels are accepted. '
-                         'Resize it (1024 px on the long side is plenty) and try again.', 'Too many pixels')
+    if im is None or w*h > max_pixels: raise _too_many(name, w, h, n, max_pixels)
     if max(w, h) > max_side:
         raise ImageError(f'{name} is {w}×{h} pixels: sides longer than {max_side} px are refused. Crop or resize it and try again.', 'Image too long')
     return im
@@ -111,11 +141,14 @@ def to_rgb(im: Image.Image) -> tuple[Image.Image, str]:
     m = im.mode
     if m in ('RGB', 'L') and 'transparency' not in im.info: return im.convert('RGB'), '; '.join(notes)
     if m.startswith('I') or m == 'F':
-        a = np.asarray(im).astype(np.float64)
-        hi = 65535. if m.startswith('I;16') or a.max() > 255 else 255.
-        if m == 'F' or a.max() > 65535: hi = max(float(a.max()), 1.)
-        a8 = np.floor(a/256) if hi == 65535. else np.clip(a/hi*255, 0, 255).round()   # 16 bits: the high byte, as browsers decode them
-        im = Image.fromarray(a8.astype(np.uint8)).convert('RGB')
+        mx = float(im.getextrema()[1])
+        hi = 65535. if m.startswith('I;16') or mx > 255 else 255.
+        if m == 'F' or mx > 65535: hi = max(mx, 1.)
+        (W, H), a8 = im.size, np.empty(im.size[::-1], np.uint8)
+        for r in range(0, H, 256):   # a band at a time: a whole 40-megapixel image in float64 would take 320 MB a copy
+            a = np.asarray(im.crop((0, r, W, min(H, r+256))), dtype=np.float64)
+            a8[r:r+256] = np.floor(a/256) if hi == 65535. else np.clip(a/hi*255, 0, 255).round()   # 16 bits: the high byte, as browsers decode them
+        im = Image.fromarray(a8).convert('RGB')
         notes.append(f'{"16-bit" if hi == 65535. else m + " mode"} image scaled to 8 bits')
     elif m in ('P', 'PA', 'RGBA', 'LA', 'La', 'RGBa', 'L', 'RGB'):
         has_alpha = m in ('PA', 'RGBA', 'LA', 'La', 'RGBa') or 'transparency' in im.info
@@ -145,6 +178,26 @@ def open_image(img, # anything `load_image` opens
     "`img` opened by `load_image` and converted to `mode` ('RGB' or 'L'), like fastai's `PILImage.create` / `PILImageBW.create`."
     im, _ = load_image(img)
     return im if im.mode == mode else im.convert(mode)
+
+# %% ../nbs/07b_images.ipynb #ab549d69
+_LARGE = threading.BoundedSemaphore(LARGE_DECODES)
+
+def _give_back_memory():
+    "Ask glibc to hand freed memory back to the system (a no-op elsewhere)."
+    try: ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError): pass
+
+@contextlib.contextmanager
+def decode_turn(im: Image.Image):
+    "A block in which `im` is decoded and used: images over `LARGE_PIXELS` take turns, `LARGE_DECODES` at a time, and give their memory back after."
+    w, h = im.size
+    if w*h <= LARGE_PIXELS:
+        yield
+        return
+    with _LARGE:
+        try: yield
+        finally: _give_back_memory()
+
 
 # %% ../nbs/07b_images.ipynb #0bfb8ef8
 def image_stats(im: Image.Image, # the image

@@ -71,3 +71,43 @@ def test_huge_picture_for_a_model_without_resize(server):
     grown = peak_rss(server.proc.pid) - before
     print(f'6300x6300 upload: {secs:.1f} s, peak RSS grew {grown/MB:.0f} MB')
     assert grown < 400*MB, grown/MB                          # the RGB image itself is 119 MB; the model's input is 112x112
+
+def test_request_body_is_cut_off_while_streaming(server):
+    "A 60 MB data: URL (Gradio's upload limit doesn't see it) is refused from its Content-Length, before the server holds it."
+    import httpx
+    before = peak_rss(server.proc.pid)
+    body = b'{"data": [{"url": "data:image/png;base64,' + b'A'*60_000_000 + b'", "meta": {"_type": "gradio.FileData"}}]}'
+    r = httpx.post(server.url.rstrip('/') + '/gradio_api/call/predict', content=body, headers={'content-type': 'application/json'}, timeout=60)
+    assert r.status_code == 413 and 'File too large' in r.text, (r.status_code, r.text[:200])
+    assert peak_rss(server.proc.pid) - before < 30*MB
+
+def _ico_over(png: bytes) -> bytes:
+    "An icon whose directory says 16×16 while its one picture is the PNG `png`."
+    import struct
+    return struct.pack('<HHH', 0, 1, 1) + struct.pack('<BBBBHHII', 16, 16, 0, 0, 1, 32, len(png), 22) + png
+
+def _grown_mb(code: str) -> float:
+    "MB the peak RSS of a fresh Python grows by while running `code` after importing companion.images."
+    import subprocess, sys
+    prog = ("import resource, companion.images as ci\nr0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n" + code +
+            "\nprint((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - r0)/1024)")
+    r = subprocess.run([sys.executable, '-c', prog], capture_output=True, text=True, timeout=120, env={**os.environ, 'OMP_NUM_THREADS': '1'})
+    assert r.returncode == 0, r.stderr
+    return float(r.stdout.split()[-1])
+
+def test_icon_over_a_huge_png_is_refused_from_its_header(tmp_path):
+    "Hole 5: Pillow decodes an icon's picture at open; a 13000×13000 PNG in a 16×16 icon is refused before that."
+    f = tmp_path/'bomb.ico'; f.write_bytes(_ico_over(png_bytes(13_000, 13_000)))
+    grown = _grown_mb(f"try: ci.load_image({str(f)!r})\nexcept ci.ImageError as e: assert e.title == 'Too many pixels' and '13000×13000' in str(e), e")
+    print(f'icon over a 13000² PNG: peak RSS grew {grown:.0f} MB')
+    assert grown < 50, grown                                  # decoded, it takes 169 MB
+
+@pytest.mark.parametrize('mode', ['I;16', 'F'])
+def test_legal_high_bit_upload_converts_in_bounded_memory(tmp_path, mode):
+    "Hole 5: a legal 6300² 16-bit or float TIFF is brought to 8 bits a band at a time (it took 1.15-1.33 GB as float64 copies)."
+    f = tmp_path/'big.tif'
+    a = np.zeros((6300, 6300), np.uint16 if mode == 'I;16' else np.float32); a[::7] = 1000
+    Image.fromarray(a).save(f, compression='tiff_adobe_deflate'); del a
+    grown = _grown_mb(f"im, note = ci.load_image({str(f)!r}); assert im.size == (6300, 6300) and '8 bits' in note, note")
+    print(f'{mode} 6300² TIFF: peak RSS grew {grown:.0f} MB')
+    assert grown < (300 if mode == 'I;16' else 420), grown   # the image itself (79 or 159 MB) and its RGB copy (119 MB)
