@@ -8,7 +8,7 @@ import argparse, inspect, json, platform, shutil, sys
 from typing import Annotated
 from pathlib import Path
 import companion
-from .images import describe_training, human_size
+from .images import describe_training, human_size, MAX_FILE_SIZE
 from .static import SPACE_COLORS, model_file
 from .cli import CommandParser, DefaultsHelp, parser_for
 from .runtime import display_labels, parse_labels, recipe_arch
@@ -16,8 +16,8 @@ from .spacecheck import *
 from .hub import *
 
 # %% auto #0
-__all__ = ['ZEROGPU_PYTHONS', 'ZEROGPU_TORCH', 'ZEROGPU_HEADER', 'app_path', 'space_modules', 'load_app', 'zerogpu_torch',
-           'space_python', 'build_space', 'space_parser', 'space_listing', 'space_cli']
+__all__ = ['ZEROGPU_HEADER', 'app_path', 'space_modules', 'load_app', 'zerogpu_torch', 'space_python', 'build_space',
+           'space_parser', 'space_listing', 'space_cli']
 
 # %% ../nbs/08_deploy.ipynb #380529dc
 def app_path() -> Path:
@@ -40,8 +40,6 @@ def load_app(path: str|Path|None=None):
     return mod
 
 # %% ../nbs/08_deploy.ipynb #27b85cab
-ZEROGPU_PYTHONS = ('3.10', '3.12')
-ZEROGPU_TORCH = {'2.8.0': '0.23.0', '2.9.1': '0.24.1', '2.10.0': '0.25.0', '2.11.0': '0.26.0'}   # torch ZeroGPU runs -> its torchvision
 _BUILT = ('app.py', *space_modules(), 'companion_arch.py', 'companion_predict.py', 'requirements.txt', 'README.md', 'space.json',
           '.gitignore', '.gitattributes', 'model', 'examples')   # what a build writes, removed before a rebuild
 ZEROGPU_HEADER = ("# ZeroGPU: `spaces` is imported first, before anything imports torch or touches CUDA (added by companion's build_space).\n"
@@ -60,10 +58,11 @@ def zerogpu_torch(torch_version: str|None=None) -> tuple[str, str]:
     return t, ZEROGPU_TORCH[t]
 
 def space_python(recipe: dict, target: str='cpu') -> str:
-    "The Space's `python_version`: the training Python's; on ZeroGPU 3.12 when that is 3.11 or newer, else 3.10."
+    "The Space's `python_version`: the training Python's; on ZeroGPU the one of `ZEROGPU_PYTHONS` closest to it (the newer of two as close)."
     py = _py(recipe.get('versions', {}).get('python') or platform.python_version())
     if target != 'zerogpu': return py
-    return '3.12' if tuple(map(int, py.split('.'))) >= (3, 11) else '3.10'
+    minor = lambda v: tuple(map(int, v.split('.')))[1]
+    return min(ZEROGPU_PYTHONS, key=lambda v: (abs(minor(v) - minor(py)), -minor(v)))
 
 
 def _torch_files(model_dir: Path, recipe: dict) -> list[str]:
@@ -118,14 +117,14 @@ def _readme(out: Path, cfg: dict, recipe: dict, emoji: str, color: str, short_de
     target, vocab = cfg['target'], [str(v) for v in recipe['vocab']]
     data = SpaceCardData(title=cfg['title'], emoji=emoji, colorFrom=color, colorTo=color, sdk='gradio', sdk_version=cfg['sdk_version'],
                          python_version=cfg['python_version'], app_file='app.py', pinned=False, short_description=short_description[:60],
-                         suggested_hardware='zero-a10g' if target == 'zerogpu' else 'cpu-basic')
+                         suggested_hardware=SPACES[target]['hardware'])
     names = ', '.join(vocab[:20]) + (', ...' if len(vocab) > 20 else '')
     runs = (f"It runs with PyTorch {cfg['torch']} on **ZeroGPU**: `app.py` imports `spaces` first and predicts inside `@spaces.GPU` (60 s at most "
-            "per call, within the daily GPU quota). A free account (verified e-mail, 30 days old or more) may host 2 ZeroGPU Spaces; "
-            "the Space's hardware must be `zero-a10g` (`companion space push` asks for it)."
+            f"per call, within the daily GPU quota). ZeroGPU is for {SPACES['zerogpu']['who']}; "
+            f"the Space's hardware must be `{SPACES['zerogpu']['hardware']}` (`companion space push` asks for it)."
             if target == 'zerogpu' else
-            "It runs with ONNX Runtime on the CPU (no torch in the Space). A Gradio Space on CPU hardware needs a paid plan (PRO, Team or "
-            "Enterprise) since July 2026; on a free account build the ZeroGPU or the static Space instead: "
+            f"It runs with ONNX Runtime on the CPU (no torch in the Space). A Gradio Space on CPU hardware needs {SPACES['cpu']['who']} "
+            "since July 2026; on a free account build the ZeroGPU or the static Space instead: "
             "`companion space build MODEL_DIR OUT --target zerogpu` (or `--target static`).")
     body = f"""# {cfg['title']}
 
@@ -161,7 +160,7 @@ def _clear_for(out: Path, target: str):
     from companion.static import WRITTEN
     old = _built_here(out)
     if old is None or (old == 'static') == (target == 'static'): return
-    for f in (WRITTEN if old == 'static' else _BUILT): shutil.rmtree(out/f) if (out/f).is_dir() else (out/f).unlink(missing_ok=True)
+    for f in (*(WRITTEN if old == 'static' else _BUILT), MANIFEST): shutil.rmtree(out/f) if (out/f).is_dir() else (out/f).unlink(missing_ok=True)
     print(f'{out} held a {old} Space: its files were replaced by the {target} build')
 
 def build_space(model_dir: str|Path, # a model folder written by `export_model` or `companion export`
@@ -174,10 +173,10 @@ def build_space(model_dir: str|Path, # a model folder written by `export_model` 
                 emoji: str='🔍', # the Space's emoji on the Hub
                 color: str='blue', # the card's colour: red, yellow, green, blue, indigo, purple, pink or gray
                 short_description: str|None=None, # one line (60 characters) on the Hub's card; default: "N-label image classifier trained with fastai"
-                max_file_size: str='10mb', # the largest upload the app accepts (Gradio's `max_file_size`)
+                max_file_size: str=MAX_FILE_SIZE, # the largest upload the app accepts (Gradio's `max_file_size`)
                 app: str|Path|None=None, # an app.py to ship instead of companion's own (`companion/app.py`)
                 zerogpu: bool=False, # the older name for target='zerogpu'
-                labels=None, # names to show for the labels: {vocab entry: name} or a list in vocab order (the course's `categories`)
+                labels: str|dict|list|None=None, # names to show for the labels: {vocab entry: name} or a list in vocab order (the course's `categories`)
                ) -> Path:
     "Write a Space for the model in `model_dir` (from `export_model`) to `out_dir`: `target` 'cpu', 'zerogpu' or 'static' (None: the one the account can host); return `out_dir`."
     if zerogpu: target = 'zerogpu'   # the old flag

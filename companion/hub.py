@@ -8,13 +8,23 @@ import json, os
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['TARGETS', 'HOSTING', 'LOGIN_HELP', 'FREE_ZEROGPU_SPACES', 'ZEROGPU_MIN_DAYS', 'PAID_PLANS', 'MANIFEST',
-           'SECRET_NAMES', 'hosts', 'PushError', 'built_target', 'build_command', 'space_owner', 'push_plan',
-           'hub_token', 'read_account', 'push_space', 'account_target', 'default_target', 'write_manifest',
-           'space_files']
+__all__ = ['FREE_ZEROGPU_SPACES', 'ZEROGPU_MIN_DAYS', 'PAID_PLANS', 'ZEROGPU_PYTHONS', 'ZEROGPU_TORCH', 'SPACES', 'TARGETS',
+           'HOSTING', 'LOGIN_HELP', 'MANIFEST', 'SECRET_NAMES', 'hosts', 'PushError', 'built_target', 'build_command',
+           'space_owner', 'push_plan', 'hub_token', 'read_account', 'push_space', 'account_target', 'default_target',
+           'write_manifest', 'space_files']
 
 # %% ../nbs/08e_hub.ipynb #bf0e41b0
-TARGETS = ('cpu', 'zerogpu', 'static')   # the kinds of Space companion builds and the Hub hosts
+# Hosting facts, in one place: hub, build_space, build_static and the README cards read them from here
+FREE_ZEROGPU_SPACES, ZEROGPU_MIN_DAYS = 2, 30   # a free account, verified and this many days old, may host this many ZeroGPU Spaces
+PAID_PLANS = ('pro', 'team', 'enterprise')      # plans that may run Gradio Spaces on CPU hardware
+ZEROGPU_PYTHONS = ('3.10', '3.12')              # the Pythons ZeroGPU runs
+ZEROGPU_TORCH = {'2.8.0': '0.23.0', '2.9.1': '0.24.1', '2.10.0': '0.25.0', '2.11.0': '0.26.0'}   # the torch versions ZeroGPU runs -> their torchvision
+SPACES = dict(   # each kind of Space companion builds: its sdk and hardware on the Hub, and who may host it
+    cpu=dict(sdk='gradio', hardware='cpu-basic', who='a paid plan (PRO, Team or Enterprise)'),
+    zerogpu=dict(sdk='gradio', hardware='zero-a10g',
+                 who=f'a free account, verified and {ZEROGPU_MIN_DAYS} days old or more, for up to {FREE_ZEROGPU_SPACES} Spaces'),
+    static=dict(sdk='static', hardware=None, who='every account'))
+TARGETS = tuple(SPACES)   # the kinds of Space companion builds and the Hub hosts
 HOSTING = ('static', 'zerogpu', 'cpu')   # an account that may host one of these may host those before it too (a PRO account: all three)
 
 def hosts(best: str, # the target `account_target` gives the account
@@ -71,10 +81,11 @@ def push_plan(space_dir: str|Path, # a Space folder written by `build_space`
     if hardware is not None and hardware not in hws: raise PushError(f'hardware={hardware!r} is unknown: use one of {", ".join(hws)}')
     if built == 'static' and hardware: raise PushError(f'hardware={hardware!r}: a static Space runs in the visitor\'s browser and has no hardware to pick')
     if built == 'zerogpu':
-        if hardware not in (None, 'zero-a10g'): raise PushError(f"hardware={hardware!r}: a ZeroGPU Space runs on 'zero-a10g'; build --target cpu for other hardware")
-        hardware = 'zero-a10g'
+        zero = SPACES['zerogpu']['hardware']
+        if hardware not in (None, zero): raise PushError(f"hardware={hardware!r}: a ZeroGPU Space runs on {zero!r}; build --target cpu for other hardware")
+        hardware = zero
     files, left_out = space_files(space)
-    calls = [('create_repo', dict(repo_id=repo_id, repo_type='space', space_sdk='static' if built == 'static' else 'gradio', private=private,
+    calls = [('create_repo', dict(repo_id=repo_id, repo_type='space', space_sdk=SPACES[built]['sdk'], private=private,
                                   exist_ok=exist_ok, **({'space_hardware': hardware} if hardware else {}))),
              ('create_commit', dict(repo_id=repo_id, repo_type='space', operations=[f for f, _ in files],   # one CommitOperationAdd per file
                                     commit_message=commit_message or f'companion: upload {space.name}'))]
@@ -159,9 +170,6 @@ def push_space(space_dir: str|Path, # a Space folder written by `build_space`
     return plan
 
 # %% ../nbs/08e_hub.ipynb #238e1e92
-FREE_ZEROGPU_SPACES, ZEROGPU_MIN_DAYS = 2, 30
-PAID_PLANS = ('pro', 'team', 'enterprise')
-
 def _days_old(created, now) -> int|None:
     import datetime as dt
     if not created: return None

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from .env import free_port
-from .images import IMAGE_EXTS
+from .images import IMAGE_EXTS, MAX_FILE_SIZE, mb_bytes
 from .runtime import Predictor
 from .static import preview_hint
 
@@ -40,7 +40,7 @@ def _png_header_bomb(dest: Path, w: int=50_000, h: int=50_000):
 
 def bad_uploads(dest: str|Path, # folder to write the files to (made if missing)
                 img: str|Path|Image.Image|None=None, # picture the valid-but-odd files are made from (default: a grey gradient)
-                max_file_mb: float=10, # the app's upload limit: the oversize file is 1 MB more
+                max_file_size: str|int=MAX_FILE_SIZE, # the app's upload limit ('10mb'): the oversize file is 1 MB more
                ) -> dict[str, Path]:
     "Write one file per kind in `UPLOAD_CASES` to `dest`, the valid-but-odd ones made from `img`; return {kind: path}."
     dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
@@ -52,7 +52,7 @@ def bad_uploads(dest: str|Path, # folder to write the files to (made if missing)
     noise.save(p['truncated']); p['truncated'].write_bytes(p['truncated'].read_bytes()[:100_000])
     _png_header_bomb(p['bomb'])
     Image.new('L', (20_000, 2)).save(p['huge'])
-    p['oversize'].write_bytes(b'\x89PNG\r\n\x1a\n' + os.urandom(int(max_file_mb*1e6) + 1_000_000))
+    p['oversize'].write_bytes(b'\x89PNG\r\n\x1a\n' + os.urandom(mb_bytes(max_file_size) + 1_000_000))
     im.convert('CMYK').save(p['cmyk'])
     Image.fromarray((np.asarray(im.convert('L')).astype(np.uint16)*257)).save(p['16bit'])
     rgba = im.convert('RGBA'); rgba.putalpha(Image.linear_gradient('L').resize(im.size).point(lambda v: 128 + v//2)); rgba.save(p['rgba'])
@@ -191,9 +191,7 @@ def _check_companion_app(client, space: Path, exs: list, uploads: bool, atol: fl
                          ok=res == 'ok' and out['label'] == next(iter(want)) and diff <= atol))
     if uploads:
         with tempfile.TemporaryDirectory() as tmp:
-            from companion.app import mb_bytes
-            mb = mb_bytes(cfg.get('max_file_size', '10mb'))/1e6
-            for kind, f in bad_uploads(tmp, exs[0], max_file_mb=mb).items():
+            for kind, f in bad_uploads(tmp, exs[0], max_file_size=cfg.get('max_file_size', MAX_FILE_SIZE)).items():   # the limit it was built with
                 action, words = UPLOAD_CASES[kind]
                 res, out, msg = _ask_companion(client, f)
                 fine = (res == 'error') if action == 'refuse' else (res == 'ok' and out.get('label') in local.vocab)
@@ -328,7 +326,7 @@ def _page_uploads(page, good: Path, local) -> list:
     "One row per kind of `bad_uploads`: the page refuses or answers (as Python does) as `STATIC_UPLOAD_CASES` says, then still predicts `good`."
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for kind, f in bad_uploads(tmp, good, max_file_mb=1).items():   # the page has no size limit: a small 'oversize' file will do
+        for kind, f in bad_uploads(tmp, good, max_file_size='1mb').items():   # the page has no size limit: a small 'oversize' file will do
             action, words = STATIC_UPLOAD_CASES[kind]
             r, after = page.evaluate('items => companion.predictBase64(items)', [_b64(f), _b64(good)])
             if 'error' in r: result, msg, same = 'refused', f"{r['title']}: {r['error']}", True

@@ -296,3 +296,16 @@ def test_check_space_on_the_students_own_app(model_dir, digits_path, tmp_path):
     assert r.startup == 'your own app: endpoint /classify -> Label', r.startup
     assert len(r.examples) == 2 and {e['app'] for e in r.examples} <= {'bright', 'dark'}, r.examples
     assert {u['kind'] for u in r.uploads} == {'not_image', 'empty', 'truncated', 'bomb', 'huge', 'oversize', 'cmyk', '16bit', 'rgba', 'palette', 'animated'}
+
+def test_max_file_size_reaches_app_and_check(model_dir, tmp_path):
+    "`companion space build --max_file_size 1mb`: space.json says 1mb, and check_space's oversize upload (2 MB) is refused by that limit."
+    from companion.images import MAX_FILE_SIZE
+    from companion.spacecheck import check_space
+    out = tmp_path/'small'
+    r = run_cli('space', 'build', model_dir, out, '--target', 'cpu', '--max_file_size', '1mb')
+    assert r.returncode == 0, r.stderr
+    assert json.loads((out/'space.json').read_text())['max_file_size'] == '1mb' != MAX_FILE_SIZE
+    res = check_space(out)
+    assert res.ok, repr(res)
+    big = next(u for u in res.uploads if u['kind'] == 'oversize')
+    assert big['result'] == 'refused' and 'file size' in big['message'].lower(), big
