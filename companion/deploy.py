@@ -293,7 +293,7 @@ def space_cli(argv: list|None=None) -> int:
             a['target'], why = default_target()
             print(f"target: {a['target']}. {why[0].upper()}{why[1:]}. --target to choose another.", flush=True)
         out = build_space(**a)
-        print(f"wrote a {a['target']} Space to {out}: {', '.join(sorted(f.name for f in out.iterdir() if f.is_file()))}, "
+        print(f"wrote a {a['target']} Space to {out}: {', '.join(sorted(f.name for f in out.iterdir() if f.is_file() and f.name != MANIFEST))}, "
               f"model/, examples/ ({len(list((out/'examples').iterdir()))} images)\nnext: companion space check {out}   "
               f"(or companion space serve {out}, to try it in your browser)\nthen: companion space push {out} YOUR_NAME/{out.resolve().name}")
     elif cmd == 'check':
@@ -308,6 +308,7 @@ def space_cli(argv: list|None=None) -> int:
             args = ', '.join(f'{k}=[the {len(v)} files below]' if k == 'operations' else f'{k}={v!r}' for k, v in kw.items())
             print(f'{"would call" if a["dry_run"] else "called"} HfApi.{m}({args})')
         print(space_listing(plan))
-        print(f"{len(plan['files'])} files, {sum(s for _, s in plan['files'])/1e6:.1f} MB -> {plan['url']}" + ('  (dry run: nothing pushed)' if a['dry_run'] else ''))
+        left = f"; {len(plan['left_out'])} left out, as listed" if plan['left_out'] else ''
+        print(f"{len(plan['files'])} files, {sum(s for _, s in plan['files'])/1e6:.1f} MB -> {plan['url']}{left}" + ('  (dry run: nothing pushed)' if a['dry_run'] else ''))
     elif cmd == 'serve': return serve(**a)
     return 0
