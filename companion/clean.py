@@ -40,7 +40,7 @@ class Cleaner(Journal):
         p = Path(os.path.realpath(p.parent))/p.name    # resolve the folders, keep a link's own name
         try: rel = p.relative_to(self.root)
         except ValueError: raise ValueError(f'{path} is outside {self.root}: the cleaner only touches files under its root') from None
-        if rel.parts[0] == STATE: raise ValueError(f"{path} is inside the cleaner's own folder {STATE}/: use undo() to get quarantined files back")
+        if rel.parts[0] == STATE: raise ValueError(f"{path} is inside the cleaner's own folder {STATE}/: undo() gets quarantined files back ({self.undo_says(None)})")
         return rel.as_posix()
 
     def _mark_rec(self, path, action: str, to=None) -> dict:
@@ -48,7 +48,7 @@ class Cleaner(Journal):
         rel = self.rel(path); fn = self.root/rel
         if action == 'clear': return dict(t='mark', path=rel, action='clear', ts=time.time())
         if not fn.is_file():
-            why = ' (an apply moved it: undo() brings it back)' if rel in self.moved else ''
+            why = f' (an apply moved it: {self._undo_of(rel)})' if rel in self.moved else ''
             raise FileNotFoundError(f'{rel} is not a file under {self.root}{why}')
         by = self.labeller.key if action == 'relabel' else 'folder'
         to = _check_to(rel, action, to, by)
@@ -308,3 +308,23 @@ def snapshot(root: str|Path # the folder to list
     "{relative path: sha256} of every file under `root`, outside the cleaner's folder (to compare trees before and after)."
     root = Path(root)
     return {f.relative_to(root).as_posix(): _sha(f) for f in root.rglob('*') if f.is_file() and STATE not in f.relative_to(root).parts}
+
+# %% ../nbs/06_clean.ipynb #59bd9e30
+@patch
+def undo_says(self: Cleaner,
+              n: int|None=1 # the last `n` applies (None: all of them)
+             ) -> str:
+    "What `undo(n)` puts back, in words: how many files, from which applies (newest first)."
+    self._fresh()
+    got = [(bid, sum(self.moved.get(m.src) == m for m in self._done_moves(self.batches[bid]))) for bid in self.applied()[::-1][:n]]
+    if not got: return 'nothing: no apply is left to undo'
+    files = lambda k: f"{k} file{'s' if k != 1 else ''}"
+    if len(got) == 1: return f'the {files(got[0][1])} of apply {got[0][0]}'
+    return f"{files(sum(k for _, k in got))}: " + ', '.join(f'{k} of apply {bid}' for bid, k in got)
+
+@patch
+def _undo_of(self: Cleaner, rel: str) -> str:
+    "How to put moved file `rel` back: the undo that reaches the apply that moved it, and what else that undo puts back."
+    ids, m = self.applied()[::-1], self.moved[rel]
+    n = next((i for i, bid in enumerate(ids, 1) if m in self._done_moves(self.batches[bid])), None)
+    return f"{'undo()' if n is None else f'undo({n})'} brings it back, with {self.undo_says(n)}"

@@ -8,7 +8,8 @@ import re, sys, argparse, warnings
 from pathlib import Path
 from .clean_journal import JournalWarning
 from .clean import Cleaner
-from .clean_gallery import gallery, read_decisions
+from .clean_gallery import gallery, read_decisions, refresh_galleries
+from .clean_journal import _shown
 from .cli import DefaultsHelp, CommandParser, USER_ERRORS
 
 # %% auto #0
@@ -21,8 +22,11 @@ def _cli_path(p: str, root: Path) -> str:
     return str(q.resolve()) if not q.is_absolute() and q.exists() and not (root/q).exists() else p
 
 def _as_command(msg: str, again) -> str:
-    "`msg` in a terminal's words: a `Cleaner` method it names, `undo()`, is the subcommand of that name, `companion clean undo ROOT`."
-    return re.sub(r'\b(list|plan|apply|undo|recover)\(\)', lambda m: f'`{again(m[1])}`', msg)
+    "`msg` in a terminal's words: a `Cleaner` method it names is the subcommand of that name: `undo(1)` is `companion clean undo ROOT`, `undo(3)` adds `--last 3`, `undo()` `--all`."
+    def cmd(m):
+        n = m[2]; tail = '' if m[1] != 'undo' or n == '1' else ' --all' if not n else f' --last {n}'
+        return f'`{again(m[1])}{tail}`'
+    return re.sub(r'\b(list|plan|apply|undo|recover)\((\d*)\)', cmd, msg)
 
 def _clean_parser():
     "The argparse tree of `companion clean`: one subparser per subcommand, each taking ROOT first."
@@ -44,7 +48,9 @@ def _clean_parser():
     g.add_argument('--relabel', metavar='LABEL', help='move it to the folder LABEL (with --label_re: rename it so its name reads LABEL)')
     for n,h in (('plan', 'show what apply would do (with --csv: after marking its decisions)'), ('apply', 'move the files as planned')):
         add(n, h).add_argument('--csv', metavar='FILE', help='decisions CSV (path, decision, to) to mark first, e.g. from the gallery')
-    add('undo', 'put back the files of every apply (or of the last N), byte-identical').add_argument('--last', type=int, metavar='N', help='undo only the last N applies')
+    u = add('undo', 'put back the files of the last apply (or of the last N, or of all), byte-identical').add_mutually_exclusive_group()
+    u.add_argument('--last', type=int, metavar='N', help='undo the last N applies (default: the last one)')
+    u.add_argument('--all', action='store_true', help='undo every apply')
     add('recover', 'finish an apply or undo that was interrupted or failed (or --rollback), and set skipped journal lines aside').add_argument(
         '--rollback', action='store_true', help='put the files of an interrupted apply back instead')
     gl = add('gallery', 'write a static HTML gallery and decisions.csv from a candidates CSV (path, label, ...)')
@@ -56,8 +62,8 @@ def _clean_parser():
 # %% ../nbs/06f_clean_cli.ipynb #21086985
 def _list(c: Cleaner, a, again):
     print(_as_command(str(c), again))
-    for k in c.marks.values(): print(f"  {k['action']:<7} {k['path']}" + (f"  → {k['to']}" if k.get('to') else ''))
-    for mv in c.moved.values(): print(f'  applied {mv.action:<7} {mv.src}  →  {mv.dst}')
+    for k in c.marks.values(): print(f"  {k['action']:<7} {_shown(k['path'])}" + (f"  → {k['to']}" if k.get('to') else ''))
+    for mv in c.moved.values(): print(f'  applied {mv.action:<7} {_shown(mv.src)}  →  {_shown(mv.dst)}')
 
 def _mark(c: Cleaner, a, again):
     rows = [(_cli_path(p, c.root), 'relabel' if a.relabel else a.action, a.relabel) for p in a.paths]
@@ -65,18 +71,31 @@ def _mark(c: Cleaner, a, again):
 
 def _plan_or_apply(c: Cleaner, a, again):
     if a.csv:
-        rows = read_decisions(a.csv); c.mark_many(rows); print(f'marked {len(rows)} decisions from {a.csv}')
+        rows = read_decisions(a.csv)
+        done = [r for r in rows if _moved(c, r[0])]   # a gallery older than an apply: those files are decided already
+        if done: print(f'skipped {len(done)} rows of {a.csv} for files an apply has moved already, e.g. {_shown(done[0][0])}')
+        rows = [r for r in rows if r not in done]; c.mark_many(rows); print(f'marked {len(rows)} decisions from {a.csv}')
     p = c.plan() if a.cmd == 'plan' else c.apply()
     print(('plan: ' if a.cmd == 'plan' else 'applied: ') + p.summary()); print('\n'.join(p.lines(limit=None)))
-    if a.cmd == 'apply' and p.moves: print(f'undo with: {again("undo")}')
+    if a.cmd == 'apply' and p.moves:
+        for g in refresh_galleries(c): print(f'rewrote {g}: the moved files show where they went')
+        print(f'undo with: {again("undo")} (it puts back {c.undo_says(1)})')
     if a.cmd == 'apply' and p.failed:
         raise OSError(f'{len(p.moves)} files moved; {len(p.failed)} could not be moved, stay where they are and are still marked '
                       f'(the `! skip` lines say why). Fix that, then run: {again("apply")}')
 
+def _moved(c: Cleaner, path) -> bool:
+    "Has an apply moved file `path` (as a decisions CSV names it) already?"
+    try: return c.rel(path) in c.moved
+    except ValueError: return False
+
 def _undo(c: Cleaner, a, again):
-    res = c.undo(a.last); sk = [s for x in res for s in x['skipped']]
-    print(f"put back {sum(x['restored'] for x in res)} files from {len(res)} applies" if res else 'nothing to undo')
-    for s in sk: print(f'  could not put back {s[0]}: {s[1]}')
+    res = c.undo(None if a.all else a.last or 1); sk = [s for x in res for s in x['skipped']]
+    print(f"put back {sum(x['restored'] for x in res)} files from {len(res)} applies ({', '.join(x['batch'] for x in res)})" if res else 'nothing to undo')
+    for s in sk: print(f'  could not put back {_shown(s[0])}: {s[1]}')
+    if res:
+        for g in refresh_galleries(c): print(f'rewrote {g}')
+    if c.applied(): print(f'{len(c.applied())} applies are left; {again("undo")} puts back {c.undo_says(1)}')
     if sk: raise OSError(f'{len(sk)} files could not be put back and stay where they are. Fix that, then run: {again("undo")}')
 
 def _recover(c: Cleaner, a, again):

@@ -4,13 +4,14 @@
 
 # %% ../nbs/06d_clean_gallery.ipynb #6f96067f
 from __future__ import annotations
-import os, io, csv, html, base64
+import os, io, csv, json, html, base64
 from pathlib import Path
 from .clean_labels import Labeller, check_label, IMAGE_SUFFIXES, _has_images
 from .clean import Cleaner
+from .clean_files import _write_atomic
 
 # %% auto #0
-__all__ = ['gallery', 'read_decisions']
+__all__ = ['GALLERIES', 'gallery', 'refresh_galleries', 'read_decisions']
 
 # %% ../nbs/06d_clean_gallery.ipynb #c3b06984
 def _s(x) -> str:
@@ -70,6 +71,11 @@ def _labels(df, c: Cleaner) -> list:
         except ValueError: return False
     return sorted(filter(ok, ls), key=lambda l: (not l.isdigit(), int(l) if l.isdigit() else 0, l))
 
+def _moved_html(m) -> str:
+    "Where an apply sent a file, for a card or a figure: what happened and its path now."
+    what = 'deleted' if m.action == 'delete' else f'relabelled → {html.escape(_s(m.to))}'
+    return f"<b style='color:#070'>✓ {what}</b>: now <code>{html.escape(m.dst)}</code>"
+
 def _options(label: str, labels: list) -> list:
     return [('undecided', ''), ('keep', 'keep'), ('delete', 'delete')] + [(f'relabel → {l}', f'relabel:{l}') for l in labels if l != label]
 
@@ -117,20 +123,22 @@ def gallery(candidates,                       # a DataFrame with `path` and `lab
     c, dest = Cleaner(root, lab), Path(dest); dest.mkdir(parents=True, exist_ok=True)
     labels, e, figs, rows = _labels(df, c), lambda x: html.escape(_s(x), quote=True), [], []
     for _,r in df.iterrows():
-        rel = c.rel(r.path); ch = c.choice(rel); fn = c.root/rel
+        rel = c.rel(r.path); ch = c.choice(rel); moved = c.moved.get(rel); fn = c.root/(moved.dst if moved else rel)
         if inline: src = 'data:image/png;base64,' + base64.b64encode(_thumb(fn, 2*size)).decode()
         else:
             from urllib.parse import quote
             src = quote(Path(os.path.relpath(fn, dest.resolve())).as_posix())
         opts = ''.join(f"<option value='{e(v)}'{' selected' if v == ch else ''}>{e(k)}</option>" for k,v in _options(r.label, labels))
+        choice = f"<span class='moved'>{_moved_html(moved)}</span>" if moved else f"<select data-path='{e(rel)}'>{opts}</select>"   # moved: nothing to choose
         info = ' · '.join(x for x in (f"label <b>{e(r.label)}</b>", f"pred <b>{e(r.get('pred'))}</b>" if _s(r.get('pred')) else '',
                                       f"loss {float(r['loss']):.3g}" if _s(r.get('loss')) else '') if x)
         figs.append(f"<figure data-label='{e(r.label)}' data-split='{e(r.get('split'))}'><img src='{src}' width='{size}' height='{size}' loading='lazy'>"
-                    f"<figcaption><code>{e(rel)}</code><br>{info}<br><small>{e(r.get('why'))}</small><br><select data-path='{e(rel)}'>{opts}</select>"
+                    f"<figcaption><code>{e(rel)}</code><br>{info}<br><small>{e(r.get('why'))}</small><br>{choice}"
                     f"</figcaption></figure>")
         a, _, to = ch.partition(':')
         rows.append(dict(path=rel, label=r.label, pred=_s(r.get('pred')), loss=_s(r.get('loss')), why=_s(r.get('why')),
-                         decision='' if a == 'applied' else a, to='' if a == 'applied' else to))
+                         decision='' if a == 'applied' else a, to='' if a == 'applied' else to,
+                         applied=f'{moved.action} → {moved.dst}' if moved else ''))
     with open(dest/'decisions.csv', 'w', newline='') as f:
         wr = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ['path', 'decision', 'to']); wr.writeheader(); wr.writerows(rows)
     opts = lambda xs: "<option value=''>all</option>" + ''.join(f"<option>{e(x)}</option>" for x in sorted(xs))
@@ -152,7 +160,34 @@ figure select{{max-width:100%}} @media (max-width:480px){{figure{{width:calc(50%
 next to this page: keep, delete, or relabel with the label in <code>to</code>).</p>
 {''.join(figs)}<script>{_JS}</script></body></html>"""
     (dest/'gallery.html').write_text(page, encoding='utf-8')
+    _remember(c, dest, df, dict(inline=inline, size=size, per_page=per_page))
     return dest/'gallery.html'
+
+GALLERIES = 'galleries.txt'   # in the cleaner's folder: the gallery folders over this root, rewritten after each apply and undo
+
+def _remember(c: Cleaner, dest: Path, df, opts: dict):
+    "Keep what it takes to write the gallery again (its candidates and options in `dest`), and list `dest` in the cleaner's folder."
+    try:
+        df.to_csv(dest/'candidates.csv', index=False)
+        (dest/'gallery.json').write_text(json.dumps(dict(root=str(c.root), labeller=c.labeller.key, **opts)))
+        c.state.mkdir(exist_ok=True); reg = c.state/GALLERIES
+        have = reg.read_text().split('\n') if reg.is_file() else []
+        if str(dest.resolve()) not in have: _write_atomic(str(reg), '\n'.join([*filter(None, have), str(dest.resolve())]).encode())
+    except OSError: pass   # a read-only folder: the gallery is written, it just won't be rewritten after an apply
+
+def refresh_galleries(c: Cleaner # the cleaner that just applied or undid
+                     ) -> list:
+    "Write every gallery over `c.root` again (those made with the same labeller), so moved files show where they went and can't be chosen; return their pages."
+    import pandas as pd
+    reg, out = c.state/GALLERIES, []
+    for d in (reg.read_text().split('\n') if reg.is_file() else []):
+        try: s = json.loads((Path(d)/'gallery.json').read_text())
+        except (OSError, ValueError): continue
+        if not isinstance(s, dict) or s.get('root') != str(c.root) or s.get('labeller') != c.labeller.key: continue
+        cands = pd.read_csv(Path(d)/'candidates.csv', dtype=str, keep_default_na=False)
+        out.append(gallery(cands, c.root, d, inline=bool(s.get('inline', True)), size=int(s.get('size', 112)),
+                           per_page=int(s.get('per_page', 60)), labeller=c.labeller))
+    return out
 
 def read_decisions(fn: str|Path # a CSV with the columns path, decision and (for relabel) to
                   ) -> list:

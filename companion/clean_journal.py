@@ -18,6 +18,10 @@ STATE = '.companion'   # hidden, so fastai's get_image_files never trains on the
 
 Move = namedtuple('Move', 'src dst sha action to')   # paths relative to the cleaner's root, posix style
 
+def _shown(p: str) -> str:
+    "A path as a message shows it: as it is, or escaped (repr-style) when it holds a line break or another control character that could fake a line."
+    return p if p.isprintable() else repr(p)
+
 class JournalWarning(UserWarning):
     "A journal line the cleaner skipped: it has the wrong shape, or it names a path or a label it must not use."
 
@@ -59,8 +63,8 @@ class Plan:
               limit: int|None=None # at most this many lines, and one saying how many more (None: all)
              ) -> list:
         "The diff, one line per file: `- delete`, `~ relabel`, `! skip`."
-        res = [f"{'-' if m.action == 'delete' else '~'} {m.action:<7} {m.src}  →  {m.dst}" for m in self.moves]
-        res += [f'! skip    {p}  ({why})' for p,why in self.skipped]
+        res = [f"{'-' if m.action == 'delete' else '~'} {m.action:<7} {_shown(m.src)}  →  {_shown(m.dst)}" for m in self.moves]
+        res += [f'! skip    {_shown(p)}  ({why})' for p,why in self.skipped]
         if limit is not None and len(res) > limit: res = res[:limit] + [f'… and {len(res)-limit} more']
         return res
     def summary(self) -> str:
@@ -102,6 +106,9 @@ class Journal:
                 raise ValueError(f'{p} is a link to {os.readlink(p)}: the cleaner keeps its journal in a plain folder of the data set and never '
                                  f'follows a link out of it. Remove the link (rm {p}) and run the command again.')
         if self.state.exists() and not self.state.is_dir(): raise ValueError(f'{self.state} is a file, not a folder: move it away and run the command again')
+        for p, what in ((self.journal, 'its journal'), (self.state/'lock', 'its lock')):
+            if p.is_dir(): raise ValueError(f'{p} is a folder, but the cleaner keeps {what} in a file of that name: move the folder away '
+                                            f'(mv {p} {p}.folder) and run the command again; the decisions and applies in it are then forgotten')
 
     # ---- where files may go
     def _escape(self, folder: str) -> str|None:

@@ -11,7 +11,7 @@ from fastcore.basics import patch
 from .clean_labels import Labeller
 from .clean_journal import STATE
 from .clean import Cleaner
-from .clean_gallery import _s, _thumb, _candidates, _labeller, _labels, _options
+from .clean_gallery import _s, _thumb, _candidates, _labeller, _labels, _options, _moved_html, refresh_galleries
 
 # %% auto #0
 __all__ = ['ImageCleaner']
@@ -68,7 +68,7 @@ class ImageCleaner:
         self.apply_btn = W.Button(description='Apply…', button_style='warning', tooltip='show the plan, then confirm')
         self.confirm = W.Button(description='Confirm apply', button_style='danger', tooltip='move the files as planned')
         self.cancel = W.Button(description='Cancel')
-        self.undo_btn = W.Button(description='Undo', tooltip='put back every file moved by the applies, byte-identical')
+        self.undo_btn = W.Button(description='Undo', tooltip='put back the files of the last apply, byte-identical (again for the one before)')
         self.msg, self.counts = W.HTML(), W.HTML()
         for w,c,f in ((self.apply_btn, 'cw-apply', self._ask), (self.confirm, 'cw-confirm', self._apply), (self.cancel, 'cw-cancel', self._cancel),
                       (self.undo_btn, 'cw-undo', self._undo)): w.add_class(c); w.on_click(f)
@@ -148,9 +148,7 @@ def _fill(self: ImageCleaner, card, i):
         card.ok.button_style = 'success' if card.sug and ch == f'relabel:{card.sug}' else ''
         card.ok.layout.display = '' if card.sug else 'none'
         card.row.layout.display = 'none' if moved else ''
-        card.where.value = '' if not moved else (
-            f"<b style='color:#070'>✓ {'deleted' if moved.action == 'delete' else f'relabelled → {e(moved.to)}'}</b>: "
-            f"now <code>{e(moved.dst)}</code>")
+        card.where.value = _moved_html(moved) if moved else ''
     finally: self._busy = False
     card.box.layout.display = ''
 
@@ -201,16 +199,21 @@ def _apply(self: ImageCleaner, _=None):
     except (OSError, ValueError) as ex:
         return self._say(f'⚠ apply failed: {html.escape(str(ex))}. Run recover() or <code>companion clean recover {html.escape(str(self.cleaner.root))}</code>.')
     sk = ''.join(f'<li>{html.escape(a)}: {html.escape(b)}</li>' for a,b in p.skipped)
-    self._say(f"<b>Applied</b>: {p.summary()}. Deleted files are in <code>{STATE}/quarantine</code>; <b>Undo</b> puts every file back."
+    refresh_galleries(self.cleaner)   # a gallery page over the same folder shows the moves too
+    self._say(f"<b>Applied</b>: {p.summary()}. Deleted files are in <code>{STATE}/quarantine</code>; <b>Undo</b> puts back "
+              f"{html.escape(self.cleaner.undo_says(1))}."
               + (f'<br>Skipped:<ul>{sk}</ul>' if sk else ''))
     self.go(self.page)
 
 @patch
 def _undo(self: ImageCleaner, _=None):
-    "Undo every apply and report."
-    r = self.cleaner.undo()
+    "Undo the last apply and report."
+    r = self.cleaner.undo(1)
     if not r: return self._say('Nothing to undo.')
+    refresh_galleries(self.cleaner)
     n, sk = sum(x['restored'] for x in r), [s for x in r for s in x['skipped']]
-    self._say(f'<b>Undone</b>: {n} files put back where they were; their choices are pending again.'
+    left = self.cleaner.undo_says(1)
+    self._say(f'<b>Undone</b>: {n} files of apply {html.escape(r[0]["batch"])} put back where they were; their choices are pending again.'
+              + ('' if not self.cleaner.applied() else f' Undo again puts back {html.escape(left)}.')
               + (f" {len(sk)} could not go back: {html.escape(str(sk[:5]))}" if sk else ''))
     self.go(self.page)
