@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_predict.ipynb #d5cad1e3
 from __future__ import annotations
-import os, re, sys, json, math, types, pickle, platform, warnings, importlib
+import os, re, sys, json, math, types, pickle, platform, warnings, importlib, importlib.util
 from pathlib import Path
 import numpy as np
 from PIL import Image
@@ -15,9 +15,10 @@ from .images import *
 from .runtime import *
 
 # %% auto #0
-__all__ = ['softmax_classifier', 'fit_step', 'data_title', 'learner_recipe', 'ExportCheckError', 'export_onnx', 'export_program',
-           'check_export', 'save_examples', 'export_model', 'PickleWarning', 'LoadError', 'explain_load_error',
-           'PickleTrustError', 'pickle_imports', 'load_learner_safely', 'export_pkl', 'predict_files']
+__all__ = ['softmax_classifier', 'fit_step', 'data_title', 'learner_recipe', 'ExportCheckError', 'onnx_note', 'export_onnx',
+           'export_program', 'check_export', 'save_examples', 'export_model', 'PickleWarning', 'LoadError',
+           'explain_load_error', 'PickleTrustError', 'pickle_imports', 'load_learner_safely', 'export_pkl',
+           'predict_files']
 
 # %% ../nbs/07_predict.ipynb #fffa45d8
 def _train_only(t) -> bool: return getattr(type(t), 'split_idx', None) == 0   # the class's rule, not the instance's current value
@@ -149,6 +150,17 @@ def from_learner(cls: Predictor, learn, threads: int|None=None) -> Predictor:
 class ExportCheckError(AssertionError):
     "An exported model predicts differently from its Learner."
 
+def onnx_note() -> str|None:
+    "None when model.onnx can be written here; otherwise a line, printed once, saying it is left out and how to add it."
+    try:
+        if importlib.util.find_spec('onnx') is not None: return None
+    except (ImportError, ValueError): pass   # blocked, or half-installed: as good as missing
+    from companion.env import extra_for
+    note = (f'model.onnx left out: the onnx package is not installed. CPU and static Spaces run model.onnx: '
+            f'pip install "companion[{extra_for("onnx") or "deploy"}]" and export again')
+    print(note)
+    return note
+
 def export_onnx(model, # the torch model
                 fname, # the .onnx file to write
                 size, # (height, width) of the example input; height and width stay dynamic
@@ -241,7 +253,7 @@ def save_examples(learn, # the Learner whose validation images are kept
 
 def export_model(learn, # a single-label image classifier
                  path, # the folder to write
-                 onnx: bool=True, # write model.onnx (what CPU and static Spaces run)
+                 onnx: bool|None=None, # write model.onnx, what CPU and static Spaces run (None: when the onnx package is installed)
                  model_args: dict|None=None, # extra arguments the architecture was built with
                  size=None, # (height, width) the model sees, for a Learner without Resize (None: measured)
                  check: int=4, # validation images to compare with `learn.predict` (0: no check)
@@ -252,6 +264,7 @@ def export_model(learn, # a single-label image classifier
                 ) -> Path:
     "Write `model.onnx`, `recipe.json` and the torch weights (safetensors, or a torch.export program) to `path`, check them against `learn.predict`, return `path`."
     from safetensors.torch import save_model
+    if onnx is None: onnx = onnx_note() is None
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     recipe = learner_recipe(learn, model_args=model_args, size=size)
@@ -395,7 +408,7 @@ def load_learner_safely(fname, # the export.pkl written by `learn.export()`
 # %% ../nbs/07_predict.ipynb #fc54fbec
 def export_pkl(learner: str, # the export.pkl written by `learn.export()`
                dest: str, # folder to write recipe.json, the torch weights (model.safetensors or model.pt2) and model.onnx to
-               onnx: bool=True, # write model.onnx, what CPU and static Spaces run (--no-onnx: leave it out)
+               onnx: bool=True, # write model.onnx, what CPU and static Spaces run, when the onnx package is installed (--no-onnx: leave it out)
                size: Annotated[int, 'input size, H [W], for a Learner without Resize', dict(nargs='+')]=None,
                trust_pickle: bool=False, # load the pickle, which runs code stored in the file: only for a file you made or trust
               ) -> str:
@@ -405,7 +418,7 @@ def export_pkl(learner: str, # the export.pkl written by `learn.export()`
         learn = load_learner_safely(learner, trust=trust_pickle)
     for w in ws:
         if issubclass(w.category, PickleWarning): print(f'warning: {w.message}', file=sys.stderr)
-    out = export_model(learn, dest, onnx=onnx, size=(list(size)*2)[:2] if size else None)
+    out = export_model(learn, dest, onnx=None if onnx else False, size=(list(size)*2)[:2] if size else None)
     r = json.loads((out/'recipe.json').read_text())
     return f"wrote {out}: {', '.join(sorted(o.name for o in out.iterdir()))}; {len(r['vocab'])} classes, size {r['size']}, check {r.get('check', {})}"
 

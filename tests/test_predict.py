@@ -278,3 +278,17 @@ def test_malicious_pickle_runs_nothing_unless_trusted(tmp_path):
     assert not marker.exists() and not (tmp_path/'model').exists()
     with pytest.raises(LoadError, match='not a fastai Learner'): _load_quiet(tmp_path/'evil.pkl')   # trusted: the caller's explicit choice
     assert marker.exists()
+
+def test_export_without_the_onnx_package(digits37_path, tmp_path):
+    "Where the deploy extra isn't installed, export_model writes the torch files, checks them, and says in one line how to add model.onnx."
+    code = f"""import sys
+sys.modules['onnx'] = None   # as if `pip install companion` had been run without [deploy]
+from companion.learner import image_dls, learner
+from companion.predict import export_model
+out = export_model(learner(image_dls({str(digits37_path)!r}, bs=16)), {str(tmp_path/'m')!r}, check=2)
+print(sorted(p.name for p in out.iterdir()))"""
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300, env={**os.environ, 'OMP_NUM_THREADS': '1'})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "['examples', 'model.safetensors', 'recipe.json']" in r.stdout
+    assert 'model.onnx left out' in r.stdout and 'pip install "companion[deploy]"' in r.stdout
+    assert json.loads((tmp_path/'m'/'recipe.json').read_text())['check']['torch_max_abs_diff'] < 1e-5
