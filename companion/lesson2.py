@@ -230,6 +230,7 @@ def clean(self: Lesson2, path) -> dict:
     "Step 7: relabel the confident suggestions on the training set with the journaled Cleaner; list every move."
     import pandas as pd
     from companion.clean import Cleaner
+    from companion.clean_gallery import refresh_galleries
     def run():
         df = pd.read_csv(self.out/'label_issues.csv', dtype={'label': str, 'pred': str, 'suggested': str}, keep_default_na=False)
         fix = df[(df.split == 'train') & (df.suggested != '') & (df.suggested == df.pred) & (df.p_pred >= self.min_prob)]
@@ -239,14 +240,26 @@ def clean(self: Lesson2, path) -> dict:
         c = Cleaner(path, labeller=self.labeller)
         c.mark_many([(p, 'relabel', s) for p,s in zip(fix.path, fix.suggested)])
         plan = c.apply()
-        moves = plan.df; moves.to_csv(self.out/'cleaning.csv', index=False)
-        res = dict(relabelled=plan.counts()['relabel'], skipped=len(plan.skipped))
+        refresh_galleries(c)   # the gallery of the issues step shows where the moved files went
+        rl = [m for m in c.moved.values() if m.action == 'relabel']   # the journal's relabels: an interrupted run's moves count too
+        moves = pd.DataFrame([('relabel', m.src, m.dst, m.to) for m in rl] + [('skip', p, '', why) for p, why in plan.skipped],
+                             columns=['action', 'path', 'dest', 'note'])
+        moves.to_csv(self.out/'cleaning.csv', index=False)
+        res = dict(relabelled=len(rl), skipped=len(plan.skipped))
         if (Path(path)/'flipped.csv').exists():   # built-in data: score the fixes against the labels flipped on purpose
             fl = pd.read_csv(Path(path)/'flipped.csv', dtype=str); truth = dict(zip(fl.path, fl.true_label))
             rl = moves[moves.action == 'relabel']
             res['restored_true_label'] = int(sum(truth.get(p) == to for p,to in zip(rl.path, rl.note)))
         return res
     return self.j('clean', run, dict(min_prob=self.min_prob), ['cleaning.csv'])
+
+@patch
+def files(self: Lesson2, path) -> dict:
+    "Where the data set's files are now, read from the cleaner's journal at the end of every run (not a step: a stopped or forced run reports what is on disk)."
+    from companion.clean import Cleaner
+    c = Cleaner(path, labeller=self.labeller); m = list(c.moved.values())
+    return dict(quarantined=[x.src for x in m if x.action == 'delete'], relabelled=sum(x.action == 'relabel' for x in m),
+                undo=c.undo_says(1), applies=len(c.applied()))
 
 # %% ../nbs/20_lesson2.ipynb #f23f880b
 @patch
@@ -332,6 +345,7 @@ def run(self: Lesson2) -> Summary:
         S['after'] = self.train(path, 'after', recipe=S['before']['recipe']); final = 'after'   # the same recipe: arch, lr, epochs, seed
     S['export'] = self.export(path, final)
     S['space'] = {**self.space(path, target), 'why': why}
+    S['files'] = self.files(path)
     if self.push: S['push'] = self.publish()
     S['seconds'] = round(time.time() - t0, 1)
     md = summary_md(S, self.out)
@@ -351,11 +365,12 @@ def summary_md(S: dict, out: Path) -> str:
         L.append(f"- labels flipped on purpose in the first 10 % of label_issues.csv: {found(iss['recall_top10'])}; in the first 10 % of plain top losses: {found(iss['recall_top10_top_losses'])}")
     if S['interpret']['most_confused']: L.append('- most confused (actual → predicted, count): ' + ', '.join(f'{a}→{p} ({n})' for a,p,n in S['interpret']['most_confused']))
     L += ['', '## Where every file went', '']
-    q = au['quarantined']
-    L.append(f"- unreadable images moved to the quarantine: {len(q)}" + (f" ({', '.join(Path(p).name for p in q[:5])}{'…' if len(q) > 5 else ''})" if q else ''))
-    if 'clean' in S: L.append(f"- relabelled by --apply_suggested: {S['clean']['relabelled']}" +
-                              (f", {S['clean']['restored_true_label']} of them back to the true label of a file flipped on purpose" if 'restored_true_label' in S['clean'] else '') + f" (every move in `{out/'cleaning.csv'}`; undo with `companion clean undo {S['data']['path']}`)")
-    else: L.append(f"- nothing moved by cleaning: review `{out/'gallery'/'gallery.html'}` (or the widget in the lesson-2 notebook), or rerun with --apply_suggested")
+    F = S['files']; q = F['quarantined']
+    L.append(f"- in the quarantine (unreadable, or deleted while cleaning): {len(q)}" + (f" ({', '.join(Path(p).name for p in q[:5])}{'…' if len(q) > 5 else ''})" if q else ''))
+    if 'clean' in S: L.append(f"- relabelled: {F['relabelled']}" +
+                              (f", {S['clean']['restored_true_label']} of them back to the true label of a file flipped on purpose" if 'restored_true_label' in S['clean'] else '') + f" (every move in `{out/'cleaning.csv'}`)")
+    if F['applies']: L.append(f"- `companion clean undo {S['data']['path']}` puts back {F['undo']}" + (f" ({F['applies']} applies in all: --all undoes every one)" if F['applies'] > 1 else ''))
+    if 'clean' not in S: L.append(f"- nothing moved by cleaning: review `{out/'gallery'/'gallery.html'}` (or the widget in the lesson-2 notebook), or rerun with --apply_suggested")
     L += ['', '## Files', '', f"- reports and plots: `{out}` (audit.csv, lr_before.png, losses_before.png, top_losses.png, confusion.png, label_issues.csv, gallery/)",
           f"- model: `{S['export']['model']}` (safetensors + recipe.json + model.onnx)",
           f"- Space: `{sp['space']}`, {sp['target']}" + (' (passed check_space)' if sp.get('checked') else f" (not checked: {sp['unchecked']})" if 'unchecked' in sp else ' (not checked)'),

@@ -127,21 +127,39 @@ def test_lesson2_refuses_one_label_and_empty_folders(tmp_path):
     assert r.returncode == 1 and 'no images under' in r.stderr and 'Traceback' not in r.stderr
 
 def test_lesson2_on_a_real_folder(tmp_path):
-    "A 0-byte file, HTML saved as .jpg, a cut-off JPEG, .ipynb_checkpoints/, CMYK, WEBP, .JPG, EXIF-rotated: the journey finishes, the Space checked."
+    """A 0-byte file, HTML saved as .jpg, a cut-off JPEG, .ipynb_checkpoints/, CMYK, WEBP, .JPG, EXIF-rotated: the journey finishes and its Space
+    is checked; with --apply_suggested the gallery offers no moved file, the printed undo puts back the last apply only, and a rerun's summary
+    reads the files' places from the journal."""
     from standins import real_folder
     from companion.data import image_files
+    from companion.clean import Cleaner
     data = real_folder(tmp_path/'bears')
     before = {f.relative_to(data).as_posix() for f in image_files(data)}
     assert '.ipynb_checkpoints' not in ' '.join(before) and len(before) == 24 + 8
     out = tmp_path/'l2'
-    r = run_cli('lesson2', data, '--out', out, '--epochs', '1', '--folds', '2', '--fold_epochs', '1', timeout=600, env=NO_TOKEN(tmp_path))
+    args = ('lesson2', data, '--out', out, '--epochs', '1', '--folds', '2', '--fold_epochs', '1', '--apply_suggested', '--min_prob', '0')
+    r = run_cli(*args, timeout=600, env=NO_TOKEN(tmp_path))
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     q = data/'.companion'/'quarantine'
     quarantined = {f.relative_to(q).as_posix() for f in q.rglob('*') if f.is_file()}
     after = {f.relative_to(data).as_posix() for f in image_files(data)}
     assert {Path(p).name for p in quarantined} == {'empty.png', 'empty.jpg', 'search.jpg', 'cut.jpg'}, quarantined
-    assert before == after | quarantined and not after & quarantined                 # every file is in the data set or in the quarantine
-    assert len(list(data.glob('*/.ipynb_checkpoints/0001-checkpoint.png'))) == 1        # never data, never moved
+    c = Cleaner(data); moved = {m.dst: m.src for m in c.moved.values()}
+    assert {moved.get(p, p) for p in after | {f'.companion/quarantine/{p}' for p in quarantined}} == before   # each file in the data set or the quarantine
+    assert len(list(data.glob('*/.ipynb_checkpoints/0001-checkpoint.png'))) == 1          # never data, never moved
     checked = pd.read_csv(out/'label_issues.csv').path
-    assert not checked.str.contains("ipynb_checkpoints").any() and len(checked) == len(after), (len(checked), len(after))
+    assert not checked.str.contains('ipynb_checkpoints').any() and len(checked) == len(after)
     assert (out/'space_check.txt').read_text().startswith('check_space: OK')
+    # the gallery was written again after the apply: a relabelled file shows where it went and has no choice left
+    relabelled = [m for m in c.moved.values() if m.action == 'relabel']
+    assert relabelled, 'min_prob 0 relabels every training suggestion'
+    page = (out/'gallery'/'gallery.html').read_text()
+    assert not any(f"data-path='{m.src}'" in page for m in relabelled) and all(f'now <code>{m.dst}</code>' in page for m in relabelled)
+    summary = (out/'summary.md').read_text()
+    assert f"- relabelled: {len(relabelled)}" in summary and '- in the quarantine (unreadable, or deleted while cleaning): 4' in summary, summary
+    assert f"`companion clean undo {data}` puts back the {len(relabelled)} files of apply {c.applied()[-1]} (2 applies in all" in summary, summary
+    r = run_cli('clean', 'undo', data)                                                    # as the summary says: the relabels only
+    assert r.returncode == 0 and r.stdout.startswith(f'put back {len(relabelled)} files from 1 applies'), r.stdout
+    assert {f.relative_to(q).as_posix() for f in q.rglob('*') if f.is_file()} == quarantined
+    r = run_cli(*args, timeout=600, env=NO_TOKEN(tmp_path))                               # every step done: skipped, the summary read anew
+    assert r.returncode == 0 and '- relabelled: 0' in r.stdout and 'in the quarantine (unreadable, or deleted while cleaning): 4' in r.stdout, r.stdout[-3000:]
