@@ -263,8 +263,9 @@ class Report:
     __repr__ = __str__
     def _repr_html_(self):
         from html import escape
-        body = ''.join(f"<tr><td><b>{escape(c)}</b></td><td>{escape(str(v))}</td><td>{escape(h or '')}</td></tr>" for c,v,h in self.rows)
-        return f"<h4>{escape(self.title)}</h4><table><tr><th>check</th><th>value</th><th>what to do</th></tr>{body}</table>"
+        td = lambda s, tag='td': f"<{tag} style='text-align:left;vertical-align:top'>{s}</{tag}>"   # JupyterLab right-aligns table cells
+        body = ''.join(f"<tr>{td(f'<b>{escape(c)}</b>')}{td(escape(str(v)))}{td(escape(h or ''))}</tr>" for c,v,h in self.rows)
+        return f"<h4>{escape(self.title)}</h4><table><tr>{''.join(td(h, 'th') for h in ('check', 'value', 'what to do'))}</tr>{body}</table>"
 
 # %% ../nbs/00_env.ipynb #99343284
 def doctor(timeout: float=3.0, # seconds to wait for the weights host
@@ -276,7 +277,7 @@ def doctor(timeout: float=3.0, # seconds to wait for the weights host
     rows = [('platform', plat, None),
             ('device', f"{dev['kind']}: {dev['name']}" + (f", {dev['memory_gb']} GiB" if dev['memory_gb'] else ''),
              None if dev['kind'] != 'cpu' else 'CPU only: keep images small (e.g. 64 px) and use a small model or few epochs.')]
-    rows += [(k, v, 'pip install ' + k if v == 'missing' else None) for k,v in versions().items()]
+    rows += [(k, v, None if v != 'missing' else f'pip install "companion[{x}]"' if (x := extra_for(k)) else f'pip install {k}') for k,v in versions().items()]
     rows.append(('persistent storage', str(store) if store else 'none needed' if plat == 'local' else 'none found',
                  'call companion.env.setup_storage() to keep data and models there' if store and 'FASTAI_HOME' not in os.environ
                  else 'mount Google Drive to keep files across sessions' if plat == 'colab' and not store else None))

@@ -102,11 +102,13 @@ class Coaching:
     def plot(self, ax=None):
         "Smoothed train loss per batch, train/valid loss per epoch, the metric on the right axis, marked with the verdict."
         import matplotlib.pyplot as plt
-        if ax is None: fig, ax = plt.subplots(figsize=(7, 4))
+        own = ax is None
+        if own: fig, ax = plt.subplots(figsize=(7, 4.5), layout='constrained')
         else: fig = ax.figure
+        axes = [ax]
         h, col = self.history, _COLORS.get(self.verdict, 'black')
         L, ends, rows = np.array(h['losses'], dtype=float), h['ends'], h['rows']
-        nb = max(ends[0] if ends else len(L), 1)
+        nb = max(ends[0] if ends else len(L), 1)             # x: batches / batches per epoch, so epoch k (fastai's table counts from 0) ends at k+1
         ax.plot(np.arange(1, len(L)+1)/nb, L, c='C0', alpha=0.5, lw=1, label='train loss (smoothed, per batch)')
         if rows:
             ep = np.array(ends)/nb
@@ -115,16 +117,20 @@ class Coaching:
             if self.metric in h['names']:
                 i = h['names'].index(self.metric)
                 ax2 = ax.twinx(); ax2.plot(ep, [r[i] for r in rows], '^--', c='C2', label=self.metric); ax2.set_ylabel(self.metric)
-                ax2.legend(loc='center right', fontsize=8)
+                axes.append(ax2)
+            ax.set_xticks(ep, [str(k) for k in range(len(rows))])
         ev = self.evidence
         if self.verdict == 'overfitting' and 'best_epoch' in ev: ax.axvspan(ends[ev['best_epoch']]/nb, ends[-1]/nb, color=col, alpha=0.12)
         if self.verdict == 'diverged' and len(L): ax.axvline((int(np.nanargmax(np.where(np.isfinite(L), L, np.nan)))+1)/nb if np.isfinite(L).any() else 0, c=col, ls=':')
-        if self.verdict == 'underfitting' and len(L): ax.annotate('room to learn more →', xy=(len(L)/nb, L[-1]), color=col, ha='right', va='bottom')
+        if self.verdict == 'underfitting' and len(L): ax.text(1, 1.01, 'room to learn more →', transform=ax.transAxes, color=col, ha='right', va='bottom')
         finite = L[np.isfinite(L)]
         if len(finite) and finite.max() > 20*max(np.median(finite), 1e-8): ax.set_yscale('log')
-        ax.set_xlabel('epoch'); ax.set_ylabel('loss')
-        ax.set_title(f'coach: {self.verdict}', color=col, fontweight='bold')
-        ax.legend(loc='upper right', fontsize=8)
+        ax.set_xlabel("epoch (numbered as in fastai's table; a point is the epoch's end)"); ax.set_ylabel('loss')
+        ax.set_title(f'coach: {self.verdict}', color=col, fontweight='bold', loc='left')
+        hs = [h for a in axes for h in zip(*a.get_legend_handles_labels())]
+        if fig.get_layout_engine() is not None and len(fig.axes) == len(axes):   # the figure is this plot's: the legend goes under it, off the curves
+            fig.legend(*zip(*hs), loc='outside lower center', ncol=2, fontsize=8, frameon=False)
+        else: ax.legend(*zip(*hs), loc='upper center', bbox_to_anchor=(0.5, -0.3), ncol=2, fontsize=8, frameon=False)
         return fig
 
 # %% ../nbs/04_train.ipynb #1ccb6e9f
@@ -303,7 +309,11 @@ class TrainReport:
         if self.error_rate is not None and self.single_label: out.append(_SUM_NOTE)
         if self.coaching is not None: out.append(str(self.coaching))
         return '\n'.join(out)
-    __repr__ = __str__
+    def __repr__(self):
+        "One line, so that a cell ending in `report` doesn't print again what `train` just printed; `print(report)` shows it all."
+        return ' · '.join(o for o in (f'TrainReport: {self.arch} {self.method}({self.epochs}, lr={self.lr:.2e})',
+                                      f'error_rate {self.error_rate:.4f}' if self.error_rate is not None else '',
+                                      f'verdict {self.coaching.verdict}' if self.coaching is not None else '', 'print(report) for all of it') if o)
 
 def _final_metrics(learn: Learner, h: dict) -> tuple:
     "error_rate, accuracy, valid loss and single-label-ness, from the last epoch row when both metrics are there, else from one validation pass."
@@ -417,11 +427,11 @@ def _jsonable(o):
 
 def save_plot(plot,              # a function that draws on `ax=`, e.g. `report.coaching.plot`
               fname: str|Path,   # the image file to write
-              figsize=(7, 4)     # inches
+              figsize=(7, 4.5)   # inches
              ) -> Path:
     "Draw `plot(ax=...)` (e.g. `report.coaching.plot`) on a `Figure` of its own and save it to `fname`, without pyplot: a notebook's backend stays as it is."
     from matplotlib.figure import Figure
-    fig = Figure(figsize=figsize)
+    fig = Figure(figsize=figsize, layout='constrained')
     plot(ax=fig.subplots()); fig.savefig(fname, dpi=100, bbox_inches='tight')
     return Path(fname)
 
