@@ -68,3 +68,15 @@ def test_messages_name_commands_not_python_calls(tmp_path):
     assert run_cli('clean', 'apply', root).returncode == 0
     r = run_cli('clean', 'mark', root, '3/a.png', '--keep')        # moved by the apply
     assert r.returncode == 1 and f'`companion clean undo {root}` brings it back' in r.stderr and 'undo()' not in r.stderr, r.stderr
+
+HIDE = "import sys\nfor m in sys.argv[1].split(','): sys.modules[m] = None   # as if not installed: import raises ModuleNotFoundError\nfrom companion.cli import main\nsys.exit(main(sys.argv[2:]))"
+
+@pytest.mark.parametrize('extra, modules, argv', [
+    ('deploy', 'gradio,gradio_client,huggingface_hub,onnx,onnxruntime', ('space', 'build', 'model', 'space')),
+    ('distrib', 'accelerate', ('train', 'DATA', '--nproc', '2', '--out', 'run'))])
+def test_missing_extra_named_in_one_line(extra, modules, argv, tmp_path, digits37_path):
+    "A command that needs an extra which is not installed: exit 1 and one stderr line naming the extra to install, before any process starts."
+    import sys
+    argv = [str(digits37_path) if a == 'DATA' else a for a in argv]
+    r = subprocess.run([sys.executable, '-c', HIDE, modules, *argv], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert (r.returncode, r.stderr) == (1, f'companion {argv[0]}: needs the {extra} extra: pip install "companion[{extra}]"\n'), r
