@@ -14,7 +14,7 @@ from copy import deepcopy
 from .lr import LRReport
 from .learner import learner, image_dls, folder_dls, small_cnn, check_split, check_batches, Recipe, is_frozen, is_pretrained
 from .data import folder_items
-from .distrib import init_distrib, is_main, broadcast_obj, backend, launch, alone
+from .distrib import init_distrib, is_main, broadcast_obj, backend, launch, alone, fastai_distributed
 from .announce import PhaseAnnouncer
 
 # %% auto #0
@@ -468,6 +468,7 @@ def train_folder(folder: str,                 # images in any layout lesson2 tak
     "Pick a learning rate, train an image classifier on the images in FOLDER, and coach; save the model, plots and report in OUT."
     if nproc < 1: raise ValueError(f'nproc must be 1 or more, got {nproc}')
     folder = Path(folder)
+    if nproc > 1: fastai_distributed()               # accelerate, before anything is written
     folder_items(folder, label_re, valid_pct, seed)   # the layout is checked before anything is written
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     args = (folder, out, max(1, bs // nproc), size, arch, None if pretrained else False, seed, epochs, lr, lr_steps, label_re, valid_pct)   # bs is per step: split over the processes
