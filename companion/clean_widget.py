@@ -56,9 +56,9 @@ class ImageCleaner:
         for i in range(per_page):
             card = SimpleNamespace(img=W.Image(format='png', layout=W.Layout(width=f'{size}px', height=f'{size}px', object_fit='contain')),
                                    cap=W.HTML(), where=W.HTML(), idx=None, sug='',
-                                   ok=W.Button(layout=W.Layout(width='auto', max_width=f'{cw//2}px', height='24px')),
-                                   dd=W.Dropdown(options=[('undecided', '')], layout=W.Layout(width='auto', flex='1 1 auto', height='24px')))
-            card.row = W.HBox([card.ok, card.dd], layout=W.Layout(width='100%'))
+                                   ok=W.Button(layout=W.Layout(width='auto', flex='0 0 auto', height='24px')),   # never cut: '✓ three', not '✓ th…'
+                                   dd=W.Dropdown(options=[('undecided', '')], layout=W.Layout(width='auto', flex='1 1 80px', min_width='80px', height='24px')))
+            card.row = W.HBox([card.ok, card.dd], layout=W.Layout(width='100%', flex_flow='row wrap'))   # a long label: the choice goes below
             card.box = W.VBox([card.img, card.cap, card.row, card.where], layout=W.Layout(border='1px solid #ddd', padding='3px', width=f'{cw}px'))
             for w,c in ((card.box, 'cw-card'), (card.dd, 'cw-choice'), (card.ok, 'cw-accept'), (card.cap, 'cw-cap'), (card.where, 'cw-where')): w.add_class(c)
             card.dd.observe(lambda ch, card=card: self._chose(card, ch['new']), 'value')
@@ -75,7 +75,8 @@ class ImageCleaner:
         self.msg.add_class('cw-msg'); self.counts.add_class('cw-counts')
         head = W.HTML(f'{_CSS}<b>{len(self.df)} candidates</b> under <code>{html.escape(str(root))}</code> (labels: {html.escape(repr(lab))}); '
                       f'choices are saved in <code>{STATE}/journal.jsonl</code> as you make them.')
-        bar = W.VBox([W.HBox([self.apply_btn, self.confirm, self.cancel, self.undo_btn, self.counts]), self.msg])
+        for w in (self.apply_btn, self.confirm, self.cancel, self.undo_btn): w.layout = W.Layout(width='auto', flex='0 0 auto')   # labels in full
+        bar = W.VBox([W.HBox([self.apply_btn, self.confirm, self.cancel, self.undo_btn, self.counts], layout=W.Layout(flex_flow='row wrap')), self.msg])
         bar.add_class('cw-bar')
         self.box = W.VBox([head, bar, W.HBox([self.cls, self.split, self.show, self.prev, self.info, self.next], layout=W.Layout(flex_flow='row wrap')), grid])
         self.box.add_class('cw-root'); self._confirming(False); self._refilter()

@@ -231,8 +231,9 @@ def oof_probs(items: pd.DataFrame,         # the items: path, label (and split, 
     rng = np.random.RandomState(seed); fold = np.empty(len(items), dtype=int)
     for idx in items.groupby('label').indices.values(): fold[idx] = (rng.permutation(len(idx)) + rng.randint(k)) % k  # every class in every fold
     probs, pos = torch.zeros(len(items), len(vocab)), {p:i for i,p in enumerate(items.path)}
-    shown = show_progress()
+    shown, said = show_progress(), []
     pb = progress(range(k), 'folds')          # no bar at all in a file or a pipe
+    if shown: pb.comment = f'label issues: {k} models, each trained without one fold of the images'
     for f in pb:
         set_seed(seed + f)
         dls = fold_dls(items, vocab, items.path[fold == f], size=size, bs=bs, batch_tfms=batch_tfms, seed=seed+f)
@@ -241,8 +242,9 @@ def oof_probs(items: pd.DataFrame,         # the items: path, label (and split, 
         p, t, _, _ = predict_dl(learn, dls.valid, emb=False)
         probs[[pos[str(o)] for o in dls.valid_ds.items.path]] = p
         done = f'fold {f+1}/{k}: held-out accuracy {(p.argmax(1) == t).float().mean():.3f}'
-        if shown: pb.comment = done
+        if shown: pb.comment = f'label issues: {done}'; said.append(done)
         else: print(done, flush=True)             # in a log: one line per fold
+    if said: print('\n'.join(said), flush=True)   # under a bar: the lines stay once the bar is gone
     return probs, vocab, learn
 
 # %% ../nbs/05_interpret.ipynb #c7f57a5f

@@ -361,8 +361,9 @@ def summary_md(S: dict, out: Path) -> str:
     if 'after' in S: L.append(f"- after cleaning: **{S['after']['accuracy']:.4f}** (coach: {S['after']['verdict']})")
     L += ['', '## What was flagged and why', '', f"{iss['flagged']} images flagged:"] + [f"- {k}: {v}" for k,v in sorted(iss['reasons'].items(), key=lambda kv: -kv[1])]
     if 'recall_top10' in iss:
-        n = iss['n_flipped']; found = lambda r: f'{round(r*n)} of {n}'
-        L.append(f"- labels flipped on purpose in the first 10 % of label_issues.csv: {found(iss['recall_top10'])}; in the first 10 % of plain top losses: {found(iss['recall_top10_top_losses'])}")
+        n = iss['n_flipped']
+        L.append(f"- labels flipped on purpose: {n}; label_issues.csv lists {round(iss['recall_top10']*n)} of them in its first 10 % of rows, "
+                 f"sorting by loss alone (plain top losses) {round(iss['recall_top10_top_losses']*n)}")
     if S['interpret']['most_confused']: L.append('- most confused (actual → predicted, count): ' + ', '.join(f'{a}→{p} ({n})' for a,p,n in S['interpret']['most_confused']))
     L += ['', '## Where every file went', '']
     F = S['files']; q = F['quarantined']

@@ -257,3 +257,29 @@ def test_gallery_keeps_choices_filters_and_pages(flipped, tmp_path, chromium):
         assert phone.locator('#count').inner_text() == count                          # the same browser's storage
         _shot(phone, tmp_path, 'gallery_phone.png')
         b.close()
+
+WIDEST = """() => { const root = document.querySelector('.cw-root'), x0 = root.getBoundingClientRect().left;
+  const seen = [...root.querySelectorAll('*')].filter(e => e.offsetWidth > 0);
+  return {width: Math.max(root.scrollWidth, ...seen.map(e => Math.ceil(e.getBoundingClientRect().right - x0))),
+          clipped: [...root.querySelectorAll('button')].filter(e => e.offsetWidth > 0 && e.scrollWidth > e.clientWidth).map(e => e.textContent)} }"""
+
+def test_widget_fits_360px(tmp_path, chromium):
+    "In a 360 px wide window (a phone, a narrow notebook) nothing of the widget reaches past 360 px and every button reads in full ('✓ seven', 'Apply…')."
+    from playwright.sync_api import sync_playwright
+    from standins import unsplit_folder, NAMES
+    root = unsplit_folder(tmp_path/'digits', n_per_class=2, classes=range(8))
+    fs = sorted(root.glob('*/*.*'))
+    pd.DataFrame(dict(path=[str(f) for f in fs], label=[f.parent.name for f in fs], pred=[NAMES[7 - NAMES.index(f.parent.name)] for f in fs],
+                      loss=2.5, why='high loss')).to_csv(tmp_path/'cands.csv', index=False)
+    with serve_voila(root, tmp_path/'cands.csv', tmp_path, COMPANION_CLEAN_PER_PAGE='4') as url, sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium, args=CHROME_ARGS)
+        pg = b.new_page(viewport=dict(width=360, height=900))
+        pg.goto(url, timeout=120_000)
+        pg.wait_for_selector('.cw-card', timeout=120_000)
+        until(lambda: pg.locator('.cw-card:visible img').first.evaluate('i => i.naturalWidth') > 0, 'thumbnails drawn')
+        m = pg.evaluate(WIDEST)
+        accept = pg.locator('.cw-card:visible .cw-accept').all_inner_texts()
+        _shot(pg, tmp_path, 'widget_360.png')
+        b.close()
+    assert m['width'] <= 360 and not m['clipped'], m
+    assert len(accept) == 4 and all(t.strip().startswith('✓ ') and len(t.strip()) > 4 for t in accept), accept

@@ -71,7 +71,9 @@ def test_top_losses_plots_csv(interp, tmp_path):
     tl = interp.top_losses(12, 'train')
     assert len(tl) == 12 and set(tl.split) == {'train'} and (np.diff(tl.loss.values) <= 0).all()
     assert tl.loss.iloc[0] == interp.items[interp.items.split == 'train'].loss.max()
-    assert interp.plot_top_losses(6, 'train') is None                       # drawn once: nothing for Jupyter to draw again
+    figs = len(plt.get_fignums())
+    interp.plot_top_losses(6, 'train')
+    assert len(plt.get_fignums()) == figs + 1                                # one figure, drawn once
     fig = plt.gcf(); assert len([a for a in fig.axes if a.images]) == 6
     assert fig._suptitle.get_text() == 'Prediction/Actual/Loss/Probability'      # fastai's key and order
     r = tl.iloc[0]; assert fig.axes[0].get_title() == f'{r.pred}/{r.label} / {r.loss:.2f} / {r.p_pred:.2f}'
