@@ -151,11 +151,11 @@ def explain(e: BaseException) -> str|None:
 
 # %% ../nbs/00_env.ipynb #eaf70c38
 def _hinted(shell, etype, evalue, tb, tb_offset=None):
-    "IPython's traceback, with `explain`'s sentence under it; a failed weights download shows its last line only (`%tb` shows it all)."
+    "IPython's traceback, with `explain`'s sentence under it; a failed weights download shows its last line only (IPython says `%tb` shows it all)."
     hint = explain(evalue)
     short = hint is not None and _weights_url(evalue) is not None
     shell.showtraceback((etype, evalue, tb), tb_offset=tb_offset, exception_only=short)
-    if hint: print(f"companion: {hint}" + (' (the whole traceback: %tb)' if short else ''), file=sys.stderr)
+    if hint: print(f'companion: {hint}', file=sys.stderr)
 
 def install_hints(shell=None) -> bool:
     "In IPython, print `explain`'s sentence under the errors it knows (IPython's `set_custom_exc`); False outside IPython."

@@ -178,3 +178,22 @@ def test_cleaner_state_and_callbacks_under_ipywidgets(major, request, digits37_p
     r = subprocess.run([sys.executable, '-c', CLEANER, root], capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.split()[-1].split('.')[0] == major, r.stdout
+
+OFFLINE = textwrap.dedent('''
+    import sys
+    from IPython.core.interactiveshell import InteractiveShell
+    sh = InteractiveShell.instance()
+    for cell in ("from fastai.vision.all import *\\nfrom companion.all import *",
+                 f"dls = ImageDataLoaders.from_folder({sys.argv[1]!r}, train='train', valid='valid', num_workers=0)",
+                 "learn = vision_learner(dls, resnet18)"): sh.run_cell(cell)
+''')
+
+def test_offline_vision_learner_explained_in_one_sentence(digits37_path, tmp_path):
+    "In IPython after `from companion.all import *`, fastai's own `vision_learner(dls, resnet18)` offline ends in its error's last line and one sentence."
+    from companion.env import free_port
+    proxy = f'http://127.0.0.1:{free_port()}'          # nothing listens there: every download is refused, as on a machine offline
+    env = {**os.environ, 'TORCH_HOME': str(tmp_path/'torch'), 'https_proxy': proxy, 'HTTPS_PROXY': proxy, 'no_proxy': '', 'NO_PROXY': ''}
+    r = subprocess.run([sys.executable, '-c', OFFLINE, digits37_path], capture_output=True, text=True, env=env, timeout=300)
+    out = re.sub(r'\x1b\[[0-9;]*m', '', r.stdout + r.stderr)
+    assert 'companion: Could not download the pretrained weights for resnet18 (URLError: this machine looks offline): pass pretrained=False' in out, out[-3000:]
+    assert 'Traceback' not in out and 'urllib' not in out, out[-3000:]   # the error's last line, not 60 frames of urllib
