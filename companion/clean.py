@@ -8,9 +8,9 @@ import os, time, uuid, contextlib
 from pathlib import Path
 from collections import Counter
 from fastcore.basics import patch
-from .clean_files import _sha, _fsync_dir, _move, _oserror, _free
+from .clean_files import _sha, _fsync_dir, _move, _oserror, _free, _write_atomic
 from .clean_labels import Labeller, IMAGE_SUFFIXES, _has_images
-from .clean_journal import STATE, Move, Plan, Journal, _check_to, _dest_folder
+from .clean_journal import STATE, FIXED, Move, Plan, Journal, _check_to, _dest_folder
 
 # %% auto #0
 __all__ = ['Cleaner', 'snapshot']
@@ -297,7 +297,9 @@ def undo(self: Cleaner,
     with self._locked():
         self._finish()
         for bid in self.applied()[::-1][:n]:
-            back = [Move(m.dst, m.src, m.sha, m.action, m.to) for m in reversed(self._done_moves(self.batches[bid])) if self.moved.get(m.src) == m]
+            done = self._done_moves(self.batches[bid])
+            fixed = {m.src for m in done if m.action == 'fix' and self.moved.get(m.src) == m}   # their rewrites go back to the quarantine first
+            back = [Move(m.dst, m.src, m.sha, m.action, m.to) for m in reversed(done) if self.moved.get(m.src) == m or (m.action == 'fixed' and m.dst in fixed)]
             u = self._batch('undo', back, of=bid)
             res.append(dict(batch=bid, restored=len(back) - len(self.batches[u]['skipped']), skipped=self.batches[u]['skipped']))
     return res
@@ -328,3 +330,30 @@ def _undo_of(self: Cleaner, rel: str) -> str:
     ids, m = self.applied()[::-1], self.moved[rel]
     n = next((i for i, bid in enumerate(ids, 1) if m in self._done_moves(self.batches[bid])), None)
     return f"{'undo()' if n is None else f'undo({n})'} brings it back, with {self.undo_says(n)}"
+
+# %% ../nbs/06_clean.ipynb #656e1ea4
+@patch
+def fix(self: Cleaner,
+        rewrites: dict # {file (absolute, or relative to root): the bytes to put in its place}
+       ) -> Plan:
+    "Replace each file by its rewrite in one journaled, undoable apply: the original to the quarantine, the rewrite (staged in the quarantine) in its place."
+    root, moves, names = str(self.root), [], {}
+    with self._locked():
+        self._finish()
+        if self.open_batch: raise ValueError(f'the journal has an interrupted apply or undo open ({self.open_batch}): run companion clean recover {self.root}')
+        for path, data in rewrites.items():
+            rel = self.rel(path); name = rel.rpartition('/')[2]
+            stage = f'{STATE}/quarantine/{FIXED}/{rel}'
+            sdir = stage.rpartition('/')[0]
+            if why := self._escape(sdir): raise ValueError(why)    # never through a link out of the quarantine
+            os.makedirs(os.path.join(root, sdir), exist_ok=True)
+            if why := self._escape(sdir): raise ValueError(why)    # nor one made in between
+            _write_atomic(os.path.join(root, stage), bytes(data))
+            moves += [Move(rel, _free(root, _dest_folder(rel, 'delete'), name, names), _sha(self.root/rel), 'fix', None),
+                      Move(stage, rel, _sha(os.path.join(root, stage)), 'fixed', None)]
+        p = Plan(moves)
+        if moves:
+            p.batch = self._batch('apply', moves); b = self.batches[p.batch]
+            p.failed = list(b['skipped']); p.skipped += p.failed; done = {m.src for m in self._done_moves(b)}
+            p.moves = [m for m in moves if m.src in done]
+        return p

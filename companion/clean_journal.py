@@ -11,10 +11,11 @@ from .clean_files import _fsync_dir, _write_atomic, _NOFOLLOW
 from .clean_labels import check_label
 
 # %% auto #0
-__all__ = ['STATE', 'Move', 'JournalWarning', 'Plan', 'Journal']
+__all__ = ['STATE', 'FIXED', 'Move', 'JournalWarning', 'Plan', 'Journal']
 
 # %% ../nbs/06c_clean_journal.ipynb #d8ef01e8
 STATE = '.companion'   # hidden, so fastai's get_image_files never trains on the journal or the quarantine
+FIXED = '.fixed'       # in the quarantine: where a rewrite of a file (`Cleaner.fix`) waits to take the original's place
 
 Move = namedtuple('Move', 'src dst sha action to')   # paths relative to the cleaner's root, posix style
 
@@ -140,8 +141,12 @@ class Journal:
         "Why the move [src, dst, sha, action, to] of an apply must not be used, or None."
         if not (isinstance(m, list) and len(m) == 5): return f'move {m!r} is not [src, dst, sha, action, to]'
         src, dst, sha, action, to = m
-        if action not in ('delete', 'relabel'): return f'move with action {action!r}'
+        if action not in ('delete', 'relabel', 'fix', 'fixed'): return f'move with action {action!r}'
         if not _is_sha(sha): return f'move of {src!r} without a sha256'
+        if action == 'fixed':   # a rewrite, staged in the quarantine, into the place of the original a 'fix' moved away
+            why = self._bad_path(dst) or self._bad_path(src, quarantine=True)
+            return why or (None if src == f'{STATE}/quarantine/{FIXED}/{dst}' and to is None else f'move of {src!r} to {dst!r} is not where a rewrite goes')
+        if action == 'fix': action = 'delete'   # the original of a rewrite goes to the quarantine, as a deleted file does
         why = self._bad_path(src) or self._bad_path(dst, quarantine=action == 'delete')
         if why: return why
         by = 'name' if action == 'relabel' and dst.rpartition('/')[0] == src.rpartition('/')[0] else 'folder'   # a rename stays in its folder
@@ -254,6 +259,7 @@ class Journal:
         "Update marks and moved files for a committed batch."
         if b['kind'] == 'apply':
             for m in self._done_moves(b):
+                if m.action == 'fixed': continue   # the rewrite: the 'fix' move of its original stands for both
                 k = self.marks.get(m.src)
                 if k and (k['sha'], k['action'], k.get('to')) == (m.sha, m.action, m.to): del self.marks[m.src]
                 self.moved[m.src] = m
@@ -261,7 +267,7 @@ class Journal:
             if not b['skipped']: self.batches[b['of']]['state'] = 'undone'   # else the rest can be undone later
             for m in self._done_moves(b):
                 orig = self.moved.pop(m.dst, None)
-                if orig:
+                if orig and orig.action != 'fix':   # a rewrite undone is no decision to make again
                     rename = orig.action == 'relabel' and orig.src.rpartition('/')[0] == orig.dst.rpartition('/')[0]
                     by = str(self.batches[b['of']].get('by') or 'name') if rename else 'folder'
                     self.marks[orig.src] = dict(t='mark', path=orig.src, sha=orig.sha, action=orig.action, to=orig.to, **(dict(by=by) if by != 'folder' else {}))
