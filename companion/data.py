@@ -5,14 +5,14 @@
 # %% ../nbs/01_data.ipynb #497dd30a
 from __future__ import annotations
 import companion.env   # first: its warning filter must be in place before fastai is imported
-import os, json, hashlib, warnings
+import os, io, json, hashlib, warnings
 from pathlib import Path
 import numpy as np
 from PIL import Image
 
 # %% auto #0
-__all__ = ['UNREADABLE', 'digits', 'flip_labels', 'image_files', 'AuditResult', 'audit_images', 'folder_items', 'choose_size',
-           'write_digits', 'audit_report']
+__all__ = ['UNREADABLE', 'READER', 'digits', 'flip_labels', 'image_files', 'AuditResult', 'audit_images', 'fix_images',
+           'folder_items', 'choose_size', 'write_digits', 'audit_report']
 
 # %% ../nbs/01_data.ipynb #367f3159
 def _default_dest(classes, size) -> Path:
@@ -91,10 +91,11 @@ _FIX = {
     'not_image': "not an image (wrong content for its name): delete it",
     'corrupt': "the image data cannot be decoded: delete it or download it again",
     'truncated': "the file is cut off: download it again (a partial image trains on grey padding)",
-    'cmyk': "CMYK colours: convert with Image.open(f).convert('RGB') and save, or colours shift",
-    '16bit': "16-bit pixels: scale to 8 bits before converting, or the image turns almost white/black",
-    'palette': "palette image: convert('RGB') before training (transparency in the palette turns black)",
-    'rgba': "has transparency: paste on a white background, or transparent parts become black",
+    'rotated': "stored sideways with an EXIF orientation: fastai trains on it as stored, the Space turns it upright",
+    'cmyk': "CMYK colours: fastai and the Space convert them to RGB differently, so colours shift",
+    '16bit': "16- or 32-bit pixels: fastai clips them (almost white), the Space scales them to 8 bits",
+    'palette': "palette image: transparency in the palette turns black for fastai, white in the Space",
+    'rgba': "has transparency: transparent parts turn black for fastai, white in the Space",
     'animated': "animated: only the first frame is used; save that frame as its own file if it is the right one",
     'tiny': "very small: it gets blown up when resized, check it shows what its label says",
     'empty': "0 bytes: the download failed; delete it or download it again",
@@ -103,6 +104,8 @@ _FIX = {
 }
 
 UNREADABLE = ('empty', 'not_image', 'corrupt', 'truncated')   # the problems no reader gets past: set these files aside before training
+READER = ('rotated', 'cmyk', '16bit', 'palette', 'rgba')       # pixels that depend on the reader: `fix_images` rewrites them as the Space reads them
+for k in READER: _FIX[k] += ': companion audit FOLDER --fix rewrites it as upright 8-bit RGB (undoable)'
 
 _MAGIC = (b'\x89PNG', b'\xff\xd8\xff', b'GIF8', b'BM', b'II*\x00', b'MM\x00*', b'RIFF')  # PNG, JPEG, GIF, BMP, TIFF, WebP
 
@@ -123,6 +126,8 @@ def _problems(fn: Path, min_size: int) -> list:
     except ImageError as e: return [(_KIND[e.title], str(e)) if e.title in _KIND else _broken(fn, e.__cause__ or e)]
     with im:
         fmt, mode, size, frames = im.format, im.mode, im.size, getattr(im, 'n_frames', 1)
+        try: turn = im.getexif().get(0x0112, 1)   # EXIF orientation: 1 (or none) is upright
+        except Exception: turn = 1
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore'); to_rgb(im)
@@ -130,7 +135,8 @@ def _problems(fn: Path, min_size: int) -> list:
     if not verify_image(fn): return [('corrupt', 'fastai verify_image failed')]
     res = []
     if mode == 'CMYK': res.append(('cmyk', f'{fmt} {mode}'))
-    if mode in ('I;16', 'I;16B', 'I;16L', 'I'): res.append(('16bit', f'{fmt} {mode}'))
+    if turn not in (0, 1): res.append(('rotated', f'EXIF orientation {turn}'))
+    if mode in ('I;16', 'I;16B', 'I;16L', 'I', 'F'): res.append(('16bit', f'{fmt} {mode}'))
     if mode == 'P': res.append(('palette', f'{fmt} {mode}'))
     if mode in ('RGBA', 'LA', 'PA'): res.append(('rgba', f'{fmt} {mode}'))
     if frames > 1: res.append(('animated', f'{frames} frames'))
@@ -175,6 +181,26 @@ def audit_images(path: str|Path,     # the folder of images to check
     df = AuditResult(rows, columns=['path', 'problem', 'detail'])
     df['fix'] = df.problem.map(_FIX)
     return df
+
+# %% ../nbs/01_data.ipynb #b5109486
+def _as_read(fn) -> bytes|None:
+    "The bytes of image `fn` rewritten as the Space reads it (`to_rgb`: upright, 8-bit RGB) in its own format; None for a format kept as it is (GIF, ICO)."
+    from companion.images import open_image_file, to_rgb
+    with open_image_file(fn) as im:
+        fmt = {'MPO': 'JPEG'}.get(im.format, im.format)
+        if fmt not in ('JPEG', 'PNG', 'WEBP', 'TIFF', 'BMP'): return None
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore'); rgb, _ = to_rgb(im)
+    b = io.BytesIO(); rgb.save(b, format=fmt, **(dict(quality=95) if fmt in ('JPEG', 'WEBP') else {}))
+    return b.getvalue()
+
+def fix_images(path: str|Path # the folder of images
+              ):
+    "Rewrite the images under `path` whose pixels depend on the reader (`READER`) as the Space reads them, in one journaled apply: `Cleaner.undo` puts the originals back."
+    from companion.clean import Cleaner
+    df = audit_images(path)
+    todo = sorted(set(df.path[df.problem.isin(READER)]) - set(df.path[df.problem.isin(UNREADABLE)]))
+    return Cleaner(path).fix({p: b for p in todo if (b := _as_read(p)) is not None})
 
 # %% ../nbs/01_data.ipynb #21be1ac3
 def folder_items(path: str|Path, labeller=None, valid_pct: float=0.2, seed: int=42) -> pd.DataFrame:
@@ -228,10 +254,16 @@ def write_digits(dest: Annotated[str, "folder to write (default: a folder in fas
 
 def audit_report(folder: str,        # the folder of images to check
                  min_size: int=16,   # images with a side shorter than this are reported as tiny
-                 csv: str=None       # also write the table to this CSV file
+                 csv: str=None,      # also write the table to this CSV file
+                 fix: bool=False     # first rewrite the images whose pixels depend on the reader as upright 8-bit RGB (undoable: companion clean undo)
                 ) -> int:
     "Print the files under `folder` that would break or mislead training, each with its fix; 1 when there are any."
     if not Path(folder).is_dir(): raise FileNotFoundError(f"{folder} is not a folder: pass the folder that holds your images")
+    if fix:
+        from companion.clean import Cleaner
+        p = fix_images(folder); n = sum(m.action == 'fix' for m in p.moves)
+        print(f'rewrote {n} images as upright 8-bit RGB, read as the Space reads them; the originals are in {Path(folder)/".companion"/"quarantine"}'
+              + (f'; companion clean undo {folder} puts back {Cleaner(folder).undo_says(1)}' if n else ''))
     df = audit_images(folder, min_size)
     if csv: df.to_csv(csv, index=False)
     if df.empty: print(f'{folder}: no problems found'); return 0

@@ -84,3 +84,23 @@ def test_a_folder_smaller_than_one_batch_trains_with_smaller_batches(tmp_path, c
     learn, r = train(dls, epochs=1, show=False, announce=False)
     assert 'training with batches of 8' in capsys.readouterr().out
     assert r.bs == 8 and len(learn.dls.train) == 2 and len(learn.recorder.values) == 1
+
+def test_audit_fix_makes_training_read_what_the_space_reads(tmp_path):
+    "`companion audit --fix` on a real folder: the EXIF-rotated photo and the CMYK JPEG are rewritten as the Space reads them, and `companion clean undo` puts the originals back."
+    from conftest import run_cli
+    from standins import real_folder
+    from PIL import Image
+    from fastai.vision.all import PILImage
+    from companion.clean import snapshot, STATE
+    from companion.images import open_image_file, to_rgb
+    data = real_folder(tmp_path/'bears')
+    before = snapshot(data)
+    r = run_cli('audit', data, '--fix')
+    assert r.returncode == 1 and 'rewrote 2 images as upright 8-bit RGB' in r.stdout, r.stdout + r.stderr   # the unreadable files are still listed
+    assert 'rotated' not in r.stdout and 'cmyk ' not in r.stdout and f'companion clean undo {data} puts back the 2 files of apply' in r.stdout, r.stdout
+    for f in ('one/phone.jpg', 'one/cmyk.jpg'):
+        with open_image_file(data/STATE/'quarantine'/f) as im: space = np.asarray(to_rgb(im)[0], np.float32)
+        fastai = np.asarray(PILImage.create(data/f), np.float32)
+        assert fastai.shape == space.shape and np.abs(fastai - space).mean() < 3, (f, fastai.shape, space.shape)   # the same picture (JPEG at 95)
+    r = run_cli('clean', 'undo', data)
+    assert r.returncode == 0 and snapshot(data) == before, r.stdout
