@@ -354,7 +354,7 @@ def reasons(df: pd.DataFrame,   # `item_table` rows (path, label, pred, p_label,
 def _items_for(path, learn, items, labeller, valid_pct, seed) -> pd.DataFrame:
     "The items to check: the table, else `learn`'s own items, labels and split (those under `path`), else the folder read by `labeller`."
     if items is not None: return pd.DataFrame(items)[['path', 'split', 'label']].astype(str)
-    if learn is not None and labeller is None:
+    if learn is not None:
         own = learner_items(learn)
         if path is None: return own
         root = Path(path).resolve()
@@ -383,7 +383,7 @@ def label_issues(
     n_neighbors: int=10,         # neighbours asked about each item's label
     dup_pixels: float=0.99,      # cosine of two images' pixels (32×32 grey) from which they count as the same picture
     flagged_only: bool=False,    # keep only rows with a reason (default: every item, ranked)
-    labeller=None,               # how `path`'s labels are read: None (`learn`'s own labels, else folders), a regex on the file name, or a function (see `Labeller`)
+    labeller=None,               # how labels are read from file paths (for a folder `learn` never saw, and for relabelling): None (`learn`'s way, else folders), a regex on the name, or a function
     items=None,                  # or the table itself: path, split, label
     valid_pct: float=0.2,        # the validation share of a folder with no train/valid split
 ) -> pd.DataFrame:

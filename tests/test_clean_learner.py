@@ -76,3 +76,16 @@ def test_multi_label_and_regression_refused(pets, block, get_y, kind):
         with pytest.raises(TypeError) as e: call()
         msg = str(e.value)
         assert 'single-label classifiers' in msg and kind in msg and msg.count('. ') == 0, msg   # one sentence, naming both
+
+def test_companion_folder_dls_with_a_regex(pets):
+    "companion's folder_dls reads labels into a table, so the learner can't say how files carry them: labeller= does, and the learner's split stays."
+    from companion.learner import folder_dls
+    pat = r'^(.+)_\d+\.png$'
+    dls = folder_dls(pets, labeller=pat, size=16, bs=8, seed=7, quiet=True)
+    learn = untrained(dls)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        df = label_issues(pets, learn, k=0, size=None, labeller=pat)
+    valid = set(dls.valid_ds.items.path)
+    assert (df.split == ['valid' if p in valid else 'train' for p in df.path]).all()
+    assert df.attrs['labeller'].key == f're:{pat}' and learn.interpret(emb=False).items.attrs['labeller'] is None   # a table: no way to read files
