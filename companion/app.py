@@ -11,10 +11,12 @@ import argparse, ctypes, json, os, sys
 from pathlib import Path
 import numpy as np
 import gradio as gr
-try: from .runtime import IMAGE_EXTS, MAX_FILE_SIZE, MAX_PIXELS, MAX_SIDE, ImageError, mb_bytes, open_image_file, to_rgb, decode_turn, Predictor, cores, describe_training, load_image, size_note, unlike_training                  # companion/app.py, inside the package
+try:   # companion/app.py, inside the package
+    from .images import *
+    from .runtime import *
 except ImportError:
-    try: from companion_runtime import IMAGE_EXTS, MAX_FILE_SIZE, MAX_PIXELS, MAX_SIDE, ImageError, mb_bytes, open_image_file, to_rgb, decode_turn, Predictor, cores, describe_training, load_image, size_note, unlike_training      # app.py in a Space folder, next to companion_runtime.py
-    except ModuleNotFoundError: from companion.runtime import IMAGE_EXTS, MAX_FILE_SIZE, MAX_PIXELS, MAX_SIDE, ImageError, mb_bytes, open_image_file, to_rgb, decode_turn, Predictor, cores, describe_training, load_image, size_note, unlike_training   # this notebook
+    try: from companion_images import *; from companion_runtime import *   # app.py in a Space folder, beside both modules
+    except ModuleNotFoundError: from companion.images import *; from companion.runtime import *   # this notebook
 
 # %% ../nbs/08a_app.ipynb #500043c0
 DEFAULTS = dict(title='Image classifier', top_k=3, backend='auto', max_file_size=MAX_FILE_SIZE, max_pixels=MAX_PIXELS, max_side=MAX_SIDE,
@@ -100,7 +102,8 @@ def classify_fn(predictor, # a `Predictor`
             try: img, note = to_rgb(im)
             except ImageError as e: raise refuse(e, name) from None
             del im
-            _, _, probs = predictor.predict(img)
+            try: _, _, probs = predictor.predict(img)
+            except ModelMemoryError as e: raise refuse(e, name) from None   # the model, not the upload: said plainly all the same
             probs = np.asarray(probs, dtype=np.float64).ravel()
             fit = size_note(img, predictor.recipe)   # a model without Resize: the upload brought to its training size
             note = '; '.join(n for n in (note, fit, unlike_training(img, predictor.recipe.get('train_stats'), sizes=not fit)) if n)

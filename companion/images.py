@@ -11,10 +11,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 # %% auto #0
 __all__ = ['MAX_FILE_SIZE', 'MAX_PIXELS', 'MAX_SIDE', 'MAX_MODEL_SIDE', 'LARGE_PIXELS', 'LARGE_DECODES', 'MEMORY_BUDGET',
-           'MAX_MODEL_FILE', 'MAX_HEAD_FEATURES', 'MAX_HEAD_PARAMS', 'MAX_RECIPE_DEPTH', 'LIMITS', 'IMAGE_INPUTS',
-           'FORMATS', 'IMAGE_EXTS', 'OPEN_FORMATS', 'mb_bytes', 'ImageError', 'human_size', 'header_size',
-           'open_image_file', 'to_rgb', 'load_image', 'open_image', 'decode_turn', 'image_stats', 'training_stats',
-           'describe_training', 'unlike_training']
+           'MAX_MODEL_FILE', 'MAX_MODEL_MEMORY', 'MAX_HEAD_FEATURES', 'MAX_HEAD_PARAMS', 'MAX_RECIPE_DEPTH', 'LIMITS',
+           'IMAGE_INPUTS', 'FORMATS', 'IMAGE_EXTS', 'OPEN_FORMATS', 'mb_bytes', 'ImageError', 'human_size',
+           'header_size', 'open_image_file', 'to_rgb', 'load_image', 'open_image', 'decode_turn', 'image_stats',
+           'training_stats', 'describe_training', 'unlike_training']
 
 # %% ../nbs/07b_images.ipynb #f385bfb1
 MAX_FILE_SIZE = '10mb'      # the largest upload (Gradio's `max_file_size`); a data: URL is held to it too
@@ -25,13 +25,15 @@ LARGE_PIXELS = 4_000_000    # an upload with more pixels is a large decode: larg
 LARGE_DECODES = 1           # large decodes at a time: a 40-megapixel 16-bit or float upload peaks near 400 MB while it is converted
 MEMORY_BUDGET = '1gb'       # what one app process stays under with every limit reached at once (bench/bench_load.py measures it)
 MAX_MODEL_FILE = '300mb'    # the largest model.onnx / model.safetensors / model.pt2 loaded: loading takes about twice the file
+MAX_MODEL_MEMORY = '400mb'  # what one ONNX call may allocate (weights apart): a resnet18 batch of 64 at 224 px takes 250 MB
 MAX_HEAD_FEATURES = 8192    # the widest layer a recipe's `lin_ftrs` may ask for
 MAX_HEAD_PARAMS = 50_000_000  # weights in the head a recipe's architecture arguments ask for (200 MB as float32)
 MAX_RECIPE_DEPTH = 6        # nesting of lists and objects in recipe.json
 
 LIMITS = dict(max_file_size=MAX_FILE_SIZE, max_pixels=MAX_PIXELS, max_side=MAX_SIDE, max_model_side=MAX_MODEL_SIDE,
-              large_pixels=LARGE_PIXELS, large_decodes=LARGE_DECODES, memory_budget=MEMORY_BUDGET, max_model_file=MAX_MODEL_FILE,
-              max_head_features=MAX_HEAD_FEATURES, max_head_params=MAX_HEAD_PARAMS, max_recipe_depth=MAX_RECIPE_DEPTH)
+              large_pixels=LARGE_PIXELS, large_decodes=LARGE_DECODES, memory_budget=MEMORY_BUDGET,
+              max_model_file=MAX_MODEL_FILE, max_model_memory=MAX_MODEL_MEMORY, max_head_features=MAX_HEAD_FEATURES,
+              max_head_params=MAX_HEAD_PARAMS, max_recipe_depth=MAX_RECIPE_DEPTH)
 
 def mb_bytes(size: str|int) -> int:
     "A size as Gradio writes it ('10mb', '1gb', '500kb') or a number of bytes, as a number of bytes."

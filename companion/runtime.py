@@ -15,7 +15,8 @@ else: from companion.images import *
 __all__ = ['ARCH_MODULES', 'resize_image', 'crop_pad', 'squishes', 'fit_image', 'resample', 'crop_ratio', 'steps', 'item_step',
            'batch_step', 'fixes_size', 'bound_size', 'size_note', 'preprocess', 'display_labels', 'parse_labels',
            'ModelFolderError', 'recipe_arch', 'check_recipe', 'read_recipe', 'cores', 'default_threads',
-           'check_model_file', 'onnx_session', 'check_program', 'trusted_imports', 'build_model', 'Predictor']
+           'check_model_file', 'ModelMemoryError', 'cap_onnx_memory', 'onnx_session', 'check_program',
+           'trusted_imports', 'build_model', 'Predictor']
 
 # %% ../nbs/07a_runtime.ipynb #769d135d
 _NP_PAD = {'zeros': 'constant', 'border': 'edge', 'reflection': 'reflect'}
@@ -369,16 +370,52 @@ def check_model_file(fname) -> Path:
                                'export a smaller architecture, or raise the limit there if this machine has the memory')
     return f
 
+class ModelMemoryError(ModelFolderError):
+    "An ONNX call stopped because it asked for more than `MAX_MODEL_MEMORY`."
+    title = 'Model out of memory'
+
+_CAPPED = []   # the process's capped arena, once registered
+
+def cap_onnx_memory(limit: str|int=MAX_MODEL_MEMORY, # what all capped sessions' calls may hold at once
+                   ):
+    "Register, once per process, ONNX Runtime's shared CPU arena holding at most `limit`: a capped session's call past it fails."
+    if _CAPPED: return _CAPPED[0]
+    import onnxruntime as ort
+    info = ort.OrtMemoryInfo('Cpu', ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
+    ort.create_and_register_allocator(info, ort.OrtArenaCfg({'max_mem': mb_bytes(limit), 'arena_extend_strategy': 1}))
+    _CAPPED.append(limit)
+    return limit
+
 def onnx_session(fname, # the .onnx file
                  threads: int|None=None, # intra-op threads (None: `default_threads()`)
                 ):
-    "An ONNX Runtime CPU session for `fname`, with `threads` intra-op threads (default: `default_threads()`) and one inter-op thread."
+    "An ONNX Runtime CPU session for `fname` whose calls share the arena capped at `MAX_MODEL_MEMORY`; `threads` intra-op threads."
     import onnxruntime as ort
     so = ort.SessionOptions()
     so.intra_op_num_threads, so.inter_op_num_threads = threads or default_threads(), 1
-    so.enable_cpu_mem_arena = False   # an arena keeps the largest call's memory for good
-    so.log_severity_level = 3
+    so.enable_cpu_mem_arena = False   # the session's own arena would keep the largest call's memory for good
+    so.add_session_config_entry('session.use_env_allocators', '1')   # the capped arena, emptied after every call
+    so.log_severity_level = 4   # a failed call comes back as an exception: no second copy in the log
+    cap_onnx_memory()
     return ort.InferenceSession(str(check_model_file(fname)), sess_options=so, providers=['CPUExecutionProvider'])
+
+def _run_options(sess):
+    "Run options that hand the capped arena's memory back after each call (None for a session that doesn't use it)."
+    import onnxruntime as ort
+    try: capped = sess.get_session_options().get_session_config_entry('session.use_env_allocators') == '1'
+    except Exception: capped = False
+    if not capped: return None
+    ro = ort.RunOptions()
+    ro.add_run_config_entry('memory.enable_memory_arena_shrinkage', 'cpu:0')
+    return ro
+
+def _memory_error(e: Exception) -> ModelMemoryError|None:
+    "The error to show when ONNX Runtime's capped arena refused an allocation, else None."
+    m = re.search(r'smaller than requested bytes of (\d+)', str(e))
+    if m is None: return None
+    return ModelMemoryError(f'the model asked for {human_size(int(m[1]))} in one call, more than the {MAX_MODEL_MEMORY} a call may use '
+                            '(MAX_MODEL_MEMORY in companion.images), and was stopped. A classifier needs far less for one picture: '
+                            'this model.onnx is damaged or hostile; export it again, or raise the limit there if it is yours')
 
 _PT2_NAMES = re.compile(r'[^/]+/(archive_format|archive_version|byteorder|\.data/version|\.data/serialization_id|models/\w+\.json'
                         r'|data/(weights|constants)/\w+|data/(weights|constants)/model_(weights|constants)_config\.json|data/sample_inputs/\w+\.pt)')
@@ -471,7 +508,7 @@ class Predictor:
         if (model is None) == (session is None): raise ValueError('give a torch `model` or an ONNX Runtime `session`')
         self.recipe, self.model, self.session, self.threads = recipe, model, session, threads
         self.vocab, self.backend = list(recipe['vocab']), 'onnx' if model is None else 'torch'
-        if self.session is not None: self._inp = self.session.get_inputs()[0].name
+        if self.session is not None: self._inp, self._ro = self.session.get_inputs()[0].name, _run_options(self.session)
         if model is not None and threads:
             import torch
             torch.set_num_threads(threads)
@@ -507,7 +544,13 @@ class Predictor:
     def __repr__(self): return f"Predictor({self.backend}, {len(self.vocab)} classes: {', '.join(self.vocab[:5])}{', ...' if len(self.vocab) > 5 else ''})"
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        if self.session is not None: return self.session.run(None, {self._inp: x})[0]
+        if self.session is not None:
+            try: return self.session.run(None, {self._inp: x}, self._ro)[0]
+            except Exception as e:
+                if (err := _memory_error(e)) is None: raise
+                if len(x) == 1: raise err from None
+            h = len(x)//2   # a batch over the cap runs in halves
+            return np.concatenate([self._run(x[:h]), self._run(x[h:])])
         import torch
         m = self.model
         if getattr(m, 'training', False):

@@ -113,3 +113,49 @@ def test_huge_head_is_refused_before_allocating():
     recipe = {**RECIPE, 'arch': dict(module='torchvision.models', name='resnet18', n_out=2, args=dict(n_in=3, lin_ftrs=[60000, 60000]))}
     with pytest.raises(ModelFolderError, match='lin_ftrs'): build_model(recipe)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000   # kB: nothing like 14 GB
+
+def _greedy_onnx(fname: Path, mb_per_image: float):
+    "An ONNX of a few hundred bytes that allocates `mb_per_image` MB per 16×16 image per call: ConstantOfShape([n, 3, 16k, 16]), summed."
+    import numpy as np, onnx
+    from onnx import helper as oh, numpy_helper as onh, TensorProto
+    ints = lambda a, name: onh.from_array(np.array(a, np.int64), name)
+    nodes = [oh.make_node('Shape', ['x'], ['s']), oh.make_node('Mul', ['s', 'k'], ['shape']),
+             oh.make_node('ConstantOfShape', ['shape'], ['big'], value=onh.from_array(np.ones(1, np.float32))),
+             oh.make_node('ReduceSum', ['big', 'axes'], ['sum'], keepdims=0), oh.make_node('Unsqueeze', ['sum', 'one'], ['col']),
+             oh.make_node('Concat', ['col', 'col'], ['y'], axis=1)]
+    k = int(mb_per_image*1e6/4/(3*16*16))
+    g = oh.make_graph(nodes, 'greedy', [oh.make_tensor_value_info('x', TensorProto.FLOAT, ['n', 3, 'h', 'w'])],
+                      [oh.make_tensor_value_info('y', TensorProto.FLOAT, ['n', 2])], [ints([1, 1, k, 1], 'k'), ints([1, 2, 3], 'axes'), ints([1], 'one')])
+    onnx.save(oh.make_model(g, opset_imports=[oh.make_opsetid('', 17)]), fname)
+
+GREEDY = """import resource, numpy as np
+from companion.runtime import Predictor, ModelMemoryError
+img = np.zeros((16, 16, 3), np.uint8)
+print('batch of 4:', len(Predictor.load({small!r}, backend='onnx').predict_batch([img]*4)))
+try: Predictor.load({big!r}, backend='onnx').predict(img)
+except ModelMemoryError as e: print('refused:', e)
+import gradio as gr
+from PIL import Image
+from companion.app import classify_fn
+Image.fromarray(img).save({png!r})
+try: classify_fn(Predictor.load({big!r}, backend='onnx'))({png!r})
+except gr.Error as e: print('the app says:', e.title)
+print('peak MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024)"""
+
+def test_onnx_that_allocates_per_call_is_stopped_under_budget(tmp_path):
+    """Hole 5: a 400-byte ONNX whose ConstantOfShape grows with its input ran to 5 GB; every ONNX call now takes its memory from one arena
+    capped at MAX_MODEL_MEMORY: a 3 GB call is refused in a sentence, the process stays under MEMORY_BUDGET, and a batch over the cap
+    (4 images of 150 MB) runs in halves; the app shows the refusal as an error titled 'Model out of memory'."""
+    from companion.images import MEMORY_BUDGET, MAX_MODEL_MEMORY, mb_bytes
+    small, big = tmp_path/'small', tmp_path/'big'
+    for m, mb in ((small, 150), (big, 3000)):
+        m.mkdir(); _greedy_onnx(m/'model.onnx', mb); (m/'recipe.json').write_text(json.dumps({**RECIPE, 'size': [16, 16], 'item': []}))
+    assert (big/'model.onnx').stat().st_size < 1000
+    r = subprocess.run([sys.executable, '-c', GREEDY.format(small=str(small), big=str(big), png=str(tmp_path/'x.png'))], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONPATH': str(Path(__file__).parent.parent)})
+    print(r.stdout)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert 'batch of 4: 4' in r.stdout
+    assert f'asked for 3000.0 MB in one call, more than the {MAX_MODEL_MEMORY}' in r.stdout, r.stdout
+    assert 'the app says: Model out of memory' in r.stdout, r.stdout
+    assert float(r.stdout.split()[-1]) < mb_bytes(MEMORY_BUDGET)/2**20, r.stdout
