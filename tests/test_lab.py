@@ -57,7 +57,7 @@ def _run_all(pg, url: str, name: str, n_cells: int, kernel: str, timeout=120):
     return nb
 
 def test_run_all_in_jupyterlab(lab, digits_path, tmp_path, chromium):
-    "Run All in Lab: fastai's table once (no ▶ lines, no second table), the cleaner as widgets, doctor's widgets row says yes, ✓ + Apply + Confirm moves the file."
+    "Run All in Lab after `from companion.all import *`: fastai's table once (no ▶ lines, no second table), the cleaner as widgets, doctor's table left-aligned and its widgets row yes, ✓ + Apply + Confirm moves the file."
     from playwright.sync_api import sync_playwright
     t0 = time.time()
     root = shutil.copytree(digits_path, tmp_path/'digits', ignore=shutil.ignore_patterns(STATE, 'flipped.csv'))
@@ -65,12 +65,12 @@ def test_run_all_in_jupyterlab(lab, digits_path, tmp_path, chromium):
     pd.DataFrame(dict(path=[str(f) for f in fns], split='train', label='3', pred='8', loss=2.0, why='high loss')).to_csv(tmp_path/'cands.csv', index=False)
     before = snapshot(root)
     url, nbs = lab
-    nb = _cells(f"from companion.learner import image_dls, learner\nimport companion.announce\n"
-                f"learn = learner(image_dls({str(root)!r}, bs=64), pretrained=False).announce()\nlearn.fit(1)",
+    nb = _cells(f"from fastai.vision.all import *\nfrom companion.all import *\n"     # the announcer is on for every new Learner
+                f"learn = vision_learner(image_dls({str(root)!r}, bs=64), small_cnn, pretrained=False, metrics=[error_rate, accuracy])\nlearn.fit(1)",
                 f"import pandas as pd\nfrom companion.clean_widget import ImageCleaner\n"
                 f"cands = pd.read_csv({str(tmp_path/'cands.csv')!r}, dtype={{'label': str, 'pred': str}}, keep_default_na=False)\n"
                 f"ImageCleaner(cands, root={str(root)!r}, per_page=8)",
-                "from companion.env import widgets_status\nprint('widgets:', widgets_status())")
+                "from companion.env import widgets_status\nprint('widgets:', widgets_status())\ndoctor(timeout=1)")
     (nbs/'student.ipynb').write_text(json.dumps(nb))
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=chromium, args=CHROME_ARGS)
@@ -93,6 +93,8 @@ def test_run_all_in_jupyterlab(lab, digits_path, tmp_path, chromium):
         assert 'VBox(' not in ''.join(nbp.locator('.jp-OutputArea').all_text_contents())
         assert pg.locator('.cw-card:visible').count() == 6 and 'Undone' not in clean and 'Applied' not in clean
         assert 'widgets: yes' in doc and 'jupyterlab_widgets' in doc, doc
+        aligns = outs.nth(2).locator('td, th').evaluate_all('cs => cs.map(c => getComputedStyle(c).textAlign)')
+        assert len(aligns) > 20 and set(aligns) == {'left'}, aligns          # doctor's table reads from the left in Lab
 
         # ✓ on a card, Apply (the plan), Confirm: the file moves on disk, the same bytes under the suggested label
         card = pg.locator('.cw-card:visible').first

@@ -79,5 +79,19 @@ def test_cli(digits37_path, tmp_path):
     from fastai.learner import load_learner
     assert not hasattr(load_learner(out/'export.pkl'), 'train_report')   # the export holds the model, not the report
     bad = run_cli('train', tmp_path/'nowhere', '--epochs', '1')
-    assert bad.returncode == 1 and bad.stderr.startswith('companion train: ') and 'no train/ folder' in bad.stderr and 'Traceback' not in bad.stderr
+    assert bad.returncode == 1 and bad.stderr.startswith('companion train: no folder at ') and 'nowhere' in bad.stderr and 'Traceback' not in bad.stderr
     assert run_cli('train', digits37_path, '--no-such-option').returncode == 2          # a usage error is argparse's
+
+def test_cli_takes_lesson2_layouts(digits37_path, tmp_path):
+    "`companion train` on a folder per label (no train/ and valid/): it trains on a split by --valid_pct; one label folder alone is refused before anything is written."
+    import shutil
+    flat = tmp_path/'flat'
+    for f in sorted(digits37_path.glob('*/*/*.png'))[::4]:
+        (flat/f.parent.name).mkdir(parents=True, exist_ok=True); shutil.copy(f, flat/f.parent.name/f'{f.parent.parent.name}_{f.name}')
+    res = run_cli('train', flat, '--epochs', '1', '--lr', '0.01', '--valid_pct', '0.25', '--out', tmp_path/'run')
+    assert res.returncode == 0, res.stderr[-2000:]
+    rep = json.loads((tmp_path/'run'/'report.json').read_text())
+    assert rep['vocab'] == ['3', '7'] and rep['folder'] == str(flat)
+    one = run_cli('train', flat/'3', '--out', tmp_path/'one')
+    assert one.returncode == 1 and one.stderr.startswith('companion train: all ') and '--label_re' in one.stderr, one.stderr   # images but no labels
+    assert not (tmp_path/'one').exists()
