@@ -126,7 +126,7 @@ class Coaching:
         finite = L[np.isfinite(L)]
         if len(finite) and finite.max() > 20*max(np.median(finite), 1e-8): ax.set_yscale('log')
         ax.set_xlabel("epoch (numbered as in fastai's table; a point is the epoch's end)"); ax.set_ylabel('loss')
-        ax.set_title(f'coach: {self.verdict}', color=col, fontweight='bold', loc='left')
+        ax.set_title(f'coach: {self.verdict}', color=col, fontweight='bold')
         hs = [h for a in axes for h in zip(*a.get_legend_handles_labels())]
         if fig.get_layout_engine() is not None and len(fig.axes) == len(axes):   # the figure is this plot's: the legend goes under it, off the curves
             fig.legend(*zip(*hs), loc='outside lower center', ncol=2, fontsize=8, frameon=False)
