@@ -4,20 +4,23 @@
 
 # %% ../nbs/08_deploy.ipynb #f7c1150b
 from __future__ import annotations
-import argparse, inspect, json, platform, shutil, sys
+import fnmatch, inspect, json, os, platform, re, shutil, sys
 from typing import Annotated
 from pathlib import Path
 import companion
-from .images import describe_training, human_size, MAX_FILE_SIZE
-from .static import SPACE_COLORS, model_file
+from .images import LIMITS, MAX_FILE_SIZE, IMAGE_EXTS, describe_training, human_size, mb_bytes
 from .cli import CommandParser, DefaultsHelp, parser_for
-from .runtime import display_labels, parse_labels, recipe_arch
-from .spacecheck import *
-from .hub import *
+from .runtime import display_labels, parse_labels, recipe_arch, ModelFolderError
+from .spacecheck import check_space, serve
+from .hub import (MANIFEST, SPACES, TARGETS, ZEROGPU_PYTHONS, ZEROGPU_TORCH, PushError, built_paths, built_target,
+                  default_target, push_space, write_manifest)
+from .static import ORT_FILES, ORT_VERSION, check_page_recipe, preview_hint, write_page
 
 # %% auto #0
-__all__ = ['ZEROGPU_HEADER', 'app_path', 'space_modules', 'load_app', 'zerogpu_torch', 'space_python', 'build_space',
-           'space_parser', 'space_listing', 'space_cli']
+__all__ = ['ZEROGPU_HEADER', 'FASTAI_PACKAGES', 'MODEL_FILES', 'SPACE_COLORS', 'LFS_LIMIT', 'LFS_PATTERNS', 'SPACE_COMMANDS',
+           'app_path', 'space_modules', 'load_app', 'zerogpu_torch', 'space_python', 'requirements', 'model_file',
+           'model_files', 'pick_examples', 'url_safe', 'copy_examples', 'prepare_space', 'write_gitattributes',
+           'limits_words', 'space_card', 'build_space', 'space_parser', 'space_listing', 'space_cli']
 
 # %% ../nbs/08_deploy.ipynb #380529dc
 def app_path() -> Path:
@@ -25,12 +28,12 @@ def app_path() -> Path:
     return Path(companion.__file__).resolve().parent/'app.py'
 
 def space_modules() -> dict[str, Path]:
-    "The package modules a Gradio Space runs, as {name in the Space: path in the package}: the runtime, and the image opener it imports."
+    "The package modules a Gradio Space runs, {name in the Space: path in the package}: the `companion_*.py` of `SPACES`."
     pkg = Path(companion.__file__).resolve().parent
-    return {f'companion_{m}.py': pkg/f'{m}.py' for m in ('runtime', 'images')}
+    return {f: pkg/f.removeprefix('companion_') for f in SPACES['cpu']['files'] if f.startswith('companion_')}
 
 def load_app(path: str|Path|None=None):
-    "Import an app.py as a module: `companion.app` by default, or a Space folder's `app.py` (with its folder on sys.path for `companion_runtime`)."
+    "Import an app.py as a module: `companion.app` by default, or a Space folder's `app.py` (its folder on sys.path)."
     import importlib, importlib.util
     if path is None: return importlib.import_module('companion.app')
     path = Path(path).resolve()
@@ -40,10 +43,11 @@ def load_app(path: str|Path|None=None):
     return mod
 
 # %% ../nbs/08_deploy.ipynb #27b85cab
-_BUILT = ('app.py', *space_modules(), 'companion_arch.py', 'companion_predict.py', 'requirements.txt', 'README.md', 'space.json',
-          '.gitignore', '.gitattributes', 'model', 'examples')   # what a build writes, removed before a rebuild
-ZEROGPU_HEADER = ("# ZeroGPU: `spaces` is imported first, before anything imports torch or touches CUDA (added by companion's build_space).\n"
-                  "try: import spaces\nexcept ImportError: spaces = None   # not on a Space (e.g. `companion space check`): runs on the CPU\n\n")
+ZEROGPU_HEADER = ("# ZeroGPU: `spaces` is imported first, before anything imports torch or touches CUDA "
+                  "(added by companion's build_space).\n"
+                  "try: import spaces\n"
+                  "except ImportError: spaces = None   # not on a Space (e.g. `companion space check`): runs on the CPU\n\n")
+FASTAI_PACKAGES = ('fastai', 'fastcore', 'plum-dispatch')   # what rebuilds a model from its weights (not needed for model.pt2)
 
 def _version(mod: str) -> str:
     from importlib.metadata import version
@@ -58,81 +62,228 @@ def zerogpu_torch(torch_version: str|None=None) -> tuple[str, str]:
     return t, ZEROGPU_TORCH[t]
 
 def space_python(recipe: dict, target: str='cpu') -> str:
-    "The Space's `python_version`: the training Python's; on ZeroGPU the one of `ZEROGPU_PYTHONS` closest to it (the newer of two as close)."
+    "The Space's `python_version`: the training Python's; on ZeroGPU the closest of `ZEROGPU_PYTHONS` (the newer on a tie)."
     py = _py(recipe.get('versions', {}).get('python') or platform.python_version())
     if target != 'zerogpu': return py
     minor = lambda v: tuple(map(int, v.split('.')))[1]
     return min(ZEROGPU_PYTHONS, key=lambda v: (abs(minor(v) - minor(py)), -minor(v)))
 
+def requirements(target: str, # a key of `SPACES`
+                 recipe: dict, # the model's recipe: the torch it was trained with
+                 fastai: bool=True, # the Space rebuilds the model from its weights (`FASTAI_PACKAGES`)
+                ) -> list[str]:
+    "The lines of a `target` Space's requirements.txt, from `SPACES`: 'name==' pinned to what runs here (torch: ZeroGPU's)."
+    torch = dict(zip(('torch', 'torchvision'), zerogpu_torch(recipe.get('versions', {}).get('torch'))))
+    names = [r.removesuffix('==') for r in SPACES[target]['requirements']]
+    return [f'{n}=={torch.get(n) or _version(n)}' if r.endswith('==') else n
+            for r, n in zip(SPACES[target]['requirements'], names) if fastai or n not in FASTAI_PACKAGES]
 
-def _torch_files(model_dir: Path, recipe: dict) -> list[str]:
-    "The torch model files a ZeroGPU Space needs: safetensors weights (with a named architecture), else the `torch.export` program."
-    weights, prog = model_file(model_dir, recipe, 'weights'), model_file(model_dir, recipe, 'program')
-    if weights.exists() and recipe_arch(recipe): return [weights.name]
-    if prog.exists(): return [prog.name]
-    raise FileNotFoundError(f'{model_dir} holds no torch model (model.safetensors with its architecture, or model.pt2) for a ZeroGPU Space: '
-                            'export with export_model(learn, dir), or build --target cpu / static to run model.onnx')
+# %% ../nbs/08_deploy.ipynb #d1a0c002
+MODEL_FILES = dict(onnx='model.onnx', weights='model.safetensors', program='model.pt2')   # the names recipe.json's `files` may give
 
-def _pins(target: str, recipe: dict, fastai: bool=True) -> list[str]:
-    "requirements.txt: what runs here, pinned; on ZeroGPU a torch that ZeroGPU runs, and fastai only when it rebuilds the model."
-    if target == 'cpu': return [f'onnxruntime=={_version("onnxruntime")}', f'numpy=={_version("numpy")}', f'pillow=={_version("pillow")}']
-    t, tv = zerogpu_torch(recipe.get('versions', {}).get('torch'))
-    fa = [f'fastai=={_version("fastai")}', f'fastcore=={_version("fastcore")}', f'plum-dispatch=={_version("plum-dispatch")}'] if fastai else []
-    return ['spaces', f'torch=={t}', f'torchvision=={tv}', *fa, f'safetensors=={_version("safetensors")}', f'pillow=={_version("pillow")}', 'numpy']
+def model_file(model_dir, # a model folder written by `export_model`
+               recipe: dict, # its recipe.json, parsed
+               kind: str, # 'onnx', 'weights' or 'program'
+              ) -> Path:
+    "The `kind` file of `model_dir`, named as `MODEL_FILES` says and inside the folder once links are resolved; else `ModelFolderError`."
+    want, name = MODEL_FILES[kind], (recipe.get('files') or {}).get(kind) or MODEL_FILES[kind]
+    if name != want: raise ModelFolderError(f"{model_dir}/recipe.json names {name!r} as its {kind} file, but a model folder's "
+                                            f"is {want}, so nothing was built: export the model again with "
+                                            "export_model(learn, dir) and build from that folder")
+    p = Path(model_dir)/want
+    if p.exists() and Path(model_dir).resolve() not in p.resolve().parents:
+        raise ModelFolderError(f'{p} is a link to {p.resolve()}, outside the model folder, so it is not copied into a Space: '
+                               f'put the file itself in {model_dir}')
+    return p
+
+def model_files(model_dir, # a model folder written by `export_model`
+                recipe: dict, # its recipe.json, parsed
+                target: str, # a key of `SPACES`
+               ) -> list[str]:
+    "The model files a `target` Space runs: model.onnx; on ZeroGPU the weights (with a named architecture), else model.pt2."
+    if target == 'zerogpu':
+        weights, prog = model_file(model_dir, recipe, 'weights'), model_file(model_dir, recipe, 'program')
+        if weights.exists() and recipe_arch(recipe): return [weights.name]
+        if prog.exists(): return [prog.name]
+        raise FileNotFoundError(f'{model_dir} holds no torch model (model.safetensors with its architecture, or model.pt2) '
+                                'for a ZeroGPU Space: export with export_model(learn, dir), '
+                                'or build --target cpu or static to run model.onnx')
+    onnx = model_file(model_dir, recipe, 'onnx')
+    if onnx.exists(): return [onnx.name]
+    where = 'in the browser' if target == 'static' else 'with ONNX Runtime'
+    raise FileNotFoundError(f'{model_dir} has no {onnx.name}: a {target} Space runs it {where}; export with '
+                            'export_model(learn, dir, onnx=True)' + (', or build --target zerogpu' if target == 'cpu' else ''))
 
 def _arch_module(recipe: dict, out: Path) -> dict:
-    "For the torch path: copy an architecture defined in companion into the Space as `companion_arch.py`; return the recipe to ship."
+    "For the torch weights: copy an architecture defined in companion into the Space as `companion_arch.py`; the recipe to ship."
     import importlib
     a = recipe_arch(recipe)
     if not a or not a['module'].startswith('companion'): return recipe
     fn = getattr(importlib.import_module(a['module']), a['name'])
-    src = f'"Architecture of the model, copied from {a["module"]} by companion build_space."\nfrom fastai.vision.all import *\n\n{inspect.getsource(fn)}'
-    (out/'companion_arch.py').write_text(src)
+    head = f'"Architecture of the model, copied from {a["module"]} by companion build_space."'
+    (out/'companion_arch.py').write_text(f'{head}\nfrom fastai.vision.all import *\n\n{inspect.getsource(fn)}')
     a = {**a, 'module': 'companion_arch'}
     return {**recipe, 'arch': a} if 'arch' in recipe else {**recipe, 'model': {**recipe['model'], 'arch': a}}
 
+# %% ../nbs/08_deploy.ipynb #d1a0c004
+def pick_examples(examples, # a folder (one subfolder per label, or images) or a list of image files
+                  vocab, # the model's labels: one example each, from their subfolders
+                  n: int|None=None, # at most this many (None: one per label)
+                 ) -> list[tuple[Path, str|None]]:
+    "(file, label or None) pairs: one image per label of `vocab` from a folder (links out of it skipped), or the files given."
+    vocab = [str(v) for v in vocab]
+    if examples is None: return []
+    folder = isinstance(examples, (str, os.PathLike))
+    if folder:
+        d = Path(examples)
+        if not d.is_dir(): raise FileNotFoundError(f'examples={d}: no such folder; pass a folder of images '
+                                                   '(one sub-folder per label) or a list of image files')
+        root = d.resolve()   # a link that leads out of the folder (to a key named x.png, say) is not an example
+        files = sorted(f for f in d.rglob('*') if f.is_file() and f.suffix.lower() in IMAGE_EXTS and root in f.resolve().parents)
+    else:
+        files = [Path(f) for f in examples]
+        if missing := [str(f) for f in files if not f.is_file()]: raise FileNotFoundError(f'example images not found: {missing}')
+    labelled = [(f, f.parent.name if f.parent.name in vocab else None) for f in files]
+    first = {}
+    for f, lab in labelled:
+        if lab is not None: first.setdefault(lab, f)
+    picked = [(first[v], v) for v in vocab if v in first] if first and folder else labelled   # one per label, or as given
+    return picked if n is None else picked[:n]
 
-_WHAT = {'app.py': 'the Gradio app (`companion/app.py`): checks each upload, predicts, answers at `api_name="predict"`',
-         'companion_runtime.py': 'preprocesses each image like fastai, and runs the model (`companion/runtime.py`)',
-         'companion_images.py': 'opens and checks each upload, for the runtime (`companion/images.py`)',
-         'companion_arch.py': "the model's architecture, copied from companion",
-         'model/model.onnx': 'the exported model, run by ONNX Runtime', 'model/model.safetensors': 'the weights, loaded by PyTorch',
-         'model/model.pt2': 'the model as a `torch.export` program', 'model/recipe.json': 'labels, input size and preprocessing steps',
-         'requirements.txt': 'pinned packages (Gradio itself comes from `sdk_version`)', 'space.json': "the app's settings: title, top-k, backend, limits",
-         '.gitattributes': 'model files through Git LFS (the Hub refuses files over 10 MB pushed without it)', '.gitignore': 'caches left out of the repo'}
+def url_safe(name: str) -> str:
+    "`name` with every character but A-Z, a-z, 0-9, '.', '_' and '-' turned into '_': a file name a URL needs no escaping for."
+    return re.sub(r'[^A-Za-z0-9._-]', '_', name)
 
-def _files_table(out: Path) -> str:
-    rows = []
-    built = [out/n for n in _BUILT if n not in ('README.md', 'examples')]   # what this build wrote, not whatever else is in the folder
-    for f in sorted(o for p in built for o in (sorted(p.rglob('*')) if p.is_dir() else [p]) if o.is_file()):
-        rel = f.relative_to(out).as_posix()
-        rows.append(f'| `{rel}` | {_WHAT.get(rel, "")} | {human_size(f.stat().st_size)} |')
-    exs = sorted((out/'examples').iterdir())
-    rows.append(f'| `examples/` | {len(exs)} example image{"s" if len(exs) != 1 else ""}, shown under the app and used by `companion space check` | '
-                f'{human_size(sum(f.stat().st_size for f in exs))} |')
-    return '| file | what | size |\n|---|---|---|\n' + '\n'.join(rows)
+def copy_examples(examples, # (file, label) pairs from `pick_examples`
+                  out: Path, # the Space folder, with an empty examples/
+                 ) -> list[dict]:
+    "Copy `examples` into `out`/examples under numbered `url_safe` names; return [{file, label}], as examples.json lists them."
+    listed = []
+    for i, (f, lab) in enumerate(examples):
+        name = url_safe(f'{i:02d}_{lab}_{f.name}' if lab is not None else f'{i:02d}_{f.name}')
+        shutil.copyfile(f, out/'examples'/name)
+        listed.append(dict(file=f'examples/{name}', label=lab))
+    return listed
 
-def _readme(out: Path, cfg: dict, recipe: dict, emoji: str, color: str, short_description: str) -> str:
-    from huggingface_hub import SpaceCard, SpaceCardData
-    target, vocab = cfg['target'], [str(v) for v in recipe['vocab']]
-    data = SpaceCardData(title=cfg['title'], emoji=emoji, colorFrom=color, colorTo=color, sdk='gradio', sdk_version=cfg['sdk_version'],
-                         python_version=cfg['python_version'], app_file='app.py', pinned=False, short_description=short_description[:60],
-                         suggested_hardware=SPACES[target]['hardware'])
-    names = ', '.join(vocab[:20]) + (', ...' if len(vocab) > 20 else '')
-    runs = (f"It runs with PyTorch {cfg['torch']} on **ZeroGPU**: `app.py` imports `spaces` first and predicts inside `@spaces.GPU` (60 s at most "
-            f"per call, within the daily GPU quota). ZeroGPU is for {SPACES['zerogpu']['who']}; "
-            f"the Space's hardware must be `{SPACES['zerogpu']['hardware']}` (`companion space push` asks for it)."
-            if target == 'zerogpu' else
-            f"It runs with ONNX Runtime on the CPU (no torch in the Space). A Gradio Space on CPU hardware needs {SPACES['cpu']['who']} "
-            "since July 2026; on a free account build the ZeroGPU or the static Space instead: "
+# %% ../nbs/08_deploy.ipynb #d1a0c007
+SPACE_COLORS = ('red', 'yellow', 'green', 'blue', 'indigo', 'purple', 'pink', 'gray')   # the card colours the Hub accepts
+
+def _built_here(out: Path) -> str|None:
+    "The target of the companion build in `out` (None: empty or missing); FileExistsError when it holds other files."
+    if not (out.is_dir() and any(out.iterdir())): return None
+    if (out/'space.json').exists():
+        try: return built_target(out)
+        except ValueError as e:
+            raise FileExistsError(f'{out}/space.json is damaged ({e}): build into a new folder, or delete {out} first') from e
+    try: static = json.loads((out/'config.json').read_text()).get('built_by') == 'companion.static'
+    except (OSError, ValueError, AttributeError): static = False
+    if static: return 'static'
+    raise FileExistsError(f'{out} already holds files that are not a Space built by companion: pick a new or empty folder')
+
+def prepare_space(model_dir, # a model folder written by `export_model`
+                  out: Path, # the Space folder: new, empty, or an earlier companion build
+                  target: str, # a key of `SPACES`
+                  title: str|None=None, # None: the recipe's, else 'Image classifier'
+                  examples=None, # a folder or a list of images (`pick_examples`); None: `model_dir`/examples
+                  n_examples: int|None=None, # at most this many examples
+                  color: str='blue', # one of `SPACE_COLORS`
+                  labels=None, # names to show for the labels (`display_labels`)
+                 ) -> dict:
+    "Check what a `target` build needs, then empty `out` of an earlier build: {recipe (labels renamed), files, examples, title}."
+    model_dir = Path(model_dir)
+    if not (model_dir/'recipe.json').exists():
+        raise FileNotFoundError(f'{model_dir} has no recipe.json: write it with export_model(learn, "{model_dir}") or `companion export`')
+    recipe = json.loads((model_dir/'recipe.json').read_text())
+    if target == 'static': check_page_recipe(recipe, str(model_dir/'recipe.json'))
+    files = model_files(model_dir, recipe, target)
+    if color not in SPACE_COLORS: raise ValueError(f'color={color!r}: Spaces accept {", ".join(SPACE_COLORS)}')
+    if examples is None and (model_dir/'examples').is_dir(): examples = model_dir/'examples'
+    exs = pick_examples(examples, recipe['vocab'], n_examples)
+    if labels is not None:   # names to show (the course's `categories`): the shipped recipe speaks them, keeps the model's beside
+        vocab = [str(v) for v in recipe['vocab']]
+        names = display_labels(vocab, labels)
+        recipe = {**recipe, 'vocab': names, 'trained_vocab': vocab}
+        exs = [(f, names[vocab.index(lab)] if lab in vocab else lab) for f, lab in exs]
+    if old := _built_here(out):   # the build can be made: the earlier one goes
+        for f in (*SPACES[old]['files'], MANIFEST): shutil.rmtree(out/f) if (out/f).is_dir() else (out/f).unlink(missing_ok=True)
+        if old != target: print(f'{out} held a {old} Space: its files were replaced by the {target} build')
+    for d in ('model', 'examples'): (out/d).mkdir(parents=True)
+    return dict(recipe=recipe, files=files, examples=exs, title=title or recipe.get('title') or 'Image classifier')
+
+# %% ../nbs/08_deploy.ipynb #d1a0c009
+LFS_LIMIT = 10_000_000   # the Hub refuses files over 10 MB pushed with plain git
+LFS_PATTERNS = ('*.onnx', '*.safetensors', '*.pt2', '*.wasm')   # always through Git LFS: models and onnxruntime-web
+
+def write_gitattributes(out: Path, target: str):
+    "Write `out`/.gitattributes: `LFS_PATTERNS`, and each other file of the build over `LFS_LIMIT`, through Git LFS."
+    big = [f.relative_to(out).as_posix() for f in built_paths(out, SPACES[target]['files'])
+           if f.stat().st_size > LFS_LIMIT and not any(fnmatch.fnmatch(f.name, p) for p in LFS_PATTERNS)]
+    (out/'.gitattributes').write_text(''.join(f'{p} filter=lfs diff=lfs merge=lfs -text\n' for p in (*LFS_PATTERNS, *big)))
+
+def _readable(out: Path, target: str):
+    "Make what the build wrote readable by everyone (files 0644, folders 0755), whatever the umask or the source's modes."
+    out.chmod(0o755)
+    for p in (out/n for n in SPACES[target]['files'] if (out/n).exists()):
+        for q in [p, *p.rglob('*')] if p.is_dir() else [p]: q.chmod(0o755 if q.is_dir() else 0o644)
+
+def _roles(target: str, n_examples: int) -> dict:
+    "What each file of a `target` Space is, in a few words, for the card's table."
+    page = target == 'static'
+    return {'app.py': 'the Gradio app (`companion/app.py`): checks each upload, predicts, answers at `api_name="predict"`',
+            'companion_runtime.py': 'preprocesses each image like fastai, and runs the model (`companion/runtime.py`)',
+            'companion_images.py': 'opens and checks each upload, for the runtime (`companion/images.py`)',
+            'companion_arch.py': "the model's architecture, copied from companion",
+            'requirements.txt': 'pinned packages (Gradio itself comes from `sdk_version`)',
+            'space.json': "the app's settings: title, top-k, backend, and the limits on uploads",
+            '.gitignore': 'caches left out of the repo',
+            'index.html': 'the page: upload or drop an image, or click an example; the top labels show with their confidence',
+            'app.js': 'runs the page: checks each file, decodes it, runs the model with onnxruntime-web',
+            'preprocess.js': "the recipe's preprocessing (Pillow's resize, fastai's crop and pad, normalisation), as Python does it",
+            'style.css': 'the look',
+            'config.json': 'title, description, what the model expects (`facts`), the labels shown, and the limits on uploads',
+            'examples.json': 'the examples the page shows, with their labels',
+            'ort/': f'onnxruntime-web {ORT_VERSION} from npm ({", ".join(ORT_FILES)}): the page needs no CDN',
+            'model/model.onnx': 'the exported model, run by ' + ('onnxruntime-web' if page else 'ONNX Runtime'),
+            'model/model.safetensors': 'the weights, loaded by PyTorch', 'model/model.pt2': 'the model as a `torch.export` program',
+            'model/recipe.json': 'labels, input size and the preprocessing steps',
+            'examples/': f'{n_examples} example image{"s" if n_examples != 1 else ""}, shown '
+                         f'{"on the page" if page else "under the app"} and used by `companion space check`',
+            '.gitattributes': f'model files and any file over {human_size(LFS_LIMIT)} through Git LFS'}
+
+def _files_table(out: Path, target: str, n_examples: int) -> str:
+    "The card's table of the files the build wrote (examples/ and ort/ in one row each), with their sizes."
+    roles, rows = _roles(target, n_examples), []
+    for name in SPACES[target]['files']:
+        if name == 'README.md' or not (out/name).exists(): continue
+        fs = list(built_paths(out, [name]))
+        if name in ('examples', 'ort'): rows.append((f'{name}/', human_size(sum(f.stat().st_size for f in fs))))
+        else: rows += [(f.relative_to(out).as_posix(), human_size(f.stat().st_size)) for f in fs]
+    return '| file | what | size |\n|---|---|---|\n' + '\n'.join(f'| `{f}` | {roles.get(f, "")} | {s} |' for f, s in rows)
+
+def limits_words(limits: dict, # the limits the build wrote (`companion.images.LIMITS`)
+                 file_size: bool=True, # name the upload size too (a static page has none)
+                ) -> str:
+    "The sentence a card states the limits on uploads with."
+    size = f", and files over {human_size(mb_bytes(limits['max_file_size']))}" if file_size else ''
+    return (f"It refuses empty files, files that are not images, and images over {limits['max_pixels']/1e6:g} megapixels "
+            f"or {limits['max_side']} px on a side{size}.")
+
+def _runs(target: str, cfg: dict) -> str:
+    "What a `target` Space runs, and who may host it, in sentences for the card."
+    if target == 'static': return (f'It runs **in your browser** with onnxruntime-web {ORT_VERSION} (WebAssembly): the Space '
+                                   'is static files, no server runs the model, and no image leaves the page.')
+    if target == 'zerogpu': return (f"It runs with PyTorch {cfg['torch']} on **ZeroGPU**: `app.py` imports `spaces` first and "
+                                    "predicts inside `@spaces.GPU` (60 s at most per call, within the daily GPU quota). "
+                                    f"ZeroGPU is for {SPACES['zerogpu']['who']}; the Space's hardware must be "
+                                    f"`{SPACES['zerogpu']['hardware']}` (`companion space push` asks for it).")
+    return (f"It runs with ONNX Runtime on the CPU (no torch in the Space). A Gradio Space on CPU hardware needs "
+            f"{SPACES['cpu']['who']} since July 2026; on a free account build the ZeroGPU or the static Space instead: "
             "`companion space build MODEL_DIR OUT --target zerogpu` (or `--target static`).")
-    body = f"""# {cfg['title']}
 
-An image classifier for {len(vocab)} labels ({names}), trained with fastai and exported without pickle by companion. {runs}
-{(chr(10) + describe_training(recipe.get('train_stats')) + chr(10)) if recipe.get('train_stats') else ''}
-{_files_table(out)}
-
-Call it from Python:
+def _usage(target: str, cfg: dict) -> str:
+    "How to call the Space and run it here, for the card."
+    if target == 'static': return f"Run it on your machine: {preview_hint('this folder')} (a `file://` page can't load the model)."
+    return f"""Call it from Python:
 
 ```python
 from gradio_client import Client, handle_file
@@ -140,134 +291,113 @@ client = Client('USER/SPACE')
 labels, note = client.predict(handle_file('my_image.jpg'), api_name='/predict')
 ```
 
-Run it on your machine (Python {cfg['python_version']}): `pip install gradio=={cfg['sdk_version']} -r requirements.txt && python app.py`.
+Run it on your machine (Python {cfg['python_version']}): `pip install gradio=={cfg['sdk_version']} -r requirements.txt && python app.py`."""
+
+def space_card(out: Path, # the Space folder, its files written
+               target: str, # a key of `SPACES`
+               cfg: dict, # the settings the build wrote: space.json's, or config.json's for a static page
+               recipe: dict, # the recipe shipped in model/
+               facts: list, # sentences on what the model expects
+               n_examples: int, # how many examples the build copied
+               emoji: str='🔍', # the Space's emoji
+               color: str='blue', # the card's first colour: one of `SPACE_COLORS`
+               short_description: str='', # one line on the Hub's card (60 characters are kept)
+              ) -> str:
+    "The README.md of a `target` Space: front matter from `SPACES`, what it runs, what the model expects, its limits, files, use."
+    from huggingface_hub import SpaceCard, SpaceCardData
+    vocab, s = [str(v) for v in recipe['vocab']], SPACES[target]
+    data = SpaceCardData(title=cfg['title'], emoji=emoji, colorFrom=color, colorTo=SPACE_COLORS[SPACE_COLORS.index(color) - 1],
+                         sdk=s['sdk'], sdk_version=cfg.get('sdk_version'), python_version=cfg.get('python_version'),
+                         app_file=s['app_file'], suggested_hardware=s['hardware'], pinned=False,
+                         short_description=short_description[:60])
+    names = ', '.join(vocab[:20]) + (', ...' if len(vocab) > 20 else '')
+    limits = limits_words(cfg.get('limits') or cfg, file_size=target != 'static')
+    body = f"""# {cfg['title']}
+
+An image classifier for {len(vocab)} labels ({names}), trained with fastai and exported without pickle by companion. {_runs(target, cfg)}
+
+{' '.join([*facts, limits])}
+
+{_files_table(out, target, n_examples)}
+
+{_usage(target, cfg)}
 """
     return str(SpaceCard(f'---\n{data.to_yaml()}\n---\n\n{body}'))
 
-def _built_here(out: Path) -> str|None:
-    "The target of the companion build in `out` (None: empty or missing); FileExistsError when `out` holds files companion didn't build."
-    if not (out.is_dir() and any(out.iterdir())): return None
-    if (out/'space.json').exists():
-        try: return built_target(out)
-        except ValueError as e: raise FileExistsError(f'{out}/space.json is damaged ({e}): build into a new folder, or delete {out} first') from e
-    try: static = json.loads((out/'config.json').read_text()).get('built_by') == 'companion.static'
-    except (OSError, ValueError, AttributeError): static = False
-    if static: return 'static'
-    raise FileExistsError(f'{out} already holds files that are not a Space built by companion: pick a new or empty folder')
-
-def _clear_for(out: Path, target: str):
-    "Remove an earlier companion build in `out` made for the other kind of Space (a static page, or a Gradio app), so that the folder holds one Space."
-    from companion.static import WRITTEN
-    old = _built_here(out)
-    if old is None or (old == 'static') == (target == 'static'): return
-    for f in (*(WRITTEN if old == 'static' else _BUILT), MANIFEST): shutil.rmtree(out/f) if (out/f).is_dir() else (out/f).unlink(missing_ok=True)
-    print(f'{out} held a {old} Space: its files were replaced by the {target} build')
+# %% ../nbs/08_deploy.ipynb #d1a0c00b
+def _write_app(out: Path, target: str, recipe: dict, title: str, top_k: int, max_file_size: str, app, model_dir: Path) -> dict:
+    "A Gradio target's own files: app.py (ZeroGPU: `spaces` first), the runtime's modules, space.json with the limits."
+    import gradio
+    src = Path(app or app_path()).read_text()
+    (out/'app.py').write_text(ZEROGPU_HEADER + src if target == 'zerogpu' else src)
+    for name, f in space_modules().items(): shutil.copy(f, out/name)
+    cfg = dict(target=target, title=title, top_k=top_k, backend='torch' if target == 'zerogpu' else 'onnx',
+               python_version=space_python(recipe, target), sdk_version=gradio.__version__,
+               vocab=[str(v) for v in recipe['vocab']], model_dir=str(model_dir.resolve()))
+    if target == 'zerogpu': cfg['torch'] = zerogpu_torch(recipe.get('versions', {}).get('torch'))[0]
+    cfg |= LIMITS | dict(max_file_size=max_file_size)   # app.py reads them from here
+    (out/'space.json').write_text(json.dumps(cfg, indent=1))
+    (out/'.gitignore').write_text('__pycache__/\n.gradio/\nflagged/\n')
+    return cfg
 
 def build_space(model_dir: str|Path, # a model folder written by `export_model` or `companion export`
                 out_dir: str|Path, # the Space folder to write: new, empty, or an earlier build (rebuilt in place)
-                target: Annotated[str, dict(choices=TARGETS)]=None, # 'cpu' (ONNX Runtime, paid plans), 'zerogpu' (torch on ZeroGPU, free accounts), 'static' (the browser runs it); None: `default_target`'s
+                target: Annotated[str, dict(choices=TARGETS)]=None, # 'cpu' (ONNX Runtime, paid plans), 'zerogpu' (torch, free accounts), 'static' (in the browser); None: `default_target`'s
                 title: str|None=None, # the Space's title, on its card and page; None: the recipe's (the data folder's name), else 'Image classifier'
-                examples: Annotated[str, dict(nargs='+')]=None, # a folder of images (one subfolder per label picks one per label) or a list of files; default: `model_dir`/examples
+                examples: Annotated[str, dict(nargs='+')]=None, # a folder of images (a subfolder per label: one each) or files; default: `model_dir`/examples
                 n_examples: int|None=None, # at most this many examples (default: one per label)
                 top_k: int=3, # how many labels the app shows, with their probabilities
                 emoji: str='🔍', # the Space's emoji on the Hub
                 color: str='blue', # the card's colour: red, yellow, green, blue, indigo, purple, pink or gray
-                short_description: str|None=None, # one line (60 characters) on the Hub's card; default: "N-label image classifier trained with fastai"
-                max_file_size: str=MAX_FILE_SIZE, # the largest upload the app accepts (Gradio's `max_file_size`)
+                short_description: str|None=None, # one line (60 characters) on the Hub's card; default: "N-label image classifier ..."
+                max_file_size: str=MAX_FILE_SIZE, # the largest upload a Gradio app accepts (Gradio's `max_file_size`)
                 app: str|Path|None=None, # an app.py to ship instead of companion's own (`companion/app.py`)
                 zerogpu: bool=False, # the older name for target='zerogpu'
-                labels: str|dict|list|None=None, # names to show for the labels: {vocab entry: name} or a list in vocab order (the course's `categories`)
+                labels: str|dict|list|None=None, # names to show for the labels: {vocab entry: name} or a list in vocab order
                ) -> Path:
-    "Write a Space for the model in `model_dir` (from `export_model`) to `out_dir`: `target` 'cpu', 'zerogpu' or 'static' (None: the one the account can host); return `out_dir`."
+    "Write a Space for the model in `model_dir` to `out_dir`: `target` 'cpu', 'zerogpu' or 'static' (None: the account's)."
     if zerogpu: target = 'zerogpu'   # the old flag
     if target is None:
         target, why = default_target()
         print(f'building a {target} Space: {why}')
     if target not in TARGETS: raise ValueError(f'target={target!r}: use one of {", ".join(TARGETS)}')
     model_dir, out = Path(model_dir), Path(out_dir)
-    if not (model_dir/'recipe.json').exists(): raise FileNotFoundError(f'{model_dir} has no recipe.json: write it with export_model(learn, "{model_dir}") or `companion export`')
-    recipe = json.loads((model_dir/'recipe.json').read_text())
-    title = title or recipe.get('title') or 'Image classifier'
-    if color not in SPACE_COLORS: raise ValueError(f'color={color!r}: Spaces accept {", ".join(SPACE_COLORS)}')
-    if labels is not None: display_labels(recipe['vocab'], labels)   # names that don't fit the model are refused before anything is written
-    if target == 'static':
-        from companion.static import build_static, check_page_recipe
-        check_page_recipe(recipe, str(model_dir/'recipe.json'))
-        onnx = model_file(model_dir, recipe, 'onnx').name
-        if not (model_dir/onnx).exists(): raise FileNotFoundError(f'{model_dir} has no {onnx}: a static Space runs ONNX in the browser; export with export_model(learn, dir, onnx=True)')
-        _clear_for(out, target)   # a rebuild for another target replaces the old build, once the new one can be made
-        return build_static(model_dir, out, title=title, examples=examples, n_examples=n_examples, top_k=top_k, emoji=emoji, color=color,
-                            short_description=short_description, labels=labels)
-    import gradio
-    from companion.static import pick_examples
-    files = _torch_files(model_dir, recipe) if target == 'zerogpu' else [model_file(model_dir, recipe, 'onnx').name]
-    if not (model_dir/files[0]).exists():
-        raise FileNotFoundError(f'{model_dir} has no model.onnx: export with export_model(learn, dir, onnx=True), or build --target zerogpu')
-    if examples is None and (model_dir/'examples').is_dir(): examples = model_dir/'examples'
-    exs = pick_examples(examples, recipe['vocab'], n_examples)
-    if labels is not None:   # names to show (the course's `categories`): the shipped recipe speaks them, the model's own vocab is kept beside
-        vocab = [str(v) for v in recipe['vocab']]
-        names = display_labels(vocab, labels)
-        recipe = {**recipe, 'vocab': names, 'trained_vocab': vocab}
-        exs = [(f, names[vocab.index(lab)] if lab in vocab else lab) for f, lab in exs]
-    _clear_for(out, target)   # a rebuild for another target replaces the old build, once the new one can be made
-    for f in _BUILT: shutil.rmtree(out/f) if (out/f).is_dir() else (out/f).unlink(missing_ok=True)
-    (out/'model').mkdir(parents=True); (out/'examples').mkdir()
-    src = Path(app or app_path()).read_text()
-    (out/'app.py').write_text(ZEROGPU_HEADER + src if target == 'zerogpu' else src)
-    for name, src in space_modules().items(): shutil.copy(src, out/name)
+    p = prepare_space(model_dir, out, target, title, examples, n_examples, color, labels)
+    recipe, files, rebuilds = p['recipe'], p['files'], p['files'] == ['model.safetensors']
     for f in files: shutil.copy(model_dir/f, out/'model'/f)
-    ship = _arch_module(recipe, out) if files == ['model.safetensors'] else recipe
-    (out/'model'/'recipe.json').write_text(json.dumps(ship, indent=1))
-    for i, (f, lab) in enumerate(exs): shutil.copy(f, out/'examples'/(f'{i:02d}_{lab}_{f.name}' if lab is not None else f'{i:02d}_{f.name}'))
-    cfg = dict(target=target, title=title, top_k=min(top_k, len(recipe['vocab'])), backend='torch' if target == 'zerogpu' else 'onnx',
-               max_file_size=max_file_size, python_version=space_python(recipe, target), sdk_version=gradio.__version__,
-               vocab=[str(v) for v in recipe['vocab']], model_dir=str(model_dir.resolve()))
-    if target == 'zerogpu': cfg['torch'] = zerogpu_torch(recipe.get('versions', {}).get('torch'))[0]
-    (out/'space.json').write_text(json.dumps(cfg, indent=1))
-    (out/'requirements.txt').write_text('\n'.join(_pins(target, recipe, fastai=files == ['model.safetensors'])) + '\n')
-    (out/'.gitignore').write_text('__pycache__/\n.gradio/\nflagged/\n')
-    (out/'.gitattributes').write_text(''.join(f'*{e} filter=lfs diff=lfs merge=lfs -text\n' for e in ('.onnx', '.safetensors', '.pt2')))
-    short = short_description or f'{len(recipe["vocab"])}-label image classifier trained with fastai'
-    (out/'README.md').write_text(_readme(out, cfg, recipe, emoji, color, short))
-    write_manifest(out, _BUILT, target)   # what a push uploads: these files, nothing else in the folder
+    (out/'model'/'recipe.json').write_text(json.dumps(_arch_module(recipe, out) if rebuilds else recipe, indent=1))
+    exs = copy_examples(p['examples'], out)
+    top_k = max(1, min(int(top_k), len(recipe['vocab'])))
+    if target == 'static': cfg, facts = write_page(out, recipe, p['title'], top_k, exs)
+    else:
+        cfg = _write_app(out, target, recipe, p['title'], top_k, max_file_size, app, model_dir)
+        facts = [describe_training(recipe.get('train_stats'))] if recipe.get('train_stats') else []
+    if SPACES[target]['requirements']: (out/'requirements.txt').write_text('\n'.join(requirements(target, recipe, rebuilds)) + '\n')
+    write_gitattributes(out, target)
+    runs = 'runs in the browser' if target == 'static' else 'trained with fastai'
+    short = short_description or f"{len(recipe['vocab'])}-label image classifier, {runs}"
+    (out/'README.md').write_text(space_card(out, target, cfg, recipe, facts, len(exs), emoji, color, short))
+    _readable(out, target)
+    write_manifest(out, SPACES[target]['files'], target)   # what a push uploads: these files, nothing else in the folder
     return out
 
 # %% ../nbs/08_deploy.ipynb #3ec7f629
-def _defaults(f) -> dict:
-    "The defaults of `f`'s parameters: where each `companion space` option reads its own."
-    return {k: p.default for k, p in inspect.signature(f).parameters.items() if p.default is not inspect.Parameter.empty}
+SPACE_COMMANDS = {   # subcommand: (the function whose parameters are its options, its line in `companion space --help`)
+    'build': (build_space, 'write a Space folder for a model folder from `companion export`'),
+    'check': (check_space, 'serve the Space here and check it (a Gradio app with gradio_client, a static page in headless '
+                           'Chromium); exit code 1 when a check fails'),
+    'push': (push_space, 'create the Space on the Hub and upload the files its build wrote'),
+    'serve': (serve, 'serve a Space folder (Gradio or static) or a model folder on this machine until Ctrl-C')}
 
 def space_parser() -> CommandParser:
-    "The parser of `companion space`: one subcommand per step; `build`'s options are `build_space`'s parameters (`parser_for`), the others named after the parameters they set, with their defaults."
-    fmt = DefaultsHelp
-    ap = CommandParser(prog='companion space', description='Build, check, push or serve a Hugging Face Space for an exported model, or upgrade a course app.py.')
-    sub = ap.add_subparsers(dest='cmd', required=True, metavar='SUBCOMMAND')   # each one a CommandParser too: a usage error is one line
-    sub.add_parser('build', parents=[parser_for(build_space)], add_help=False, formatter_class=fmt, description=build_space.__doc__,
-                   help='write a Space folder for a model folder from `companion export`')
-    d = _defaults(check_space)
-    c = sub.add_parser('check', help='serve the Space here and check it: a Gradio app with gradio_client, a static page in headless Chromium '
-                       '(exit code 1 when a check fails)', formatter_class=fmt)
-    c.add_argument('space_dir', metavar='SPACE', help='Space folder: a Gradio app (app.py) or a static Space (index.html)')
-    c.add_argument('--no-uploads', dest='uploads', action='store_false', help='skip the bad-upload checks')
-    c.add_argument('--timeout', type=float, default=d['timeout'], help='seconds the app may take to start')
-    c.add_argument('--python', default=d['python'], help='the interpreter that runs app.py (None: this one)')
-    d = _defaults(push_space)
-    p = sub.add_parser('push', help='create the Space on the Hub and upload the files its build wrote', formatter_class=fmt)
-    p.add_argument('space_dir', metavar='SPACE', help='Space folder written by `companion space build`')
-    p.add_argument('repo_id', metavar='USER/NAME', help='the Space on the Hub')
-    p.add_argument('--target', choices=TARGETS, default=d['target'], help='push as this target, whatever the account (None: the one the account may host)')
-    p.add_argument('--private', action='store_true', help='create the Space private')
-    p.add_argument('--hardware', default=d['hardware'], help="for a cpu Space, e.g. 'cpu-upgrade' (None: cpu-basic)")
-    p.add_argument('--token', default=d['token'], help='None: the token saved by `hf auth login`, or HF_TOKEN')
-    p.add_argument('--new', dest='exist_ok', action='store_false', help='fail if the Space exists already')
-    p.add_argument('--dry_run', action='store_true', help='print the target, the calls, each file with its size and each file left out with why; push nothing')
-    d = _defaults(serve)
-    s = sub.add_parser('serve', help='serve a Space folder (Gradio or static) or a model folder on this machine until Ctrl-C', formatter_class=fmt)
-    s.add_argument('path', metavar='SPACE_OR_MODEL', help='a Space folder (app.py or index.html) or a model folder (recipe.json)')
-    s.add_argument('--port', type=int, default=d['port'], help='None: a free port')
-    s.add_argument('--host', default=d['host'], help='0.0.0.0 to reach it from other machines')
-    sub.add_parser('upgrade', help='rewrite a course app.py written for Gradio 3 so that it runs on Gradio 6 (companion space upgrade APP --help)', add_help=False)
+    "The parser of `companion space`: a subcommand per step, whose options are its function's parameters (`parser_for`)."
+    ap = CommandParser(prog='companion space', description='Build, check, push or serve a Hugging Face Space for an exported '
+                       'model, or upgrade a course app.py.')
+    sub = ap.add_subparsers(dest='cmd', required=True, metavar='SUBCOMMAND')   # each one a CommandParser too: errors in one line
+    for name, (f, help) in SPACE_COMMANDS.items():
+        sub.add_parser(name, parents=[parser_for(f)], add_help=False, formatter_class=DefaultsHelp, description=f.__doc__, help=help)
+    sub.add_parser('upgrade', add_help=False,
+                   help='rewrite a course app.py written for Gradio 3 so that it runs on Gradio 6 (companion space upgrade APP --help)')
     return ap
 
 def space_listing(plan: dict) -> str:
@@ -275,6 +405,33 @@ def space_listing(plan: dict) -> str:
     w = max((len(f) for f, _ in plan['files'] + plan['left_out']), default=0)
     lines = [f'  upload  {f:<{w}}  {human_size(s)}' for f, s in plan['files']]
     return '\n'.join(lines + [f'  leave   {f:<{w}}  {why}' for f, why in plan['left_out']])
+
+def _build(a: dict):
+    "`companion space build`: the Space, and what to run next."
+    if a['examples'] and len(a['examples']) == 1 and Path(a['examples'][0]).is_dir(): a['examples'] = a['examples'][0]
+    if a['labels']: a['labels'] = parse_labels(a['labels'])
+    if a['zerogpu']: a['target'] = 'zerogpu'
+    if a['target'] is None:
+        a['target'], why = default_target()
+        print(f"target: {a['target']}. {why[0].upper()}{why[1:]}. --target to choose another.", flush=True)
+    out = build_space(**a)
+    files = ', '.join(sorted(f.name for f in out.iterdir() if f.is_file() and f.name != MANIFEST))
+    print(f"wrote a {a['target']} Space to {out}: {files}, model/, examples/ ({len(list((out/'examples').iterdir()))} images)\n"
+          f"next: companion space check {out}   (or companion space serve {out}, to try it in your browser)\n"
+          f"then: companion space push {out} YOUR_NAME/{out.resolve().name}")
+
+def _push(a: dict):
+    "`companion space push`: the target and why, the calls, the files, and where they went."
+    plan = push_space(**a)
+    print(f"target: {plan['target']} (folder built for {plan['built']}). {plan['why']}.")
+    if 'mismatch' in plan: raise PushError(plan['mismatch'])
+    for m, kw in plan['calls']:
+        args = ', '.join(f'{k}=[the {len(v)} files below]' if k == 'operations' else f'{k}={v!r}' for k, v in kw.items())
+        print(f'{"would call" if a["dry_run"] else "called"} HfApi.{m}({args})')
+    print(space_listing(plan))
+    left = f"; {len(plan['left_out'])} left out, as listed" if plan['left_out'] else ''
+    dry = '  (dry run: nothing pushed)' if a['dry_run'] else ''
+    print(f"{len(plan['files'])} files, {sum(s for _, s in plan['files'])/1e6:.1f} MB -> {plan['url']}{left}{dry}")
 
 def space_cli(argv: list|None=None) -> int:
     "companion space build | check | push | serve | upgrade. A user error is raised, for `companion` to print as one line."
@@ -285,30 +442,11 @@ def space_cli(argv: list|None=None) -> int:
         return run_parsed(upgrade_file, args[1:], 'companion space upgrade')
     a = vars(space_parser().parse_args(args))
     cmd = a.pop('cmd')
-    if cmd == 'build':
-        if a['examples'] and len(a['examples']) == 1 and Path(a['examples'][0]).is_dir(): a['examples'] = a['examples'][0]
-        if a['labels']: a['labels'] = parse_labels(a['labels'])
-        if a['zerogpu']: a['target'] = 'zerogpu'
-        if a['target'] is None:
-            a['target'], why = default_target()
-            print(f"target: {a['target']}. {why[0].upper()}{why[1:]}. --target to choose another.", flush=True)
-        out = build_space(**a)
-        print(f"wrote a {a['target']} Space to {out}: {', '.join(sorted(f.name for f in out.iterdir() if f.is_file() and f.name != MANIFEST))}, "
-              f"model/, examples/ ({len(list((out/'examples').iterdir()))} images)\nnext: companion space check {out}   "
-              f"(or companion space serve {out}, to try it in your browser)\nthen: companion space push {out} YOUR_NAME/{out.resolve().name}")
+    if cmd == 'build': _build(a)
     elif cmd == 'check':
         r = check_space(**a)
         print(r)
         return 1 if r.ok is False else 0   # None: nothing to check it with here, and the note says how
-    elif cmd == 'push':
-        plan = push_space(**a)
-        print(f"target: {plan['target']} (folder built for {plan['built']}). {plan['why']}.")
-        if 'mismatch' in plan: raise PushError(plan['mismatch'])
-        for m, kw in plan['calls']:
-            args = ', '.join(f'{k}=[the {len(v)} files below]' if k == 'operations' else f'{k}={v!r}' for k, v in kw.items())
-            print(f'{"would call" if a["dry_run"] else "called"} HfApi.{m}({args})')
-        print(space_listing(plan))
-        left = f"; {len(plan['left_out'])} left out, as listed" if plan['left_out'] else ''
-        print(f"{len(plan['files'])} files, {sum(s for _, s in plan['files'])/1e6:.1f} MB -> {plan['url']}{left}" + ('  (dry run: nothing pushed)' if a['dry_run'] else ''))
+    elif cmd == 'push': _push(a)
     elif cmd == 'serve': return serve(**a)
     return 0

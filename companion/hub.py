@@ -4,28 +4,44 @@
 
 # %% ../nbs/08e_hub.ipynb #23342eca
 from __future__ import annotations
-import json, os
+import argparse, json, os
 from pathlib import Path
+from typing import Annotated
 
 # %% auto #0
 __all__ = ['FREE_ZEROGPU_SPACES', 'ZEROGPU_MIN_DAYS', 'PAID_PLANS', 'ZEROGPU_PYTHONS', 'ZEROGPU_TORCH', 'SPACES', 'TARGETS',
            'HOSTING', 'LOGIN_HELP', 'MANIFEST', 'SECRET_NAMES', 'hosts', 'PushError', 'built_target', 'build_command',
            'space_owner', 'push_plan', 'hub_token', 'read_account', 'push_space', 'account_target', 'default_target',
-           'write_manifest', 'space_files']
+           'built_paths', 'write_manifest', 'space_files']
 
 # %% ../nbs/08e_hub.ipynb #bf0e41b0
-# Hosting facts, in one place: hub, build_space, build_static and the README cards read them from here
-FREE_ZEROGPU_SPACES, ZEROGPU_MIN_DAYS = 2, 30   # a free account, verified and this many days old, may host this many ZeroGPU Spaces
+# Hosting facts, in one place: hub, the builders and the Space cards read them from here
+FREE_ZEROGPU_SPACES = 2   # ZeroGPU Spaces a free account may host, once verified and ZEROGPU_MIN_DAYS old
+ZEROGPU_MIN_DAYS = 30     # days old a free account must be for ZeroGPU
 PAID_PLANS = ('pro', 'team', 'enterprise')      # plans that may run Gradio Spaces on CPU hardware
 ZEROGPU_PYTHONS = ('3.10', '3.12')              # the Pythons ZeroGPU runs
-ZEROGPU_TORCH = {'2.8.0': '0.23.0', '2.9.1': '0.24.1', '2.10.0': '0.25.0', '2.11.0': '0.26.0'}   # the torch versions ZeroGPU runs -> their torchvision
-SPACES = dict(   # each kind of Space companion builds: its sdk and hardware on the Hub, and who may host it
-    cpu=dict(sdk='gradio', hardware='cpu-basic', who='a paid plan (PRO, Team or Enterprise)'),
-    zerogpu=dict(sdk='gradio', hardware='zero-a10g',
-                 who=f'a free account, verified and {ZEROGPU_MIN_DAYS} days old or more, for up to {FREE_ZEROGPU_SPACES} Spaces'),
-    static=dict(sdk='static', hardware=None, who='every account'))
+ZEROGPU_TORCH = {'2.8.0': '0.23.0', '2.9.1': '0.24.1', '2.10.0': '0.25.0', '2.11.0': '0.26.0'}   # torch -> torchvision
+# Each kind of Space companion builds: its sdk, app file and hardware on the Hub, who may host it, the
+# top-level files its build writes (a rebuild removes them), its requirements ('name==': pinned to the version here)
+SPACES = dict(
+    cpu=dict(sdk='gradio', app_file='app.py', hardware='cpu-basic', who='a paid plan (PRO, Team or Enterprise)',
+             files=('app.py', 'companion_runtime.py', 'companion_images.py', 'requirements.txt', 'space.json',
+                    '.gitignore', 'model', 'examples', '.gitattributes', 'README.md'),
+             requirements=('onnxruntime==', 'numpy==', 'pillow==')),
+    zerogpu=dict(sdk='gradio', app_file='app.py', hardware='zero-a10g',
+                 who=f'a free account, verified and {ZEROGPU_MIN_DAYS} days old or more, '
+                     f'for up to {FREE_ZEROGPU_SPACES} Spaces',
+                 files=('app.py', 'companion_runtime.py', 'companion_images.py', 'companion_arch.py',
+                        'requirements.txt', 'space.json', '.gitignore', 'model', 'examples', '.gitattributes',
+                        'README.md'),
+                 requirements=('spaces', 'torch==', 'torchvision==', 'fastai==', 'fastcore==', 'plum-dispatch==',
+                               'safetensors==', 'pillow==', 'numpy')),   # numpy: torch's choice, for the Space's Python
+    static=dict(sdk='static', app_file='index.html', hardware=None, who='every account',
+                files=('index.html', 'app.js', 'preprocess.js', 'style.css', 'config.json', 'examples.json', 'ort',
+                       'model', 'examples', '.gitattributes', 'README.md'),
+                requirements=()))
 TARGETS = tuple(SPACES)   # the kinds of Space companion builds and the Hub hosts
-HOSTING = ('static', 'zerogpu', 'cpu')   # an account that may host one of these may host those before it too (a PRO account: all three)
+HOSTING = ('static', 'zerogpu', 'cpu')   # an account that may host one of these may host those before it too
 
 def hosts(best: str, # the target `account_target` gives the account
           target: str, # a target to host
@@ -36,61 +52,76 @@ def hosts(best: str, # the target `account_target` gives the account
 class PushError(OSError):
     "A Space push that can't go on (folder, name, token, account, network), with what to do next."
 
-LOGIN_HELP = ("log in once with `hf auth login` (the command huggingface_hub installs; older versions called it `huggingface-cli login`), "
-              "or in a notebook run `from huggingface_hub import notebook_login; notebook_login()`, or set the HF_TOKEN environment variable, "
-              "or pass token='hf_...' — a token with write access from https://huggingface.co/settings/tokens")
+LOGIN_HELP = ("log in once with `hf auth login` (the command huggingface_hub installs; older versions called it "
+              "`huggingface-cli login`), or in a notebook run "
+              "`from huggingface_hub import notebook_login; notebook_login()`, "
+              "or set the HF_TOKEN environment variable, or pass token='hf_...' — a token with write access "
+              "from https://huggingface.co/settings/tokens")
 
 def built_target(space_dir: str|Path) -> str:
-    "The target a folder was built for: `target` in space.json ('cpu' in older builds, or 'zerogpu' with their flag), 'static' for a static Space."
+    "The target `space_dir` was built for: space.json's `target` (older builds: 'cpu', or 'zerogpu'), else 'static'."
     space = Path(space_dir)
     if (space/'space.json').exists():
         cfg = json.loads((space/'space.json').read_text())
         return cfg.get('target') or ('zerogpu' if cfg.get('zerogpu') else 'cpu')
     if (space/'index.html').exists(): return 'static'
-    raise PushError(f'{space} is not a Space folder built by companion (no space.json or index.html): build it with `companion space build MODEL_DIR {space}`')
+    raise PushError(f'{space} is not a Space folder built by companion (no space.json or index.html): '
+                    f'build it with `companion space build MODEL_DIR {space}`')
 
 def build_command(space_dir: str|Path, target: str) -> str:
-    "The command that rebuilds `space_dir` for `target`, from the model folder it was built from when space.json recorded it."
+    "The command that rebuilds `space_dir` for `target`, from the model folder space.json recorded."
     f = Path(space_dir)/'space.json'
     model = json.loads(f.read_text()).get('model_dir') if f.exists() else None
     return f'companion space build {model or "MODEL_DIR"} {space_dir} --target {target}'
 
 def space_owner(repo_id: str, # the Space on the Hub: USER/NAME, ORG/NAME, or NAME (the token's user)
                ) -> str|None:
-    "The owner of the Space `repo_id`, USER or ORG (None: the token's user); a `PushError` when `repo_id` isn't a Space name."
+    "The owner of the Space `repo_id`, USER or ORG (None: the token's user); else `PushError`."
     from huggingface_hub.utils import validate_repo_id
     try: validate_repo_id(repo_id)
-    except Exception as e: raise PushError(f'repo_id={repo_id!r} is not a valid Space name ({e}): use "USER/NAME", e.g. "jane/digits"') from e
+    except Exception as e:
+        raise PushError(f'repo_id={repo_id!r} is not a valid Space name ({e}): use "USER/NAME", '
+                        'e.g. "jane/digits"') from e
     return repo_id.split('/')[0] if '/' in repo_id else None
+
+def _hardware(built: str, hardware: str|None) -> str|None:
+    "The hardware to ask for a `built` Space: `hardware` checked against the Hub's list and the target; ZeroGPU's own."
+    from huggingface_hub import SpaceHardware
+    hws = [h.value for h in SpaceHardware]
+    if hardware is not None and hardware not in hws:
+        raise PushError(f'hardware={hardware!r} is unknown: use one of {", ".join(hws)}')
+    if built == 'static' and hardware:
+        raise PushError(f"hardware={hardware!r}: a static Space runs in the visitor's browser, it has no hardware")
+    if built != 'zerogpu': return hardware
+    zero = SPACES['zerogpu']['hardware']
+    if hardware not in (None, zero):
+        raise PushError(f"hardware={hardware!r}: a ZeroGPU Space runs on {zero!r}; build --target cpu for others")
+    return zero
 
 def push_plan(space_dir: str|Path, # a Space folder written by `build_space`
               repo_id: str, # the Space on the Hub: USER/NAME or ORG/NAME
               private: bool=False, # create the Space private
-              hardware: str|None=None, # a `SpaceHardware` value, e.g. 'cpu-upgrade'; a ZeroGPU folder always gets 'zero-a10g'
+              hardware: str|None=None, # a `SpaceHardware` value, e.g. 'cpu-upgrade' (ZeroGPU: always 'zero-a10g')
               exist_ok: bool=True, # upload into the Space when it exists already
               commit_message: str|None=None, # default: 'companion: upload FOLDER'
              ) -> dict:
-    "The calls that push the folder as built, as [(HfApi method, kwargs)], with its target, the files it uploads (`space_files`), those it leaves out and why, and the Space's address."
-    from huggingface_hub import SpaceHardware
+    "The push of the folder as built: its target, the calls [(HfApi method, kwargs)], its files, those left out."
     space = Path(space_dir).resolve()
     built = built_target(space)
-    for f in (('index.html', 'README.md') if built == 'static' else ('app.py', 'README.md', 'requirements.txt')):
-        if not (space/f).exists(): raise PushError(f'{space} has no {f}: build it with `companion space build MODEL_DIR {space} --target {built}` first')
+    for f in (SPACES[built]['app_file'], 'README.md', *(['requirements.txt'] if SPACES[built]['requirements'] else [])):
+        if not (space/f).exists():
+            raise PushError(f'{space} has no {f}: build it first with '
+                            f'`companion space build MODEL_DIR {space} --target {built}`')
     space_owner(repo_id)
-    hws = [h.value for h in SpaceHardware]
-    if hardware is not None and hardware not in hws: raise PushError(f'hardware={hardware!r} is unknown: use one of {", ".join(hws)}')
-    if built == 'static' and hardware: raise PushError(f'hardware={hardware!r}: a static Space runs in the visitor\'s browser and has no hardware to pick')
-    if built == 'zerogpu':
-        zero = SPACES['zerogpu']['hardware']
-        if hardware not in (None, zero): raise PushError(f"hardware={hardware!r}: a ZeroGPU Space runs on {zero!r}; build --target cpu for other hardware")
-        hardware = zero
+    hardware = _hardware(built, hardware)
     files, left_out = space_files(space)
     calls = [('create_repo', dict(repo_id=repo_id, repo_type='space', space_sdk=SPACES[built]['sdk'], private=private,
                                   exist_ok=exist_ok, **({'space_hardware': hardware} if hardware else {}))),
-             ('create_commit', dict(repo_id=repo_id, repo_type='space', operations=[f for f, _ in files],   # one CommitOperationAdd per file
+             ('create_commit', dict(repo_id=repo_id, repo_type='space', operations=[f for f, _ in files],
                                     commit_message=commit_message or f'companion: upload {space.name}'))]
-    if hardware: calls.append(('request_space_hardware', dict(repo_id=repo_id, hardware=hardware)))   # also switches a Space that exists
-    return dict(repo_id=repo_id, url=f'https://huggingface.co/spaces/{repo_id}', built=built, calls=calls, files=files, left_out=left_out)
+    if hardware: calls.append(('request_space_hardware', dict(repo_id=repo_id, hardware=hardware)))
+    return dict(repo_id=repo_id, url=f'https://huggingface.co/spaces/{repo_id}', built=built, calls=calls, files=files,
+                left_out=left_out)
 
 def _offline() -> bool:
     from huggingface_hub import constants
@@ -99,13 +130,17 @@ def _offline() -> bool:
 def _explain(e: Exception, repo_id: str) -> PushError|None:
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
     status = getattr(getattr(e, 'response', None), 'status_code', None)
-    if isinstance(e, OfflineModeIsEnabled): return PushError(f'huggingface_hub is in offline mode (HF_HUB_OFFLINE=1): unset it and push again ({e})')
-    if status == 409: return PushError(f'the Space {repo_id} already exists: pass exist_ok=True (CLI: without --new) to upload into it, or pick another name')
-    if status in (401, 403): return PushError(f'the token cannot create or write {repo_id} ({status}): {LOGIN_HELP}; for an organisation, be a member with write rights')
+    if isinstance(e, OfflineModeIsEnabled):
+        return PushError(f'huggingface_hub is in offline mode (HF_HUB_OFFLINE=1): unset it and push again ({e})')
+    if status == 409: return PushError(f'the Space {repo_id} already exists: pass exist_ok=True '
+                                       '(CLI: without --no-exist_ok) to upload into it, or pick another name')
+    if status in (401, 403): return PushError(f'the token cannot create or write {repo_id} ({status}): {LOGIN_HELP}; '
+                                              'for an organisation, be a member with write rights')
     if isinstance(e, HfHubHTTPError): return None
-    if isinstance(e, (ConnectionError, OSError, TimeoutError)) or type(e).__name__ in ('ConnectError', 'ConnectTimeout', 'ReadTimeout'):
-        return PushError(f"can't reach huggingface.co ({type(e).__name__}: {e}): check the internet connection (on Kaggle, switch Internet on in the "
-                         "notebook's settings) and push again")
+    net = type(e).__name__ in ('ConnectError', 'ConnectTimeout', 'ReadTimeout')
+    if net or isinstance(e, (ConnectionError, OSError, TimeoutError)):
+        return PushError(f"can't reach huggingface.co ({type(e).__name__}: {e}): check the internet connection "
+                         "(on Kaggle, switch Internet on in the notebook's settings) and push again")
     return None
 
 def hub_token(token: str|None=None, # default: the token saved by `hf auth login`, or HF_TOKEN
@@ -114,7 +149,8 @@ def hub_token(token: str|None=None, # default: the token saved by `hf auth login
     from huggingface_hub import get_token
     token = token or get_token()
     if not token: raise PushError(f'no Hugging Face token found, so nothing was pushed: {LOGIN_HELP}')
-    if _offline(): raise PushError('HF_HUB_OFFLINE=1 is set, so huggingface_hub will not reach the Hub: unset it (`unset HF_HUB_OFFLINE`) and push again')
+    if _offline(): raise PushError('HF_HUB_OFFLINE=1 is set, so huggingface_hub will not reach the Hub: '
+                                   'unset it (`unset HF_HUB_OFFLINE`) and push again')
     return token
 
 def read_account(token: str) -> dict:
@@ -127,19 +163,36 @@ def read_account(token: str) -> dict:
         except Exception: pass   # the age stays unknown; account_target says so
     return me
 
+def _sentence(s: str) -> str: return s[0].upper() + s[1:]
+
+def _choose(plan: dict, space_dir, whoami: dict|None, repo_id: str, target: str|None):
+    "Set the plan's `target` and `why` (the account's, or the one asked for); `mismatch` when the folder is another's."
+    fits, why = account_target(whoami, space_owner(repo_id)) if whoami else (None, None)
+    built = plan['built']
+    if target:
+        plan['target'] = target
+        plan['why'] = f'target={target} was asked for' + (f' ({why})' if fits not in (None, target) else '')
+    elif fits and fits != built and hosts(fits, built):   # e.g. a static Space on a PRO account: it goes as built
+        plan['target'], plan['why'] = built, f"{_sentence(why)}; the folder is a {built} Space, which it may host too"
+    elif fits: plan['target'], plan['why'] = fits, _sentence(why)
+    else: plan['target'], plan['why'] = built, 'The account was not read (no token, or offline): it goes as built'
+    if plan['target'] != built:
+        plan['mismatch'] = (f"{space_dir} was built for {built}, but {plan['why'][0].lower()}{plan['why'][1:]}: "
+                            f"run `{build_command(space_dir, plan['target'])}`, then push again")
+
 def push_space(space_dir: str|Path, # a Space folder written by `build_space`
                repo_id: str, # the Space on the Hub: USER/NAME or ORG/NAME
                token: str|None=None, # default: the token saved by `hf auth login`, or HF_TOKEN
                dry_run: bool=False, # return the plan (target and why, calls, files) and push nothing
-               target: str|None=None, # push as this target whatever the account (default: the one `account_target` picks)
-               whoami: dict|None=None, # `HfApi.whoami()`'s answer (default: read with the token)
+               target: Annotated[str, dict(choices=TARGETS)]=None, # push as this target (None: `account_target`'s)
+               whoami: Annotated[dict, argparse.SUPPRESS]=None, # `HfApi.whoami()`'s answer (None: read with the token)
                private: bool=False, # create the Space private
-               hardware: str|None=None, # a `SpaceHardware` value for a cpu Space, e.g. 'cpu-upgrade'
+               hardware: str|None=None, # a `SpaceHardware` value for a cpu Space, e.g. 'cpu-upgrade' (None: cpu-basic)
                exist_ok: bool=True, # upload into the Space when it exists already
               ) -> dict:
-    "Push `space_dir` to the Space `repo_id` if the account may host its target (from `whoami`, read with the token when not given); `dry_run`: the plan. Raises `PushError`."
+    "Push `space_dir` to the Space `repo_id` if the account (`whoami`) may host its target; `dry_run`: only the plan."
     from huggingface_hub import CommitOperationAdd, HfApi, get_token
-    if target is not None and target not in TARGETS: raise PushError(f'target={target!r}: use one of {", ".join(TARGETS)}')
+    if target not in (None, *TARGETS): raise PushError(f'target={target!r}: use one of {", ".join(TARGETS)}')
     plan = push_plan(space_dir, repo_id, private=private, hardware=hardware, exist_ok=exist_ok)
     token = token or get_token()
     plan['token'] = 'given' if token else 'missing'
@@ -148,20 +201,13 @@ def push_space(space_dir: str|Path, # a Space folder written by `build_space`
         except Exception as e:
             if not dry_run: raise (_explain(e, repo_id) or e) from e
             plan['account_error'] = f'{type(e).__name__}: {e}'
-    fits, why = account_target(whoami, space_owner(repo_id)) if whoami else (None, None)
-    if target: plan['target'], plan['why'] = target, f'target={target} was asked for' + (f' ({why[0].lower()}{why[1:]})' if fits and fits != target else '')
-    elif fits and fits != plan['built'] and hosts(fits, plan['built']):   # e.g. a static Space on a PRO account: it goes as it was built
-        plan['target'], plan['why'] = plan['built'], f"{why[0].upper()}{why[1:]}; the folder is a {plan['built']} Space, which it may host too"
-    elif fits: plan['target'], plan['why'] = fits, why[0].upper() + why[1:]
-    else: plan['target'], plan['why'] = plan['built'], 'The account was not read (no token, or offline), so the folder goes as it was built'
-    if plan['target'] != plan['built']:
-        plan['mismatch'] = (f"{space_dir} was built for {plan['built']}, but {plan['why'][0].lower()}{plan['why'][1:]}: "
-                            f"run `{build_command(space_dir, plan['target'])}`, then push again")
+    _choose(plan, space_dir, whoami, repo_id, target)
     if dry_run: return plan
     if 'mismatch' in plan: raise PushError(plan['mismatch'])
     api, space = HfApi(token=hub_token(token)), Path(space_dir).resolve()
+    files = [f for f, _ in plan['files']]
     for name, kw in plan['calls']:
-        if name == 'create_commit': kw = {**kw, 'operations': [CommitOperationAdd(f, str(space/f)) for f in kw['operations']]}
+        if name == 'create_commit': kw = kw | dict(operations=[CommitOperationAdd(f, str(space/f)) for f in files])
         try: plan.setdefault('results', []).append(str(getattr(api, name)(**kw)))
         except Exception as e:
             err = _explain(e, repo_id)
@@ -177,97 +223,123 @@ def _days_old(created, now) -> int|None:
     now = now or dt.datetime.now(dt.timezone.utc)
     return (now - (t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc))).days
 
+def _org_target(whoami: dict, ns: str) -> tuple[str, str]:
+    "`account_target` for a Space of the organisation `ns`: 'cpu' with a paid plan, else 'static'."
+    user = whoami.get('name', '')
+    orgs = [whoami] if whoami.get('type') == 'org' else whoami.get('orgs') or []
+    org = next((o for o in orgs if o.get('name') == ns), None)
+    if org is None:
+        raise PushError(f"{user} is not a member of {ns}: push to {user}/NAME, or ask an admin of {ns} to add you")
+    if str(org.get('plan') or '').lower() in PAID_PLANS or org.get('isEnterprise') or org.get('periodEnd'):
+        return 'cpu', f"the organisation {ns} has a paid plan, so it may run Gradio Spaces on CPU"
+    return 'static', (f"the organisation {ns} has no paid plan: free Gradio Spaces on ZeroGPU are for personal "
+                      "accounts, a static Space runs anywhere")
+
 def account_target(whoami: dict, # `HfApi.whoami()`'s answer, with `createdAt` for a user (`read_account` adds it)
                    namespace: str|None=None, # the Space's owner, USER or ORG (default: the user)
                    now=None, # the time to measure the account's age at (default: now)
                   ) -> tuple[str, str]:
-    "('cpu' | 'zerogpu' | 'static', why in one sentence) for a Space owned by `namespace` (default: the user), from `HfApi.whoami()`'s answer."
+    "('cpu' | 'zerogpu' | 'static', why in one sentence) for a Space owned by `namespace`, from `whoami`."
     kind, user = whoami.get('type', 'user'), whoami.get('name', '')
-    if kind == 'app': return 'static', "the token belongs to an app, whose plan can't be read, and a static Space runs on every account"
+    if kind == 'app':
+        return 'static', "the token belongs to an app, whose plan can't be read; a static Space runs on every account"
     ns = namespace or user
-    if kind == 'org' or ns != user:
-        org = whoami if kind == 'org' else next((o for o in whoami.get('orgs') or [] if o.get('name') == ns), None)
-        if org is None: raise PushError(f"{user} is not a member of {ns}: push to {user}/NAME, or ask an admin of {ns} to add you")
-        if str(org.get('plan') or '').lower() in PAID_PLANS or org.get('isEnterprise') or org.get('periodEnd'):
-            return 'cpu', f"the organisation {ns} has a paid plan, so it may run Gradio Spaces on CPU"
-        return 'static', f"the organisation {ns} has no paid plan: free Gradio Spaces on ZeroGPU are for personal accounts, a static Space runs anywhere"
+    if kind == 'org' or ns != user: return _org_target(whoami, ns)
     if whoami.get('isPro'): return 'cpu', f"{user} has a PRO account, so it may run Gradio Spaces on CPU"
     if not whoami.get('emailVerified'):
-        return 'static', f"{user}'s e-mail is not verified, so only static Spaces are free (verify it at https://huggingface.co/settings/account to get ZeroGPU)"
+        return 'static', (f"{user}'s e-mail is not verified, so only static Spaces are free "
+                          "(verify it at https://huggingface.co/settings/account to get ZeroGPU)")
     days = _days_old(whoami.get('createdAt'), now)
     if days is not None and days < ZEROGPU_MIN_DAYS:
-        return 'static', f"{user}'s account is {days} days old, and free ZeroGPU Spaces open at {ZEROGPU_MIN_DAYS} days, so a static Space it is for now"
-    age = f'{days} days old' if days is not None else 'of unknown age (taken as 30 days or more)'
-    return 'zerogpu', (f"{user} has a free account, verified and {age}, so it may host up to {FREE_ZEROGPU_SPACES} Gradio Spaces on ZeroGPU "
-                       "(a third needs a paid plan or --target static)")
+        return 'static', (f"{user}'s account is {days} days old, and free ZeroGPU Spaces open at "
+                          f"{ZEROGPU_MIN_DAYS} days, so a static Space it is for now")
+    age = f'{days} days old' if days is not None else f'of unknown age (taken as {ZEROGPU_MIN_DAYS} days or more)'
+    return 'zerogpu', (f"{user} has a free account, verified and {age}, so it may host up to {FREE_ZEROGPU_SPACES} "
+                       "Gradio Spaces on ZeroGPU (one more needs a paid plan or --target static)")
 
 # %% ../nbs/08e_hub.ipynb #217e9142
 def default_target(token: str|None=None, # default: the token saved by `hf auth login`, or HF_TOKEN
                    whoami: dict|None=None, # `HfApi.whoami()`'s answer (default: read with the token)
                    namespace: str|None=None, # the Space's owner, USER or ORG (default: the user)
                   ) -> tuple[str, str]:
-    "(target, why): the account's target (`account_target`) when the account can be read, else 'static', which every account may host."
+    "(target, why): the account's target (`account_target`) when it can be read, else 'static', for every account."
     static = 'and a static Space runs on every account'
     if whoami is None:
         from huggingface_hub import get_token
         token = token or get_token()
-        if not token: return 'static', f'no Hugging Face token was found, {static} (log in with `hf auth login` to build what your account may host)'
+        if not token: return 'static', (f'no Hugging Face token was found, {static} '
+                                        '(log in with `hf auth login` to build what your account may host)')
         if _offline(): return 'static', f'HF_HUB_OFFLINE=1 is set, so the account was not read, {static}'
         try: whoami = read_account(token)
-        except Exception as e: return 'static', f"the account couldn't be read ({type(e).__name__}: {' '.join(str(e).split())[:120]}), {static}"
+        except Exception as e:
+            msg = ' '.join(str(e).split())[:120]
+            return 'static', f"the account couldn't be read ({type(e).__name__}: {msg}), {static}"
     return account_target(whoami, namespace)
 
 # %% ../nbs/08e_hub.ipynb #5a1f0e02
 MANIFEST = '.companion-manifest.json'   # in a Space folder: the files its build wrote, the only ones a push uploads
 
+def built_paths(out: str|Path, # a Space folder
+                names, # top-level names a build wrote: files, and folders it made anew (each file in them)
+               ):
+    "Every file of `names` in `out`, folders walked in order, links left out."
+    for p in (Path(out)/n for n in names):
+        for f in sorted(p.rglob('*')) if p.is_dir() and not p.is_symlink() else [p]:
+            if f.is_file() and not f.is_symlink(): yield f
+
 def write_manifest(out: str|Path, # the Space folder a builder just wrote
-                   written, # top-level names the build wrote: files, and folders it made anew (every file inside is the build's)
+                   written, # top-level names the build wrote (`built_paths`)
                    target: str, # the target it was built for
                   ) -> Path:
-    "Record in `out`/`MANIFEST` every file of `written` (folders walked, links skipped) with its size; return the manifest's path."
-    out = Path(out)
-    files = {}
-    for p in (out/n for n in written):
-        for f in sorted(p.rglob('*')) if p.is_dir() and not p.is_symlink() else [p]:
-            if f.is_file() and not f.is_symlink(): files[f.relative_to(out).as_posix()] = f.stat().st_size
+    "Record in `out`/`MANIFEST` every file of `written` with its size; return the manifest's path."
     from importlib.metadata import version
-    (out/MANIFEST).write_text(json.dumps(dict(built_by=f'companion {version("companion")}', target=target, files=files), indent=1))
+    out = Path(out)
+    files = {f.relative_to(out).as_posix(): f.stat().st_size for f in built_paths(out, written)}
+    made = dict(built_by=f'companion {version("companion")}', target=target, files=files)
+    (out/MANIFEST).write_text(json.dumps(made, indent=1))
     (out/MANIFEST).chmod(0o644)   # readable like the files it lists, whatever the umask
     return out/MANIFEST
 
-SECRET_NAMES = ('.env', '.env.*', '*.env', '.netrc', '_netrc', '.pypirc', '.npmrc', '.git-credentials', '*token*', '*secret*', '*password*',
-                'id_rsa*', 'id_dsa*', 'id_ecdsa*', 'id_ed25519*', '*.pem', '*.key', '*.p12', 'credentials*')   # names that often hold a secret
+SECRET_NAMES = ('.env', '.env.*', '*.env', '.netrc', '_netrc', '.pypirc', '.npmrc', '.git-credentials', '*token*',
+                '*secret*', '*password*', 'id_rsa*', 'id_dsa*', 'id_ecdsa*', 'id_ed25519*', '*.pem', '*.key', '*.p12',
+                'credentials*')   # names that often hold a secret
 
 def _why_left_out(p: Path) -> str:
     "Why the push leaves `p` out, in a few words: it wasn't written by the build, and what it looks like."
     import fnmatch
-    if p.is_symlink(): return f'a link (to {os.readlink(p)}): a build writes no links, and the file it points to may be private'
+    if p.is_symlink(): return f'a link (to {os.readlink(p)}): a build writes no links, and its file may be private'
     if p.is_dir(): return f'a folder the build did not write ({sum(1 for f in p.rglob("*") if not f.is_dir())} files)'
     name = p.name.lower()
-    if any(fnmatch.fnmatch(name, s) for s in SECRET_NAMES): return 'not written by the build, and its name says it may hold a secret'
-    if p.suffix.lower() in ('.pkl', '.pth', '.pt'): return 'a pickle not written by the build (the Space runs the files in model/)'
+    if any(fnmatch.fnmatch(name, s) for s in SECRET_NAMES):
+        return 'not written by the build, and its name says it may hold a secret'
+    if p.suffix.lower() in ('.pkl', '.pth', '.pt'):
+        return 'a pickle not written by the build (the Space runs the files in model/)'
     if p.suffix.lower() == '.ipynb': return 'a notebook not written by the build'
     return 'not written by the build'
 
-def space_files(space_dir: str|Path, # a Space folder written by `build_space` or `build_static`
-               ) -> tuple[list, list]:
-    "([(path, size)] to upload: the files `MANIFEST` lists, [(path, why)] left out: everything else in the folder); `PushError` without a manifest."
-    space = Path(space_dir)
-    try: listed = json.loads((space/MANIFEST).read_text())['files']
+def _listed(space: Path) -> dict:
+    "The files `MANIFEST` lists, with their sizes; `PushError` saying which build writes one when it can't be read."
+    try: return json.loads((space/MANIFEST).read_text())['files']
     except (OSError, ValueError, KeyError, TypeError) as e:
         cmd = build_command(space, built_target(space))
-        raise PushError(f"{space} has no readable list of the files its build wrote ({MANIFEST}: {type(e).__name__}), so nothing in it is pushed: "
-                        f"an older companion built it, or it was written by hand; run `{cmd}`, which writes the list, then push again") from e
+        raise PushError(f"{space} has no readable list of the files its build wrote ({MANIFEST}: "
+                        f"{type(e).__name__}), so nothing in it is pushed: an older companion built it, or it was "
+                        f"written by hand; run `{cmd}`, which writes the list, then push again") from e
+
+def space_files(space_dir: str|Path, # a Space folder written by `build_space`
+               ) -> tuple[list, list]:
+    "([(path, size)] to upload: the files `MANIFEST` lists, [(path, why)] left out: everything else in the folder)."
+    space = Path(space_dir)
+    listed = _listed(space)
     dirs = {'/'.join(k.split('/')[:i]) for k in listed for i in range(1, k.count('/') + 1)}
     up, out, seen = [], [], set()
     def walk(d: Path, rel: str):
         for p in sorted(d.iterdir()):
-            r = f'{rel}{p.name}'
+            r, link = f'{rel}{p.name}', p.is_symlink()
             if r == MANIFEST: continue
-            if not p.is_symlink() and p.is_dir() and r in dirs: walk(p, r + '/')
-            elif not p.is_symlink() and p.is_file() and r in listed: up.append((r, p.stat().st_size)); seen.add(r)
-            else: out.append((r + ('/' if p.is_dir() and not p.is_symlink() else ''), _why_left_out(p)))
+            if not link and p.is_dir() and r in dirs: walk(p, r + '/')
+            elif not link and p.is_file() and r in listed: up.append((r, p.stat().st_size)); seen.add(r)
+            else: out.append((r + ('/' if p.is_dir() and not link else ''), _why_left_out(p)))
     walk(space, '')
     out += [(r, 'written by the build, but no longer a file here') for r in listed if r not in seen]
     return up, out
-

@@ -4,18 +4,17 @@
 
 # %% ../nbs/08b_static.ipynb #b5d1b339
 from __future__ import annotations
-import base64, hashlib, html, io, json, os, re, shutil, tarfile, tempfile, urllib.request
+import base64, hashlib, html, io, json, os, shutil, tarfile, tempfile, urllib.request
 from pathlib import Path
 import companion
-from .runtime import display_labels, check_recipe, steps, fixes_size, ModelFolderError
-from .images import describe_training, MAX_PIXELS, MAX_SIDE
-from .hub import write_manifest
+from .runtime import check_recipe, steps, fixes_size, ModelFolderError
+from .images import LIMITS, describe_training
+from .hub import SPACES
 
 # %% auto #0
-__all__ = ['ORT_VERSION', 'ORT_INTEGRITY', 'ORT_URL', 'ORT_FILES', 'PAGE_STEPS', 'PAD_WORDS', 'SPACE_COLORS', 'LFS_LIMIT',
-           'PAGE_FILES', 'WRITTEN', 'MODEL_FILES', 'templates_dir', 'ort_cache_dir', 'has_ort', 'check_integrity',
-           'fetch_ort', 'vendor_ort', 'pick_examples', 'check_page_recipe', 'recipe_facts', 'preview_hint', 'url_safe',
-           'model_file', 'build_static']
+__all__ = ['ORT_VERSION', 'ORT_INTEGRITY', 'ORT_URL', 'ORT_FILES', 'PAGE_STEPS', 'PAD_WORDS', 'PAGE_FILES', 'templates_dir',
+           'ort_cache_dir', 'has_ort', 'check_integrity', 'fetch_ort', 'vendor_ort', 'check_page_recipe',
+           'recipe_facts', 'preview_hint', 'write_page', 'build_static']
 
 # %% ../nbs/08b_static.ipynb #97d16c19
 ORT_VERSION = '1.30.0'
@@ -82,32 +81,6 @@ def vendor_ort(dest=None, # copy the files here (None: leave them in the cache)
     for f in ORT_FILES: shutil.copyfile(src/f, dest/f)
     return dest
 
-# %% ../nbs/08b_static.ipynb #a129efec
-from .images import IMAGE_EXTS, human_size
-
-def pick_examples(examples, # a folder (one subfolder per label, or images) or a list of image files
-                  vocab, # the model's labels: one example each, from their subfolders
-                  n: int|None=None, # at most this many (None: one per label)
-                 ) -> list[tuple[Path, str|None]]:
-    "(file, label or None) pairs: by default one image per label of `vocab` from a folder (links out of it skipped) or a list of files; at most `n`."
-    vocab = [str(v) for v in vocab]
-    if examples is None: return []
-    if isinstance(examples, (str, os.PathLike)):
-        d = Path(examples)
-        if not d.is_dir(): raise FileNotFoundError(f'examples={d}: no such folder; pass a folder of images (one sub-folder per label) or a list of image files')
-        root = d.resolve()   # a link that leads out of the folder (to a key named x.png, say) is not an example
-        files = sorted(f for f in d.rglob('*') if f.is_file() and f.suffix.lower() in IMAGE_EXTS and root in f.resolve().parents)
-    else:
-        files = [Path(f) for f in examples]
-        if missing := [str(f) for f in files if not f.is_file()]: raise FileNotFoundError(f'example images not found: {missing}')
-    labelled = [(f, f.parent.name if f.parent.name in vocab else None) for f in files]
-    first = {}
-    for f, lab in labelled:
-        if lab is not None: first.setdefault(lab, f)
-    if first and isinstance(examples, (str, os.PathLike)): picked = [(first[v], v) for v in vocab if v in first]   # one per label
-    else: picked = labelled                                                                                        # as given
-    return picked if n is None else picked[:n]
-
 # %% ../nbs/08b_static.ipynb #c0a1e002
 PAGE_STEPS = dict(item=('resize', 'crop_pad', 'fit'), batch=('div', 'normalize', 'crop_ratio', 'resample'))   # what preprocess.js runs
 
@@ -156,97 +129,37 @@ def recipe_facts(recipe: dict) -> list[str]:
     return [f for f in (seen, f"Each upload is {', then '.join(clauses)}.") if f]
 
 # %% ../nbs/08b_static.ipynb #7f00de09
-SPACE_COLORS = ('red', 'yellow', 'green', 'blue', 'indigo', 'purple', 'pink', 'gray')
-LFS_LIMIT = 10_000_000   # the Hub refuses files over 10 MB pushed with plain git
+PAGE_FILES = tuple(f for f in SPACES['static']['files'] if f.endswith(('.html', '.js', '.css')))   # copied from templates_dir()
 
 def preview_hint(folder='the folder') -> str:
     "How to open a static Space folder in a browser on this machine."
     return f'`python -m http.server 8000` in {folder}, then open http://127.0.0.1:8000'
 
-
-def _size(p: Path) -> str:
-    if p.is_dir(): return human_size(sum(f.stat().st_size for f in p.rglob('*') if f.is_file()))
-    return human_size(p.stat().st_size) if p.exists() else ''
-
-def _card(title, emoji, color, short_description, recipe, facts, examples, out: Path) -> str:
-    from huggingface_hub import SpaceCard, SpaceCardData
+def write_page(out: Path, # the Space folder `prepare_space` made, with model/ and examples/ written
+               recipe: dict, # the recipe shipped in model/
+               title: str, # the page's title
+               top_k: int, # labels the page shows
+               examples: list, # [{file, label}] from `copy_examples`
+              ) -> tuple[dict, list]:
+    "The static Space's own files: the page, onnxruntime-web, examples.json and config.json (with `LIMITS`); (config, facts)."
     vocab = [str(v) for v in recipe['vocab']]
-    labels = ', '.join(vocab[:20]) + (', ...' if len(vocab) > 20 else '')
-    to = SPACE_COLORS[(SPACE_COLORS.index(color) + 1) % len(SPACE_COLORS)]
-    data = SpaceCardData(title=title, emoji=emoji, colorFrom=color, colorTo=to, sdk='static', app_file='index.html', pinned=False,
-                         short_description=short_description[:60])
-    onnx = (recipe.get('files') or {}).get('onnx') or 'model.onnx'
-    labs = [e['label'] for e in examples]
-    per_label = bool(labs) and None not in labs and len(set(labs)) == len(labs)
-    rows = '\n'.join(f'| `{f}` | {what} | {"" if f == "README.md" else _size(out/f)} |' for f, what in [
-        ('README.md', 'this card: the Hub reads its front matter (`sdk: static`, `app_file: index.html`)'),
-        ('index.html', 'the page: upload or drop an image, or click an example; the top labels show with their confidence'),
-        ('app.js', 'runs the page: checks each file, decodes it, runs the model with onnxruntime-web'),
-        ('preprocess.js', "the recipe's preprocessing (Pillow's resize, fastai's crop and pad, normalisation), as Python computes it"),
-        ('style.css', 'the look'),
-        ('config.json', 'title, description, what the model expects (`facts`) and how many labels the page shows'),
-        (f'model/{onnx}', 'the exported model, ending in a softmax'),
-        ('model/recipe.json', 'labels, input size and the preprocessing steps'),
-        ('examples/', f'{len(examples)} example image{"s" if len(examples) != 1 else ""}' + (', one per label' if per_label else '')),
-        ('examples.json', 'the examples the page shows, with their labels'),
-        ('ort/', f'onnxruntime-web {ORT_VERSION} from npm ({", ".join(ORT_FILES)}): the page needs no CDN'),
-        ('.gitattributes', 'routes `*.wasm`, `*.onnx` and files over 10 MB through Git LFS')])
-    body = f"""# {title}
-
-An image classifier for {len(vocab)} labels ({labels}), trained with fastai and exported by companion. It runs **in your browser**
-with onnxruntime-web {ORT_VERSION} (WebAssembly): the Space is static files, no server runs the model, and no image leaves the page.
-
-| file | what | size |
-|---|---|---|
-{rows}
-
-{' '.join(facts)}
-The page refuses empty files, files that are not images, and images over {MAX_PIXELS/1e6:.0f} megapixels or {MAX_SIDE} px on a side.
-
-Run it on your machine: {preview_hint('this folder')} (a `file://` page can't load the model).
-"""
-    return str(SpaceCard(f'---\n{data.to_yaml()}\n---\n\n{body}'))
-
-def _gitattributes(out: Path) -> str:
-    lines = ['*.wasm filter=lfs diff=lfs merge=lfs -text', '*.onnx filter=lfs diff=lfs merge=lfs -text']
-    for f in sorted(out.rglob('*')):
-        if f.is_file() and f.stat().st_size > LFS_LIMIT and f.suffix not in ('.wasm', '.onnx'):
-            lines.append(f'{f.relative_to(out).as_posix()} filter=lfs diff=lfs merge=lfs -text')
-    return '\n'.join(lines) + '\n'
+    vendor_ort(out/'ort')
+    for f in PAGE_FILES: shutil.copyfile(templates_dir()/f, out/f)
+    description = f'Upload a picture: the model tells which of these it is: {", ".join(vocab)}.'
+    page = (out/'index.html').read_text().replace('{{title}}', html.escape(title))
+    (out/'index.html').write_text(page.replace('{{description}}', html.escape(description)))
+    (out/'examples.json').write_text(json.dumps(examples, indent=1))
+    facts = recipe_facts(recipe)
+    cfg = dict(title=title, description=description, facts=facts, top_k=top_k, ort_version=ORT_VERSION, limits=LIMITS,
+               built_by='companion.static')   # the page refuses what the Python runtime refuses
+    (out/'config.json').write_text(json.dumps(cfg, indent=1))
+    return cfg, facts
 
 # %% ../nbs/08b_static.ipynb #6ea951ca
-PAGE_FILES = ('index.html', 'app.js', 'preprocess.js', 'style.css')
-WRITTEN = (*PAGE_FILES, 'config.json', 'examples.json', 'README.md', '.gitattributes', 'model', 'examples', 'ort')   # all build_static writes
-
-def url_safe(name: str) -> str:
-    "`name` with every character but A-Z, a-z, 0-9, '.', '_' and '-' turned into '_': a file name a URL needs no escaping for."
-    return re.sub(r'[^A-Za-z0-9._-]', '_', name)
-
-def _readable(out: Path):
-    "Make what build_static wrote readable by everyone (files 0644, folders 0755), whatever the umask or the source files' modes."
-    out.chmod(0o755)
-    for p in (out/n for n in WRITTEN):
-        for q in [p, *p.rglob('*')] if p.is_dir() else [p]: q.chmod(0o755 if q.is_dir() else 0o644)
-
-MODEL_FILES = dict(onnx='model.onnx', weights='model.safetensors', program='model.pt2')   # the only names recipe.json's `files` may give
-
-def model_file(model_dir, # a model folder written by `export_model`
-               recipe: dict, # its recipe.json, parsed
-               kind: str, # 'onnx', 'weights' or 'program'
-              ) -> Path:
-    "The `kind` file of `model_dir` for a Space to copy: the name `MODEL_FILES` gives it, inside the folder once links are resolved; else `ModelFolderError`."
-    want, name = MODEL_FILES[kind], (recipe.get('files') or {}).get(kind) or MODEL_FILES[kind]
-    if name != want: raise ModelFolderError(f"{model_dir}/recipe.json names {name!r} as its {kind} file, but a model folder's is {want}, so nothing "
-                                            f"was built: export the model again with export_model(learn, dir) and build from that folder")
-    p = Path(model_dir)/want
-    if p.exists() and Path(model_dir).resolve() not in p.resolve().parents:
-        raise ModelFolderError(f'{p} is a link to {p.resolve()}, outside the model folder, so it is not copied into a Space: put the file itself in {model_dir}')
-    return p
-
 def build_static(model_dir, # a model folder with model.onnx, written by `export_model`
-                 out_dir, # the Space folder to write: new, empty, or an earlier static build
+                 out_dir, # the Space folder to write: new, empty, or an earlier companion build
                  title: str|None=None, # the page's and the Space's title (None: the recipe's `title`, else 'Image classifier')
-                 examples=None, # a folder of images (one subfolder per label) or a list of files; default: `model_dir`/examples
+                 examples=None, # a folder of images (one subfolder per label) or a list of files; None: `model_dir`/examples
                  n_examples: int|None=None, # at most this many examples (None: one per label)
                  top_k: int=3, # labels the page shows, with their probabilities
                  emoji: str='🔍', # the Space's emoji on the Hub
@@ -254,47 +167,7 @@ def build_static(model_dir, # a model folder with model.onnx, written by `export
                  short_description: str|None=None, # one line on the Hub's card
                  labels=None, # names to show for the labels: {vocab entry: name} or a list in vocab order
                 ) -> Path:
-    "Write a static Hugging Face Space that runs the model of `model_dir` (from `export_model`) in the browser; return `out_dir`."
-    model_dir, out = Path(model_dir), Path(out_dir)
-    if not (model_dir/'recipe.json').exists(): raise FileNotFoundError(f'{model_dir} has no recipe.json: write it with export_model(learn, "{model_dir}") or `companion export`')
-    recipe = check_page_recipe(json.loads((model_dir/'recipe.json').read_text()), str(model_dir/'recipe.json'))
-    onnx = model_file(model_dir, recipe, 'onnx').name
-    if not (model_dir/onnx).exists(): raise FileNotFoundError(f'{model_dir} has no {onnx}: a static Space runs ONNX in the browser; export with export_model(learn, dir, onnx=True)')
-    if color not in SPACE_COLORS: raise ValueError(f'color={color!r}: Spaces accept {", ".join(SPACE_COLORS)}')
-    if out.exists() and any(out.iterdir()) and not (out/'config.json').exists():
-        raise FileExistsError(f'{out} already holds files that are not a static Space built by companion: pick a new or empty folder')
-    title = title or recipe.get('title') or 'Image classifier'
-    vocab = [str(v) for v in recipe['vocab']]
-    if examples is None and (model_dir/'examples').is_dir(): examples = model_dir/'examples'
-    exs = pick_examples(examples, vocab, n_examples)
-    if labels is not None:   # names to show (the course's `categories`): the shipped recipe speaks them, the model's own vocab is kept beside
-        names = display_labels(vocab, labels)
-        recipe = {**recipe, 'vocab': names, 'trained_vocab': vocab}
-        exs = [(f, names[vocab.index(lab)] if lab in vocab else lab) for f, lab in exs]
-        vocab = names
-    for d in ('model', 'examples', 'ort'): shutil.rmtree(out/d, ignore_errors=True)
-    for d in ('model', 'examples'): (out/d).mkdir(parents=True)
-    vendor_ort(out/'ort')
-    src = templates_dir()
-    for f in PAGE_FILES: shutil.copyfile(src/f, out/f)
-    description = f'Upload a picture: the model tells which of these it is: {", ".join(vocab)}.'
-    page = (out/'index.html').read_text()
-    (out/'index.html').write_text(page.replace('{{title}}', html.escape(title)).replace('{{description}}', html.escape(description)))
-    shutil.copyfile(model_dir/onnx, out/'model'/onnx)
-    (out/'model'/'recipe.json').write_text(json.dumps(recipe, indent=1))
-    listed = []
-    for i, (f, lab) in enumerate(exs):   # the index keeps names unique once url_safe has merged characters
-        name = url_safe(f'{i:02d}_{lab}_{f.name}' if lab is not None else f'{i:02d}_{f.name}')
-        shutil.copyfile(f, out/'examples'/name)
-        listed.append(dict(file=f'examples/{name}', label=lab))
-    (out/'examples.json').write_text(json.dumps(listed, indent=1))
-    facts = recipe_facts(recipe)
-    cfg = dict(title=title, description=description, facts=facts, top_k=max(1, min(int(top_k), len(vocab))), ort_version=ORT_VERSION,
-               limits=dict(max_pixels=MAX_PIXELS, max_side=MAX_SIDE), built_by='companion.static')   # the page refuses what the Python runtime refuses
-    (out/'config.json').write_text(json.dumps(cfg, indent=1))
-    short = short_description or f'{len(vocab)}-label image classifier, runs in the browser'
-    (out/'.gitattributes').write_text(_gitattributes(out))
-    (out/'README.md').write_text(_card(title, emoji, color, short, recipe, facts, listed, out))
-    _readable(out)
-    write_manifest(out, WRITTEN, 'static')   # what a push uploads: these files, nothing else in the folder
-    return out
+    "Write a static Space that runs the model of `model_dir` in the browser: `build_space` with target='static'."
+    from companion.deploy import build_space   # the builder of every target, which calls `write_page` for this one
+    return build_space(model_dir, out_dir, 'static', title=title, examples=examples, n_examples=n_examples, top_k=top_k,
+                       emoji=emoji, color=color, short_description=short_description, labels=labels)

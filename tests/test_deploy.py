@@ -86,11 +86,12 @@ def test_cli_check_and_server_side_upload_limit(space):
     "`companion space check` passes; the server itself refuses an upload over max_file_size (not only gradio_client)."
     import httpx
     from companion.spacecheck import AppServer
+    from companion.images import mb_bytes
     r = run_cli('space', 'check', space, '--no-uploads')
     assert r.returncode == 0, r.stdout + r.stderr
     assert 'check_space: OK' in r.stdout
     with AppServer(space) as srv:
-        big = os.urandom(11_000_000)
+        big = os.urandom(mb_bytes(json.loads((space/'space.json').read_text())['max_file_size']) + 1_000_000)
         resp = httpx.post(srv.url + 'gradio_api/upload', files={'files': ('big.png', big, 'image/png')}, timeout=60)
         assert resp.status_code == 413, (resp.status_code, resp.text[:200])
         from gradio_client import Client, handle_file
@@ -109,7 +110,8 @@ def zero(model_dir, digits_path, tmp_path_factory):
 def test_zerogpu_space_runs_torch_without_companion(zero, model_dir):
     "ZeroGPU: `import spaces` first, torch pinned to a pair ZeroGPU runs, Python 3.10/3.12; it serves the torch model (on the CPU here)."
     from companion.spacecheck import check_space
-    from companion.deploy import ZEROGPU_HEADER, ZEROGPU_TORCH
+    from companion.deploy import ZEROGPU_HEADER
+    from companion.hub import ZEROGPU_TORCH
     from huggingface_hub import SpaceCard
     app = (zero/'app.py').read_text()
     assert app.startswith(ZEROGPU_HEADER) and app.index('import spaces') < app.index('import numpy')
@@ -309,3 +311,17 @@ def test_max_file_size_reaches_app_and_check(model_dir, tmp_path):
     assert res.ok, repr(res)
     big = next(u for u in res.uploads if u['kind'] == 'oversize')
     assert big['result'] == 'refused' and 'file size' in big['message'].lower(), big
+
+def test_space_options_are_the_functions_parameters():
+    "Each `companion space` subcommand's options are its function's parameters, with their defaults; a parameter the CLI can't take (whoami) is hidden."
+    import inspect
+    from companion.deploy import space_parser, build_space
+    from companion.spacecheck import check_space, serve
+    from companion.hub import push_space
+    for argv, f in ((['build', 'M', 'O'], build_space), (['check', 'S'], check_space), (['push', 'S', 'u/n'], push_space), (['serve', 'S'], serve)):
+        a = vars(space_parser().parse_args(argv))
+        params = inspect.signature(f).parameters
+        assert set(a) - {'cmd'} == set(params), (f.__name__, set(a) ^ set(params))
+        assert all(a[k] == p.default for k, p in params.items() if p.default is not inspect.Parameter.empty), (f.__name__, a)
+    r = run_cli('space', 'push', '--help')
+    assert r.returncode == 0 and '--dry_run' in r.stdout and '--no-exist_ok' in r.stdout and '--whoami' not in r.stdout, r.stdout

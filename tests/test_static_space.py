@@ -318,16 +318,21 @@ def test_js_preprocessing_matches_pillow_numpy_fastai(tmp_path):
     assert report['n'] == len(cases) and not report['failures'], report['failures'][:5]
 
 def test_page_limits_come_from_the_package(space, browser, tmp_path):
-    "The page refuses what the Python runtime refuses: config.json carries companion.images' limits, the card states them, and the page reads them."
-    from companion.images import MAX_PIXELS, MAX_SIDE
+    "The page refuses what the Python runtime refuses: config.json carries companion.images.LIMITS, the card states them, and the page reads them."
+    from companion.images import LIMITS, MAX_SIDE, MAX_MODEL_SIDE
     cfg = json.loads((space/'config.json').read_text())
-    assert cfg['limits'] == dict(max_pixels=MAX_PIXELS, max_side=MAX_SIDE)
+    assert cfg['limits'] == LIMITS
     assert f'{MAX_SIDE} px on a side' in (space/'README.md').read_text()
     small = tmp_path/'space'; shutil.copytree(space, small)
-    (small/'config.json').write_text(json.dumps({**cfg, 'limits': dict(max_pixels=MAX_PIXELS, max_side=50)}))
+    (small/'config.json').write_text(json.dumps({**cfg, 'limits': {**LIMITS, 'max_side': 50, 'max_model_side': 64}}))
     Image.new('RGB', (60, 20)).save(tmp_path/'wide.png')
+    with Served(space) as s:   # preprocess.js bounds a model's input by config.json's max_model_side, not a number of its own
+        page = open_page(browser, s.url)
+        assert page.evaluate('companion.state.steps.max_model_side') == MAX_MODEL_SIDE
+        page.close()
     with Served(small) as s:
         page = open_page(browser, s.url)
         got = page.evaluate('items => companion.predictBase64(items)', [b64(tmp_path/'wide.png')])
+        assert page.evaluate('companion.state.steps.max_model_side') == 64
         page.close()
     assert got[0].get('title') == 'Image too long' and 'longer than 50 px' in got[0]['error'], got

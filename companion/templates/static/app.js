@@ -4,7 +4,7 @@
 'use strict';
 (function () {
   const P = window.companionPreprocess;
-  const limits = () => Object.assign({ max_pixels: 40000000, max_side: 12000 }, state.config.limits);   // config.json's, from companion.images
+  const limits = () => state.config.limits;   // config.json's: companion.images.LIMITS, written by the build
   const FORMATS = 'png, jpeg, webp, gif or bmp';
   const $ = id => document.getElementById(id);
   const href = path => path.split('/').map(encodeURIComponent).join('/');   // a label may hold %, # or ?
@@ -27,8 +27,9 @@
     const t0 = performance.now();
     ort.env.wasm.wasmPaths = new URL('ort/', document.baseURI).href;
     ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
-    const [recipe, config, examples] = await Promise.all([json('model/recipe.json'), json('config.json', {}), json('examples.json', [])]);
-    Object.assign(state, { recipe, config, examples, steps: P.recipeSteps(recipe), vocab: recipe.vocab.map(String) });
+    const [recipe, config, examples] = await Promise.all([json('model/recipe.json'), json('config.json'), json('examples.json', [])]);
+    if (!config.limits) throw new Error('config.json has no limits on uploads: build the Space again with companion space build');
+    Object.assign(state, { recipe, config, examples, steps: P.recipeSteps(recipe, config.limits), vocab: recipe.vocab.map(String) });
     const onnx = (recipe.files && recipe.files.onnx) || 'model.onnx';
     state.session = await ort.InferenceSession.create(href(`model/${onnx}`), { executionProviders: ['wasm'] });
     state.loadMs = performance.now() - t0;

@@ -345,16 +345,18 @@
   function nearestIndex(v) { const r = Math.round(v); return (r - v === 0.5 && r % 2 !== 0) ? r - 1 : r; }   // round half to even, like nearbyint
 
   // ---- recipes ----
-  /** The recipe as {mode, size, item: [...], batch: [...]} steps, for format 2 and for format 1 (resize/div/mean/std). */
-  function recipeSteps(recipe) {
+  /** The recipe as {mode, size, item: [...], batch: [...], max_model_side} steps, for format 2 and for format 1 (resize/div/mean/std);
+   *  `limits` is config.json's (companion.images.LIMITS): its max_model_side bounds a recipe that fixes no size. */
+  function recipeSteps(recipe, limits) {
+    const max_model_side = (limits || {}).max_model_side;
     if (Array.isArray(recipe.item) || Array.isArray(recipe.batch))
-      return { mode: recipe.mode || 'RGB', size: recipe.size, item: recipe.item || [], batch: recipe.batch || [] };
+      return { mode: recipe.mode || 'RGB', size: recipe.size, item: recipe.item || [], batch: recipe.batch || [], max_model_side };
     const item = [], batch = [];
     const r = recipe.resize;
     if (r) item.push({ op: 'resize', size: r.size, method: r.method, pad_mode: r.pad_mode, resample: r.resample === undefined ? 2 : r.resample });
     if (recipe.div) batch.push({ op: 'div', div: recipe.div });
     if (recipe.mean !== null && recipe.mean !== undefined) batch.push({ op: 'normalize', mean: recipe.mean, std: recipe.std });
-    return { mode: recipe.mode || 'RGB', size: recipe.size, item, batch };
+    return { mode: recipe.mode || 'RGB', size: recipe.size, item, batch, max_model_side };
   }
 
   const ITEM = { resize: resizeItem, crop_pad: cropPadItem, fit: fitItem };
@@ -362,11 +364,13 @@
 
   function pyRound(x) { const f = Math.floor(x), d = x - f; return d > 0.5 ? f + 1 : d < 0.5 ? f : (f % 2 === 0 ? f : f + 1); }   // Python's round()
 
-  /** As companion.runtime.bound_size: a recipe that fixes no size gets images whose long side is at most 4x the training size (<= 2048). */
+  /** As companion.runtime.bound_size: a recipe that fixes no size gets images whose long side is at most 4x the training size,
+   *  and at most steps.max_model_side (from config.json's limits; without one, no such cap). */
   function boundSize(im, steps) {
     const fixes = (steps.item || []).length > 0 || (steps.batch || []).some(s => s.op === "resample" && s.size);
     if (fixes) return im;
-    const limit = Math.min(2048, 4 * Math.max(...(steps.size || [512])));
+    const cap = steps.max_model_side || Infinity;
+    const limit = Math.min(cap, 4 * Math.max(...(steps.size || [cap / 4])));
     if (Math.max(im.w, im.h) <= limit) return im;
     const k = limit / Math.max(im.w, im.h);
     return resizePIL(im, Math.max(1, pyRound(im.w * k)), Math.max(1, pyRound(im.h * k)), 2);
@@ -375,25 +379,23 @@
   /** Run the item steps on an RGB image {data, w, h, c: 3}: returns the (possibly 'L') uint8 image. */
   function itemSteps(im, steps) {
     if (steps.mode === 'L') im = toL(im);
-    im = boundSize(im, steps);
-    for (const s of steps.item) {
-      const fn = ITEM[s.op];
-      if (!fn) throw new Error(`recipe item step '${s.op}' is not supported by this page`);
-      im = fn(im, s);
+    return runSteps(boundSize(im, steps), steps.item, ITEM, 'item');
+  }
+
+  /** Apply each step of `list` to x with its function in `table` (ITEM or BATCH); a step the page doesn't run throws. */
+  function runSteps(x, list, table, kind) {
+    for (const s of list) {
+      const fn = table[s.op];
+      if (!fn) throw new Error(`recipe ${kind} step '${s.op}' is not supported by this page`);
+      x = fn(x, s);
     }
-    return im;
+    return x;
   }
 
   /** The float32 (C, H, W) array the model sees for an RGB image, following the recipe's steps. */
   function preprocess(im, recipeOrSteps) {
     const steps = recipeOrSteps.item && recipeOrSteps.batch && !recipeOrSteps.format ? recipeOrSteps : recipeSteps(recipeOrSteps);
-    let x = toFloat(itemSteps(im, steps));
-    for (const s of steps.batch) {
-      const fn = BATCH[s.op];
-      if (!fn) throw new Error(`recipe batch step '${s.op}' is not supported by this page`);
-      x = fn(x, s);
-    }
-    return x;
+    return runSteps(toFloat(itemSteps(im, steps)), steps.batch, BATCH, 'batch');
   }
 
   // ---- image headers: format and size before decoding (decompression bombs are refused unopened) ----
