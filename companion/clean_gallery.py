@@ -144,6 +144,9 @@ def gallery(candidates,                       # a DataFrame with `path` and `lab
     opts = lambda xs: "<option value=''>all</option>" + ''.join(f"<option>{e(x)}</option>" for x in sorted(xs))
     splits = {_s(s) for s in df.split} - {''} if 'split' in df else set()
     lab_re = f" --label_re '{e(lab.pat.pattern)}'" if lab.pat is not None else ''
+    run = (f"run <code>companion clean apply {e(c.root)} --csv decisions.csv{lab_re}</code>" if lab.f is None else   # a function: only Python can call it
+           f"apply it in Python, where {e(repr(lab))} reads the labels: <code>c = Cleaner({e(repr(str(c.root)))}, labeller=learn); "
+           f"c.mark_many(read_decisions('decisions.csv')); c.apply()</code>")
     page = f"""<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' content='width=device-width, initial-scale=1'>
 <title>companion clean: {len(df)} candidates</title><style>
 body{{font-family:sans-serif;margin:0 8px}} #bar{{position:sticky;top:0;background:#fff;border-bottom:1px solid #bbb;padding:4px 0;z-index:1}}
@@ -155,9 +158,8 @@ figure select{{max-width:100%}} @media (max-width:480px){{figure{{width:calc(50%
 {f"split <select id='split' onchange='flt()'>{opts(splits)}</select>" if splits else "<select id='split' hidden><option value=''>all</option></select>"}
 <button id='prev' onclick='go(-1)'>◀</button> <span id='page'></span> <button id='next' onclick='go(1)'>▶</button>
 · <b id='count'></b> <button id='dl' onclick='dl()'>Download decisions.csv</button> <button id='forget' onclick='forget()' title='forget the choices this browser kept'>forget</button></div>
-<p>Choose per image (this browser keeps your choices, even after a reload), then download decisions.csv and run
-<code>companion clean apply {e(c.root)} --csv decisions.csv{lab_re}</code> (or fill in the <code>decision</code> column of the decisions.csv
-next to this page: keep, delete, or relabel with the label in <code>to</code>).</p>
+<p>Choose per image (this browser keeps your choices, even after a reload), then download decisions.csv and {run} (or fill in the
+<code>decision</code> column of the decisions.csv next to this page: keep, delete, or relabel with the label in <code>to</code>).</p>
 {''.join(figs)}<script>{_JS}</script></body></html>"""
     (dest/'gallery.html').write_text(page, encoding='utf-8')
     _remember(c, dest, df, dict(inline=inline, size=size, per_page=per_page))

@@ -33,12 +33,15 @@ def review_apply_undo(cands, rel_from, to, expect):
     w._undo()
     assert snapshot(root) == before
 
-def test_from_name_func_is_cat(pets):
+def test_from_name_func_is_cat(pets, tmp_path):
     "from_name_func(is_cat) → learn.interpret() → ImageCleaner → apply → undo, and label_issues(path, learn) with the learner's split."
     dls = ImageDataLoaders.from_name_func(pets, get_image_files(pets), is_cat, valid_pct=0.2, seed=42, item_tfms=Resize(16), bs=8, num_workers=0)
     learn = untrained(dls)
     tl = learn.interpret(emb=False).top_losses(None, None)
     assert repr(tl.attrs['labeller']) == 'is_cat'
+    from companion.clean_gallery import gallery
+    page = gallery(tl, dest=tmp_path/'gal').read_text()                         # a terminal can't call is_cat: the page says to apply in Python
+    assert 'labeller=learn' in page and 'companion clean apply' not in page
     dog = next(p for p in get_image_files(pets) if not is_cat(p.name))            # 'zero_0.png': a dog, by is_cat
     review_apply_undo(tl, dog.name, 'True', dog.name[:1].upper() + dog.name[1:])   # renamed in place: 'Zero_0.png', a cat
     with warnings.catch_warnings():
