@@ -24,10 +24,12 @@ def small_cnn(pretrained: bool=False,   # what `vision_learner` passes; there ar
 
 # %% ../nbs/01b_learner.ipynb #10635eaf
 def check_split(path: str|Path) -> Path:
-    "`path` as a `Path` if it holds `train/` and `valid/` folders; else `FileNotFoundError` showing the layout expected."
-    path = Path(path)
+    "`path` as a `Path` if it holds `train/` and `valid/` folders; else `FileNotFoundError` saying what is missing: the folder, or the layout expected."
+    from companion.cli import check_folder     # the one message for a path that isn't a folder
+    path = check_folder(path)
     missing = [d for d in ('train', 'valid') if not (path/d).is_dir()]
-    if missing: raise FileNotFoundError(f"{path} has no {missing[0]}/ folder: expected {path}/train/<label>/*.png and {path}/valid/<label>/*.png")
+    if missing: raise FileNotFoundError(f"{path} has no {missing[0]}/ folder: expected {path}/train/<label>/*.png and {path}/valid/<label>/*.png; "
+                                   "for a folder per label, split at random, use folder_dls(path)")
     return path
 
 # %% ../nbs/01b_learner.ipynb #2bd5b510
