@@ -52,7 +52,7 @@ class ImageError(ValueError):
         self.title = title
 
 IMAGE_INPUTS = 'a path, bytes, a file object, a PIL image or a uint8 numpy array'
-FORMATS = 'png, jpeg, webp, gif, bmp or tiff'
+FORMATS = 'png, jpeg, webp, gif, bmp, tiff or ico'   # what OPEN_FORMATS accepts, in words
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.webp', '.gif', '.bmp')   # what example folders and Space builders pick up
 OPEN_FORMATS = ('PNG', 'JPEG', 'WEBP', 'GIF', 'BMP', 'DIB', 'TIFF', 'ICO')   # Pillow's names for the formats opened: no other decoder runs
 
@@ -69,10 +69,36 @@ def _from_array(a: np.ndarray) -> Image.Image:
 
 _PNG = b'\x89PNG\r\n\x1a\n'
 
+def _gif_size(f, pos: int, head: bytes) -> tuple[int, int]:
+    "A GIF's screen grown to hold its first frame, as Pillow grows it before decoding that frame (later frames are never decoded)."
+    w, h = struct.unpack('<HH', head[6:10])
+    f.seek(pos + 13 + (3 << ((head[10] & 7) + 1) if head[10] & 0x80 else 0))   # after the global colour table
+    for _ in range(10_000):   # extensions before the first frame: a label, then sub-blocks
+        if (b := f.read(1)) != b'!': break
+        f.read(1)
+        while (n := f.read(1)) and n[0]: f.seek(n[0], 1)
+    if b != b',' or len(d := f.read(8)) < 8: return w, h
+    x, y, fw, fh = struct.unpack('<HHHH', d)
+    return max(w, x + fw), max(h, y + fh)
+
+def _tiff_size(f, pos: int, head: bytes) -> tuple[int, int]|None:
+    "The first page's ImageWidth and ImageLength (tags 256 and 257) from a TIFF's first directory (classic or BigTIFF)."
+    e, big = '<' if head[:2] == b'II' else '>', head[2:4] in (b'+\0', b'\0+')
+    f.seek(pos + struct.unpack(e + ('Q' if big else 'I'), head[8:16] if big else head[4:8])[0])
+    count, entry, at = ('Q', 20, 12) if big else ('H', 12, 8)
+    n = struct.unpack(e + count, f.read(struct.calcsize(count)).ljust(struct.calcsize(count), b'\0'))[0]
+    d, size = f.read(entry*min(n, 4096)), {}
+    for i in range(len(d)//entry):
+        tag, kind = struct.unpack_from(e + 'HH', d, i*entry)
+        if tag in (256, 257) and kind in (3, 4, 16): size[tag] = struct.unpack_from(e + {3: 'H', 4: 'I', 16: 'Q'}[kind], d, i*entry + at)[0]
+    return (size[256], size[257]) if len(size) == 2 else None
+
 def header_size(f) -> tuple[int, int]|None:
-    "The (width, height) a file's header announces where Pillow would decode at open (an icon: its largest picture) or allocate (WEBP); else None."
+    "The (width, height) a file's header announces for what Pillow decodes (an icon's largest picture, a GIF's first frame, a TIFF's first page) or allocates (WEBP); else None."
     pos = f.tell(); head = f.read(30)
     try:
+        if head[:6] in (b'GIF87a', b'GIF89a') and len(head) >= 13: return _gif_size(f, pos, head)
+        if head[:4] in (b'II*\0', b'MM\0*', b'II+\0', b'MM\0+') and len(head) >= 16: return _tiff_size(f, pos, head)
         if head[:4] in (b'\0\0\1\0', b'\0\0\2\0') and len(head) >= 6:   # ICO/CUR: a directory of pictures, each PNG or BMP
             n = struct.unpack('<H', head[4:6])[0]
             f.seek(pos + 6); d, sizes = f.read(16*n), []
@@ -89,6 +115,7 @@ def header_size(f) -> tuple[int, int]|None:
             if kind == b'VP8L': return 1 + (le(21, 25) & 0x3FFF), 1 + ((le(21, 25) >> 14) & 0x3FFF)
             if kind == b'VP8 ': return le(26, 28) & 0x3FFF, le(28, 30) & 0x3FFF
         return None
+    except (struct.error, OverflowError): return None   # a damaged header: Pillow's open says what is wrong
     finally: f.seek(pos)
 
 def _too_many(name, w, h, n, max_pixels) -> ImageError:

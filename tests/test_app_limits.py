@@ -111,3 +111,54 @@ def test_legal_high_bit_upload_converts_in_bounded_memory(tmp_path, mode):
     grown = _grown_mb(f"im, note = ci.load_image({str(f)!r}); assert im.size == (6300, 6300) and '8 bits' in note, note")
     print(f'{mode} 6300² TIFF: peak RSS grew {grown:.0f} MB')
     assert grown < (300 if mode == 'I;16' else 420), grown   # the image itself (79 or 159 MB) and its RGB copy (119 MB)
+
+def _gif(frames: list, screen=(16, 16)) -> bytes:
+    "A GIF whose first frame is a real 16×16 picture, followed by `frames` as (x, y, w, h) descriptors over a few bytes of data."
+    import struct
+    b = io.BytesIO(); Image.new('L', screen, 200).save(b, 'GIF'); g = b.getvalue()
+    return g[:-1] + b''.join(b',' + struct.pack('<HHHHB', *f, 0) + bytes([8, 2, 0, 1, 0]) for f in frames) + b';'
+
+def _tiff(sizes: list) -> bytes:
+    "A little-endian TIFF with one uncompressed 8-bit page per (w, h) in `sizes`, each backed by 16 bytes of pixels whatever its size."
+    import struct
+    out, ifds = bytearray(b'II*\0\0\0\0\0'), []
+    for w, h in sizes:
+        strip = len(out); out += bytes(range(16))
+        tags = [(256, 4, w), (257, 4, h), (258, 3, 8), (259, 3, 1), (262, 3, 1), (273, 4, strip), (277, 3, 1), (278, 4, h), (279, 4, 16)]
+        ifds.append((len(out), tags)); out += bytes(2 + 12*len(tags) + 4)
+    for i, (at, tags) in enumerate(ifds):
+        nxt = ifds[i+1][0] if i+1 < len(ifds) else 0
+        out[at:at+2+12*len(tags)+4] = (struct.pack('<H', len(tags)) + b''.join(struct.pack('<HHII', t, k, 1, v) for t, k, v in tags)
+                                       + struct.pack('<I', nxt))
+    out[4:8] = struct.pack('<I', ifds[0][0])
+    return bytes(out)
+
+HUGE_FIRST = {'gif_frame_over_screen': lambda: _gif_frame_over_screen(), 'tiff_first_page': lambda: _tiff([(20_000, 20_000)])}
+
+@pytest.mark.parametrize('kind', list(HUGE_FIRST))
+def test_gif_and_tiff_sizes_read_from_the_header(tmp_path, kind):
+    "Hole 5: a GIF whose first frame is 12000×12000 on a 16×16 screen, or a 20000² TIFF page, is refused from its header, before decoding."
+    from companion.images import header_size
+    f = tmp_path/'bomb'; f.write_bytes(HUGE_FIRST[kind]())
+    assert f.stat().st_size < 1000
+    with open(f, 'rb') as o: assert header_size(o)[0] >= 12_000
+    grown = _grown_mb(f"try: ci.load_image({str(f)!r}); raise SystemExit('decoded')\nexcept ci.ImageError as e: assert e.title == 'Too many pixels', e")
+    print(f'{kind}: peak RSS grew {grown:.0f} MB')
+    assert grown < 30, grown   # decoded, it takes 144 or 400 MB
+
+def _gif_frame_over_screen() -> bytes:
+    "A 16×16 GIF whose first (only) frame descriptor says 12000×12000."
+    g = _gif([])
+    i = g.index(b',\0\0\0\0\x10\0\x10\0')
+    return g[:i+5] + (12_000).to_bytes(2, 'little')*2 + g[i+9:]
+
+HUGE_LATER = {'gif': lambda: _gif([(0, 0, 12_000, 12_000), (0, 0, 60_000, 60_000)]),
+              'tiff': lambda: _tiff([(16, 16), (60_000, 60_000), (20_000, 20_000)])}
+
+@pytest.mark.parametrize('kind', list(HUGE_LATER))
+def test_frames_and_pages_beyond_the_first_are_never_decoded(tmp_path, kind):
+    "An animated GIF or multi-page TIFF is predicted on its first frame: huge later frames or pages cost nothing."
+    f = tmp_path/'many'; f.write_bytes(HUGE_LATER[kind]())
+    grown = _grown_mb(f"im, note = ci.load_image({str(f)!r}); assert im.size == (16, 16) and 'first of its 3 frames' in note, note")
+    print(f'{kind} with huge later frames: peak RSS grew {grown:.0f} MB')
+    assert grown < 30, grown
