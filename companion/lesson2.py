@@ -128,7 +128,7 @@ def data(self: Lesson2) -> dict:
 @patch
 def audit(self: Lesson2, path) -> dict:
     "Step 3: audit the images; quarantine the unreadable ones (nothing is deleted)."
-    from companion.data import audit_images, UNREADABLE
+    from companion.data import audit_images, UNREADABLE, READER
     from companion.clean import Cleaner
     def run():
         df = audit_images(path); df.to_csv(self.out/'audit.csv', index=False)
@@ -141,7 +141,8 @@ def audit(self: Lesson2, path) -> dict:
             c.mark_many([(p, 'delete', None) for p in bad]); c.apply()
         q = Path(path)/'.companion'/'quarantine'
         earlier = sorted(str(f) for f in q.rglob('*') if f.is_file()) if q.is_dir() else []   # set aside by an earlier run (--force)
-        return dict(problems={k: int(v) for k,v in df.problem.value_counts().items()}, quarantined=bad, in_quarantine=len(earlier))
+        return dict(problems={k: int(v) for k,v in df.problem.value_counts().items()}, quarantined=bad, in_quarantine=len(earlier),
+                    reader=int(df.path[df.problem.isin(READER)].nunique()))
     return self.j('audit', run, {}, ['audit.csv'])
 
 # %% ../nbs/20_lesson2.ipynb #568136be
@@ -370,6 +371,8 @@ def summary_md(S: dict, out: Path) -> str:
     L.append(f"- in the quarantine (unreadable, or deleted while cleaning): {len(q)}" + (f" ({', '.join(Path(p).name for p in q[:5])}{'…' if len(q) > 5 else ''})" if q else ''))
     if 'clean' in S: L.append(f"- relabelled: {F['relabelled']}" +
                               (f", {S['clean']['restored_true_label']} of them back to the true label of a file flipped on purpose" if 'restored_true_label' in S['clean'] else '') + f" (every move in `{out/'cleaning.csv'}`)")
+    if au.get('reader'): L.append(f"- read differently by fastai and by the Space (EXIF-rotated, CMYK, 16-bit or transparent; see audit.csv): {au['reader']}; "
+                                  f"`companion audit {S['data']['path']} --fix` rewrites them as the Space reads them, undoably")
     if F['applies']: L.append(f"- `companion clean undo {S['data']['path']}` puts back {F['undo']}" + (f" ({F['applies']} applies in all: --all undoes every one)" if F['applies'] > 1 else ''))
     if 'clean' not in S: L.append(f"- nothing moved by cleaning: review `{out/'gallery'/'gallery.html'}` (or the widget in the lesson-2 notebook), or rerun with --apply_suggested")
     L += ['', '## Files', '', f"- reports and plots: `{out}` (audit.csv, lr_before.png, losses_before.png, top_losses.png, confusion.png, label_issues.csv, gallery/)",

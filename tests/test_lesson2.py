@@ -156,6 +156,7 @@ def test_lesson2_on_a_real_folder(tmp_path):
     page = (out/'gallery'/'gallery.html').read_text()
     assert not any(f"data-path='{m.src}'" in page for m in relabelled) and all(f'now <code>{m.dst}</code>' in page for m in relabelled)
     summary = (out/'summary.md').read_text()
+    assert f'read differently by fastai and by the Space (EXIF-rotated, CMYK, 16-bit or transparent; see audit.csv): 2; `companion audit {data} --fix`' in summary
     assert f"- relabelled: {len(relabelled)}" in summary and '- in the quarantine (unreadable, or deleted while cleaning): 4' in summary, summary
     assert f"`companion clean undo {data}` puts back the {len(relabelled)} files of apply {c.applied()[-1]} (2 applies in all" in summary, summary
     r = run_cli('clean', 'undo', data)                                                    # as the summary says: the relabels only
