@@ -83,8 +83,10 @@ class Lesson2:
     @property
     def settings(self) -> dict:
         "The settings a step's result depends on: when one changes, the journal runs the step again."
+        from companion.clean_labels import Labeller
+        lab = self.labeller   # a regex or None as text (as runs before recorded it); a function by its stable key, never its memory address
         return dict(arch=self.arch, size=self.size, bs=self.bs, epochs=self.epochs, seed=self.seed,
-                    labeller=str(getattr(self.labeller, 'pattern', self.labeller)), valid_pct=self.valid_pct)
+                    labeller=Labeller(lab).key if callable(lab) else str(getattr(lab, 'pattern', lab)), valid_pct=self.valid_pct)
 
     def items(self, path):
         "The data set as a table (path, split, label), from any course layout."
