@@ -415,8 +415,8 @@ def space_parser() -> CommandParser:
     for name, (f, help) in SPACE_COMMANDS.items():
         sub.add_parser(name, parents=[parser_for(f)], add_help=False, formatter_class=DefaultsHelp,
                        description=f.__doc__, help=help)
-    sub.add_parser('upgrade', add_help=False, help='rewrite a course app.py written for Gradio 3 so that it runs on '
-                   'Gradio 6 (companion space upgrade APP --help)')
+    sub.add_parser('upgrade', add_help=False,
+                   help='rewrite a Gradio 3 course app.py to run on Gradio 6 (companion space upgrade APP --help)')
     return ap
 
 def space_listing(plan: dict) -> str:
