@@ -4,8 +4,9 @@
 
 # %% ../nbs/08d_spacecheck.ipynb #9c8f5aa2
 from __future__ import annotations
-import base64, contextlib, functools, http.server, json, os, re, shutil, signal, socket, subprocess, sys, tempfile
-import threading, time
+import argparse, base64, contextlib, functools, http.server, json, os, re, shutil, signal, socket, subprocess, sys
+import tempfile, threading, time
+from typing import Annotated
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -426,7 +427,7 @@ def check_static(space_dir: str|Path, # a static Space folder written by `build_
 def serve(path: str|Path, # a Space folder (app.py, or index.html for a static one) or a model folder (recipe.json)
           port: int|None=None, # default: a free port
           host: str='127.0.0.1', # the address to listen on; 0.0.0.0 to reach it from other machines
-          args=(), # more arguments for app.py
+          args: Annotated[tuple, argparse.SUPPRESS]=(), # more arguments for app.py (not a CLI option)
          ) -> int:
     "Serve a Space folder (its app.py, or a static Space's files) or a model folder (`companion.app`) until Ctrl-C."
     path = Path(path)

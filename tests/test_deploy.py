@@ -325,3 +325,5 @@ def test_space_options_are_the_functions_parameters():
         assert all(a[k] == p.default for k, p in params.items() if p.default is not inspect.Parameter.empty), (f.__name__, a)
     r = run_cli('space', 'push', '--help')
     assert r.returncode == 0 and '--dry_run' in r.stdout and '--no-exist_ok' in r.stdout and '--whoami' not in r.stdout, r.stdout
+    r = run_cli('space', 'serve', '--help')
+    assert r.returncode == 0 and '--port' in r.stdout and '--args' not in r.stdout, r.stdout
