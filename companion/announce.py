@@ -219,51 +219,16 @@ class PhaseAnnouncer(ProgressCallback):
         self._end()
 
 # %% ../nbs/02_announce.ipynb #edf66653
-# fastai/callback/core.py: `_events` lists every event in the order of the loop; `_inner_loop` the per-batch events,
-# which `Callback.__call__` runs only when `run_train`/`run_valid` match `learn.training`.
-from fastai.callback.core import _events, _inner_loop
-
-_cancels = (CancelBatchException, CancelBackwardException, CancelEpochException, CancelFitException,
-            CancelStepException, CancelTrainException, CancelValidException)
-
-def _runs(cb, name: str) -> bool:
-    "Will `cb(name)` call a method, by the rules of `Callback.__call__` (fastai/callback/core.py)?"
-    if not (cb.run and hasattr(cb, name)): return False
-    if name not in _inner_loop: return True
-    return (cb.run_train and getattr(cb, 'training', True)) or (cb.run_valid and not getattr(cb, 'training', False))
-
-class _Watch:
-    "Runs an event's callbacks like `Learner._call_one` (fastai/learner.py), timing each for `EventTrace` and reporting exceptions."
-    def __init__(self, learn): self.learn = learn
-    def __call__(self, event_name: str):
-        learn = self.learn
-        if not hasattr(event, event_name): raise Exception(f'missing {event_name}')
-        trace = learn.__dict__.get('event_trace')
-        if trace is not None and not trace.run: trace = None
-        ran, t0 = [], time.perf_counter()
-        for cb in learn.cbs.sorted('order'):
-            runs = trace is not None and _runs(cb, event_name)
-            t = time.perf_counter()
-            try: cb(event_name)
-            except _cancels as e:
-                if runs: ran.append((cb.__class__.__name__, time.perf_counter()-t))
-                if trace is not None: trace._add(event_name, ran, time.perf_counter()-t0, raised=type(e).__name__)
-                raise
-            except Exception as e:
-                for w in learn.cbs:
-                    if hasattr(w, 'callback_failed'): w.callback_failed(cb, event_name, e)
-                raise
-            if runs: ran.append((cb.__class__.__name__, time.perf_counter()-t))
-        if trace is not None: trace._add(event_name, ran, time.perf_counter()-t0)
+from .compat import EVENTS, INNER_LOOP, watch_calls, unwatch_calls
 
 class _Watcher(Callback):
-    "A callback that installs `_Watch` as the `_call_one` of the learner it joins (fastai/learner.py), and removes it when the last watcher leaves."
+    "A callback whose learner runs its events through `compat.CallWatch` while at least one watcher is attached."
     def __setattr__(self, name, value):
         if name == 'learn':
             old = self.__dict__.get('learn')
             if old is not None and value is not old and not any(isinstance(c, _Watcher) and c is not self for c in old.cbs):
-                old.__dict__.pop('_call_one', None)
-            if value is not None and not isinstance(value.__dict__.get('_call_one'), _Watch): value._call_one = _Watch(value)
+                unwatch_calls(old)
+            if value is not None: watch_calls(value)
         super().__setattr__(name, value)
 
 # %% ../nbs/02_announce.ipynb #43abf977
@@ -275,7 +240,7 @@ class EventTrace(_Watcher):
         self.records, self.stats = [], {}
 
     def _add(self, name: str, ran: list, secs: float, raised: str|None=None):
-        phase = ('train' if self.learn.training else 'valid') if name in _inner_loop else ''   # per-batch events, by phase (fastai/callback/core.py)
+        phase = ('train' if self.learn.training else 'valid') if name in INNER_LOOP else ''   # per-batch events, by phase (fastai/callback/core.py)
         st = self.stats.setdefault((name, phase), [0, 0., {}])
         st[0] += 1; st[1] += secs
         for c,t in ran:
@@ -284,9 +249,9 @@ class EventTrace(_Watcher):
 
     @property
     def events(self) -> list:
-        "The events seen, in the order of fastai's `_events` (fastai/callback/core.py)."
+        "The events seen, in the order of fastai's events (`compat.EVENTS`)."
         seen = {n for n,_ in self.stats}
-        return [e for e in _events if e in seen]
+        return [e for e in EVENTS if e in seen]
 
     def summary(self):
         "A DataFrame, one row per event in fastai's order: count, total ms, and the callbacks that ran (with their ms)."
@@ -355,8 +320,8 @@ def announce(self: Learner, on: bool=True, log: str|Path|None=None, trace: bool=
 
 @patch
 @contextmanager
-def no_bar(self: Learner):
-    "fastai's `no_bar` for every display: take the `ProgressCallback`s out (announcers too), then put the same ones back."
+def quiet(self: Learner):
+    "No display for a while: take every `ProgressCallback` out (announcers too, unlike fastai's `no_bar`), then put the same ones back."
     bars = [c for c in self.cbs if isinstance(c, ProgressCallback)]
     self.remove_cbs(bars)
     try: yield self

@@ -15,43 +15,18 @@ from fastai.basics import *
 from .runtime import cores
 
 # %% auto #0
-__all__ = ['backend', 'setup_distrib', 'fastai_distributed', 'init_distrib', 'is_main', 'broadcast_obj', 'alone', 'DistribError',
-           'launch']
+__all__ = ['fastai_distributed', 'init_distrib', 'is_main', 'broadcast_obj', 'alone', 'DistribError', 'launch']
 
 # %% ../nbs/04b_distrib.ipynb #53c2356d
-def backend() -> str:
-    "The torch.distributed backend for this process: 'nccl' when it has a GPU, else 'gloo' (CPU)."
-    return 'nccl' if torch.cuda.is_available() else 'gloo'
-
-# Corrections to fastai/distributed.py (fastai 2.8.7), which hard-codes GPUs in `setup_distrib` (nccl, torch.cuda.set_device)
-# and in `DistributedDL._broadcast` (`LongTensor(t).cuda()`). Same behaviour on GPUs; CPU tensors and gloo on CPUs.
-def setup_distrib(gpu=None,             # this process's device index (its local rank); None: not distributed
-                  timeout: float=600.    # seconds a collective waits before it fails
-                 ):
-    "fastai's `setup_distrib` for GPUs and CPUs: join the process group the environment describes (nccl on GPUs, gloo on CPU)."
-    if gpu is None: return gpu
-    gpu = int(gpu)
-    if backend() == 'nccl': torch.cuda.set_device(gpu)
-    else: os.environ.setdefault('ACCELERATE_USE_CPU', 'true')      # so accelerate wraps the model in DDP on CPU
-    if num_distrib() > 0 and not dist.is_initialized():
-        dist.init_process_group(backend=backend(), init_method='env://', timeout=timedelta(seconds=timeout))
-    return gpu
-
-def _broadcast(self, t, rank):
-    "Rank `rank`'s list `t` on every rank (fastai's `DistributedDL._broadcast`, with the tensor on the device the backend moves)."
-    t = LongTensor(t)
-    if dist.get_backend() == 'nccl': t = t.cuda()
-    dist.broadcast(t, rank)
-    return t.cpu().tolist()
+from .compat import backend, setup_distrib, broadcast_indices, fix_distributed
 
 def fastai_distributed():
-    "fastai's `distributed` module (it needs accelerate, which `pip install \"companion[distrib]\"` installs), with the two corrections above."
+    "fastai's `distributed` module (it needs accelerate, which `pip install \"companion[distrib]\"` installs), made to work on CPUs too."
     try: import accelerate
     except ImportError as e:
         raise ModuleNotFoundError('training on several processes needs accelerate: pip install "companion[distrib]"', name='accelerate') from e
     import fastai.distributed as fd
-    fd.setup_distrib, fd.DistributedDL._broadcast = setup_distrib, _broadcast
-    return fd
+    return fix_distributed(fd)
 
 # %% ../nbs/04b_distrib.ipynb #1c5fe4eb
 def init_distrib(timeout: float=600.) -> bool:

@@ -202,7 +202,7 @@ def _check_items(learn, recipe, n):
 
 def _learn_probs(learn, items) -> list:
     "learn.predict's (label, probabilities) for each item; softmax of its raw scores when the loss has no activation."
-    with learn.no_bar():
+    with learn.quiet():
         if _is_softmax(getattr(learn.loss_func, 'activation', None)): return [(str(l), p.numpy()) for l, _, p in (learn.predict(o) for o in items)]
         preds = learn.get_preds(dl=learn.dls.test_dl(items, num_workers=0))[0].float().softmax(-1).numpy()
     return [(str(learn.dls.vocab[int(p.argmax())]), p) for p in preds]

@@ -388,7 +388,7 @@ def train(dls_or_learn: DataLoaders|Learner|Callable,   # DataLoaders, a Learner
     finally: learn.add_cbs([c if isinstance(c, PhaseAnnouncer) else PhaseAnnouncer() for c in shown])   # the learner keeps announcing: no plain bar again
     secs, h = time.perf_counter() - t0, hist.history()
     if ddp:
-        with _ddp(learn, ddp), learn.no_bar(): final = _pass_metrics(learn)   # fastai's epoch metrics average batches over ranks; this counts each item once
+        with _ddp(learn, ddp), learn.quiet(): final = _pass_metrics(learn)   # fastai's epoch metrics average batches over ranks; this counts each item once
     c = learn.coach(history=h, show_plot=show and main)
     err_rate, acc, vloss, single = final if ddp else _final_metrics(learn, h)
     r = TrainReport(recipe, lr_report=rep, coaching=c, error_rate=err_rate, accuracy=acc, single_label=single, seconds=secs,

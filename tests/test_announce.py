@@ -101,10 +101,11 @@ def test_terminal_has_one_live_bar(digits37_path, tmp_path):
 
 def test_event_trace_sees_every_event(digits37_path):
     "Callbacks that cancel each part once make a fit fire every event fastai's callback core defines; the trace lists them all."
-    from fastai.callback.core import Callback, _events, CancelBackwardException, CancelStepException, CancelBatchException, \
+    from fastai.callback.core import Callback, CancelBackwardException, CancelStepException, CancelBatchException, \
         CancelTrainException, CancelValidException, CancelEpochException, CancelFitException
     from companion.learner import image_dls, learner
     from companion.announce import EventTrace
+    from companion.compat import EVENTS
     class CancelOnce(Callback):
         "Cancel something at one moment of the run."
         def before_backward(self):
@@ -122,13 +123,13 @@ def test_event_trace_sees_every_event(digits37_path):
     learn = learner(image_dls(digits37_path), cbs=[EventTrace(), CancelOnce()])
     learn.fit(5)
     tr = learn.event_trace
-    assert tr.events == list(_events)
+    assert tr.events == list(EVENTS)
     summ = tr.summary()
-    assert list(summ.index) == list(_events)
+    assert list(summ.index) == list(EVENTS)
     assert 'CancelOnce' in summ.loc['before_backward', 'callbacks'] and 'Recorder' in summ.loc['after_cancel_train', 'callbacks']
     assert summ.loc['after_fit', 'count'] == 1 and summ.loc['after_cancel_fit', 'count'] == 1
     raised = {r[4] for r in tr.records if r[4]}
     assert raised == {'CancelBackwardException', 'CancelStepException', 'CancelBatchException', 'CancelTrainException',
                       'CancelValidException', 'CancelEpochException', 'CancelFitException'}
     text = learn.explain_loop(show=False)
-    for e in _events: assert re.search(rf'^\s*{e}\b.*fired', text, re.M), e
+    for e in EVENTS: assert re.search(rf'^\s*{e}\b.*fired', text, re.M), e

@@ -117,17 +117,6 @@ def test_script_with_companion_all_writes_lines_only(digits37_path, tmp_path):
     assert text.count('▶ epoch 1/1 · TRAIN') == 2 and text.count('predicted ') == 2, text
     assert '\r' not in text and not BAR_CHARS.search(text), repr(text[-1000:])
 
-def test_private_names_only_in_event_trace():
-    "fastai's private names appear in announce.py only in the cell that holds `EventTrace`'s watched loop, with a comment naming fastai's file."
-    import companion.announce as m
-    cells = Path(m.__file__).read_text(encoding='utf-8').split('\n# %% ')
-    hits = [c for c in cells if re.search(r'_events|_inner_loop|_call_one|f_locals|_getframe', c)]
-    assert hits
-    for c in hits:
-        assert 'class _Watch' in c or 'class EventTrace' in c, c[:200]
-        assert 'fastai/' in c                                                       # names the fastai code it copies
-    assert not any('class PhaseAnnouncer' in c for c in hits)
-
 # Colab's ipywidgets (its front end draws 7.x), with the two halves it was released with: what `pip install companion` must not upgrade
 WIDGETS7 = ('ipywidgets==7.7.1', 'widgetsnbextension~=3.6.0', 'jupyterlab_widgets~=1.1', 'ipython_genutils~=0.2.0')
 
