@@ -15,11 +15,12 @@ try:   # companion/app.py, inside the package
     from .images import *
     from .runtime import *
 except ImportError:
-    try: from companion_images import *; from companion_runtime import *   # app.py in a Space folder, beside both modules
+    try: from companion_images import *; from companion_runtime import *   # app.py in a Space, beside both modules
     except ModuleNotFoundError: from companion.images import *; from companion.runtime import *   # this notebook
 
 # %% ../nbs/08a_app.ipynb #500043c0
-DEFAULTS = dict(title='Image classifier', top_k=3, backend='auto', max_file_size=MAX_FILE_SIZE, max_pixels=MAX_PIXELS, max_side=MAX_SIDE,
+DEFAULTS = dict(title='Image classifier', top_k=3, backend='auto',
+                max_file_size=MAX_FILE_SIZE, max_pixels=MAX_PIXELS, max_side=MAX_SIDE,
                 concurrency=None, description=None)
 
 def read_config(folder) -> dict:
@@ -42,42 +43,49 @@ def data_url_bytes(url: str, max_bytes: int) -> bytes:
     "The bytes of a `data:` URL, refused (before decoding) when they would exceed `max_bytes`."
     import base64, binascii
     head, _, body = url.partition(',')
-    if not head.endswith(';base64'): raise ImageError('this upload is a data: URL that is not base64: send the file itself', 'Not an image')
-    if len(body)*3//4 > max_bytes: raise ImageError(f'the upload is larger than {max_bytes/1e6:.0f} MB: send a smaller picture (1024 px on the long side is plenty)', 'File too large')
+    if not head.endswith(';base64'):
+        raise ImageError('this upload is a data: URL that is not base64: send the file itself', 'Not an image')
+    if len(body)*3//4 > max_bytes:
+        raise ImageError(f'the upload is larger than {max_bytes/1e6:.0f} MB: send a smaller picture '
+                         '(1024 px on the long side is plenty)', 'File too large')
     try: return base64.b64decode(body, validate=True)
-    except (binascii.Error, ValueError) as e: raise ImageError(f'this data: URL is not valid base64 ({e})', 'Not an image') from e
+    except (binascii.Error, ValueError) as e:
+        raise ImageError(f'this data: URL is not valid base64 ({e})', 'Not an image') from e
 
 class BodyLimit:
-    "ASGI middleware: a request body over `max_bytes` is refused from its Content-Length, or cut off while it streams in."
+    "ASGI middleware: a request body over `max_bytes` is refused from its Content-Length, or cut off as it streams."
     def __init__(self, app, max_bytes: int): self.app, self.max_bytes = app, max_bytes
     async def __call__(self, scope, receive, send):
         if scope['type'] != 'http': return await self.app(scope, receive, send)
         n = dict(scope.get('headers') or []).get(b'content-length', b'')
         if n.isdigit() and int(n) > self.max_bytes:
-            await send({'type': 'http.response.start', 'status': 413, 'headers': [(b'content-type', b'text/plain; charset=utf-8')]})
-            return await send({'type': 'http.response.body', 'body': f'File too large: requests are limited to {self.max_bytes/1e6:.0f} MB. Send a smaller picture.'.encode()})
+            head = [(b'content-type', b'text/plain; charset=utf-8')]
+            await send({'type': 'http.response.start', 'status': 413, 'headers': head})
+            msg = f'File too large: requests are limited to {self.max_bytes/1e6:.0f} MB. Send a smaller picture.'
+            return await send({'type': 'http.response.body', 'body': msg.encode()})
         seen = 0
         async def limited():
             nonlocal seen
             msg = await receive()
-            if msg['type'] == 'http.request' and (seen := seen + len(msg.get('body', b''))) > self.max_bytes: return {'type': 'http.disconnect'}
+            if msg['type'] == 'http.request' and (seen := seen + len(msg.get('body', b''))) > self.max_bytes:
+                return {'type': 'http.disconnect'}
             return msg
         return await self.app(scope, limited, send)
 
 def few_arenas(n: int=2):
-    "Let glibc keep `n` malloc arenas (what MALLOC_ARENA_MAX=n does): threads that decode images then share freed memory instead of each keeping its own."
+    "Let glibc keep `n` malloc arenas (as MALLOC_ARENA_MAX=n): threads that decode images share the memory they free."
     try: ctypes.CDLL(None).mallopt(-8, n)   # M_ARENA_MAX
     except (OSError, AttributeError): pass
 
 def upload_input(max_file_size: str|int=MAX_FILE_SIZE, # the largest upload accepted
                  **kw, # more `gr.Image` arguments
                 ) -> gr.Image:
-    "A `gr.Image` of fixed height that passes the uploaded file's path (or a data: URL's bytes, size-checked) on unopened."
+    "A `gr.Image` of fixed height that passes the upload's path (or a data: URL's bytes, size-checked) on unopened."
     inp = gr.Image(type='filepath', **{'height': IMAGE_BOX, 'elem_id': 'companion-upload', **kw})
     gradio_preprocess, max_bytes = inp.preprocess, mb_bytes(max_file_size)
     def preprocess(payload):
         if payload is None: return gradio_preprocess(payload)
-        if (payload.url or '').startswith('data:'):   # Gradio would decode it whole, past every limit: the app reads its bytes itself
+        if (payload.url or '').startswith('data:'):   # Gradio would decode it whole, past every limit: read here
             try: return data_url_bytes(payload.url, max_bytes)
             except ImageError as e: raise refuse(e, 'a data: URL') from None
         if payload.path is None: return gradio_preprocess(payload)
@@ -94,7 +102,9 @@ def classify_fn(predictor, # a `Predictor`
     "The app's function: an uploaded file's path -> ({label: probability} for the `top_k` labels, note)."
     vocab = [str(v) for v in predictor.vocab]
     def classify(path):
-        if path is None: raise gr.Error('No image yet: upload a picture or click one of the examples.', title='No image', print_exception=False)
+        if path is None:
+            raise gr.Error('No image yet: upload a picture or click one of the examples.', title='No image',
+                           print_exception=False)
         name = Path(path).name if isinstance(path, (str, os.PathLike)) else 'upload'
         try: im = open_image_file(path, max_pixels, max_side)   # the header only: pixels counted before any decoding
         except ImageError as e: raise refuse(e, name) from None
@@ -103,19 +113,21 @@ def classify_fn(predictor, # a `Predictor`
             except ImageError as e: raise refuse(e, name) from None
             del im
             try: _, _, probs = predictor.predict(img)
-            except ModelMemoryError as e: raise refuse(e, name) from None   # the model, not the upload: said plainly all the same
+            except ModelMemoryError as e: raise refuse(e, name) from None   # the model's fault, said plainly too
             probs = np.asarray(probs, dtype=np.float64).ravel()
             fit = size_note(img, predictor.recipe)   # a model without Resize: the upload brought to its training size
-            note = '; '.join(n for n in (note, fit, unlike_training(img, predictor.recipe.get('train_stats'), sizes=not fit)) if n)
+            unlike = unlike_training(img, predictor.recipe.get('train_stats'), sizes=not fit)
+            note = '; '.join(n for n in (note, fit, unlike) if n)
             del img
         return {vocab[i]: float(probs[i]) for i in np.argsort(-probs)[:top_k]}, note
     return classify
 
 # %% ../nbs/08a_app.ipynb #07d13824
-def _images(d: Path) -> list[Path]: return sorted(f for f in d.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTS)
+def _images(d: Path) -> list[Path]:
+    return sorted(f for f in d.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTS)
 
 def examples_in(*dirs, per_class: int=1) -> list[str]:
-    "Example images from the first of `dirs` that has any: `per_class` from each label subfolder, else every image in it."
+    "Example images from the first of `dirs` that has any: `per_class` from each label subfolder, else all of them."
     for d in dirs:
         if not d or not Path(d).is_dir(): continue
         subs = sorted(o for o in Path(d).iterdir() if o.is_dir())
@@ -127,20 +139,21 @@ def examples_in(*dirs, per_class: int=1) -> list[str]:
 def build_demo(predictor, # a `Predictor`
                examples=(), # image files shown under the upload, predicted when clicked
                title: str='Image classifier', # the page's title
-               description: str|None=None, # a paragraph under the title (None: the labels, and what the training images looked like)
+               description: str|None=None, # a paragraph under the title (None: the labels, and the training images)
                top_k: int=3, # labels shown, with their probabilities
                concurrency: int|None=None, # predictions run at once (None: one per core, at most 4)
                queue_size: int=64, # requests waiting beyond that before new ones are turned away
                fn=None, # the function behind the upload (None: `classify_fn(predictor, top_k)`)
                max_file_size: str|int=MAX_FILE_SIZE, # the largest upload the server accepts
               ) -> gr.Blocks:
-    "The page: an image in, the `top_k` labels and a note out at api_name 'predict', and examples that predict when clicked."
+    "The page: an image in, the `top_k` labels and a note out at api_name 'predict'; examples predict when clicked."
     fn = fn or classify_fn(predictor, top_k)
-    if (spaces := sys.modules.get('spaces')) is not None: fn = spaces.GPU(fn)   # ZeroGPU: a GPU is attached while fn runs
+    if (spaces := sys.modules.get('spaces')) is not None: fn = spaces.GPU(fn)   # ZeroGPU: a GPU while fn runs
     vocab = [str(v) for v in predictor.vocab]
     if description is None:
         names = ', '.join(vocab[:30]) + (', ...' if len(vocab) > 30 else '')
-        description = f'Upload a picture: the model says which of these it shows: {names}. ' + describe_training(predictor.recipe.get('train_stats'))
+        trained = describe_training(predictor.recipe.get('train_stats'))
+        description = f'Upload a picture: the model says which of these it shows: {names}. ' + trained
     with gr.Blocks(title=title, analytics_enabled=False) as demo:
         gr.Markdown(f'# {title}\n\n{description}')
         with gr.Row():
@@ -152,42 +165,52 @@ def build_demo(predictor, # a `Predictor`
             with gr.Column():
                 out = [gr.Label(num_top_classes=top_k, label='Prediction'), gr.Textbox(label='Note', lines=1)]
         clear.add([inp, *out])
-        if examples: gr.Examples([[str(e)] for e in examples], inputs=inp, outputs=out, fn=fn, run_on_click=True, cache_examples=False,
-                                 examples_per_page=max(10, min(len(examples), 40)), label='Examples: click one to see its prediction')
+        if examples: gr.Examples([[str(e)] for e in examples], inputs=inp, outputs=out, fn=fn, run_on_click=True,
+                                 cache_examples=False, examples_per_page=max(10, min(len(examples), 40)),
+                                 label='Examples: click one to see its prediction')
         submit.click(fn, inp, out, api_name='predict')
     return demo.queue(default_concurrency_limit=concurrency or min(4, cores()), max_size=queue_size)
 
 # %% ../nbs/08a_app.ipynb #2062506f
 def main(argv: list|None=None, folder=None) -> int:
-    "Serve the app: `python app.py [--model DIR] [--examples DIR] [--port N]`; settings from `folder/space.json` (default: this file's folder)."
+    "Serve the app: `python app.py [--model DIR] [--examples DIR] [--port N]`, with `folder/space.json`'s settings."
     folder = Path(folder or Path(__file__).resolve().parent)
     cfg = read_config(folder)
-    p = argparse.ArgumentParser(prog='app.py', description='Serve an image classifier exported by companion as a Gradio app.')
-    p.add_argument('--model', default=os.environ.get('MODEL_DIR', str(folder/'model')), help='folder with recipe.json and model.onnx / model.safetensors')
+    p = argparse.ArgumentParser(prog='app.py', description='Serve an image classifier exported by companion.')
+    p.add_argument('--model', default=os.environ.get('MODEL_DIR', str(folder/'model')),
+                   help='folder with recipe.json and model.onnx / model.safetensors')
     p.add_argument('--backend', default=cfg['backend'], choices=['auto', 'onnx', 'torch'])
-    p.add_argument('--examples', default=None, help='folder of example images, or of label folders (default: ./examples, then MODEL/examples)')
+    p.add_argument('--examples', default=None,
+                   help='folder of example images, or of label folders (default: ./examples, then MODEL/examples)')
     p.add_argument('--title', default=cfg['title'])
     p.add_argument('--top-k', type=int, default=cfg['top_k'])
-    p.add_argument('--concurrency', type=int, default=cfg['concurrency'], help='requests run at once (default: one per CPU core, at most 4)')
+    p.add_argument('--concurrency', type=int, default=cfg['concurrency'],
+                   help='requests run at once (default: one per CPU core, at most 4)')
     p.add_argument('--host', default=os.environ.get('GRADIO_SERVER_NAME', '127.0.0.1'))
     p.add_argument('--port', type=int, default=int(os.environ.get('GRADIO_SERVER_PORT', 0)) or None)
     a = p.parse_args(argv)
     if not (Path(a.model)/'recipe.json').exists():
-        print(f'app.py: no model in {a.model} (recipe.json missing): export one with `companion export` and pass --model DIR', file=sys.stderr); return 2
+        print(f'app.py: no model in {a.model} (recipe.json missing): '
+              'export one with `companion export` and pass --model DIR',
+              file=sys.stderr)
+        return 2
     few_arenas()   # with one arena per thread, a decoded upload's memory stays with the thread that freed it
     conc = a.concurrency or min(4, cores())
-    predictor = Predictor.load(a.model, backend=a.backend, threads=max(1, cores()//conc))   # the cores are shared by concurrent requests
+    predictor = Predictor.load(a.model, backend=a.backend, threads=max(1, cores()//conc))   # requests share the cores
     if sys.modules.get('spaces') is not None and predictor.backend == 'torch':
         import torch
         predictor.model.to('cuda' if torch.cuda.is_available() else 'cpu')
     ex = examples_in(a.examples, folder/'examples', Path(a.model)/'examples')
     demo = build_demo(predictor, ex, title=a.title, description=cfg['description'], top_k=a.top_k, concurrency=conc,
-                      fn=classify_fn(predictor, a.top_k, cfg['max_pixels'], cfg['max_side']), max_file_size=cfg['max_file_size'])
-    print(f'companion app: model={a.model} backend={predictor.backend} examples={len(ex)} torch_imported={"torch" in sys.modules} '
+                      fn=classify_fn(predictor, a.top_k, cfg['max_pixels'], cfg['max_side']),
+                      max_file_size=cfg['max_file_size'])
+    print(f'companion app: model={a.model} backend={predictor.backend} examples={len(ex)} '
+          f'torch_imported={"torch" in sys.modules} '
           f'predictor_module={Predictor.__module__} zerogpu={sys.modules.get("spaces") is not None}', flush=True)
     from starlette.middleware import Middleware
-    body = Middleware(BodyLimit, max_bytes=2*mb_bytes(cfg['max_file_size']))   # a data: URL is 4/3 of its file, plus the JSON around it
-    demo.launch(server_name=a.host, server_port=a.port, max_file_size=cfg['max_file_size'], share=False, ssr_mode=False, css=CSS,
+    body = Middleware(BodyLimit, max_bytes=2*mb_bytes(cfg['max_file_size']))   # a data: URL: 4/3 of its file, and JSON
+    demo.launch(server_name=a.host, server_port=a.port, max_file_size=cfg['max_file_size'], share=False, ssr_mode=False,
+                css=CSS,
                 app_kwargs=dict(middleware=[body]))
     return 0
 

@@ -18,14 +18,14 @@ __all__ = ['MAX_FILE_SIZE', 'MAX_PIXELS', 'MAX_SIDE', 'MAX_MODEL_SIDE', 'LARGE_P
 
 # %% ../nbs/07b_images.ipynb #f385bfb1
 MAX_FILE_SIZE = '10mb'      # the largest upload (Gradio's `max_file_size`); a data: URL is held to it too
-MAX_PIXELS = 40_000_000     # pixels in one upload, read from its header before decoding: a phone photo has about 12 million
+MAX_PIXELS = 40_000_000     # pixels in one upload, read from its header before decoding (a phone photo: 12 million)
 MAX_SIDE = 12_000           # pixels on an upload's longest side
-MAX_MODEL_SIDE = 2048       # pixels a side of what the model sees: beyond this a CPU server runs out of memory, not out of patience
+MAX_MODEL_SIDE = 2048       # pixels a side of what the model sees: beyond this a CPU server runs out of memory
 LARGE_PIXELS = 4_000_000    # an upload with more pixels is a large decode: large decodes take turns
-LARGE_DECODES = 1           # large decodes at a time: a 40-megapixel 16-bit or float upload peaks near 400 MB while it is converted
-MEMORY_BUDGET = '1gb'       # what one app process stays under with every limit reached at once (bench/bench_load.py measures it)
-MAX_MODEL_FILE = '300mb'    # the largest model.onnx / model.safetensors / model.pt2 loaded: loading takes about twice the file
-MAX_MODEL_MEMORY = '400mb'  # what one ONNX call may allocate (weights apart): a resnet18 batch of 64 at 224 px takes 250 MB
+LARGE_DECODES = 1           # large decodes at a time: a 40-megapixel 16-bit or float upload peaks near 400 MB
+MEMORY_BUDGET = '1gb'       # what one app process stays under, every limit reached at once (bench/bench_load.py)
+MAX_MODEL_FILE = '300mb'    # the largest model.onnx / .safetensors / .pt2 loaded: loading takes about twice the file
+MAX_MODEL_MEMORY = '400mb'  # what ONNX calls may allocate (weights apart): resnet18, 64 images at 224 px: 250 MB
 MAX_HEAD_FEATURES = 8192    # the widest layer a recipe's `lin_ftrs` may ask for
 MAX_HEAD_PARAMS = 50_000_000  # weights in the head a recipe's architecture arguments ask for (200 MB as float32)
 MAX_RECIPE_DEPTH = 6        # nesting of lists and objects in recipe.json
@@ -54,23 +54,26 @@ class ImageError(ValueError):
 IMAGE_INPUTS = 'a path, bytes, a file object, a PIL image or a uint8 numpy array'
 FORMATS = 'png, jpeg, webp, gif, bmp, tiff or ico'   # what OPEN_FORMATS accepts, in words
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.webp', '.gif', '.bmp')   # what example folders and Space builders pick up
-OPEN_FORMATS = ('PNG', 'JPEG', 'WEBP', 'GIF', 'BMP', 'DIB', 'TIFF', 'ICO')   # Pillow's names for the formats opened: no other decoder runs
+OPEN_FORMATS = ('PNG', 'JPEG', 'WEBP', 'GIF', 'BMP', 'DIB', 'TIFF', 'ICO')   # Pillow's names: no other decoder runs
 
 def human_size(n: int) -> str:
     "A number of bytes as a person reads it: '2.3 MB', '45.0 kB', '12 bytes'."
     return f'{n/1e6:.1f} MB' if n >= 1e5 else f'{n/1e3:.1f} kB' if n >= 1000 else f'{n} bytes'
 
 def _from_array(a: np.ndarray) -> Image.Image:
-    if a.dtype != np.uint8: raise ImageError(f"numpy images must be uint8, not {a.dtype}: for floats in [0, 1] pass (arr*255).clip(0, 255).astype('uint8')")
+    if a.dtype != np.uint8:
+        raise ImageError(f"numpy images must be uint8, not {a.dtype}: for floats in [0, 1] pass "
+                         "(arr*255).clip(0, 255).astype('uint8')")
     if a.ndim == 3 and a.shape[-1] == 1: a = a[..., 0]
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (3, 4)):
-        raise ImageError(f"can't make an image from an array of shape {a.shape}: expected (H, W), (H, W, 3) or (H, W, 4)")
+        raise ImageError(f"can't make an image from an array of shape {a.shape}: "
+                         "expected (H, W), (H, W, 3) or (H, W, 4)")
     return Image.fromarray(a)
 
 _PNG = b'\x89PNG\r\n\x1a\n'
 
 def _gif_size(f, pos: int, head: bytes) -> tuple[int, int]:
-    "A GIF's screen grown to hold its first frame, as Pillow grows it before decoding that frame (later frames are never decoded)."
+    "A GIF's screen grown to hold its first frame, as Pillow grows it before decoding that frame."
     w, h = struct.unpack('<HH', head[6:10])
     f.seek(pos + 13 + (3 << ((head[10] & 7) + 1) if head[10] & 0x80 else 0))   # after the global colour table
     for _ in range(10_000):   # extensions before the first frame: a label, then sub-blocks
@@ -90,23 +93,26 @@ def _tiff_size(f, pos: int, head: bytes) -> tuple[int, int]|None:
     d, size = f.read(entry*min(n, 4096)), {}
     for i in range(len(d)//entry):
         tag, kind = struct.unpack_from(e + 'HH', d, i*entry)
-        if tag in (256, 257) and kind in (3, 4, 16): size[tag] = struct.unpack_from(e + {3: 'H', 4: 'I', 16: 'Q'}[kind], d, i*entry + at)[0]
+        if tag in (256, 257) and kind in (3, 4, 16):
+            size[tag] = struct.unpack_from(e + {3: 'H', 4: 'I', 16: 'Q'}[kind], d, i*entry + at)[0]
     return (size[256], size[257]) if len(size) == 2 else None
 
 def header_size(f) -> tuple[int, int]|None:
-    "The (width, height) a file's header announces for what Pillow decodes (an icon's largest picture, a GIF's first frame, a TIFF's first page) or allocates (WEBP); else None."
+    "The (width, height) in a file's header of what Pillow decodes (icon, GIF, TIFF) or allocates (WEBP); else None."
     pos = f.tell(); head = f.read(30)
     try:
         if head[:6] in (b'GIF87a', b'GIF89a') and len(head) >= 13: return _gif_size(f, pos, head)
         if head[:4] in (b'II*\0', b'MM\0*', b'II+\0', b'MM\0+') and len(head) >= 16: return _tiff_size(f, pos, head)
-        if head[:4] in (b'\0\0\1\0', b'\0\0\2\0') and len(head) >= 6:   # ICO/CUR: a directory of pictures, each PNG or BMP
+        if head[:4] in (b'\0\0\1\0', b'\0\0\2\0') and len(head) >= 6:   # ICO/CUR: a directory of PNG or BMP pictures
             n = struct.unpack('<H', head[4:6])[0]
             f.seek(pos + 6); d, sizes = f.read(16*n), []
             for i in range(len(d)//16):
                 w, h, off = d[16*i] or 256, d[16*i+1] or 256, struct.unpack('<I', d[16*i+12:16*i+16])[0]
                 f.seek(pos + off); sub = f.read(24)
                 if sub[:8] == _PNG and len(sub) == 24: w, h = struct.unpack('>II', sub[16:24])
-                elif len(sub) >= 12: w, h = max(w, abs(struct.unpack('<i', sub[4:8])[0])), max(h, abs(struct.unpack('<i', sub[8:12])[0])//2)
+                elif len(sub) >= 12:
+                    bw, bh = struct.unpack('<ii', sub[4:12])
+                    w, h = max(w, abs(bw)), max(h, abs(bh)//2)
                 sizes.append((w, h))
             return max(sizes, key=lambda s: s[0]*s[1]) if sizes else None
         if head[:4] == b'RIFF' and head[8:12] == b'WEBP' and len(head) == 30:
@@ -120,39 +126,49 @@ def header_size(f) -> tuple[int, int]|None:
 
 def _too_many(name, w, h, n, max_pixels) -> ImageError:
     size = f'{w}×{h} = {w*h/1e6:.0f} megapixels' if w else f'more than {2*Image.MAX_IMAGE_PIXELS/1e6:.0f} megapixels'
-    bomb = 'so small a file that unpacks into so large an image looks like a decompression bomb; ' if not w or (n and w*h > 100*n) else ''
-    return ImageError(f'{name} has {size}{f" in a file of {human_size(n)}" if n else ""}: {bomb}at most {max_pixels/1e6:.0f} megapixels are accepted. '
+    bomb = ('so small a file that unpacks into so large an image looks like a decompression bomb; '
+            if not w or (n and w*h > 100*n) else '')
+    within = f" in a file of {human_size(n)}" if n else ""
+    return ImageError(f'{name} has {size}{within}: {bomb}at most {max_pixels/1e6:.0f} megapixels are accepted. '
                       'Resize it (1024 px on the long side is plenty) and try again.', 'Too many pixels')
 
 def open_image_file(src, # a path, bytes or a file object
-                    max_pixels: int=MAX_PIXELS, # more pixels than this are refused before decoding (a decompression bomb, or just too large)
+                    max_pixels: int=MAX_PIXELS, # more pixels are refused before decoding (a bomb, or just too large)
                     max_side: int=MAX_SIDE, # a longer side than this is refused
                    ) -> Image.Image:
-    "Open (not yet decode) an image from a path, bytes or file object after checking that it exists, isn't empty, and isn't too large."
+    "Open (not decode) an image from a path, bytes or file object, checked to exist, be non-empty and not too large."
     if isinstance(src, (bytes, bytearray, memoryview)):
         n, name, f = len(src), 'these bytes', io.BytesIO(bytes(src))
     elif isinstance(src, (str, os.PathLike)):
         f = name = Path(src)
-        if not f.exists(): raise FileNotFoundError(f"no image at {f}: check the path (relative paths start from {Path.cwd()})")
+        if not f.exists():
+            raise FileNotFoundError(f"no image at {f}: check the path (relative paths start from {Path.cwd()})")
         if f.is_dir(): raise ImageError(f"{f} is a folder: pass the image files in it, e.g. {f}/*.png", 'A folder')
         n, name = f.stat().st_size, f.name
     elif hasattr(src, 'read'): f, name, n = src, getattr(src, 'name', 'this file'), None
     else: raise TypeError(f"can't open a {type(src).__name__} as an image: pass {IMAGE_INPUTS}")
-    if n == 0: raise ImageError(f'{name} is empty (0 bytes): the upload or the download that made it failed. Pick or download the file again.', 'Empty file')
+    if n == 0: raise ImageError(f'{name} is empty (0 bytes): the upload or the download that made it failed. '
+                                'Pick or download the file again.', 'Empty file')
     try:
-        if hasattr(f, 'seek') and (wh := header_size(f)) and wh[0]*wh[1] > max_pixels: raise _too_many(name, *wh, n, max_pixels)
+        if hasattr(f, 'seek'): wh = header_size(f)
+        else:   # a path: its header is read here too, before Pillow opens it
+            with open(f, 'rb') as o: wh = header_size(o)
+        if wh and wh[0]*wh[1] > max_pixels: raise _too_many(name, *wh, n, max_pixels)
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', Image.DecompressionBombWarning)
             Image.init()   # registers every plugin, so that OPEN_FORMATS are all known
             im = Image.open(f, formats=OPEN_FORMATS)
+    except ImageError: raise   # too many pixels, said in the header
     except Image.DecompressionBombError: im = None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise ImageError(f"{name} is not an image: can't read it ({human_size(n) if n else 'size unknown'}, {type(e).__name__}). "
+        size = human_size(n) if n else 'size unknown'
+        raise ImageError(f"{name} is not an image: can't read it ({size}, {type(e).__name__}). "
                          f"Use a {FORMATS} file that opens in an image viewer.", 'Not an image') from e
     w, h = im.size if im is not None else (0, 0)
     if im is None or w*h > max_pixels: raise _too_many(name, w, h, n, max_pixels)
     if max(w, h) > max_side:
-        raise ImageError(f'{name} is {w}×{h} pixels: sides longer than {max_side} px are refused. Crop or resize it and try again.', 'Image too long')
+        raise ImageError(f'{name} is {w}×{h} pixels: sides longer than {max_side} px are refused. '
+                         'Crop or resize it and try again.', 'Image too long')
     return im
 
 
@@ -163,7 +179,9 @@ def to_rgb(im: Image.Image) -> tuple[Image.Image, str]:
     if n_frames > 1: im.seek(0); notes.append(f'animated image: predicted on the first of its {n_frames} frames')
     try: im.load()
     except (OSError, SyntaxError, ValueError) as e:
-        raise ImageError(f"can't read the image: the file is truncated or damaged ({e}). Save or download it again, then retry.", 'Damaged image') from e
+        raise ImageError(f"can't read the image: the file is truncated or damaged ({e}). "
+                         "Save or download it again, then retry.",
+                         'Damaged image') from e
     try: turned = im.getexif().get(0x0112, 1) not in (0, 1)   # EXIF orientation: 1 is upright
     except Exception: turned = False
     if turned: im = ImageOps.exif_transpose(im); notes.append('rotated as its EXIF orientation asks')
@@ -176,7 +194,8 @@ def to_rgb(im: Image.Image) -> tuple[Image.Image, str]:
         (W, H), a8 = im.size, np.empty(im.size[::-1], np.uint8)
         for r in range(0, H, 256):   # a band at a time: a whole 40-megapixel image in float64 would take 320 MB a copy
             a = np.asarray(im.crop((0, r, W, min(H, r+256))), dtype=np.float64)
-            a8[r:r+256] = np.floor(a/256) if hi == 65535. else np.clip(a/hi*255, 0, 255).round()   # 16 bits: the high byte, as browsers decode them
+            # 16 bits: the high byte, as browsers decode them
+            a8[r:r+256] = np.floor(a/256) if hi == 65535. else np.clip(a/hi*255, 0, 255).round()
         im = Image.fromarray(a8).convert('RGB')
         notes.append(f'{"16-bit" if hi == 65535. else m + " mode"} image scaled to 8 bits')
     elif m in ('P', 'PA', 'RGBA', 'LA', 'La', 'RGBa', 'L', 'RGB'):
@@ -194,7 +213,7 @@ def load_image(src, # a path, bytes, a file object, a PIL image or a uint8 numpy
                max_pixels: int=MAX_PIXELS, # more pixels than this are refused before decoding
                max_side: int=MAX_SIDE, # a longer side than this is refused
               ) -> tuple[Image.Image, str]:
-    "Check and open `src` (path, bytes, file object, PIL image or uint8 array) as 8-bit RGB; return the image and a note on any conversion."
+    "Check and open `src` as 8-bit RGB: the image, and a note on any conversion ('' when none)."
     if isinstance(src, np.ndarray): src = _from_array(src)
     if isinstance(src, Image.Image):
         if src.mode == 'RGB': return src, ''
@@ -204,7 +223,7 @@ def load_image(src, # a path, bytes, a file object, a PIL image or a uint8 numpy
 def open_image(img, # anything `load_image` opens
                mode: str='RGB', # 'RGB' or 'L' (greyscale)
               ) -> Image.Image:
-    "`img` opened by `load_image` and converted to `mode` ('RGB' or 'L'), like fastai's `PILImage.create` / `PILImageBW.create`."
+    "`img` opened by `load_image` in `mode` ('RGB' or 'L'), like fastai's `PILImage.create` / `PILImageBW.create`."
     im, _ = load_image(img)
     return im if im.mode == mode else im.convert(mode)
 
@@ -218,7 +237,7 @@ def _give_back_memory():
 
 @contextlib.contextmanager
 def decode_turn(im: Image.Image):
-    "A block in which `im` is decoded and used: images over `LARGE_PIXELS` take turns, `LARGE_DECODES` at a time, and give their memory back after."
+    "A block where `im` is decoded: over `LARGE_PIXELS`, `LARGE_DECODES` at a time, giving memory back after."
     w, h = im.size
     if w*h <= LARGE_PIXELS:
         yield
@@ -232,9 +251,9 @@ def decode_turn(im: Image.Image):
 def image_stats(im: Image.Image, # the image
                 side: int=256, # measured on a copy at most this many pixels a side
                ) -> dict:
-    "Size (h, w), mean grey level, mean grey level of the border, and whether `im` has colour (measured on a copy at most `side` px a side)."
+    "Size (h, w), mean grey level, that of the border, and whether `im` has colour (on a copy `side` px at most)."
     W, H = im.size
-    if max(W, H) > side: im = im.resize((max(1, W*side//max(W, H)), max(1, H*side//max(W, H))), Image.BILINEAR, reducing_gap=2.)
+    if (m := max(W, H)) > side: im = im.resize((max(1, W*side//m), max(1, H*side//m)), Image.BILINEAR, reducing_gap=2.)
     g = np.asarray(im.convert('L'), dtype=np.float32)
     border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
     a = np.asarray(im.convert('RGB'), dtype=np.int16)
@@ -249,8 +268,10 @@ def training_stats(imgs) -> dict:
     if not st: return {}
     sizes = np.array([s['size'] for s in st])
     border = float(np.mean([s['border'] for s in st]))
-    return dict(n=len(st), size=[int(v) for v in np.median(sizes, 0)], size_min=sizes.min(0).tolist(), size_max=sizes.max(0).tolist(),
-                brightness=round(float(np.mean([s['brightness'] for s in st])), 1), border=round(border, 1), background=_background(border),
+    return dict(n=len(st), size=[int(v) for v in np.median(sizes, 0)],
+                size_min=sizes.min(0).tolist(), size_max=sizes.max(0).tolist(),
+                brightness=round(float(np.mean([s['brightness'] for s in st])), 1),
+                border=round(border, 1), background=_background(border),
                 colour='colour' if np.mean([s['colour'] for s in st]) > 0.5 else 'greyscale')
 
 def describe_training(stats: dict|None) -> str:
@@ -264,12 +285,13 @@ def unlike_training(im: Image.Image, # the upload
                     stats: dict|None, # the recipe's `train_stats`
                     sizes: bool=True, # also compare sizes (False when the model resizes uploads to its training size)
                    ) -> str:
-    "A sentence when `im` differs from the training images in a way that fools a model (inverted background, far other size), else ''."
+    "A sentence when `im` differs from the training images in a way that fools a model (background, size), else ''."
     if not stats: return ''
     s, notes = image_stats(im), []
     bg = _background(s['border'])
     if {bg, stats['background']} == {'dark', 'light'}:
-        notes.append(f"this picture has a {bg} background, the training images a {stats['background']} one: the model may read it wrongly (try inverting its colours)")
+        notes.append(f"this picture has a {bg} background, the training images a {stats['background']} one: "
+                     "the model may read it wrongly (try inverting its colours)")
     (h, w), (th, tw) = s['size'], stats['size']
     if sizes and max(h/th, th/h, w/tw, tw/w) > 4:
         notes.append(f"this picture is {w}×{h} pixels, the training images about {tw}×{th}")
