@@ -202,6 +202,7 @@ def _check_items(learn, recipe, n):
 
 def _learn_probs(learn, items) -> list:
     "learn.predict's (label, probabilities) for each item; softmax of its raw scores when the loss has no activation."
+    import companion.announce   # learn.quiet(): no display of any kind (announcers too) while comparing
     with learn.quiet():
         if _is_softmax(getattr(learn.loss_func, 'activation', None)): return [(str(l), p.numpy()) for l, _, p in (learn.predict(o) for o in items)]
         preds = learn.get_preds(dl=learn.dls.test_dl(items, num_workers=0))[0].float().softmax(-1).numpy()
