@@ -11,6 +11,7 @@ from .env import show_progress, progress     # first: it also silences torch's `
 from fastai.vision.all import *
 from fastai.callback.hook import Hook
 from .learner import items_dls, Recipe
+import companion.announce   # learn.quiet(): no display of any kind while folds train
 from .data import folder_items, choose_size
 from .clean_labels import Labeller, check_single_label
 
@@ -35,7 +36,7 @@ def predict_dl(learn: Learner,         # the trained model
     embs, losses = [], None
     hook = Hook(last_linear(learn.model), lambda m,i,o: embs.append(i[0].float()), cpu=True) if emb else None
     try:
-        with learn.no_bar():
+        with learn.quiet():
             if with_loss: probs, targs, losses = learn.get_preds(dl=dl, with_loss=True)
             else: probs, targs = learn.get_preds(dl=dl)
     finally:
@@ -140,7 +141,7 @@ class Interp:
         items = pd.concat(dfs, ignore_index=True); items.attrs['labeller'] = _labeller_of(learn)   # the cleaners read labels as the learner did
         return cls(items, torch.cat(probs), learn.dls.vocab, torch.cat(embs) if emb else None)
 
-    def __repr__(self): return f'Interp: {len(self.items)} items ({dict(self.items.split.value_counts())}), {len(self.vocab)} classes'
+    def __repr__(self): return f'Interp: {len(self.items)} items ({", ".join(f"{k}: {v}" for k, v in self.items.split.value_counts().items())}), {len(self.vocab)} classes'
 
     def _sel(self, split=None) -> pd.DataFrame:
         if split is None: return self.items
@@ -238,7 +239,7 @@ def oof_probs(items: pd.DataFrame,         # the items: path, label (and split, 
         set_seed(seed + f)
         dls = fold_dls(items, vocab, items.path[fold == f], size=size, bs=bs, batch_tfms=batch_tfms, seed=seed+f)
         learn = recipe.learner(dls)
-        with learn.no_bar(), learn.no_logging(): recipe.fit(learn)
+        with learn.quiet(), learn.no_logging(): recipe.fit(learn)
         p, t, _, _ = predict_dl(learn, dls.valid, emb=False)
         probs[[pos[str(o)] for o in dls.valid_ds.items.path]] = p
         done = f'fold {f+1}/{k}: held-out accuracy {(p.argmax(1) == t).float().mean():.3f}'
@@ -397,7 +398,7 @@ def label_issues(
     model = learn or (fold_learn if k else None)
     if model is None:   # no k-fold and no learner: train the recipe once on the items' own split
         set_seed(seed); model = recipe.learner(items_dls(items, size=size, bs=bs, seed=seed))
-        with model.no_bar(), model.no_logging(): recipe.fit(model)
+        with model.quiet(), model.no_logging(): recipe.fit(model)
     missing = set(items.label) - set(map(str, model.dls.vocab))
     if missing: raise ValueError(f'labels {sorted(missing)} are not in the learner\'s vocab {list(model.dls.vocab)}: retrain on this folder or pass learn=None')
     mp, emb = _model_probs(model, items)
