@@ -11,6 +11,7 @@ from fastcore.basics import patch
 from .clean_labels import Labeller
 from .clean_journal import STATE
 from .clean import Cleaner
+from .widgets import widget_bundle, fig_png
 from .clean_gallery import _s, _thumb, _candidates, _labeller, _labels, _options, _moved_html, refresh_galleries
 
 # %% auto #0
@@ -81,9 +82,31 @@ class ImageCleaner:
         self.box = W.VBox([head, bar, W.HBox([self.cls, self.split, self.show, self.prev, self.info, self.next], layout=W.Layout(flex_flow='row wrap')), grid])
         self.box.add_class('cw-root'); self._confirming(False); self._refilter()
 
-    def _repr_mimebundle_(self, **kw): return self.box._repr_mimebundle_(**kw)
-    def _ipython_display_(self):
-        from IPython.display import display; display(self.box)
+    def _repr_mimebundle_(self, **kw):
+        "The live cleaner where widgets run; elsewhere a picture of its first cards and a line saying what it holds."
+        return widget_bundle(self.box, self.picture(),
+                             f'ImageCleaner: {len(self.df)} candidates in {self.cleaner.root.name}/ (run the notebook to choose keep / delete / relabel)')
+
+# %% ../nbs/06e_clean_widget.ipynb #a21a1edb
+@patch
+def picture(self: ImageCleaner, n: int=8) -> bytes:
+    "PNG of the first `n` cards shown (image, label, prediction, loss): what a saved notebook shows where widgets can't run."
+    import io, matplotlib.pyplot as plt
+    from PIL import Image
+    idx = [c.idx for c in self.cards if c.idx is not None][:n]
+    cols = max(1, min(4, len(idx))); rows = max(1, -(-len(idx) // cols))
+    fig, axs = plt.subplots(rows, cols, figsize=(2.2*cols, 2.4*rows), squeeze=False)
+    for ax in axs.flat: ax.axis('off')
+    for ax, i in zip(axs.flat, idx):
+        r, rel = self.df.iloc[i], self.rels[i]
+        moved = self.cleaner.moved.get(rel)
+        png = _thumb(self.cleaner.root/(moved.dst if moved else rel), 2*self.size)
+        if png: ax.imshow(Image.open(io.BytesIO(png)).convert('RGB'))
+        pred, loss = _s(r.get('pred')), _s(r.get('loss'))
+        ax.set_title('\n'.join(x for x in (f'label {_s(r.label)}' + (f' · pred {pred}' if pred else ''),
+                                           f'loss {float(loss):.3g}' if loss else '') if x), fontsize=9)
+    fig.suptitle(f'{len(self.df)} candidates, the first {len(idx)} shown', fontsize=10)
+    return fig_png(fig)
 
 # %% ../nbs/06e_clean_widget.ipynb #ea9ae4cd
 @patch

@@ -52,6 +52,22 @@ def test_quadratic_explorer_button_takes_a_step():
 
 WIDGET_VIEW = 'application/vnd.jupyter.widget-view+json'
 
+def test_saved_widgets_read_without_a_widget_front_end():
+    "Every widget output committed in a notebook carries a picture and a readable line, not only `VBox(children=...`."
+    from PIL import Image
+    seen = []
+    for nb in sorted((Path(__file__).parent.parent/'nbs').glob('*.ipynb')):
+        for c in json.loads(nb.read_text())['cells']:
+            for o in c.get('outputs', []):
+                d = o.get('data', {})
+                if WIDGET_VIEW not in d: continue
+                seen.append(nb.name)
+                im = Image.open(io.BytesIO(base64.b64decode(d.get('image/png', ''))))
+                assert im.width >= 100 and im.height >= 100, (nb.name, im.size)
+                text = ''.join(d['text/plain'])
+                assert not text.startswith(('VBox(', 'HBox(')) and 'run the notebook' in text, (nb.name, text)
+    assert {'10_sgd.ipynb', '14_softmax.ipynb', '20_lesson2.ipynb'} <= set(seen)
+
 def test_explorer_picture_follows_its_state():
     from companion.foundations.softmax import SoftmaxExplorer
     ex = SoftmaxExplorer(classes=['3', '7'])
