@@ -176,8 +176,11 @@ def in_notebook() -> bool:
     except Exception: return False
 
 _LABEXT = Path('labextensions')/'@jupyter-widgets'/'jupyterlab-manager'     # what `pip install jupyterlab_widgets` puts under <prefix>/share/jupyter
-_HOW = ("if a widget prints as text like `VBox(children=...)`: run `pip install jupyterlab_widgets` in the environment that runs Jupyter Lab "
-        "(there, `jupyter labextension list` must show @jupyter-widgets/jupyterlab-manager), then restart Jupyter Lab")
+_SAVED = ("a widget in a notebook you just opened (its cell not run in this session, or the notebook not trusted) shows what was saved: "
+          "a picture, or text like `VBox(children=...)`; run its cell to draw it. ")
+_HOW = (_SAVED + "If a widget prints as text right after you ran its cell, the front end is missing: run `pip install jupyterlab_widgets` "
+        "in the environment that runs Jupyter Lab (there, `jupyter labextension list` must show @jupyter-widgets/jupyterlab-manager), "
+        "then restart Jupyter Lab")
 
 def jupyter_server(pid: int|str|None=None) -> list[str]:
     "The command line of the Jupyter server that started this kernel (its pid is in `JPY_PARENT_PID`); [] where it can't be read (no server, not Linux)."
