@@ -72,7 +72,7 @@ def _from_array(a: np.ndarray) -> Image.Image:
 
 _PNG = b'\x89PNG\r\n\x1a\n'
 
-def _gif_size(f, pos: int, head: bytes) -> tuple[int, int]:
+def _gif_size(f, pos: int, head: bytes) -> tuple[int, int]|None:
     "A GIF's screen grown to hold its first frame, as Pillow grows it before decoding that frame."
     w, h = struct.unpack('<HH', head[6:10])
     f.seek(pos + 13 + (3 << ((head[10] & 7) + 1) if head[10] & 0x80 else 0))   # after the global colour table
@@ -80,7 +80,7 @@ def _gif_size(f, pos: int, head: bytes) -> tuple[int, int]:
         if (b := f.read(1)) != b'!': break
         f.read(1)
         while (n := f.read(1)) and n[0]: f.seek(n[0], 1)
-    if b != b',' or len(d := f.read(8)) < 8: return w, h
+    if b != b',' or len(d := f.read(8)) < 8: return None   # no frame: not a GIF Pillow can read
     x, y, fw, fh = struct.unpack('<HHHH', d)
     return max(w, x + fw), max(h, y + fh)
 

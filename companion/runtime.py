@@ -22,7 +22,7 @@ __all__ = ['ARCH_MODULES', 'resize_image', 'crop_pad', 'squishes', 'fit_image', 
 _NP_PAD = {'zeros': 'constant', 'border': 'edge', 'reflection': 'reflect'}
 
 def _crop_pad(im: Image.Image, l: int, t: int, cw: int, ch: int, pad_mode: str) -> Image.Image:
-    "fastai's `_do_crop_pad`: the window (l, t, cw, ch), cropped where it is inside `im` and padded where it is outside."
+    "fastai's `_do_crop_pad`: the window (l, t, cw, ch), cropped where it is inside `im`, padded where it is outside."
     W, H = im.size
     if l >= 0 or t >= 0 or l+cw <= W or t+ch <= H: im = im.crop((max(l, 0), max(t, 0), min(l+cw, W), min(t+ch, H)))
     if l < 0 or t < 0 or l+cw >= W or t+ch >= H:
@@ -41,7 +41,8 @@ def resize_image(im: Image.Image, # the image, already RGB or L
     h, w = size
     W, H = im.size
     if method == 'squish': return im.resize((w, h), resample)
-    if method not in ('crop', 'pad'): raise ValueError(f"unknown resize method {method!r}: use 'crop', 'pad' or 'squish'")
+    if method not in ('crop', 'pad'):
+        raise ValueError(f"unknown resize method {method!r}: use 'crop', 'pad' or 'squish'")
     rw, rh = W/w, H/h
     m = rw if (rw > rh if method == 'pad' else rw < rh) else rh
     cw, ch = int(m*w), int(m*h)
@@ -49,7 +50,7 @@ def resize_image(im: Image.Image, # the image, already RGB or L
 
 def crop_pad(im: Image.Image, # the image
              size, # (height, width) of the centred window
-             pad_mode: str='zeros', # what fills the outside where the image is smaller: 'zeros', 'border' or 'reflection'
+             pad_mode: str='zeros', # what fills the outside where `im` is smaller: 'zeros', 'border' or 'reflection'
             ) -> Image.Image:
     "The centred `size` (h, w) window of `im`, padded where `im` is smaller (fastai's `crop_pad` with no resize)."
     h, w = size
@@ -68,19 +69,20 @@ def squishes(W: int, H: int, # the upload's width and height
 def fit_image(im: Image.Image, # the image, already RGB or L
               size, # (height, width) the model was trained at
               squish_within: float=0.1, # squish when the aspect ratio is within this share of the model's
-              method: str='crop', # otherwise: 'crop' (keep the centre, as export_model's `fit_step` does) or 'pad' (keep the whole picture)
+              method: str='crop', # else 'crop' (the centre, as export_model's `fit_step`) or 'pad' (the whole picture)
               pad_mode: str='border', # what fills the outside with 'pad': 'zeros', 'border' or 'reflection'
               resample: int=Image.BILINEAR, # PIL's resampling filter
              ) -> Image.Image:
-    "`im` brought to `size` (h, w), the size a model without `Resize` learned at: squished when its shape is close to the model's, else `method`."
+    "`im` brought to `size` (h, w), where a model without `Resize` learned: squished if its shape is close, else `method`"
     return resize_image(im, size, 'squish' if squishes(*im.size, size, squish_within) else method, pad_mode, resample)
 
 # %% ../nbs/07a_runtime.ipynb #28578a51
 def _grid(n_out: int, align_corners: bool) -> np.ndarray:
-    "torch's `affine_grid` coordinates in [-1, 1] along one axis of `n_out` pixels for the identity matrix, rounded to float32 as torch rounds them."
+    "torch's `affine_grid` coordinates in [-1, 1] along `n_out` pixels for the identity, rounded as torch rounds them."
     if n_out <= 1: return np.zeros(max(n_out, 1), np.float32)
     i, step = np.arange(n_out), float(np.float32(2)/np.float32(n_out - 1))
-    g = np.where(i < n_out//2, -1 + step*i, 1 - step*(n_out - 1 - i)).astype(np.float32)   # torch.linspace: one rounding (a fused multiply-add)
+    # torch.linspace: one rounding (a fused multiply-add)
+    g = np.where(i < n_out//2, -1 + step*i, 1 - step*(n_out - 1 - i)).astype(np.float32)
     return g if align_corners else (g*np.float32(n_out-1)/np.float32(n_out)).astype(np.float32)
 
 def _source(g: np.ndarray, n_in: int, align_corners: bool) -> np.ndarray:
@@ -96,13 +98,14 @@ def _area(x: np.ndarray, oh: int, ow: int) -> np.ndarray:
     return np.stack([rows[:, :, a:b].mean(2) for a, b in bounds(W, ow)], 2).astype(np.float32)
 
 def _sample_axis(n_in: int, g: np.ndarray, align_corners: bool, mode: str, pad_mode: str):
-    "Indices and weights that sample `n_in` pixels at grid `g`: ([idx...], [weight...]), out-of-range indices clipped, zero-padded ones weighted 0."
+    "Indices and weights sampling `n_in` pixels at grid `g`: ([idx...], [weight...]), clipped; zero padding weighs 0."
     s = _source(g, n_in, align_corners)
     if pad_mode != 'zeros': s = np.clip(s, 0, n_in-1)
     if mode == 'nearest':
         i = np.rint(s).astype(np.int64)
         return [np.clip(i, 0, n_in-1)], [((i >= 0) & (i < n_in)).astype(np.float32)]
-    f = np.floor(s); w1 = (s - f).astype(np.float32); w0 = (np.float32(1) - w1).astype(np.float32); i0 = f.astype(np.int64)
+    f = np.floor(s); i0 = f.astype(np.int64)
+    w1 = (s - f).astype(np.float32); w0 = (np.float32(1) - w1).astype(np.float32)
     idx, ws = [], []
     for i, w in ((i0, w0), (i0+1, w1)):
         idx.append(np.clip(i, 0, n_in-1)); ws.append(np.where((i >= 0) & (i < n_in), w, 0).astype(np.float32))
@@ -114,7 +117,7 @@ def resample(x: np.ndarray, # a (C, H, W) float32 array
              align_corners: bool=True, # as `grid_sample`'s `align_corners`
              pad_mode: str='reflection', # 'zeros', 'border' or 'reflection', as `grid_sample`'s `padding_mode`
             ) -> np.ndarray:
-    "A (C, H, W) float32 array resampled to `size` (h, w) like fastai's `affine_coord` with the identity matrix (area-averaging first when it shrinks > 2x)."
+    "A (C, H, W) float32 array resampled to `size` (h, w) as fastai's `affine_coord` with the identity does it."
     C, H, W = x.shape
     h, w = (H, W) if size is None else size
     gy, gx = _grid(h, align_corners), _grid(w, align_corners)
@@ -125,7 +128,8 @@ def resample(x: np.ndarray, # a (C, H, W) float32 array
         if d > 1 and d > z:
             x = _area(x, math.floor(H*(1/d)), math.floor(W*(1/d)))
             C, H, W = x.shape
-    (iy, wy), (ix, wx) = _sample_axis(H, gy, align_corners, mode, pad_mode), _sample_axis(W, gx, align_corners, mode, pad_mode)
+    iy, wy = _sample_axis(H, gy, align_corners, mode, pad_mode)
+    ix, wx = _sample_axis(W, gx, align_corners, mode, pad_mode)
     out = np.zeros((C, h, w), np.float32)
     for i, a in zip(iy, wy):
         rows = x[:, i]
@@ -150,7 +154,8 @@ def steps(recipe: dict) -> tuple[list, list]:
     "The recipe's (item steps, batch steps); a format-1 recipe (`resize`, `div`, `mean`, `std`) is turned into steps."
     if 'item' in recipe: return recipe['item'], recipe['batch']
     r, item, batch = recipe.get('resize'), [], []
-    if r: item.append(dict(op='resize', size=r['size'], method=r['method'], pad_mode=r['pad_mode'], resample=r.get('resample', 2)))
+    if r: item.append(dict(op='resize', size=r['size'], method=r['method'], pad_mode=r['pad_mode'],
+                           resample=r.get('resample', 2)))
     if recipe.get('div'): batch.append(dict(op='div', div=recipe['div']))
     if recipe.get('mean') is not None: batch.append(dict(op='normalize', mean=recipe['mean'], std=recipe['std']))
     return item, batch
@@ -159,16 +164,21 @@ def item_step(im: Image.Image, s: dict) -> Image.Image:
     "Apply one item step to a PIL image."
     if s['op'] == 'resize': return resize_image(im, s['size'], s['method'], s['pad_mode'], s.get('resample', 2))
     if s['op'] == 'crop_pad': return crop_pad(im, s['size'], s.get('pad_mode', 'zeros'))
-    if s['op'] == 'fit': return fit_image(im, s['size'], s.get('squish_within', .1), s['method'], s.get('pad_mode', 'border'), s.get('resample', 2))
+    if s['op'] == 'fit':
+        return fit_image(im, s['size'], s.get('squish_within', .1), s['method'], s.get('pad_mode', 'border'),
+                         s.get('resample', 2))
     raise ValueError(f"unknown item step {s['op']!r}: this recipe needs a newer companion (pip install -U companion)")
 
 def batch_step(x: np.ndarray, s: dict) -> np.ndarray:
     "Apply one batch step to a (C, H, W) float32 array."
     op = s['op']
     if op == 'div': return x / np.float32(s['div'])
-    if op == 'normalize': return (x - np.asarray(s['mean'], np.float32)[:, None, None]) / np.asarray(s['std'], np.float32)[:, None, None]
+    if op == 'normalize':
+        return (x - np.asarray(s['mean'], np.float32)[:, None, None]) / np.asarray(s['std'], np.float32)[:, None, None]
     if op == 'crop_ratio': return crop_ratio(x, s['ratio'], s.get('scale', 1.))
-    if op == 'resample': return resample(x, s.get('size'), s.get('mode', 'bilinear'), s.get('align_corners', True), s.get('pad_mode', 'reflection'))   # size None: same size
+    if op == 'resample':   # size None: the same size
+        return resample(x, s.get('size'), s.get('mode', 'bilinear'), s.get('align_corners', True),
+                        s.get('pad_mode', 'reflection'))
     raise ValueError(f"unknown batch step {op!r}: this recipe needs a newer companion (pip install -U companion)")
 
 def fixes_size(recipe: dict) -> bool:
@@ -178,16 +188,17 @@ def fixes_size(recipe: dict) -> bool:
 
 def bound_size(im: Image.Image, # the opened image
                recipe: dict, # the model's recipe
-               limit: int|None=None, # the longest side let through (None: 4× the training size, at most MAX_MODEL_SIDE)
+               limit: int|None=None, # the longest side let through (None: 4× the training size, ≤ MAX_MODEL_SIDE)
               ) -> tuple[Image.Image, str]:
-    "For a recipe that fixes no size, `im` shrunk (aspect kept) so that its long side is at most `limit` (4× the training size, ≤ MAX_MODEL_SIDE), with a note."
+    "For a recipe that fixes no size: `im` shrunk (aspect kept) to a long side of at most `limit`, with a note."
     if fixes_size(recipe): return im, ''
     limit = limit or min(MAX_MODEL_SIDE, 4*max(recipe.get('size') or [MAX_MODEL_SIDE//4]))
     W, H = im.size
     if max(W, H) <= limit: return im, ''
     k = limit/max(W, H)
     small = im.resize((max(1, round(W*k)), max(1, round(H*k))), Image.BILINEAR)
-    return small, f'shrunk from {W}×{H} to {small.size[0]}×{small.size[1]} pixels: this model has no Resize and learned from smaller images'
+    return small, (f'shrunk from {W}×{H} to {small.size[0]}×{small.size[1]} pixels: '
+                   'this model has no Resize and learned from smaller images')
 
 def size_note(im: Image.Image, # the upload, opened
               recipe: dict, # the model's recipe
@@ -196,13 +207,14 @@ def size_note(im: Image.Image, # the upload, opened
     s = next((s for s in steps(recipe)[0] if s['op'] == 'fit'), None)
     if s is None or tuple(im.size) == (s['size'][1], s['size'][0]): return ''
     (h, w), (W, H) = s['size'], im.size
-    how = 'squished' if squishes(W, H, s['size'], s.get('squish_within', .1)) else {'pad': 'padded to its shape', 'crop': 'its centre cropped'}.get(s['method'], s['method'])
+    other = {'pad': 'padded to its shape', 'crop': 'its centre cropped'}.get(s['method'], s['method'])
+    how = 'squished' if squishes(W, H, s['size'], s.get('squish_within', .1)) else other
     return f'resized from {W}×{H} to {w}×{h} pixels ({how}), the size the model was trained at'
 
 def preprocess(img, # anything `load_image` opens
                recipe: dict, # the model's recipe: mode, item steps, batch steps
               ) -> np.ndarray:
-    "The (C, H, W) float32 array the model sees for `img`, following the recipe's item and batch steps (sizes bounded by `bound_size`)."
+    "The (C, H, W) float32 array the model sees for `img`: the recipe's item and batch steps (sizes by `bound_size`)."
     im, _ = bound_size(open_image(img, recipe.get('mode', 'RGB')), recipe)
     item, batch = steps(recipe)
     for s in item: im = item_step(im, s)
@@ -215,49 +227,56 @@ def preprocess(img, # anything `load_image` opens
 def display_labels(vocab, # the model's labels
                    labels=None, # names to show: a {vocab entry: name} dict, or a list in vocab order
                   ) -> list[str]:
-    "The names to show for `vocab`: `labels` as a {vocab entry: name} dict or a list in vocab order; the vocab itself when None."
+    "The names to show for `vocab`: `labels` as a {vocab entry: name} dict or a list in vocab order; else the vocab."
     vocab = [str(v) for v in vocab]
     if labels is None: return vocab
     if isinstance(labels, dict):
-        if unknown := [k for k in map(str, labels) if k not in vocab]: raise ValueError(f"labels name {unknown}, which the model doesn't know: its labels are {vocab}")
+        if unknown := [k for k in map(str, labels) if k not in vocab]:
+            raise ValueError(f"labels name {unknown}, which the model doesn't know: its labels are {vocab}")
         names = {str(k): str(v) for k, v in labels.items()}
         return [names.get(v, v) for v in vocab]
     names = [str(o) for o in labels]
-    if len(names) != len(vocab): raise ValueError(f'{len(names)} names for {len(vocab)} labels ({vocab}): give one name per label, in that order')
+    if len(names) != len(vocab):
+        raise ValueError(f'{len(names)} names for {len(vocab)} labels ({vocab}): give one per label, in that order')
     return names
 
 def parse_labels(spec: str) -> dict:
     "`'False=Dog,True=Cat'` as {'False': 'Dog', 'True': 'Cat'} (the command line's --labels)."
     pairs = [p.split('=', 1) for p in spec.split(',') if p.strip()]
-    if not pairs or any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs): raise ValueError(f"--labels {spec!r}: write LABEL=NAME pairs separated by commas, e.g. False=Dog,True=Cat")
+    if not pairs or any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
+        raise ValueError(f"--labels {spec!r}: write LABEL=NAME pairs separated by commas, e.g. False=Dog,True=Cat")
     return {k.strip(): v.strip() for k, v in pairs}
 
 # %% ../nbs/07a_runtime.ipynb #7cf61720
 class ModelFolderError(ValueError):
-    "A model folder that can't be used as it is: a damaged file, or a recipe that asks for something unsafe or impossible."
+    "A model folder that can't be used as it is: a damaged file, or a recipe asking for something unsafe or impossible."
 
 ARCH_MODULES = ('torchvision.', 'timm', 'fastai.', 'companion.', 'companion_arch')
-_ARCH_TOPS = ('torchvision', 'timm', 'fastai', 'companion', 'companion_arch')   # the distributions an architecture may come from
+_ARCH_TOPS = ('torchvision', 'timm', 'fastai', 'companion', 'companion_arch')   # where an architecture may come from
 _ARCH_ARGS = dict(n_in=int, concat_pool=bool, pool=bool, first_bn=bool, bn_final=bool, lin_first=bool, cut=int,
-                  lin_ftrs=(list, type(None)), ps=(int, float, list), y_range=(list, type(None)))   # `create_vision_model`'s own
+                  lin_ftrs=(list, type(None)), ps=(int, float, list), y_range=(list, type(None)))   # create_vision_model
 _RANGES = dict(div=(1e-3, 1e4), mean=(-1e4, 1e4), std=(1e-4, 1e4))   # a normalisation outside these gives inf or nan
 
 def recipe_arch(recipe: dict) -> dict|None:
     "The architecture a recipe names (`arch`, or `model.arch` in older recipes); None for a model written by hand."
     return recipe.get('arch') or (recipe.get('model') or {}).get('arch')
 
-def _bad(where, msg): return ModelFolderError(f'{where}: {msg}. Export the model again with companion.predict.export_model(learn, DIR) or `companion export`')
+def _bad(where, msg):
+    return ModelFolderError(f'{where}: {msg}. Export the model again with companion.predict.export_model(learn, DIR) '
+                            'or `companion export`')
 
 def _num(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool)
+def _int(v) -> bool: return isinstance(v, int) and not isinstance(v, bool)
 
 def _check_size(v, what, where, optional=False):
     if v is None and optional: return
-    if not (isinstance(v, list) and len(v) == 2 and all(isinstance(o, int) and not isinstance(o, bool) and 1 <= o <= MAX_MODEL_SIDE for o in v)):
+    if not (isinstance(v, list) and len(v) == 2 and all(_int(o) and 1 <= o <= MAX_MODEL_SIDE for o in v)):
         raise _bad(where, f'{what} must be [height, width] in pixels, each between 1 and {MAX_MODEL_SIDE}, not {v!r}')
 
 def _walk(o, where, path='', depth=0):
     "Refuse nesting deeper than MAX_RECIPE_DEPTH and any number that is not finite, naming the field."
-    if depth > MAX_RECIPE_DEPTH: raise _bad(where, f'{path or "the recipe"} is nested more than {MAX_RECIPE_DEPTH} levels deep')
+    if depth > MAX_RECIPE_DEPTH:
+        raise _bad(where, f'{path or "the recipe"} is nested more than {MAX_RECIPE_DEPTH} levels deep')
     if isinstance(o, float) and not math.isfinite(o): raise _bad(where, f'{path} is {o}, not a finite number')
     items = o.items() if isinstance(o, dict) else enumerate(o) if isinstance(o, list) else ()
     for k, v in items: _walk(v, where, f'{path}.{k}' if isinstance(k, str) else f'{path}[{k}]', depth+1)
@@ -268,22 +287,30 @@ def _in_range(v, field, where):
         raise _bad(where, f'{field} {v!r} is out of range: it must be a number between {lo:g} and {hi:g}')
 
 def _check_args(args, n_out, n_ch, where):
-    "The architecture's arguments: only `create_vision_model`'s own, each of the right type, and a head of bounded size."
+    "The architecture's arguments: only `create_vision_model`'s own, each of the right type, and a bounded head."
     if not isinstance(args, dict): raise _bad(where, f'arch.args must be an object, not {type(args).__name__}')
     for k, v in args.items():
-        if k not in _ARCH_ARGS: raise _bad(where, f"arch.args.{k} is not an argument companion rebuilds a model with (it takes {', '.join(_ARCH_ARGS)})")
-        if not isinstance(v, _ARCH_ARGS[k]) or (_ARCH_ARGS[k] is int and isinstance(v, bool)): raise _bad(where, f'arch.args.{k} has the wrong type ({type(v).__name__})')
-    if args.get('n_in', n_ch) != n_ch: raise _bad(where, f"mode {'L' if n_ch == 1 else 'RGB'} gives {n_ch} channels but arch.args.n_in is {args['n_in']}")
+        if k not in _ARCH_ARGS:
+            raise _bad(where, f"arch.args.{k} is not an argument companion rebuilds a model with "
+                              f"(it takes {', '.join(_ARCH_ARGS)})")
+        if not isinstance(v, _ARCH_ARGS[k]) or (_ARCH_ARGS[k] is int and isinstance(v, bool)):
+            raise _bad(where, f'arch.args.{k} has the wrong type ({type(v).__name__})')
+    if args.get('n_in', n_ch) != n_ch:
+        raise _bad(where, f"mode {'L' if n_ch == 1 else 'RGB'} gives {n_ch} channels "
+                          f"but arch.args.n_in is {args['n_in']}")
     ftrs = args.get('lin_ftrs') or [512]
-    if not (len(ftrs) <= 8 and all(isinstance(o, int) and not isinstance(o, bool) and 1 <= o <= MAX_HEAD_FEATURES for o in ftrs)):
-        raise _bad(where, f'arch.args.lin_ftrs must be at most 8 layer widths between 1 and {MAX_HEAD_FEATURES}, not {ftrs!r}')
+    if not (len(ftrs) <= 8 and all(_int(o) and 1 <= o <= MAX_HEAD_FEATURES for o in ftrs)):
+        raise _bad(where, f'arch.args.lin_ftrs must be at most 8 widths from 1 to {MAX_HEAD_FEATURES}, not {ftrs!r}')
     sizes = [4096, *ftrs, n_out]   # 4096: the most features the bodies companion rebuilds give a head
     if (n := sum(a*b for a, b in zip(sizes, sizes[1:]))) > MAX_HEAD_PARAMS:
-        raise _bad(where, f'arch.args.lin_ftrs {ftrs} asks for a head of about {n/1e6:.0f} million weights, more than {MAX_HEAD_PARAMS/1e6:.0f} million')
+        raise _bad(where, f'arch.args.lin_ftrs {ftrs} asks for a head of about {n/1e6:.0f} million weights, '
+                          f'more than {MAX_HEAD_PARAMS/1e6:.0f} million')
     ps = args.get('ps', .5)
-    if not all(_num(p) and 0 <= p < 1 for p in (ps if isinstance(ps, list) else [ps])): raise _bad(where, f'arch.args.ps must be dropout probabilities in [0, 1), not {ps!r}')
+    if not all(_num(p) and 0 <= p < 1 for p in (ps if isinstance(ps, list) else [ps])):
+        raise _bad(where, f'arch.args.ps must be dropout probabilities in [0, 1), not {ps!r}')
     yr = args.get('y_range')
-    if yr is not None and not (len(yr) == 2 and all(map(_num, yr))): raise _bad(where, f'arch.args.y_range must be two numbers, not {yr!r}')
+    if yr is not None and not (len(yr) == 2 and all(map(_num, yr))):
+        raise _bad(where, f'arch.args.y_range must be two numbers, not {yr!r}')
 
 def check_recipe(recipe, # the parsed recipe.json
                  where: str='recipe.json', # where it came from, named in the error
@@ -292,57 +319,73 @@ def check_recipe(recipe, # the parsed recipe.json
     if not isinstance(recipe, dict): raise _bad(where, f'expected a JSON object, got {type(recipe).__name__}')
     _walk(recipe, where)
     vocab = recipe.get('vocab')
-    if not (isinstance(vocab, list) and vocab and all(isinstance(v, str) for v in vocab)): raise _bad(where, 'vocab must be a non-empty list of label strings')
-    if recipe.get('mode', 'RGB') not in ('RGB', 'L'): raise _bad(where, f"mode must be 'RGB' or 'L', not {recipe.get('mode')!r}")
+    if not (isinstance(vocab, list) and vocab and all(isinstance(v, str) for v in vocab)):
+        raise _bad(where, 'vocab must be a non-empty list of label strings')
+    if recipe.get('mode', 'RGB') not in ('RGB', 'L'):
+        raise _bad(where, f"mode must be 'RGB' or 'L', not {recipe.get('mode')!r}")
     n_ch = 1 if recipe.get('mode') == 'L' else 3
     _check_size(recipe.get('size'), 'size', where, optional='size' not in recipe)
-    if 'div' in recipe and 'item' not in recipe: _in_range(recipe['div'], 'div', where)   # format 1: a div of 0 must not be dropped
+    if 'div' in recipe and 'item' not in recipe: _in_range(recipe['div'], 'div', where)   # format 1: div 0 is refused
     for k in ('item', 'batch'):
-        if k in recipe and not isinstance(recipe[k], list): raise _bad(where, f'{k} must be a list of steps, not {type(recipe[k]).__name__}')
+        if k in recipe and not isinstance(recipe[k], list):
+            raise _bad(where, f'{k} must be a list of steps, not {type(recipe[k]).__name__}')
     if 'item' in recipe and 'batch' not in recipe: raise _bad(where, 'it has item steps but no batch steps')
     try: item, batch = steps(recipe)
-    except (KeyError, TypeError) as e: raise _bad(where, f'its resize/div/mean/std entries are incomplete ({e!r})') from e
+    except (KeyError, TypeError) as e:
+        raise _bad(where, f'its resize/div/mean/std entries are incomplete ({e!r})') from e
     for s in item:
-        if not isinstance(s, dict) or s.get('op') not in ('resize', 'crop_pad', 'fit'): raise _bad(where, f'unknown item step {s!r}')
+        if not isinstance(s, dict) or s.get('op') not in ('resize', 'crop_pad', 'fit'):
+            raise _bad(where, f'unknown item step {s!r}')
         _check_size(s.get('size'), f"the {s['op']} step's size", where)
-        if s['op'] in ('resize', 'fit') and (s.get('method') not in ('crop', 'pad', 'squish') or s.get('resample', 2) not in range(6)):
+        bad_method = s.get('method') not in ('crop', 'pad', 'squish') or s.get('resample', 2) not in range(6)
+        if s['op'] in ('resize', 'fit') and bad_method:
             raise _bad(where, f"a {s['op']} step needs method crop|pad|squish and a PIL resample 0-5, not {s!r}")
         if s['op'] == 'fit' and not (_num(s.get('squish_within', .1)) and 0 <= s.get('squish_within', .1) <= 1):
-            raise _bad(where, f"a fit step's squish_within must be a number between 0 and 1, not {s.get('squish_within')!r}")
-        if s.get('pad_mode', 'zeros') not in _NP_PAD: raise _bad(where, f"pad_mode must be one of {', '.join(_NP_PAD)}, not {s.get('pad_mode')!r}")
+            raise _bad(where, f"a fit step's squish_within must be between 0 and 1, not {s.get('squish_within')!r}")
+        if s.get('pad_mode', 'zeros') not in _NP_PAD:
+            raise _bad(where, f"pad_mode must be one of {', '.join(_NP_PAD)}, not {s.get('pad_mode')!r}")
     for s in batch:
         op = s.get('op') if isinstance(s, dict) else None
         if op == 'div': _in_range(s.get('div'), 'div', where)
         elif op == 'normalize':
             m, sd = s.get('mean'), s.get('std')
             if not (isinstance(m, list) and isinstance(sd, list) and len(m) == len(sd) == n_ch):
-                raise _bad(where, f'normalize needs {n_ch} means and {n_ch} stds (one per channel of a {recipe.get("mode", "RGB")} image)')
+                raise _bad(where, f'normalize needs {n_ch} means and {n_ch} stds '
+                                  f'(one per channel of a {recipe.get("mode", "RGB")} image)')
             for v in m: _in_range(v, 'mean', where)
             for v in sd: _in_range(v, 'std', where)
             if any(v <= 0 for v in sd): raise _bad(where, f'std must be positive, not {sd!r}')
         elif op == 'resample':
             _check_size(s.get('size'), "the resample step's size", where, optional=True)
-            if s.get('mode', 'bilinear') not in ('bilinear', 'nearest'): raise _bad(where, f"resample mode must be bilinear or nearest, not {s.get('mode')!r}")
+            if s.get('mode', 'bilinear') not in ('bilinear', 'nearest'):
+                raise _bad(where, f"resample mode must be bilinear or nearest, not {s.get('mode')!r}")
         elif op == 'crop_ratio':
             r = s.get('ratio')
-            if not (isinstance(r, list) and len(r) == 2 and all(_num(v) and 1e-2 <= v <= 1e2 for v in r) and _num(s.get('scale', 1)) and 0 < s.get('scale', 1) <= 1):
+            scale = s.get('scale', 1)
+            ratios = isinstance(r, list) and len(r) == 2 and all(_num(v) and 1e-2 <= v <= 1e2 for v in r)
+            if not (ratios and _num(scale) and 0 < scale <= 1):
                 raise _bad(where, f'crop_ratio needs two ratios between 0.01 and 100 and a scale in (0, 1], not {s!r}')
         else: raise _bad(where, f'unknown batch step {s!r}')
     a = recipe_arch(recipe)
     if a is not None:
         mod = a.get('module') if isinstance(a, dict) else None
         top = mod.split('.')[0] if isinstance(mod, str) else None
-        if not (top in _ARCH_TOPS and (top != 'companion_arch' or mod == top) and all(p.isidentifier() for p in mod.split('.'))
+        if not (top in _ARCH_TOPS and (top != 'companion_arch' or mod == top)
+                and all(p.isidentifier() for p in mod.split('.'))
                 and isinstance(a.get('name'), str) and a['name'].isidentifier() and isinstance(a.get('n_out'), int)):
-            raise _bad(where, f"the architecture must come from an installed library ({', '.join(_ARCH_TOPS)}), not {mod!r}")
-        if a['n_out'] != len(vocab): raise _bad(where, f"the architecture has {a['n_out']} outputs for {len(vocab)} labels")
+            raise _bad(where, f"the architecture must come from an installed library ({', '.join(_ARCH_TOPS)}), "
+                              f"not {mod!r}")
+        if a['n_out'] != len(vocab):
+            raise _bad(where, f"the architecture has {a['n_out']} outputs for {len(vocab)} labels")
         _check_args(a.get('args', {}), a['n_out'], n_ch, where)
     return recipe
 
 def read_recipe(path) -> dict:
     "The checked recipe of the model folder `path`."
     f = Path(path)/'recipe.json'
-    if not f.exists(): raise FileNotFoundError(f"{path} has no recipe.json: write the folder with export_model(learn, '{path}') or `companion export`")
+    if not f.exists():
+        raise FileNotFoundError(f"{path} has no recipe.json: write the folder with export_model(learn, '{path}') "
+                                "or `companion export`")
     if f.stat().st_size > 10**6: raise _bad(f, f'it is {human_size(f.stat().st_size)}, more than a recipe needs (1 MB)')
     try: recipe = json.loads(f.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as e: raise _bad(f, f'not valid JSON ({e})') from e
@@ -352,6 +395,7 @@ def read_recipe(path) -> dict:
 
 # %% ../nbs/07a_runtime.ipynb #e2cb191b
 def _has(mod: str) -> bool: return importlib.util.find_spec(mod) is not None
+def _why(e: Exception) -> str: return f'{type(e).__name__}: {str(e)[:200]}'
 
 def cores() -> int:
     "CPU cores this process may use."
@@ -366,7 +410,8 @@ def check_model_file(fname) -> Path:
     "`fname` when it is at most `MAX_MODEL_FILE` bytes (loading takes about twice the file); else `ModelFolderError`."
     f = Path(fname)
     if (n := f.stat().st_size) > mb_bytes(MAX_MODEL_FILE):
-        raise ModelFolderError(f'{f} is {human_size(n)}, more than the {MAX_MODEL_FILE} a Space loads (MAX_MODEL_FILE in companion.images): '
+        raise ModelFolderError(f'{f} is {human_size(n)}, more than the {MAX_MODEL_FILE} a Space loads '
+                               '(MAX_MODEL_FILE in companion.images): '
                                'export a smaller architecture, or raise the limit there if this machine has the memory')
     return f
 
@@ -378,7 +423,7 @@ _CAPPED = []   # the process's capped arena, once registered
 
 def cap_onnx_memory(limit: str|int=MAX_MODEL_MEMORY, # what all capped sessions' calls may hold at once
                    ):
-    "Register, once per process, ONNX Runtime's shared CPU arena holding at most `limit`: a capped session's call past it fails."
+    "Register, once per process, ONNX Runtime's shared CPU arena of at most `limit`: a call past it fails."
     if _CAPPED: return _CAPPED[0]
     import onnxruntime as ort
     info = ort.OrtMemoryInfo('Cpu', ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
@@ -389,7 +434,7 @@ def cap_onnx_memory(limit: str|int=MAX_MODEL_MEMORY, # what all capped sessions'
 def onnx_session(fname, # the .onnx file
                  threads: int|None=None, # intra-op threads (None: `default_threads()`)
                 ):
-    "An ONNX Runtime CPU session for `fname` whose calls share the arena capped at `MAX_MODEL_MEMORY`; `threads` intra-op threads."
+    "An ONNX Runtime CPU session for `fname` on `threads` threads, its calls in the arena capped at `MAX_MODEL_MEMORY`."
     import onnxruntime as ort
     so = ort.SessionOptions()
     so.intra_op_num_threads, so.inter_op_num_threads = threads or default_threads(), 1
@@ -413,29 +458,35 @@ def _memory_error(e: Exception) -> ModelMemoryError|None:
     "The error to show when ONNX Runtime's capped arena refused an allocation, else None."
     m = re.search(r'smaller than requested bytes of (\d+)', str(e))
     if m is None: return None
-    return ModelMemoryError(f'the model asked for {human_size(int(m[1]))} in one call, more than the {MAX_MODEL_MEMORY} a call may use '
-                            '(MAX_MODEL_MEMORY in companion.images), and was stopped. A classifier needs far less for one picture: '
-                            'this model.onnx is damaged or hostile; export it again, or raise the limit there if it is yours')
+    return ModelMemoryError(f'the model asked for {human_size(int(m[1]))} in one call, '
+                            f'more than the {MAX_MODEL_MEMORY} a call may use '
+                            '(MAX_MODEL_MEMORY in companion.images), and was stopped. '
+                            'A classifier needs far less for one picture: '
+                            'this model.onnx is damaged or hostile; export it again, or raise the limit if it is yours')
 
 _PT2_NAMES = re.compile(r'[^/]+/(archive_format|archive_version|byteorder|\.data/version|\.data/serialization_id|models/\w+\.json'
                         r'|data/(weights|constants)/\w+|data/(weights|constants)/model_(weights|constants)_config\.json|data/sample_inputs/\w+\.pt)')
 
 def check_program(fname) -> Path:
-    "`fname` when the `torch.export` archive holds only plain tensors (no pickled weight or constant, no custom object, no compiled code); else `ModelFolderError`."
+    "`fname` when the `torch.export` archive holds only plain tensors (no pickle, custom object or compiled code)."
     import zipfile, torch
     f = check_model_file(fname)
-    def bad(why): return ModelFolderError(f"{f} is refused: {why}, and loading it could run code it brings. Load model.onnx instead "
-                                          "(backend='onnx'), or export the model again with companion.predict.export_model")
+    def bad(why): return ModelFolderError(f"{f} is refused: {why}, and loading it could run code it brings. "
+                                          "Load model.onnx instead "
+                                          "(backend='onnx'), or export the model again with export_model")
     try: z = zipfile.ZipFile(f)
-    except (zipfile.BadZipFile, OSError) as e: raise ModelFolderError(f"{f} is not a torch.export archive ({e}): the file is damaged; export again") from e
+    except (zipfile.BadZipFile, OSError) as e:
+        raise ModelFolderError(f"{f} is not a torch.export archive ({e}): the file is damaged; export again") from e
     with z:
-        if odd := [n for n in z.namelist() if not _PT2_NAMES.fullmatch(n)]: raise bad(f'it holds {odd[0]}, which is not a plain tensor')
+        if odd := [n for n in z.namelist() if not _PT2_NAMES.fullmatch(n)]:
+            raise bad(f'it holds {odd[0]}, which is not a plain tensor')
         for n in z.namelist():
             if n.endswith('_config.json'):
                 try: cfg = json.loads(z.read(n))['config']
                 except (ValueError, KeyError, TypeError) as e: raise bad(f'{n} is damaged ({e!r})') from e
                 for k, m in cfg.items():
-                    if not isinstance(m, dict) or m.get('use_pickle') is not False or not str(m.get('path_name')).startswith(('weight_', 'tensor_')):
+                    plain = isinstance(m, dict) and str(m.get('path_name')).startswith(('weight_', 'tensor_'))
+                    if not plain or m.get('use_pickle') is not False:
                         raise bad(f'its weight {k!r} is stored as a pickle, not a plain tensor')
             elif '/data/sample_inputs/' in n:   # torch.export.load would retry a failed safe load with pickle
                 try: torch.load(io.BytesIO(z.read(n)), weights_only=True)
@@ -444,7 +495,8 @@ def check_program(fname) -> Path:
 
 def _trusted_path(folder) -> list:
     "`sys.path` without the working directory and the model folder: where an architecture's code may come from."
-    here = Path(__file__).resolve().parent if __name__ == 'companion_runtime' else None   # a Space's own companion_arch.py sits beside the app
+    # a Space's own companion_arch.py sits beside the app
+    here = Path(__file__).resolve().parent if __name__ == 'companion_runtime' else None
     cwd, inside = Path.cwd().resolve(), Path(folder).resolve() if folder is not None else None
     def ok(p):
         if p in ('', '.'): return False
@@ -465,45 +517,52 @@ def trusted_imports(folder=None, # the model folder
 def build_model(recipe: dict, # a recipe whose `arch` names the architecture
                 folder=None, # the model folder: an architecture whose code lives in it is refused
                ):
-    "The torch model described by `recipe`'s architecture (a `vision_learner` body and head), with random weights; never from code inside `folder` or the working directory."
+    "The torch model `recipe`'s architecture describes, random weights; no code from `folder` or the working directory."
     a = recipe_arch(check_recipe(recipe))
-    if not a: raise ValueError("this model was written by hand (no architecture to rebuild by name): load model.onnx or model.pt2 instead")
+    if not a: raise ValueError("this model was written by hand (no architecture to rebuild by name): "
+                               "load model.onnx or model.pt2 instead")
     with trusted_imports(folder):
         from fastai.vision.learner import create_vision_model
         try: mod = importlib.import_module(a['module'])
         except ImportError as e:
-            raise ModuleNotFoundError(f"the model's architecture {a['module']}.{a['name']} can't be imported ({e}): install the package that "
-                                      f"provides it (pip install {a['module'].split('.')[0]}), or use Predictor.load(dir, backend='onnx')") from e
+            raise ModuleNotFoundError(f"the model's architecture {a['module']}.{a['name']} can't be imported ({e}): "
+                                      f"install the package that provides it (pip install {a['module'].split('.')[0]}), "
+                                      "or use Predictor.load(dir, backend='onnx')") from e
     src = Path(getattr(mod, '__file__', None) or '/').resolve()
     if folder is not None and Path(folder).resolve() in src.parents:
-        raise ModelFolderError(f"{folder}/recipe.json asks for the architecture {a['module']}, which would load code from the model folder itself: refused")
+        raise ModelFolderError(f"{folder}/recipe.json asks for the architecture {a['module']}, "
+                               "which would load code from the model folder itself: refused")
     if not callable(fn := getattr(mod, a['name'], None)):
-        raise ModuleNotFoundError(f"{a['module']} has no architecture {a['name']}: install the version of {a['module'].split('.')[0]} the model was trained with, or use backend='onnx'")
+        raise ModuleNotFoundError(f"{a['module']} has no architecture {a['name']}: install the version of "
+                                  f"{a['module'].split('.')[0]} the model was trained with, or use backend='onnx'")
     return create_vision_model(fn, a['n_out'], pretrained=False, **a.get('args', {}))
 
 def _torch_model(path: Path, recipe: dict):
-    "The torch module saved in `path`: safetensors weights on a rebuilt architecture, else the `torch.export` program (plain tensors only)."
+    "The torch module in `path`: safetensors weights on a rebuilt architecture, else the `torch.export` program."
     name = (recipe.get('files') or {}).get('program') or 'model.pt2'
     if (path/'model.safetensors').exists() and recipe_arch(recipe):
         from safetensors.torch import load_model
         model = build_model(recipe, path)
         try: load_model(model, str(check_model_file(path/'model.safetensors')))
         except ModelFolderError: raise
-        except Exception as e: raise ModelFolderError(f"{path}/model.safetensors can't be loaded into {recipe_arch(recipe)['name']} ({type(e).__name__}: {str(e)[:200]}): "
-                                                      "the file is damaged or belongs to another model; export again") from e
+        except Exception as e:
+            raise ModelFolderError(f"{path}/model.safetensors can't be loaded into {recipe_arch(recipe)['name']} ({_why(e)}): "
+                                   "the file is damaged or belongs to another model; export again") from e
         return model.eval()
     if isinstance(name, str) and Path(name).name == name and (path/name).exists():
         import torch
         f = check_program(path/name)
         try: return torch.export.load(str(f)).module()
-        except Exception as e: raise ModelFolderError(f"{f} can't be loaded ({type(e).__name__}: {str(e)[:200]}): the file is damaged, "
-                                                      "or was written by another torch version; export again, or use backend='onnx'") from e
-    raise FileNotFoundError(f"{path} holds no torch model (model.safetensors with a named architecture, or model.pt2): use backend='onnx'")
+        except Exception as e:
+            raise ModelFolderError(f"{f} can't be loaded ({_why(e)}): the file is damaged, "
+                                   "or was written by another torch version; export again, or use backend='onnx'") from e
+    raise FileNotFoundError(f"{path} holds no torch model (model.safetensors with a named architecture, or model.pt2): "
+                            "use backend='onnx'")
 
 
 # %% ../nbs/07a_runtime.ipynb #3f3d26b2
 class Predictor:
-    "Predict like `learn.predict` from a Learner or an exported folder, with numpy/PIL preprocessing and no DataLoader per call."
+    "Predict like `learn.predict` from a Learner or an exported folder, with numpy/PIL preprocessing, no DataLoader."
     def __init__(self, recipe: dict, model=None, session=None, threads: int|None=None):
         if (model is None) == (session is None): raise ValueError('give a torch `model` or an ONNX Runtime `session`')
         self.recipe, self.model, self.session, self.threads = recipe, model, session, threads
@@ -518,7 +577,7 @@ class Predictor:
              backend: str='auto', # 'torch', 'onnx', or 'auto': torch when installed and the folder has a torch model
              threads: int|None=None, # threads per call (None: `default_threads()`)
             ) -> Predictor:
-        "Load a folder written by `export_model`: torch if installed (and a torch model is there), else ONNX Runtime; or force `backend`."
+        "Load a folder written by `export_model`: torch if installed (and a torch model is there), else ONNX Runtime."
         path = Path(path)
         recipe, threads = read_recipe(path), threads or default_threads()
         has_torch = (path/'model.safetensors').exists() or (path/'model.pt2').exists()
@@ -526,22 +585,33 @@ class Predictor:
         if backend == 'torch':
             with trusted_imports(path): return cls(recipe, model=_torch_model(path, recipe), threads=threads)
         if backend == 'onnx':
-            if not (path/'model.onnx').exists(): raise FileNotFoundError(f"{path} has no model.onnx: export with export_model(learn, dir, onnx=True), or use backend='torch'")
-            if not _has('onnxruntime'): raise ModuleNotFoundError("backend='onnx' needs onnxruntime: pip install onnxruntime")
+            if not (path/'model.onnx').exists():
+                raise FileNotFoundError(f"{path} has no model.onnx: export with export_model(learn, dir, onnx=True), "
+                                        "or use backend='torch'")
+            if not _has('onnxruntime'):
+                raise ModuleNotFoundError("backend='onnx' needs onnxruntime: pip install onnxruntime")
             try: sess = onnx_session(path/'model.onnx', threads)
             except ModelFolderError: raise
-            except Exception as e: raise ModelFolderError(f"{path}/model.onnx can't be loaded ({type(e).__name__}: {str(e)[:200]}): the file is damaged "
-                                                          "or truncated; copy or export it again") from e
+            except Exception as e:
+                raise ModelFolderError(f"{path}/model.onnx can't be loaded ({_why(e)}): the file is damaged "
+                                       "or truncated; copy or export it again") from e
             out = sess.get_outputs()[0].shape[-1]
             if isinstance(out, int) and out != len(recipe['vocab']):
-                raise ModelFolderError(f"{path}/model.onnx gives {out} outputs but recipe.json has {len(recipe['vocab'])} labels: the two files come from different models")
+                n = len(recipe['vocab'])
+                raise ModelFolderError(f"{path}/model.onnx gives {out} outputs but recipe.json has {n} "
+                                       "labels: "
+                                       "the two files come from different models")
             shape, n_ch = sess.get_inputs()[0].shape, 1 if recipe.get('mode') == 'L' else 3
             if len(shape) == 4 and isinstance(shape[1], int) and shape[1] != n_ch:
-                raise ModelFolderError(f"{path}/model.onnx takes {shape[1]} channels but recipe.json's mode {recipe.get('mode', 'RGB')} gives {n_ch}: the two files come from different models")
+                raise ModelFolderError(f"{path}/model.onnx takes {shape[1]} channels but recipe.json's mode "
+                                       f"{recipe.get('mode', 'RGB')} gives {n_ch}: the two files come from different "
+                                       "models")
             return cls(recipe, session=sess, threads=threads)
         raise ValueError(f"unknown backend {backend!r}: use 'auto', 'torch' or 'onnx'")
 
-    def __repr__(self): return f"Predictor({self.backend}, {len(self.vocab)} classes: {', '.join(self.vocab[:5])}{', ...' if len(self.vocab) > 5 else ''})"
+    def __repr__(self):
+        more = ', ...' if len(self.vocab) > 5 else ''
+        return f"Predictor({self.backend}, {len(self.vocab)} classes: {', '.join(self.vocab[:5])}{more})"
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         if self.session is not None:
