@@ -159,3 +159,10 @@ def test_onnx_that_allocates_per_call_is_stopped_under_budget(tmp_path):
     assert f'asked for 3000.0 MB in one call, more than the {MAX_MODEL_MEMORY}' in r.stdout, r.stdout
     assert 'the app says: Model out of memory' in r.stdout, r.stdout
     assert float(r.stdout.split()[-1]) < mb_bytes(MEMORY_BUDGET)/2**20, r.stdout
+
+def test_model_file_over_the_limit_is_refused_before_loading(tmp_path):
+    "Hole 5: a 1 GB model.onnx peaked at 2 GB while loading; files over MAX_MODEL_FILE are refused from their size (a sparse file here)."
+    from companion.images import MAX_MODEL_FILE
+    m = tmp_path/'m'; m.mkdir(); (m/'recipe.json').write_text(json.dumps(RECIPE))
+    with open(m/'model.onnx', 'wb') as f: f.truncate(10**9)
+    with pytest.raises(ModelFolderError, match=f'1000.0 MB, more than the {MAX_MODEL_FILE} a Space loads'): Predictor.load(m, backend='onnx')
