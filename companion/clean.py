@@ -17,12 +17,13 @@ __all__ = ['Cleaner', 'snapshot']
 
 # %% ../nbs/06_clean.ipynb #27949431
 class Cleaner(Journal):
-    "Journaled, undoable decisions (keep / delete / relabel) about the image files under `root`; nothing is ever unlinked."
+    "Journaled, undoable decisions (keep/delete/relabel) on the image files under `root`; nothing is ever unlinked."
     def __init__(self,
-                 root: str|Path, # the data set folder that holds the label folders (or the images, where labels are in the file names)
-                 labeller=None): # how labels are read: None (the parent folder), a regex with one group on the file name, or a function (see `Labeller`)
+                 root: str|Path, # folder of label folders (or of images, where the labels are in the file names)
+                 labeller=None): # labels: None (parent folder), a regex with one group on the file name, or a function
         root = Path(root)
-        if not root.is_dir(): raise FileNotFoundError(f'{root} is not a folder: pass the data set folder that holds the label folders')
+        if not root.is_dir():
+            raise FileNotFoundError(f'{root} is not a folder: pass the data set folder that holds the label folders')
         self.labeller, self._conts = Labeller(labeller), None
         super().__init__(root)
 
@@ -39,12 +40,16 @@ class Cleaner(Journal):
         if p.name in ('', '.', '..'): raise ValueError(f'{path} is not a file path')
         p = Path(os.path.realpath(p.parent))/p.name    # resolve the folders, keep a link's own name
         try: rel = p.relative_to(self.root)
-        except ValueError: raise ValueError(f'{path} is outside {self.root}: the cleaner only touches files under its root') from None
-        if rel.parts[0] == STATE: raise ValueError(f"{path} is inside the cleaner's own folder {STATE}/: undo() gets quarantined files back ({self.undo_says(None)})")
+        except ValueError:
+            raise ValueError(f'{path} is outside {self.root}: the cleaner only touches files under its root') from None
+        if rel.parts[0] == STATE:
+            raise ValueError(f"{path} is inside the cleaner's own folder {STATE}/: "
+                             f"undo() gets quarantined files back ({self.undo_says(None)})")
         return rel.as_posix()
 
     def _mark_rec(self, path, action: str, to=None) -> dict:
-        if action not in self.actions + ('clear',): raise ValueError(f"action must be one of {self.actions} (or 'clear'), got {action!r}")
+        if action not in self.actions + ('clear',):
+            raise ValueError(f"action must be one of {self.actions} (or 'clear'), got {action!r}")
         rel = self.rel(path); fn = self.root/rel
         if action == 'clear': return dict(t='mark', path=rel, action='clear', ts=time.time())
         if not fn.is_file():
@@ -53,33 +58,42 @@ class Cleaner(Journal):
         by = self.labeller.key if action == 'relabel' else 'folder'
         to = _check_to(rel, action, to, by)
         if action == 'relabel': self._check_relabel(rel, to)
-        return dict(t='mark', path=rel, sha=_sha(fn), action=action, to=to, ts=time.time(), **(dict(by=by) if by != 'folder' else {}))
+        extra = dict(by=by) if by != 'folder' else {}
+        return dict(t='mark', path=rel, sha=_sha(fn), action=action, to=to, ts=time.time(), **extra)
 
     def containers(self) -> set:
-        "Names of the folders under root (root included) that hold image files directly: where the labels are in the names, none of them is a label."
+        "Names of the folders under root (root too) holding images directly: with labels in the names, none is a label."
         if self._conts is None:
             self._conts = set()
             for d, ds, fs in os.walk(self.root):
                 ds[:] = [x for x in ds if not x.startswith('.')]
-                if any(os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES for f in fs): self._conts.add(os.path.basename(d))
+                if any(os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES for f in fs):
+                    self._conts.add(os.path.basename(d))
         return self._conts
 
     def _check_relabel(self, rel: str, to: str):
-        "ValueError if relabelling `rel` as `to` would take it out of the data set or leave its label unchanged, saying what to do instead."
+        "ValueError, saying what to do instead, if relabelling `rel` as `to` drops it from the data or keeps its label."
         fn, folder = self.root/rel, rel.rpartition('/')[0]
         if self.labeller.by == 'folder':
             up = self.root/folder.rpartition('/')[0]
-            with os.scandir(up) as it: sibs = {d.name: d.path for d in it if d.is_dir() and not d.name.startswith('.') and d.name != Path(folder).name}
+            with os.scandir(up) as it:
+                sibs = {d.name: d.path for d in it
+                        if d.is_dir() and not d.name.startswith('.') and d.name != Path(folder).name}
             if to not in sibs and not any(map(_has_images, sibs.values())):
-                raise ValueError(f"{folder} is the only folder of images in {up}: it holds the data set, it is not a label folder, and moving "
-                                 f"{fn.name} to {to}/ would take it out of the data set. If the labels are in the file names, pass labeller=... "
-                                 f"(a regex such as r'^(.+)_\\d+\\.jpg$' or a function such as is_cat; on the command line --label_re); "
+                raise ValueError(f"{folder} is the only folder of images in {up}: it holds the data set, "
+                                 f"it is not a label folder, and moving {fn.name} to {to}/ "
+                                 f"would take it out of the data set. "
+                                 f"If the labels are in the file names, pass labeller=... "
+                                 f"(a regex such as r'^(.+)_\\d+\\.jpg$' or a function such as is_cat; "
+                                 f"on the command line --label_re); "
                                  f"if {to!r} is a new class, make the folder {up/to} first")
             return
         old = self.labeller(fn)
-        if old is None: raise ValueError(f'{self.labeller!r} reads no label from {fn.name}, so renaming it cannot relabel it')
+        if old is None:
+            raise ValueError(f'{self.labeller!r} reads no label from {fn.name}, so renaming it cannot relabel it')
         if old == to: raise ValueError(f"{self.labeller!r} already reads {to!r} from {fn.name}: mark it 'keep' instead")
-        if to in self.containers(): raise ValueError(f'{to!r} is a folder that holds images, not a label that {self.labeller!r} reads')
+        if to in self.containers():
+            raise ValueError(f'{to!r} is a folder that holds images, not a label that {self.labeller!r} reads')
         if not self.labeller.names(fn, to): raise ValueError(self.labeller.refusal(rel, to))
 
     def mark_many(self,
@@ -116,8 +130,9 @@ class Cleaner(Journal):
     def __repr__(self):
         self._fresh()
         c = Counter(k['action'] for k in self.marks.values())
-        s = f"Cleaner({str(self.root)!r}): {len(self.marks)} decisions pending ({c['delete']} delete, {c['relabel']} relabel, {c['keep']} keep), " \
-            f"{len(self.applied())} applies to undo, {len(self.moved)} files moved"
+        s = (f"Cleaner({str(self.root)!r}): {len(self.marks)} decisions pending "
+             f"({c['delete']} delete, {c['relabel']} relabel, {c['keep']} keep), "
+             f"{len(self.applied())} applies to undo, {len(self.moved)} files moved")
         return s + (f'; apply {self.open_batch} was interrupted: run recover()' if self.open_batch else '')
 
 # %% ../nbs/06_clean.ipynb #d63a36e3
@@ -134,9 +149,12 @@ def plan(self: Cleaner) -> Plan:
         folder, _, name = rel.rpartition('/')
         by, to = k.get('by', 'folder') if k['action'] == 'relabel' else 'folder', k.get('to')
         if k['action'] == 'relabel' and by != self.labeller.key:
-            was = 'by moving it to a label folder' if by == 'folder' else f"by renaming it (labels read by {by.partition(':')[2]!r})"
-            skipped.append((rel, f"it was marked to be relabelled {was}, and this cleaner reads labels from {self.labeller!r}: open the "
-                                 "cleaner with the labeller it was marked with (labeller=..., --label_re), or mark it again")); continue
+            if by == 'folder': was = 'by moving it to a label folder'
+            else: was = f"by renaming it (labels read by {by.partition(':')[2]!r})"
+            skipped.append((rel, f"it was marked to be relabelled {was}, "
+                                 f"and this cleaner reads labels from {self.labeller!r}: open the cleaner "
+                                 "with the labeller it was marked with (labeller=..., --label_re), or mark it again"))
+            continue
         dest = _dest_folder(rel, k['action'], to, by)
         why = escape(folder) or escape(dest)
         if why: skipped.append((rel, why)); continue
@@ -144,7 +162,8 @@ def plan(self: Cleaner) -> Plan:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             skipped.append((rel, 'missing: it was moved or deleted after it was marked')); continue
         except OSError as e: skipped.append((rel, f'it cannot be read: {_oserror(e)}')); continue
-        if sha != k['sha']: skipped.append((rel, 'its bytes changed since it was marked: look again and mark it anew')); continue
+        if sha != k['sha']:
+            skipped.append((rel, 'its bytes changed since it was marked: look again and mark it anew')); continue
         if by != 'folder':
             fn, ok = self.root/rel, lambda n: self.labeller(os.path.join(root, dest, n)) == to
             dst = next(filter(None, (_free(root, dest, n, names, ok) for n in self.labeller.names(fn, to))), None)
@@ -157,7 +176,8 @@ def plan(self: Cleaner) -> Plan:
 @patch
 def _safe_dir(self: Cleaner, folder: str, seen: dict, create: bool=False) -> str|None:
     """Why a file must not move out of / into `folder` (relative to root), or None; with `create`, make it first.
-    Checked right before each move: the resolved folder is compared with the one checked before (one `stat`), and resolved again if it changed."""
+    Checked right before each move: the resolved folder is compared with the one checked before (one `stat`),
+    and resolved again if it changed."""
     path = os.path.join(str(self.root), folder)
     try: st = os.stat(path)
     except FileNotFoundError: st = None
@@ -177,13 +197,14 @@ def _safe_dir(self: Cleaner, folder: str, seen: dict, create: bool=False) -> str
 
 @patch
 def _run(self: Cleaner, moves: list) -> list:
-    "Do `moves`; return [(src, why)] for those that had to be skipped (one refused move never stops the others). Syncs every folder that changed."
+    "Do `moves`; return [(src, why)] for those skipped (a refused move never stops others). Syncs each changed folder."
     skipped, seen, dirs, root, step = [], {}, set(), str(self.root), self._step
     for m in moves:
         src, dst = os.path.join(root, m.src), os.path.join(root, m.dst)
         try:
-            why = self._safe_dir(m.src.rpartition('/')[0], seen) or self._safe_dir(m.dst.rpartition('/')[0], seen, create=True) \
-                  or _move(src, dst, step)
+            why = (self._safe_dir(m.src.rpartition('/')[0], seen)
+                   or self._safe_dir(m.dst.rpartition('/')[0], seen, create=True)
+                   or _move(src, dst, step))
         except OSError as e:
             why = f'{_oserror(e)}: it stays where it is'
             with contextlib.suppress(OSError):     # a link made before the unlink failed: take the new name away again
@@ -198,9 +219,11 @@ def _run(self: Cleaner, moves: list) -> list:
 def _batch(self: Cleaner, kind: str, moves: list, **kw) -> str:
     "Write-ahead: record and sync the intent, move the files, then record and sync the commit."
     bid = time.strftime('%Y%m%d-%H%M%S-') + uuid.uuid4().hex[:6]
-    try: self._append([dict(t='begin', id=bid, kind=kind, moves=[list(m) for m in moves], ts=time.time(), **kw)])   # kw: `of` an undo, `by` an apply
+    # kw: `of` an undo, `by` an apply
+    try: self._append([dict(t='begin', id=bid, kind=kind, moves=[list(m) for m in moves], ts=time.time(), **kw)])
     except OSError as e:
-        raise OSError(f'nothing moved: the journal {self.journal} cannot be written ({_oserror(e)}). Fix that, then run the command again') from None
+        raise OSError(f'nothing moved: the journal {self.journal} cannot be written ({_oserror(e)}). '
+                      'Fix that, then run the command again') from None
     self._step('begun')
     skipped = self._run(moves)
     self._step('ran')
@@ -213,7 +236,7 @@ def _batch(self: Cleaner, kind: str, moves: list, **kw) -> str:
 # %% ../nbs/06_clean.ipynb #6c50ce5a
 @patch
 def _where(self: Cleaner, m: Move) -> str:
-    "State of one move on disk: 'todo', 'half' (both names, same file), 'done', 'blocked' (dst is another file) or 'lost'."
+    "State of a move on disk: 'todo', 'half' (both names, same file), 'done', 'blocked' (dst is another file), 'lost'."
     s, d = self.root/m.src, self.root/m.dst
     se, de = os.path.lexists(s), os.path.lexists(d)
     if se and de: return 'half' if os.path.samefile(s, d) else 'blocked'
@@ -221,7 +244,7 @@ def _where(self: Cleaner, m: Move) -> str:
 
 @patch
 def _finish(self: Cleaner, rollback: bool=False) -> dict|None:
-    "Finish (or roll back) the open batch, if any. A move that fails is reported, never blocks the others, and the batch is always closed."
+    "Finish (or roll back) the open batch, if any. A failed move is reported, blocks no other; the batch always closes."
     bid = self.open_batch
     if bid is None: return None
     b = self.batches[bid]; moves = [Move(*m) for m in b['moves']]
@@ -229,7 +252,8 @@ def _finish(self: Cleaner, rollback: bool=False) -> dict|None:
     def close(rec):
         try: self._append([rec])
         except OSError as e:
-            raise OSError(f'the journal cannot record the recovery ({_oserror(e)}). Fix that, then run: companion clean recover {self.root}') from None
+            raise OSError(f'the journal cannot record the recovery ({_oserror(e)}). '
+                          f'Fix that, then run: companion clean recover {self.root}') from None
     if rollback and b['kind'] == 'apply':
         back = []
         for m in reversed(moves):
@@ -267,8 +291,8 @@ def _finish(self: Cleaner, rollback: bool=False) -> dict|None:
 def recover(self: Cleaner,
             rollback: bool=False # put the files of an interrupted apply back, instead of finishing it
            ) -> dict|None:
-    """Finish (or with `rollback=True` undo) an apply or undo interrupted by a crash or a failed move, and set aside journal lines that were skipped;
-    return what it did, or None if there was nothing to do."""
+    """Finish (or with `rollback=True` undo) an apply or undo interrupted by a crash or a failed move,
+    and set aside journal lines that were skipped; return what it did, or None if there was nothing to do."""
     with self._locked():
         n = self._set_aside(); r = self._finish(rollback)
     if r is None and not n: return None
@@ -276,14 +300,16 @@ def recover(self: Cleaner,
 
 @patch
 def apply(self: Cleaner) -> Plan:
-    "Carry out the plan: deleted files to quarantine, relabelled files to their class folder; return the plan as done (`failed`: the moves the file system refused)."
+    "Carry out the plan (deleted to quarantine, relabelled to their class); return it as done (`failed`: refused)."
     with self._locked():
         self._finish()
         if self.open_batch:   # a journal with two open batches: recover closes one at a time
-            raise ValueError(f'the journal has another interrupted apply or undo open ({self.open_batch}): run companion clean recover {self.root}')
+            raise ValueError(f'the journal has another interrupted apply or undo open ({self.open_batch}): '
+                             f'run companion clean recover {self.root}')
         p = self.plan()
         if p.moves:
-            p.batch = self._batch('apply', p.moves, **(dict(by=self.labeller.key) if self.labeller.by != 'folder' else {}))
+            kw = dict(by=self.labeller.key) if self.labeller.by != 'folder' else {}
+            p.batch = self._batch('apply', p.moves, **kw)
             b = self.batches[p.batch]; done = {m.src for m in self._done_moves(b)}
             p.failed = list(b['skipped']); p.skipped += p.failed; p.moves = [m for m in p.moves if m.src in done]
         return p
@@ -292,24 +318,28 @@ def apply(self: Cleaner) -> Plan:
 def undo(self: Cleaner,
          n: int|None=None # how many of the last applies to undo (None: all of them)
         ) -> list:
-    "Put back the files of the last `n` applies (all if None), newest first, byte-identical; their decisions become pending again."
+    "Put back the files of the last `n` applies (all if None), newest first, byte-identical; their marks pend again."
     res = []
     with self._locked():
         self._finish()
         for bid in self.applied()[::-1][:n]:
             done = self._done_moves(self.batches[bid])
-            fixed = {m.src for m in done if m.action == 'fix' and self.moved.get(m.src) == m}   # their rewrites go back to the quarantine first
-            back = [Move(m.dst, m.src, m.sha, m.action, m.to) for m in reversed(done) if self.moved.get(m.src) == m or (m.action == 'fixed' and m.dst in fixed)]
+            # their rewrites go back to the quarantine first
+            fixed = {m.src for m in done if m.action == 'fix' and self.moved.get(m.src) == m}
+            back = [Move(m.dst, m.src, m.sha, m.action, m.to) for m in reversed(done)
+                    if self.moved.get(m.src) == m or (m.action == 'fixed' and m.dst in fixed)]
             u = self._batch('undo', back, of=bid)
-            res.append(dict(batch=bid, restored=len(back) - len(self.batches[u]['skipped']), skipped=self.batches[u]['skipped']))
+            skipped = self.batches[u]['skipped']
+            res.append(dict(batch=bid, restored=len(back) - len(skipped), skipped=skipped))
     return res
 
 # %% ../nbs/06_clean.ipynb #2dd8f137
 def snapshot(root: str|Path # the folder to list
             ) -> dict:
-    "{relative path: sha256} of every file under `root`, outside the cleaner's folder (to compare trees before and after)."
+    "{relative path: sha256} of every file under `root` outside the cleaner's folder (to compare trees before/after)."
     root = Path(root)
-    return {f.relative_to(root).as_posix(): _sha(f) for f in root.rglob('*') if f.is_file() and STATE not in f.relative_to(root).parts}
+    return {f.relative_to(root).as_posix(): _sha(f) for f in root.rglob('*')
+            if f.is_file() and STATE not in f.relative_to(root).parts}
 
 # %% ../nbs/06_clean.ipynb #59bd9e30
 @patch
@@ -318,7 +348,8 @@ def undo_says(self: Cleaner,
              ) -> str:
     "What `undo(n)` puts back, in words: how many files, from which applies (newest first)."
     self._fresh()
-    got = [(bid, sum(self.moved.get(m.src) == m for m in self._done_moves(self.batches[bid]))) for bid in self.applied()[::-1][:n]]
+    got = [(bid, sum(self.moved.get(m.src) == m for m in self._done_moves(self.batches[bid])))
+           for bid in self.applied()[::-1][:n]]
     if not got: return 'nothing: no apply is left to undo'
     files = lambda k: f"{k} file{'s' if k != 1 else ''}"
     if len(got) == 1: return f'the {files(got[0][1])} of apply {got[0][0]}'
@@ -326,7 +357,7 @@ def undo_says(self: Cleaner,
 
 @patch
 def _undo_of(self: Cleaner, rel: str) -> str:
-    "How to put moved file `rel` back: the undo that reaches the apply that moved it, and what else that undo puts back."
+    "How to put moved file `rel` back: the undo reaching the apply that moved it, and what else that undo puts back."
     ids, m = self.applied()[::-1], self.moved[rel]
     n = next((i for i, bid in enumerate(ids, 1) if m in self._done_moves(self.batches[bid])), None)
     return f"{'undo()' if n is None else f'undo({n})'} brings it back, with {self.undo_says(n)}"
@@ -336,11 +367,13 @@ def _undo_of(self: Cleaner, rel: str) -> str:
 def fix(self: Cleaner,
         rewrites: dict # {file (absolute, or relative to root): the bytes to put in its place}
        ) -> Plan:
-    "Replace each file by its rewrite in one journaled, undoable apply: the original to the quarantine, the rewrite (staged in the quarantine) in its place."
+    "Replace each file by its rewrite in one undoable apply: original to quarantine, the staged rewrite in its place."
     root, moves, names = str(self.root), [], {}
     with self._locked():
         self._finish()
-        if self.open_batch: raise ValueError(f'the journal has an interrupted apply or undo open ({self.open_batch}): run companion clean recover {self.root}')
+        if self.open_batch:
+            raise ValueError(f'the journal has an interrupted apply or undo open ({self.open_batch}): '
+                             f'run companion clean recover {self.root}')
         for path, data in rewrites.items():
             rel = self.rel(path); name = rel.rpartition('/')[2]
             stage = f'{STATE}/quarantine/{FIXED}/{rel}'
@@ -349,7 +382,8 @@ def fix(self: Cleaner,
             os.makedirs(os.path.join(root, sdir), exist_ok=True)
             if why := self._escape(sdir): raise ValueError(why)    # nor one made in between
             _write_atomic(os.path.join(root, stage), bytes(data))
-            moves += [Move(rel, _free(root, _dest_folder(rel, 'delete'), name, names), _sha(self.root/rel), 'fix', None),
+            old = _free(root, _dest_folder(rel, 'delete'), name, names)
+            moves += [Move(rel, old, _sha(self.root/rel), 'fix', None),
                       Move(stage, rel, _sha(os.path.join(root, stage)), 'fixed', None)]
         p = Plan(moves)
         if moves:
