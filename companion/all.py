@@ -7,11 +7,12 @@ __all__ = []
 
 # %% ../nbs/99_all.ipynb #e85eef2e
 from .env import doctor, show_progress, WeightsUnavailable, explain, install_hints
-from .data import digits, flip_labels, audit_images, folder_items
-from .learner import learner, small_cnn, image_dls, items_dls, folder_dls, check_split, check_batches, Recipe, preserved
+from .data import digits, flip_labels, audit_images, fix_images, READER, folder_items
+from .learner import learner, small_cnn, image_dls, items_dls, folder_dls
+from .learner import check_split, check_batches, Recipe, preserved
 from .lr import LRReport                           # learn.lr_report()
 from .train import train, TrainReport, Coaching    # learn.coach()
-from .announce import PhaseAnnouncer, EventTrace, announce_by_default   # learn.announce(), learn.explain_loop()
+from .announce import PhaseAnnouncer, EventTrace, announce_by_default  # learn.announce(), learn.explain_loop()
 from .interpret import Interp, label_issues         # learn.interpret()
 from .predict import export_model, load_learner_safely
 from .runtime import Predictor
@@ -22,7 +23,11 @@ from .clean import Cleaner
 from .clean_widget import ImageCleaner
 from .lesson2 import lesson2
 
-announce_by_default()   # every Learner built from now on names its phases, as fastai adds its own callbacks; announce_by_default(False): fastai's bars
-install_hints()         # in IPython: one sentence under the errors companion knows (a missing extra, weights that can't be downloaded)
+# every Learner built from now on names its phases, as fastai adds its own callbacks
+# (announce_by_default(False): fastai's bars)
+announce_by_default()
+# in IPython: one sentence under the errors companion knows (a missing extra, weights that can't be downloaded)
+install_hints()
 
-__all__ = [n for n in dir() if not n.startswith('_')]   # the names imported above (nbdev's own `__all__` lists only names defined here)
+# the names imported above (nbdev's own `__all__` lists only names defined here)
+__all__ = [n for n in dir() if not n.startswith('_')]
