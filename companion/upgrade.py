@@ -29,9 +29,14 @@ def _dotted(node) -> str:
     while isinstance(node, ast.Attribute): parts.append(node.attr); node = node.value
     return '.'.join([node.id] + parts[::-1]) if isinstance(node, ast.Name) else ''
 
+def _span(off: list, node, last=None) -> tuple[int, int]:
+    "Character span from the start of `node` to the end of `last` (default: `node` itself)."
+    last = last or node
+    return off[node.lineno] + node.col_offset, off[last.end_lineno] + last.end_col_offset
+
 def _kwarg_span(src: str, off: list, call: ast.Call, kw: ast.keyword) -> tuple[int, int]:
     "Character span of `kw` in `call`, with the comma that joins it to the arguments before (or after) it."
-    start, end = off[kw.lineno] + kw.col_offset, off[kw.value.end_lineno] + kw.value.end_col_offset
+    start, end = _span(off, kw, kw.value)
     before = src[:start].rstrip()
     if before.endswith(','): return len(before) - 1, end
     after = src[end:]
@@ -40,9 +45,10 @@ def _kwarg_span(src: str, off: list, call: ast.Call, kw: ast.keyword) -> tuple[i
 
 # %% ../nbs/08c_upgrade.ipynb #96c82701
 def upgrade_app(src: str, gr_name: str|None=None) -> tuple[str, list[str]]:
-    "`src` (a Gradio 3 app) rewritten for Gradio 6, and the list of changes made (empty when there was nothing to change)."
+    "`src` (a Gradio 3 app) rewritten for Gradio 6, and the list of changes made (empty when nothing needs changing)."
     tree, off = ast.parse(src), _offsets(src)
-    gr = gr_name or next((a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names if a.name == 'gradio'), 'gr')
+    imports = (a for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names)
+    gr = gr_name or next((a.asname or a.name for a in imports if a.name == 'gradio'), 'gr')
     edits, changes = [], []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call): continue
@@ -50,7 +56,7 @@ def upgrade_app(src: str, gr_name: str|None=None) -> tuple[str, list[str]]:
         for old in ('inputs', 'outputs', 'components'):
             if name.startswith(f'{gr}.{old}.'):
                 new = f'{gr}.{name.split(".")[-1]}'
-                edits.append((off[node.func.lineno] + node.func.col_offset, off[node.func.end_lineno] + node.func.end_col_offset, new))
+                edits.append((*_span(off, node.func), new))
                 changes.append(f'line {node.lineno}: {name} -> {new} ({gr}.{old} was removed)')
         is_intf = name in (f'{gr}.Interface', 'Interface')
         for kw in node.keywords:
@@ -60,14 +66,17 @@ def upgrade_app(src: str, gr_name: str|None=None) -> tuple[str, list[str]]:
                 if kw.arg == 'allow_flagging':
                     v = ast.literal_eval(kw.value) if isinstance(kw.value, ast.Constant) else 'never'
                     mode = 'never' if v in (False, 'never', None) else 'manual' if v in (True, 'manual') else 'auto'
-                    repl = src[a:b].replace(src[off[kw.lineno] + kw.col_offset:off[kw.value.end_lineno] + kw.value.end_col_offset], f"flagging_mode='{mode}'")
+                    k0, k1 = _span(off, kw, kw.value)
+                    repl = src[a:b].replace(src[k0:k1], f"flagging_mode='{mode}'")
                 edits.append((a, b, repl))
-                changes.append(f'line {kw.lineno}: {REMOVED_KWARGS[kw.arg]}' + (f" (now flagging_mode='{mode}')" if repl else ' (removed)'))
+                done = f" (now flagging_mode='{mode}')" if repl else ' (removed)'
+                changes.append(f'line {kw.lineno}: {REMOVED_KWARGS[kw.arg]}{done}')
         if is_intf and not any(k.arg == 'api_name' for k in node.keywords):
             end = off[node.end_lineno] + node.end_col_offset - 1          # the closing parenthesis
             sep = '' if src[:end].rstrip().endswith(('(', ',')) else ', '
             edits.append((end, end, f"{sep}api_name='predict'"))
-            changes.append(f"line {node.lineno}: the endpoint is named 'predict' (api_name='predict'), so gradio_client and companion space check find it")
+            changes.append(f"line {node.lineno}: the endpoint is named 'predict' (api_name='predict'), "
+                           "so gradio_client and companion space check find it")
     out = src
     for a, b, new in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True): out = out[:a] + new + out[b:]
     ast.parse(out)   # the result must still be Python
@@ -77,7 +86,7 @@ def upgrade_app(src: str, gr_name: str|None=None) -> tuple[str, list[str]]:
 def upgrade_file(app: str, # the app.py to upgrade
                  check: bool=False, # only print what would change; the result is 1 when something would
                 ) -> int:
-    "Rewrite a course app.py written for Gradio 3 (gr.inputs, shape=, interpretation=...) so that it runs on Gradio 6, keeping the original as APP.gradio3."
+    "Rewrite a Gradio 3 app.py (gr.inputs, shape=, interpretation=...) for Gradio 6; the original stays in APP.gradio3."
     f = Path(app)
     if not f.is_file(): raise FileNotFoundError(f'no file at {f}: pass the path of the app.py to upgrade')
     try: new, changes = upgrade_app(f.read_text())
