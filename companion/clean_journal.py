@@ -20,7 +20,7 @@ FIXED = '.fixed'       # in the quarantine: where a rewrite of a file (`Cleaner.
 Move = namedtuple('Move', 'src dst sha action to')   # paths relative to the cleaner's root, posix style
 
 def _shown(p: str) -> str:
-    "A path as a message shows it: as it is, or escaped (repr-style) when it holds a line break or another control character that could fake a line."
+    "A path as a message shows it: as is, or escaped (repr-style) if it holds a line break or other control character."
     return p if p.isprintable() else repr(p)
 
 class JournalWarning(UserWarning):
@@ -29,7 +29,7 @@ class JournalWarning(UserWarning):
 def _is_sha(x) -> bool: return isinstance(x, str) and len(x) == 64 and all(c in '0123456789abcdef' for c in x)
 
 def _dest_folder(rel: str, action: str, to=None, by: str='folder') -> str:
-    "The folder a `delete` (the quarantine) or a `relabel` (the sibling label folder; its own folder where the label is in the name) sends file `rel` to."
+    "Where a `delete` (quarantine) or `relabel` (sibling label folder, its own if labels are in names) sends `rel`."
     folder = rel.rpartition('/')[0]
     if action == 'delete': return f'{STATE}/quarantine/{folder}'.rstrip('/')
     return folder if by != 'folder' else f"{folder.rpartition('/')[0]}/{to}".lstrip('/')
@@ -39,16 +39,19 @@ def _check_to(rel: str, action: str, to=None, by: str='folder'):
     if action != 'relabel':
         if to is not None: raise ValueError(f"`to` is only for 'relabel', not {action!r}")
         return None
-    to, parts = check_label(to), rel.split('/')    # plain string work: a journal of 10,000 lines checks this for every line
+    # plain string work: a journal of 10,000 lines checks this for every line
+    to, parts = check_label(to), rel.split('/')
     if by != 'folder': return to                   # the label is in the name: the file is renamed in its own folder
-    if len(parts) < 2: raise ValueError(f'{rel} is not inside a label folder, so it cannot be moved to another one. If its label is in '
-                                        'its file name, pass labeller=... (a regex or a function; on the command line --label_re)')
+    if len(parts) < 2:
+        raise ValueError(f'{rel} is not inside a label folder, so it cannot be moved to another one. '
+                         'If its label is in its file name, pass labeller=... '
+                         '(a regex or a function; on the command line --label_re)')
     if parts[-2] == to: raise ValueError(f"{rel} is already in folder {to!r}: mark it 'keep' instead")
     if to in parts[:-2]: raise ValueError(f"{to!r} is a folder that holds the label folders of {rel}, not a label")
     return to
 
 class Plan:
-    "What `apply()` will do (or did): `moves`, `skipped` as (path, why), and `kept` paths; `failed`: the moves the file system refused."
+    "What `apply()` will do (or did): `moves`, `skipped` (path, why), `kept` paths; `failed`: moves the system refused."
     def __init__(self,
                  moves=(),   # `Move`s: delete to the quarantine, relabel to the new folder or name
                  skipped=(), # (path, why) of the marked files that will not move
@@ -64,32 +67,35 @@ class Plan:
               limit: int|None=None # at most this many lines, and one saying how many more (None: all)
              ) -> list:
         "The diff, one line per file: `- delete`, `~ relabel`, `! skip`."
-        res = [f"{'-' if m.action == 'delete' else '~'} {m.action:<7} {_shown(m.src)}  →  {_shown(m.dst)}" for m in self.moves]
+        res = [f"{'-' if m.action == 'delete' else '~'} {m.action:<7} {_shown(m.src)}  →  {_shown(m.dst)}"
+               for m in self.moves]
         res += [f'! skip    {_shown(p)}  ({why})' for p,why in self.skipped]
         if limit is not None and len(res) > limit: res = res[:limit] + [f'… and {len(res)-limit} more']
         return res
     def summary(self) -> str:
         c = self.counts()
-        return f"{c['delete']} to quarantine, {c['relabel']} relabelled, {c['keep']} kept as they are, {c['skip']} skipped"
+        return (f"{c['delete']} to quarantine, {c['relabel']} relabelled, "
+                f"{c['keep']} kept as they are, {c['skip']} skipped")
     def __repr__(self): return '\n'.join([self.summary()] + self.lines(limit=50))
     @property
     def df(self):
         "The plan as a DataFrame (action, path, dest, note)."
         import pandas as pd
-        rows = [(m.action, m.src, m.dst, m.to or '') for m in self.moves] + [('skip', p, '', why) for p,why in self.skipped] + \
-               [('keep', p, '', '') for p in self.kept]
+        rows = ([(m.action, m.src, m.dst, m.to or '') for m in self.moves]
+                + [('skip', p, '', why) for p,why in self.skipped]
+                + [('keep', p, '', '') for p in self.kept])
         return pd.DataFrame(rows, columns=['action', 'path', 'dest', 'note'])
 
 # %% ../nbs/06c_clean_journal.ipynb #3b161963
 def _outside() -> int:
-    "The `stacklevel` of the first caller outside the cleaner's modules: where a warning about the journal should point."
+    "The `stacklevel` of the first caller outside the cleaner's modules: where a journal warning should point."
     f, n = sys._getframe(2), 2
     while f is not None and f.f_globals.get('__name__', '').startswith('companion.clean'): f, n = f.f_back, n + 1
     return n
 
 class Journal:
-    """The write-ahead journal of a folder: marks and batches of moves, one JSON line each in `root/.companion/journal.jsonl`,
-    every line checked before it is replayed into `marks`, `batches` and `moved`."""
+    """The write-ahead journal of a folder: marks and batches of moves, one JSON line each in
+    `root/.companion/journal.jsonl`, every line checked before it is replayed into `marks`, `batches` and `moved`."""
     actions = ('keep', 'delete', 'relabel')
     def __init__(self,
                  root: str|Path):  # the folder whose files the journal is about; the journal lives in `root/.companion`
@@ -101,31 +107,38 @@ class Journal:
         self._load()
 
     def _check_state(self):
-        "Refuse a state folder, journal or lock that is a link: a downloaded data set could ship one that points at your own files."
+        "Refuse a state folder, journal or lock that is a link: a downloaded data set could ship one to your own files."
         for p in (self.state, self.journal, self.state/'lock'):
             if os.path.islink(p):
-                raise ValueError(f'{p} is a link to {os.readlink(p)}: the cleaner keeps its journal in a plain folder of the data set and never '
-                                 f'follows a link out of it. Remove the link (rm {p}) and run the command again.')
-        if self.state.exists() and not self.state.is_dir(): raise ValueError(f'{self.state} is a file, not a folder: move it away and run the command again')
+                raise ValueError(f'{p} is a link to {os.readlink(p)}: the cleaner keeps its journal '
+                                 f'in a plain folder of the data set and never follows a link out of it. '
+                                 f'Remove the link (rm {p}) and run the command again.')
+        if self.state.exists() and not self.state.is_dir():
+            raise ValueError(f'{self.state} is a file, not a folder: move it away and run the command again')
         for p, what in ((self.journal, 'its journal'), (self.state/'lock', 'its lock')):
-            if p.is_dir(): raise ValueError(f'{p} is a folder, but the cleaner keeps {what} in a file of that name: move the folder away '
-                                            f'(mv {p} {p}.folder) and run the command again; the decisions and applies in it are then forgotten')
+            if p.is_dir():
+                raise ValueError(f'{p} is a folder, but the cleaner keeps {what} in a file of that name: '
+                                 f'move the folder away (mv {p} {p}.folder) and run the command again; '
+                                 f'the decisions and applies in it are then forgotten')
 
     # ---- where files may go
     def _escape(self, folder: str) -> str|None:
-        "Why folder `folder` (relative to root) is no place to move a file from or to once links are resolved, or None if it is."
+        "Why `folder` (relative to root) is no place to move a file from or to, once links are resolved; or None."
         root = str(self.root); real = os.path.realpath(os.path.join(root, folder))
         q = folder == STATE or folder.startswith(STATE + '/')
         base = os.path.join(root, STATE, 'quarantine') if q else root
         inside = real == base or real.startswith(base + os.sep)
         if inside and not q: inside = not (real + os.sep).startswith(os.path.join(root, STATE) + os.sep)
         if inside: return None
-        where = 'outside the quarantine' if q else f'outside {root}' if not real.startswith(root + os.sep) else "into the cleaner's own folder"
-        return (f'{folder or "."} leads to {real}, {where}: the cleaner never moves a file out of its root through a link. '
+        if q: where = 'outside the quarantine'
+        elif not real.startswith(root + os.sep): where = f'outside {root}'
+        else: where = "into the cleaner's own folder"
+        return (f'{folder or "."} leads to {real}, {where}: '
+                'the cleaner never moves a file out of its root through a link. '
                 'Remove or replace that link, then run the command again')
 
     def _bad_path(self, p, quarantine: bool=False) -> str|None:
-        "Why journal path `p` must not be used (not a relative path under root, `..`, in the wrong place, a folder that leads out), or None."
+        "Why journal path `p` must not be used (not relative under root, `..`, misplaced, leads out), or None."
         if not isinstance(p, str) or not p: return f'path {p!r} is not a relative path'
         if p.startswith(('/', '\\')) or p[1:2] == ':': return f'path {p!r} is absolute'   # posix, UNC or a drive letter
         parts = p.split('/')
@@ -145,17 +158,23 @@ class Journal:
         if not _is_sha(sha): return f'move of {src!r} without a sha256'
         if action == 'fixed':   # a rewrite, staged in the quarantine, into the place of the original a 'fix' moved away
             why = self._bad_path(dst) or self._bad_path(src, quarantine=True)
-            return why or (None if src == f'{STATE}/quarantine/{FIXED}/{dst}' and to is None else f'move of {src!r} to {dst!r} is not where a rewrite goes')
-        if action == 'fix': action = 'delete'   # the original of a rewrite goes to the quarantine, as a deleted file does
+            if why: return why
+            if src == f'{STATE}/quarantine/{FIXED}/{dst}' and to is None: return None
+            return f'move of {src!r} to {dst!r} is not where a rewrite goes'
+        # the original of a rewrite goes to the quarantine, as a deleted file does
+        if action == 'fix': action = 'delete'
         why = self._bad_path(src) or self._bad_path(dst, quarantine=action == 'delete')
         if why: return why
-        by = 'name' if action == 'relabel' and dst.rpartition('/')[0] == src.rpartition('/')[0] else 'folder'   # a rename stays in its folder
+        # a rename stays in its folder
+        rename = action == 'relabel' and dst.rpartition('/')[0] == src.rpartition('/')[0]
+        by = 'name' if rename else 'folder'
         try: _check_to(src, action, to, by)
         except ValueError as e: return str(e)
-        if dst.rpartition('/')[0] != _dest_folder(src, action, to, by) or dst == src: return f'move of {src!r} to {dst!r} is not where a {action} goes'
+        if dst.rpartition('/')[0] != _dest_folder(src, action, to, by) or dst == src:
+            return f'move of {src!r} to {dst!r} is not where a {action} goes'
 
     def _invalid(self, r) -> str|None:
-        "Why journal record `r` must be skipped (wrong shape, unsafe path or label, a batch that does not fit the history), or None."
+        "Why journal record `r` must be skipped (bad shape, unsafe path or label, a batch unfit for history), or None."
         if not isinstance(r, dict): return f'it is {type(r).__name__} {json.dumps(r)[:40]}, not a record'
         t = r.get('t')
         if t == 'mark':
@@ -164,7 +183,8 @@ class Journal:
             why = self._bad_path(p)
             if why or a == 'clear': return why
             if not _is_sha(r.get('sha')): return f'a mark of {p!r} without a sha256'
-            if not isinstance(r.get('by', 'folder'), str) or not r.get('by', 'folder'): return f"a mark of {p!r} by {r.get('by')!r}"
+            if not isinstance(r.get('by', 'folder'), str) or not r.get('by', 'folder'):
+                return f"a mark of {p!r} by {r.get('by')!r}"
             try: _check_to(p, a, r.get('to'), r.get('by', 'folder'))
             except ValueError as e: return str(e)
         elif t == 'begin':
@@ -177,21 +197,26 @@ class Journal:
                 if not isinstance(r.get('by', 'folder'), str): return f"batch {bid} by {r.get('by')!r}"
                 return next(filter(None, map(self._bad_move, moves)), None)
             of = self.batches.get(r.get('of'))
-            if not of or of['kind'] != 'apply' or of['state'] != 'done': return f'batch {bid} undoes {r.get("of")!r}, which is not an applied batch'
+            if not of or of['kind'] != 'apply' or of['state'] != 'done':
+                return f'batch {bid} undoes {r.get("of")!r}, which is not an applied batch'
             done = {tuple(m) for m in of['moves']}
             for m in moves:
-                if not (isinstance(m, list) and len(m) == 5 and all(isinstance(x, (str, type(None))) for x in m)): return f'move {m!r} is not [src, dst, sha, action, to]'
-                if (m[1], m[0], *m[2:]) not in done: return f'batch {bid} puts back {m[0]!r}, which its apply did not move'
+                if not (isinstance(m, list) and len(m) == 5 and all(isinstance(x, (str, type(None))) for x in m)):
+                    return f'move {m!r} is not [src, dst, sha, action, to]'
+                if (m[1], m[0], *m[2:]) not in done:
+                    return f'batch {bid} puts back {m[0]!r}, which its apply did not move'
         elif t in ('commit', 'abort'):
             sk = r.get('skipped', [])
             if not isinstance(r.get('id'), str): return f'a {t} without a batch id'
-            if not (isinstance(sk, list) and all(isinstance(s, list) and len(s) == 2 and all(isinstance(x, str) for x in s) for s in sk)):
+            pairs = isinstance(sk, list) and all(isinstance(s, list) and len(s) == 2
+                                                 and all(isinstance(x, str) for x in s) for s in sk)
+            if not pairs:
                 return f'a {t} whose skipped list is not [[path, why], ...]'
         else: return f'unknown record type {t!r}'
 
     # ---- journal
     def _load(self):
-        "Rebuild marks, batches and the moved-file map by replaying the journal; skip (and warn about) every line that fails `_invalid`."
+        "Rebuild marks, batches and moved files by replaying the journal; skip (and warn of) lines failing `_invalid`."
         self.marks, self.batches, self.moved, self.problems, self._dirs = {}, {}, {}, [], {}
         try: fd = os.open(self.journal, os.O_RDONLY | _NOFOLLOW)
         except FileNotFoundError: self._sig = None; return
@@ -206,13 +231,17 @@ class Journal:
             if why: self.problems.append((n, why))
             else: self._replay(r)
         level = _outside()
-        for n,why in self.problems[:10]: warnings.warn(f'{self.journal} line {n} skipped: {why}', JournalWarning, stacklevel=level)
-        if len(self.problems) > 10: warnings.warn(f'{self.journal}: {len(self.problems) - 10} more lines skipped', JournalWarning, stacklevel=level)
+        for n,why in self.problems[:10]:
+            warnings.warn(f'{self.journal} line {n} skipped: {why}', JournalWarning, stacklevel=level)
+        if len(self.problems) > 10:
+            warnings.warn(f'{self.journal}: {len(self.problems) - 10} more lines skipped',
+                          JournalWarning, stacklevel=level)
         if self.problems:
-            warnings.warn(f'set the skipped lines aside with: companion clean recover {self.root}', JournalWarning, stacklevel=level)
+            warnings.warn(f'set the skipped lines aside with: companion clean recover {self.root}',
+                          JournalWarning, stacklevel=level)
 
     def _fresh(self):
-        "Reload if another process (a terminal, another kernel) changed the journal since we last read or wrote it (inode, size and mtime)."
+        "Reload if another process (terminal, kernel) changed the journal since we last used it (inode, size, mtime)."
         try: st = os.stat(self.journal); sig = (st.st_ino, st.st_size, st.st_mtime_ns)
         except FileNotFoundError: sig = None
         if sig != self._sig: self._load()
@@ -229,7 +258,8 @@ class Journal:
             fd = os.open(self.journal, os.O_RDWR | os.O_APPEND | os.O_CREAT | _NOFOLLOW, 0o644)
             try:
                 size = os.fstat(fd).st_size
-                if size and os.pread(fd, 1, size - 1) != b'\n': data = b'\n' + data   # never glue a record onto a torn line
+                # never glue a record onto a torn line
+                if size and os.pread(fd, 1, size - 1) != b'\n': data = b'\n' + data
                 view = memoryview(data)
                 while view: view = view[os.write(fd, view):]
                 if sync: os.fsync(fd)
@@ -270,7 +300,9 @@ class Journal:
                 if orig and orig.action != 'fix':   # a rewrite undone is no decision to make again
                     rename = orig.action == 'relabel' and orig.src.rpartition('/')[0] == orig.dst.rpartition('/')[0]
                     by = str(self.batches[b['of']].get('by') or 'name') if rename else 'folder'
-                    self.marks[orig.src] = dict(t='mark', path=orig.src, sha=orig.sha, action=orig.action, to=orig.to, **(dict(by=by) if by != 'folder' else {}))
+                    extra = dict(by=by) if by != 'folder' else {}
+                    self.marks[orig.src] = dict(t='mark', path=orig.src, sha=orig.sha, action=orig.action, to=orig.to,
+                                                **extra)
 
     @property
     def open_batch(self) -> str|None:
@@ -283,7 +315,7 @@ class Journal:
 
     @contextlib.contextmanager
     def _locked(self):
-        "Hold an exclusive lock on the cleaner's folder (a widget and a terminal can't write at the same time), then reload the journal if it changed. Reentrant."
+        "Lock the cleaner's folder (a widget and a terminal never write at once); reload a changed journal. Reentrant."
         if self._held:
             yield; return
         self._check_state()
@@ -300,7 +332,7 @@ class Journal:
         finally: os.close(fd)
 
     def _set_aside(self) -> int:
-        "Move the journal lines that were skipped into `journal.skipped.jsonl` and rewrite the journal without them (atomically); return how many."
+        "Move skipped lines to `journal.skipped.jsonl`, rewrite the journal without them (atomically); return how many."
         if not self.problems: return 0
         with open(os.open(self.journal, os.O_RDONLY | _NOFOLLOW), 'rb') as f: lines = f.read().split(b'\n')
         bad = {n for n,_ in self.problems}
