@@ -26,11 +26,12 @@ def _fsync_dir(d):
     finally: os.close(fd)
 
 def _renameat2():
-    "Linux's renameat2 from libc (None elsewhere): with RENAME_NOREPLACE it moves a file in one atomic step and never overwrites."
+    "Linux's renameat2 from libc (None elsewhere): with RENAME_NOREPLACE it moves a file atomically, never overwriting."
     try:
         import ctypes
         f = ctypes.CDLL(None, use_errno=True).renameat2
-        f.argtypes, f.restype = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint], ctypes.c_int
+        f.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+        f.restype = ctypes.c_int
         return f
     except (OSError, AttributeError, ImportError): return None
 
@@ -40,7 +41,8 @@ _NOLINK = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLI
 def _move(src: str, dst: str, step=None) -> str|None:
     "Move file `src` to `dst`, never overwriting; None if moved, else why not."
     if _rename_noreplace is not None:
-        if _rename_noreplace(-100, os.fsencode(src), -100, os.fsencode(dst), 1) == 0: return None   # AT_FDCWD, RENAME_NOREPLACE
+        # AT_FDCWD, RENAME_NOREPLACE
+        if _rename_noreplace(-100, os.fsencode(src), -100, os.fsencode(dst), 1) == 0: return None
         import ctypes; e = ctypes.get_errno()
         if e == errno.EEXIST: return f'{os.path.basename(dst)} exists at the destination'
         if e == errno.ENOENT: return f'{os.path.basename(src)} is missing'
@@ -58,7 +60,7 @@ def _move(src: str, dst: str, step=None) -> str|None:
 _NOFOLLOW = getattr(os, 'O_NOFOLLOW', 0)
 
 def _write_atomic(fn, data: bytes):
-    "Replace file `fn` by `data` in one step: a temp file in the same folder, fsynced, then `os.replace`, then the folder fsynced."
+    "Replace file `fn` by `data` in one step: a temp file in its folder, fsynced, `os.replace`, the folder fsynced."
     tmp = f'{fn}.{uuid.uuid4().hex[:8]}.tmp'
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
     try:
@@ -76,14 +78,16 @@ def _oserror(e: OSError, folder: str='') -> str:
     why = {errno.ENAMETOOLONG: 'the new name is longer than the file system allows',
            errno.ENOSPC: 'the disk is full', errno.EDQUOT: 'the disk quota is used up',
            errno.EROFS: 'the folder is on a read-only file system',
-           errno.EACCES: 'no permission to change the folder', errno.EPERM: 'the file system does not allow it (a protected or immutable file or folder)',
-           errno.EEXIST: f'{folder or "a folder on the way"} is a file, not a folder', errno.ENOTDIR: f'{folder or "a folder on the way"} is a file, not a folder',
+           errno.EACCES: 'no permission to change the folder',
+           errno.EPERM: 'the file system does not allow it (a protected or immutable file or folder)',
+           errno.EEXIST: f'{folder or "a folder on the way"} is a file, not a folder',
+           errno.ENOTDIR: f'{folder or "a folder on the way"} is a file, not a folder',
            errno.EXDEV: 'the destination is on another disk'}.get(e.errno)
     return why or (e.strerror or str(e))
 
 # %% ../nbs/06a_clean_files.ipynb #5676f7fe
 def _fit(stem: str, tail: str, limit: int=255) -> str:
-    "`stem + tail`, the stem cut (at a character boundary) so that the name fits in `limit` bytes, the most most file systems allow."
+    "`stem + tail`, the stem cut (at a character boundary) to fit in `limit` bytes, the most most file systems allow."
     b = os.fsencode(stem)
     if len(b) + len(os.fsencode(tail)) <= limit: return stem + tail
     b = b[:max(0, limit - len(os.fsencode(tail)))]
@@ -93,11 +97,13 @@ def _fit(stem: str, tail: str, limit: int=255) -> str:
     return os.fsdecode(b) + tail
 
 def _free(root: str, folder: str, name: str, names: dict, ok=None) -> str|None:
-    """`folder/name`, or `folder/stem_1.ext`, `_2`, … (the stem shortened if the name would pass 255 bytes): the first name neither on disk nor taken
-    earlier in the same plan. With `ok` (a test of a name: does the labeller read the new label from it?) `stem1.ext`, `stem2.ext`, … are tried
-    too, and only names that pass; None if none of the first thousand does."""
+    """`folder/name`, or `folder/stem_1.ext`, `_2`, … (the stem shortened if the name would pass 255 bytes):
+    the first name neither on disk nor taken earlier in the same plan. With `ok` (a test of a name: does the labeller
+    read the new label from it?) `stem1.ext`, `stem2.ext`, … are tried too, and only names that pass;
+    None if none of the first thousand does."""
     if folder not in names:
-        try: names[folder] = set(os.listdir(os.path.join(root, folder)))   # one listing per folder, not one stat per file
+        # one listing per folder, not one stat per file
+        try: names[folder] = set(os.listdir(os.path.join(root, folder)))
         except (FileNotFoundError, NotADirectoryError): names[folder] = set()
     have, (stem, suf) = names[folder], os.path.splitext(name)
     tails = (t for i in itertools.count(1) for t in ((f'_{i}{suf}', f'{i}{suf}') if ok else (f'_{i}{suf}',)))
