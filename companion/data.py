@@ -39,18 +39,21 @@ def digits(dest: str|Path|None=None, # folder to write (default: a folder in fas
     "Write scikit-learn's handwritten digits as PNG folders `train/<label>/` and `valid/<label>/`; return the folder."
     from companion.env import progress
     classes = tuple(str(c) for c in classes) if classes is not None else None
-    if classes is not None and not set(classes) <= set('0123456789'): raise ValueError(f"classes must be digits '0'-'9', got {classes}")
+    if classes is not None and not set(classes) <= set('0123456789'):
+        raise ValueError(f"classes must be digits '0'-'9', got {classes}")
     dest = Path(dest) if dest is not None else _default_dest(classes, size)
     settings = dict(classes=list(classes) if classes else None, size=size, valid_pct=valid_pct, seed=seed)
     mf = dest/'digits.json'
     if mf.exists():
         done = json.loads(mf.read_text())
         if done['settings'] != settings:
-            raise FileExistsError(f"{dest} holds digits made with {done['settings']}, not {settings}: pass another dest or delete that folder.")
+            raise FileExistsError(f"{dest} holds digits made with {done['settings']}, not {settings}: "
+                                  "pass another dest or delete that folder.")
         return dest   # finished before: files since moved or quarantined by a cleaner stay where they are
     images, plan = _digits_plan(classes, valid_pct, seed)
     for tmp in dest.glob('*/*/.*.tmp'): tmp.unlink()  # leftovers of an interrupted run
-    have = {(f.parent.parent.name, f.name): f for f in dest.glob('*/*/*.png')}  # a file moved to another label (flip_labels, a cleaner) counts
+    # a file moved to another label (flip_labels, a cleaner) counts
+    have = {(f.parent.parent.name, f.name): f for f in dest.glob('*/*/*.png')}
     files = []
     for i,label,split in progress(plan, 'images'):
         fn = have.get((split, f'{i:04d}.png'), dest/split/label/f'{i:04d}.png')
@@ -99,15 +102,20 @@ _FIX = {
     'animated': "animated: only the first frame is used; save that frame as its own file if it is the right one",
     'tiny': "very small: it gets blown up when resized, check it shows what its label says",
     'empty': "0 bytes: the download failed; delete it or download it again",
-    'huge': "too many pixels or too long a side (a huge scan, or a file built to exhaust memory): resize it or delete it",
-    'duplicate': "the same bytes as another file: keep one copy (a duplicate across train and valid inflates the metric)",
+    'huge': ("too many pixels or too long a side (a huge scan, or a file built to exhaust memory): "
+             "resize it or delete it"),
+    'duplicate': ("the same bytes as another file: "
+                  "keep one copy (a duplicate across train and valid inflates the metric)"),
 }
 
-UNREADABLE = ('empty', 'not_image', 'corrupt', 'truncated')   # the problems no reader gets past: set these files aside before training
-READER = ('rotated', 'cmyk', '16bit', 'palette', 'rgba')       # pixels that depend on the reader: `fix_images` rewrites them as the Space reads them
+# the problems no reader gets past: set these files aside before training
+UNREADABLE = ('empty', 'not_image', 'corrupt', 'truncated')
+# pixels that depend on the reader: `fix_images` rewrites them as the Space reads them
+READER = ('rotated', 'cmyk', '16bit', 'palette', 'rgba')
 for k in READER: _FIX[k] += ': companion audit FOLDER --fix rewrites it as upright 8-bit RGB (undoable)'
 
-_MAGIC = (b'\x89PNG', b'\xff\xd8\xff', b'GIF8', b'BM', b'II*\x00', b'MM\x00*', b'RIFF')  # PNG, JPEG, GIF, BMP, TIFF, WebP
+# PNG, JPEG, GIF, BMP, TIFF, WebP
+_MAGIC = (b'\x89PNG', b'\xff\xd8\xff', b'GIF8', b'BM', b'II*\x00', b'MM\x00*', b'RIFF')
 
 def _broken(fn: Path, e: Exception) -> tuple:
     "Name what is wrong with a file PIL could not read: cut off, damaged, or not an image at all."
@@ -144,17 +152,21 @@ def _problems(fn: Path, min_size: int) -> list:
     return res
 
 def image_files(path: str|Path, recurse: bool=True) -> list[Path]:
-    "Image files under `path` like fastai's `get_image_files`, following links to folders but never into a loop, and each real file once."
+    "Image files under `path` like fastai's `get_image_files`, following folder links (not in loops), each file once."
     from companion.clean_labels import IMAGE_SUFFIXES   # fastai's image_extensions, without importing fastai
     path, seen_dirs, seen_files, out = Path(path), set(), set(), []
     for root, dirs, files in os.walk(path, followlinks=True):
         real = os.path.realpath(root)
         if real in seen_dirs: dirs[:] = []; continue
         seen_dirs.add(real)
-        dirs[:] = sorted(d for d in dirs if not d.startswith('.') and os.path.realpath(os.path.join(root, d)) not in seen_dirs) if recurse else []
+        if recurse:
+            dirs[:] = sorted(d for d in dirs
+                             if not d.startswith('.') and os.path.realpath(os.path.join(root, d)) not in seen_dirs)
+        else: dirs[:] = []
         for f in sorted(files):
             p = Path(root)/f
-            if p.suffix.lower() in IMAGE_SUFFIXES and (rf := os.path.realpath(p)) not in seen_files: seen_files.add(rf); out.append(p)
+            if p.suffix.lower() in IMAGE_SUFFIXES and (rf := os.path.realpath(p)) not in seen_files:
+                seen_files.add(rf); out.append(p)
     return out
 
 import pandas as pd
@@ -170,7 +182,7 @@ def audit_images(path: str|Path,     # the folder of images to check
                  min_size: int=16,   # images with a side shorter than this are reported as tiny
                  recurse: bool=True  # look in subfolders too
                 ) -> AuditResult:
-    "DataFrame of problem files under `path` (columns: path, problem, detail, fix); empty (and saying so) if all is well."
+    "DataFrame of problem files under `path` (path, problem, detail, fix); empty (and saying so) if all is well."
     from companion.env import progress
     rows, seen = [], {}
     for fn in progress(image_files(path, recurse=recurse), 'images'):
@@ -184,7 +196,7 @@ def audit_images(path: str|Path,     # the folder of images to check
 
 # %% ../nbs/01_data.ipynb #b5109486
 def _as_read(fn) -> bytes|None:
-    "The bytes of image `fn` rewritten as the Space reads it (`to_rgb`: upright, 8-bit RGB) in its own format; None for a format kept as it is (GIF, ICO)."
+    "Bytes of `fn` as the Space reads it (`to_rgb`: upright 8-bit RGB), same format; None for GIF, ICO (kept as is)."
     from companion.images import open_image_file, to_rgb
     with open_image_file(fn) as im:
         fmt = {'MPO': 'JPEG'}.get(im.format, im.format)
@@ -196,7 +208,7 @@ def _as_read(fn) -> bytes|None:
 
 def fix_images(path: str|Path # the folder of images
               ):
-    "Rewrite the images under `path` whose pixels depend on the reader (`READER`) as the Space reads them, in one journaled apply: `Cleaner.undo` puts the originals back."
+    "Rewrite images under `path` with reader-dependent pixels (`READER`) as the Space reads them; undo: `Cleaner.undo`."
     from companion.clean import Cleaner
     df = audit_images(path)
     todo = sorted(set(df.path[df.problem.isin(READER)]) - set(df.path[df.problem.isin(UNREADABLE)]))
@@ -204,23 +216,29 @@ def fix_images(path: str|Path # the folder of images
 
 # %% ../nbs/01_data.ipynb #21be1ac3
 def folder_items(path: str|Path, labeller=None, valid_pct: float=0.2, seed: int=42) -> pd.DataFrame:
-    "Every image under `path` as rows (path, split, label): `train/`+`valid/` folders, a folder per label, or labels in file names (`labeller`)."
+    "Images under `path` as rows (path, split, label), from `train/`+`valid/`, label folders or names (`labeller`)."
     from fastai.data.transforms import RandomSplitter
     from companion.clean import Labeller
     path, lab = Path(path).resolve(), Labeller(labeller)
-    if not path.is_dir(): raise FileNotFoundError(f'no folder at {path}: check the path (relative paths start from {Path.cwd()})')
+    if not path.is_dir():
+        raise FileNotFoundError(f'no folder at {path}: check the path (relative paths start from {Path.cwd()})')
     split_folders = (path/'train').is_dir() and (path/'valid').is_dir()
     fs = sorted(image_files(path/'train') + image_files(path/'valid')) if split_folders else sorted(image_files(path))
-    if not fs: raise FileNotFoundError(f'no images under {path}: expected a folder per label (bears/grizzly/*.jpg), train/ and valid/ folders, or images named with their label')
+    if not fs: raise FileNotFoundError(f'no images under {path}: expected a folder per label (bears/grizzly/*.jpg), '
+                                       'train/ and valid/ folders, or images named with their label')
     if lab.by == 'folder' and len({f.parent for f in fs}) == 1 and not split_folders and fs[0].parent != path:
-        raise ValueError(f'all {len(fs)} images are in one folder ({fs[0].parent.name}/): that is one label only, and a classifier needs two or more: '
-                         "add a folder per label, or, if the labels are in the file names, pass labeller= (command line: --label_re)")
+        raise ValueError(f'all {len(fs)} images are in one folder ({fs[0].parent.name}/): that is one label only, '
+                         'and a classifier needs two or more: add a folder per label, '
+                         "or, if the labels are in the file names, pass labeller= (command line: --label_re)")
     if lab.by == 'folder' and len({f.parent for f in fs}) == 1 and not split_folders:
-        raise ValueError(f'all {len(fs)} images are in one folder ({fs[0].parent.name}/), so the folder is not a label: the labels must come from the '
-                         "file names; pass labeller=r'^(.+)_\\d+' (a regex with one group) or a function such as is_cat (command line: --label_re)")
+        raise ValueError(f'all {len(fs)} images are in one folder ({fs[0].parent.name}/), '
+                         'so the folder is not a label: the labels must come from the file names; '
+                         "pass labeller=r'^(.+)_\\d+' (a regex with one group) or a function such as is_cat "
+                         '(command line: --label_re)')
     labels = [lab(f) for f in fs]
     if (unread := [f for f, l in zip(fs, labels) if l is None]):
-        raise ValueError(f'{len(unread)} of {len(fs)} files have no label by {lab}, e.g. {unread[0].name}: fix the labeller or move those files out')
+        raise ValueError(f'{len(unread)} of {len(fs)} files have no label by {lab}, e.g. {unread[0].name}: '
+                         'fix the labeller or move those files out')
     if split_folders: split = [f.relative_to(path).parts[0] for f in fs]
     else:
         _, valid = RandomSplitter(valid_pct, seed=seed)(fs)
@@ -228,7 +246,7 @@ def folder_items(path: str|Path, labeller=None, valid_pct: float=0.2, seed: int=
     return pd.DataFrame(dict(path=[str(f) for f in fs], split=list(split), label=labels))
 
 def choose_size(paths, n: int=200) -> int|None:
-    "None when the images (up to `n`, spread over `paths`) all have one size; else one size for all: the median shorter side, a multiple of 8 in [32, 224]."
+    "None if images (up to `n` of `paths`) share a size; else their median short side, a multiple of 8 in [32, 224]."
     paths = list(paths)
     pick = [paths[int(i)] for i in np.unique(np.linspace(0, len(paths)-1, min(n, len(paths))).round())] if paths else []
     sizes = set()
@@ -242,7 +260,8 @@ def choose_size(paths, n: int=200) -> int|None:
 # %% ../nbs/01_data.ipynb #84120acc
 from typing import Annotated
 
-def write_digits(dest: Annotated[str, "folder to write (default: a folder in fastai's data dir)", dict(opt=False, nargs='?')]=None,
+def write_digits(dest: Annotated[str, "folder to write (default: a folder in fastai's data dir)",
+                                 dict(opt=False, nargs='?')]=None,
                  classes: str=None,   # only these digits, e.g. 37 for the 3s and 7s (default: all ten)
                  size: int=28,        # side of each image in pixels
                  valid_pct: float=0.2,# share of each digit that goes to valid/
@@ -255,15 +274,17 @@ def write_digits(dest: Annotated[str, "folder to write (default: a folder in fas
 def audit_report(folder: str,        # the folder of images to check
                  min_size: int=16,   # images with a side shorter than this are reported as tiny
                  csv: str=None,      # also write the table to this CSV file
-                 fix: bool=False     # first rewrite the images whose pixels depend on the reader as upright 8-bit RGB (undoable: companion clean undo)
+                 fix: bool=False     # first rewrite reader-dependent images as upright 8-bit RGB (companion clean undo)
                 ) -> int:
     "Print the files under `folder` that would break or mislead training, each with its fix; 1 when there are any."
-    if not Path(folder).is_dir(): raise FileNotFoundError(f"{folder} is not a folder: pass the folder that holds your images")
+    if not Path(folder).is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder: pass the folder that holds your images")
     if fix:
         from companion.clean import Cleaner
         p = fix_images(folder); n = sum(m.action == 'fix' for m in p.moves)
-        print(f'rewrote {n} images as upright 8-bit RGB, read as the Space reads them; the originals are in {Path(folder)/".companion"/"quarantine"}'
-              + (f'; companion clean undo {folder} puts back {Cleaner(folder).undo_says(1)}' if n else ''))
+        q = Path(folder)/".companion"/"quarantine"
+        undo = f'; companion clean undo {folder} puts back {Cleaner(folder).undo_says(1)}' if n else ''
+        print(f'rewrote {n} images as upright 8-bit RGB, read as the Space reads them; the originals are in {q}{undo}')
     df = audit_images(folder, min_size)
     if csv: df.to_csv(csv, index=False)
     if df.empty: print(f'{folder}: no problems found'); return 0
