@@ -21,17 +21,21 @@ def check_label(label # the label: any value, read as text
            'it contains a path separator' if '/' in s or '\\' in s else
            'it contains a control character' if any(ord(c) < 32 or ord(c) == 127 for c in s) else
            'it is longer than 255 bytes' if len(s.encode()) > 255 else None)
-    if why: raise ValueError(f"label {label!r} is not a safe folder name: {why}. Use a plain name such as 'grizzly' or '7'.")
+    if why:
+        raise ValueError(f"label {label!r} is not a safe folder name: {why}. "
+                         "Use a plain name such as 'grizzly' or '7'.")
     return s
 
 # %% ../nbs/06b_clean_labels.ipynb #e60a8efa
-mimetypes.init()   # the system's type lists too, as after fastai's import: fastai's rule for image files (`image_extensions`, fastai/data/transforms.py), without importing fastai
+# the system's type lists too, as after fastai's import:
+# fastai's rule for image files (`image_extensions`, fastai/data/transforms.py), without importing fastai
+mimetypes.init()
 IMAGE_SUFFIXES = frozenset(k for k,v in mimetypes.types_map.items() if v.startswith('image/'))
 
 class Labeller:
-    "How a file's label is read: from its parent folder (`None` or 'folder'), by a regex with one group on its name, by a function of its path or name, or as a Learner reads it."
+    "How a file's label is read: parent folder, a one-group regex on its name, a function of path or name, or Learner."
     def __init__(self,
-                 how=None): # None or 'folder' (the parent folder), a regex with one group around the label in the file name, a function of the path or name, or a Learner (or its DataLoaders)
+                 how=None): # None/'folder', a one-group regex on the name, a function of path or name, a Learner/dls
         self.how, self.f, self.pat, self._on = how, None, None, None
         if isinstance(how, Labeller): self.__dict__.update(how.__dict__); return
         if hasattr(how, 'dls') or hasattr(how, 'train_ds'): self.__dict__.update(learner_labeller(how).__dict__); return
@@ -40,20 +44,25 @@ class Labeller:
             try: self.pat = re.compile(how)
             except re.error as e: raise ValueError(f'label regex {how!r} does not compile: {e}') from None
             if self.pat.groups != 1:
-                raise ValueError(f"label regex {self.pat.pattern!r} has {self.pat.groups} groups: it needs exactly one, around the label, e.g. r'^(.+)_\\d+\\.jpg$'")
+                raise ValueError(f"label regex {self.pat.pattern!r} has {self.pat.groups} groups: "
+                                 f"it needs exactly one, around the label, e.g. r'^(.+)_\\d+\\.jpg$'")
             self.by, self.key = 'name', f're:{self.pat.pattern}'
-        elif callable(how): self.f, self.by, self.key = how, 'name', f"fn:{getattr(how, '__qualname__', None) or type(how).__name__}"
+        elif callable(how):
+            self.f, self.by, self.key = how, 'name', f"fn:{getattr(how, '__qualname__', None) or type(how).__name__}"
 
-        else: raise TypeError(f"labeller must be None, 'folder', a regex, a function of the path or a Learner, not {type(how).__name__}")
+        else:
+            raise TypeError(f"labeller must be None, 'folder', a regex, a function of the path or a Learner, "
+                            f"not {type(how).__name__}")
 
-    # `by`: 'folder' or 'name'; `key`: what a mark records, so that a mark made with one labeller is never applied with another
+    # `by`: 'folder' or 'name'; `key`: what a mark records, so a mark by one labeller is never applied with another
 
     def __repr__(self):
-        return ('the parent folder' if self.by == 'folder' else f'the regex {self.pat.pattern!r}' if self.pat is not None
-                else getattr(self.f, '__name__', None) or repr(self.f))
+        if self.by == 'folder': return 'the parent folder'
+        if self.pat is not None: return f'the regex {self.pat.pattern!r}'
+        return getattr(self.f, '__name__', None) or repr(self.f)
 
     def _call(self, p: Path):
-        "Call the function on the path (a DataBlock's get_y) or, if it cannot take a path, on the name (from_name_func's label_func)."
+        "Call the function on the path (DataBlock's get_y) or, failing that, the name (from_name_func's label_func)."
         if self._on is None:
             try: r = self.f(p); self._on = 'path'; return r
             except (TypeError, AttributeError): self._on = 'name'
@@ -73,15 +82,15 @@ class Labeller:
               path,    # the file to relabel
               to: str  # the label its new name must read
              ) -> list:
-        "New names for file `path` in its own folder that this labeller reads as `to`, best first (empty if none is found)."
+        "New names for file `path` in its own folder that this labeller reads as `to`, best first (or empty)."
         p, to = Path(path), str(to); name, old = p.name, self(p)
         stem, suf = os.path.splitext(name)
         if self.pat is not None:
             m = self.pat.search(name)
             cands = [name[:m.start(1)] + to + name[m.end(1):]] if m and m.group(1) else []
         else:
-            cands = [stem[:k] + to + stem[k+len(old):] + suf for k in (stem.find(old), stem.rfind(old), stem.lower().find(old.lower()))
-                     if old and k >= 0]
+            at = (stem.find(old), stem.rfind(old), stem.lower().find(old.lower()))
+            cands = [stem[:k] + to + stem[k+len(old):] + suf for k in at if old and k >= 0]
             cands += [name[:1].upper() + name[1:], name[:1].lower() + name[1:]]
         def ok(n):
             try: check_label(n)
@@ -95,9 +104,11 @@ class Labeller:
                ) -> str:
         "Why file `rel` cannot be relabelled `to` by renaming it, and what to do instead."
         old = self(rel)
-        return (f'{self!r} reads {old!r} from {PurePosixPath(rel).name}, and no name tried (the label text replaced, the first letter '
-                f'upper- or lower-cased) reads {to!r}: rename it yourself so that {self!r} reads {to!r}, or pass labeller=... '
-                "(a regex with one group around the label such as r'^(.+)_\\d+\\.jpg$'; on the command line --label_re)")
+        return (f'{self!r} reads {old!r} from {PurePosixPath(rel).name}, and no name tried '
+                f'(the label text replaced, the first letter upper- or lower-cased) reads {to!r}: '
+                f'rename it yourself so that {self!r} reads {to!r}, or pass labeller=... '
+                "(a regex with one group around the label such as r'^(.+)_\\d+\\.jpg$'; "
+                "on the command line --label_re)")
 
 def _has_images(folder) -> bool:
     "Whether `folder` holds an image file directly (stops at the first one)."
@@ -106,12 +117,13 @@ def _has_images(folder) -> bool:
     except OSError: return False
 
 # %% ../nbs/06b_clean_labels.ipynb #aaadd736
-_KINDS = {'multi-label': 'multi-label (MultiCategoryBlock: several labels per image)', 'regression': 'a regression (RegressionBlock: numbers, not labels)',
+_KINDS = {'multi-label': 'multi-label (MultiCategoryBlock: several labels per image)',
+          'regression': 'a regression (RegressionBlock: numbers, not labels)',
           'other': 'not a classifier with one category per image', 'tensors': 'built on tensors, not on image files'}
 
 def label_kind(learn # a Learner or its DataLoaders
               ) -> str:
-    "What `learn`'s targets are: 'category' (one label per image), 'multi-label', 'regression', 'other', or 'tensors' (no files)."
+    "`learn`'s targets: 'category' (one label per image), 'multi-label', 'regression', 'other' or 'tensors' (no files)."
     ds = getattr(getattr(learn, 'dls', learn), 'train_ds', None)
     if not hasattr(ds, 'items'): return 'tensors'
     tls = getattr(ds, 'tls', None)
@@ -122,22 +134,26 @@ def label_kind(learn # a Learner or its DataLoaders
 def check_single_label(learn,    # a Learner or its DataLoaders
                        what: str # the tool that needs one label per image, e.g. 'label_issues'
                       ):
-    "Raise TypeError, in one sentence naming what `what` supports, unless `learn` is a single-label classifier of image files."
+    "Raise TypeError naming what `what` supports, in one sentence, unless `learn` is a single-label image classifier."
     k = label_kind(learn)
-    if k != 'category': raise TypeError(f'{what} works on single-label classifiers of image files (CategoryBlock: one label per image); this learner is {_KINDS[k]}')
+    if k != 'category':
+        raise TypeError(f'{what} works on single-label classifiers of image files '
+                        f'(CategoryBlock: one label per image); this learner is {_KINDS[k]}')
 
 def _unwrap(t) -> tuple:
-    "(function, attribute) a fastai Transform was made from: `using_attr(f, 'name')` gives (f, 'name'), `parent_label` (parent_label, None)."
+    "(function, attribute) a fastai Transform is made of: `using_attr(f, 'name')` gives (f, 'name'), `f` (f, None)."
     try: f = t.encodes.methods[0].implementation
     except (AttributeError, IndexError, TypeError): return None, None
-    f = next((c.cell_contents for c in f.__closure__ or () if callable(c.cell_contents)), f)   # fastai wraps a callable that has no __name__
-    if isinstance(f, functools.partial) and getattr(f.func, '__name__', '') == '_using_attr' and len(f.args) == 2: return tuple(f.args)
+    # fastai wraps a callable that has no __name__
+    f = next((c.cell_contents for c in f.__closure__ or () if callable(c.cell_contents)), f)
+    if isinstance(f, functools.partial) and getattr(f.func, '__name__', '') == '_using_attr' and len(f.args) == 2:
+        return tuple(f.args)
     return f, None
 
 def learner_labeller(learn,    # a Learner or its DataLoaders (single-label, over image files)
                      n: int=64 # items checked: the labeller must read each the way the learner did
                     ) -> Labeller:
-    "The `Labeller` that reads a file's label as `learn`'s DataLoaders do: the parent folder, the learner's regex on the name, or its label pipeline."
+    "The `Labeller` reading labels as `learn`'s DataLoaders do: parent folder, its regex on names, or its label steps."
     from fastai.data.transforms import Categorize, RegexLabeller
     check_single_label(learn, 'reading labels from a Learner')
     dls = getattr(learn, 'dls', learn); ds = dls.train_ds; items = ds.items; frame = hasattr(items, 'iloc')
@@ -147,7 +163,8 @@ def learner_labeller(learn,    # a Learner or its DataLoaders (single-label, ove
     labels = [str(dls.vocab[int(ds.tls[1][i])]) for i in idx]
     if all(p.parent.name == l for p, l in zip(paths, labels)): return Labeller('folder')
     if frame: raise ValueError("this learner reads its labels from a table (a DataFrame column), not from the files: "
-                               "pass labeller=... (a regex with one group on the file name, or a function such as is_cat) to say how the files carry them")
+                               "pass labeller=... (a regex with one group on the file name, "
+                               "or a function such as is_cat) to say how the files carry them")
     f, attr = _unwrap(fs[0]) if len(fs) == 1 else (None, None)
     if isinstance(f, RegexLabeller) and attr == 'name' and f.pat.groups == 1:
         lab = Labeller(f.pat if f.matcher == f.pat.search else re.compile(f'^(?:{f.pat.pattern})', f.pat.flags))
@@ -155,8 +172,10 @@ def learner_labeller(learn,    # a Learner or its DataLoaders (single-label, ove
         def get(p):
             for t in fs: p = t(p)
             return p
-        get.__name__ = get.__qualname__ = getattr(f, '__qualname__', None) or getattr(f, '__name__', None) or "the learner's label function"
+        name = getattr(f, '__qualname__', None) or getattr(f, '__name__', None) or "the learner's label function"
+        get.__name__ = get.__qualname__ = name
         lab = Labeller(get)
     bad = next(((p, l) for p, l in zip(paths, labels) if lab(p) != l), None)
-    if bad: raise ValueError(f"{lab!r} reads {lab(bad[0])!r} from {bad[0].name} where the learner reads {bad[1]!r}: pass labeller=... to say how labels are read")
+    if bad: raise ValueError(f"{lab!r} reads {lab(bad[0])!r} from {bad[0].name} where the learner reads {bad[1]!r}: "
+                             "pass labeller=... to say how labels are read")
     return lab
