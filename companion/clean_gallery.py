@@ -32,19 +32,24 @@ def _thumb(fn, size: int=192) -> bytes:
     except (OSError, ValueError): return b''
 
 def _labeller(candidates, labeller=None) -> Labeller:
-    "How the candidates' labels are read: `labeller` if given, else as the table says (`label_issues` and `interpret` keep the learner's way in `attrs['labeller']`)."
+    "How the candidates' labels are read: `labeller` if given, else the learner's way kept in `attrs['labeller']`."
     return Labeller(labeller if labeller is not None else getattr(candidates, 'attrs', {}).get('labeller'))
 
 def _candidates(df, root=None, by: str='folder'):
-    "The candidates with absolute str `path` and str `label`, and the data set root (given, in `df.attrs['root']`, or guessed: above the label folders, or the folders of the files when labels are in the names)."
+    """The candidates with absolute str `path` and str `label`, and the data set root (given, in `df.attrs['root']`,
+    or guessed: above the label folders, or the folders of the files when labels are in the names)."""
     import pandas as pd
     df = pd.DataFrame(df).reset_index(drop=True)
-    if 'path' not in df or 'label' not in df: raise ValueError(f'the candidates need `path` and `label` columns, got {list(df.columns)}')
+    if 'path' not in df or 'label' not in df:
+        raise ValueError(f'the candidates need `path` and `label` columns, got {list(df.columns)}')
     root = root or df.attrs.get('root')
     if root is None:
         ps = [Path(p) for p in df.path]
-        if not ps or not all(p.is_absolute() for p in ps): raise ValueError('paths are relative (or there are none): pass root=the data set folder')
-        up = [p.parent.parent.parent if 'split' in df and p.parent.parent.name == _s(s) else p.parent.parent for p,s in zip(ps, df.get('split', [None]*len(ps)))]
+        if not ps or not all(p.is_absolute() for p in ps):
+            raise ValueError('paths are relative (or there are none): pass root=the data set folder')
+        splits = df.get('split', [None]*len(ps))
+        up = [p.parent.parent.parent if 'split' in df and p.parent.parent.name == _s(s) else p.parent.parent
+              for p,s in zip(ps, splits)]
         if by != 'folder': up = [p.parent for p in ps]
         root = os.path.commonpath([str(u) for u in up])
     root = Path(root).resolve()
@@ -52,19 +57,21 @@ def _candidates(df, root=None, by: str='folder'):
     return df, root
 
 def _labels(df, c: Cleaner) -> list:
-    """Every label a candidate could get: the given, predicted and suggested labels, and either the class folders next to the candidates' label
-    folders (folders inside root that hold images), or what the labeller reads from the images in the candidates' folders. Never a folder that
-    holds the data set."""
+    """Every label a candidate could get: the given, predicted and suggested labels, and either the class folders
+    next to the candidates' label folders (folders inside root that hold images), or what the labeller reads
+    from the images in the candidates' folders. Never a folder that holds the data set."""
     ls = set(df.label)
     for col in ('pred', 'suggested'):
         if col in df: ls |= {_s(x) for x in df[col]}
     if c.labeller.by == 'folder':
         for g in {Path(p).parent.parent for p in df.path}:
             if (g == c.root or c.root in g.parents) and g.is_dir():
-                ls |= {d.name for d in os.scandir(g) if d.is_dir() and not d.name.startswith('.') and _has_images(d.path)}
+                ls |= {d.name for d in os.scandir(g)
+                       if d.is_dir() and not d.name.startswith('.') and _has_images(d.path)}
     else:
         for d in {Path(p).parent for p in df.path}:
-            if d.is_dir(): ls |= {c.labeller(d/f) for f in os.listdir(d) if os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES} - {None}
+            if not d.is_dir(): continue
+            ls |= {c.labeller(d/f) for f in os.listdir(d) if os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES} - {None}
         ls -= c.containers()
     def ok(l):
         try: return check_label(l) == l
@@ -77,7 +84,8 @@ def _moved_html(m) -> str:
     return f"<b style='color:#070'>✓ {what}</b>: now <code>{html.escape(m.dst)}</code>"
 
 def _options(label: str, labels: list) -> list:
-    return [('undecided', ''), ('keep', 'keep'), ('delete', 'delete')] + [(f'relabel → {l}', f'relabel:{l}') for l in labels if l != label]
+    relabels = [(f'relabel → {l}', f'relabel:{l}') for l in labels if l != label]
+    return [('undecided', ''), ('keep', 'keep'), ('delete', 'delete')] + relabels
 
 # %% ../nbs/06d_clean_gallery.ipynb #7c9740b6
 _JS = """
@@ -91,12 +99,15 @@ function dl(){let L=['path,decision,to'];
  let a=document.createElement('a');a.href=URL.createObjectURL(new Blob([L.join('\\n')+'\\n'],{type:'text/csv'}));
  a.download='decisions.csv';document.body.appendChild(a);a.click();}
 function saved(){try{return JSON.parse(localStorage.getItem(KEY)||'{}')}catch(e){return {}}}
-function save(){let o={};sels().forEach(s=>{o[s.dataset.path]=s.value});try{localStorage.setItem(KEY,JSON.stringify(o))}catch(e){}count()}
+function save(){let o={};sels().forEach(s=>{o[s.dataset.path]=s.value});\
+try{localStorage.setItem(KEY,JSON.stringify(o))}catch(e){}count()}
 function forget(){try{localStorage.removeItem(KEY)}catch(e){};location.reload()}
 function count(){let c={delete:0,relabel:0,keep:0};sels().forEach(s=>{let a=s.value.split(':')[0];if(a in c)c[a]++});
- document.getElementById('count').textContent=`${c.delete+c.relabel+c.keep} chosen: ${c.delete} delete, ${c.relabel} relabel, ${c.keep} keep`}
+ document.getElementById('count').textContent=\
+`${c.delete+c.relabel+c.keep} chosen: ${c.delete} delete, ${c.relabel} relabel, ${c.keep} keep`}
 function render(){let l=document.getElementById('flt').value, s=document.getElementById('split').value;
- let figs=[...document.querySelectorAll('figure')], on=figs.filter(f=>(l==''||f.dataset.label==l)&&(s==''||f.dataset.split==s));
+ let figs=[...document.querySelectorAll('figure')],\
+ on=figs.filter(f=>(l==''||f.dataset.label==l)&&(s==''||f.dataset.split==s));
  let n=Math.max(1,Math.ceil(on.length/PER));page=Math.min(Math.max(page,0),n-1);
  figs.forEach(f=>{f.style.display='none'});on.slice(page*PER,(page+1)*PER).forEach(f=>{f.style.display=''});
  document.getElementById('page').textContent=`page ${page+1} of ${n} (${on.length} listed)`;
@@ -104,20 +115,22 @@ function render(){let l=document.getElementById('flt').value, s=document.getElem
 function go(d){page+=d;render();window.scrollTo(0,0)}
 function flt(){page=0;render()}
 window.addEventListener('DOMContentLoaded',()=>{let o=saved();
- sels().forEach(s=>{let v=o[s.dataset.path];if(v!==undefined&&[...s.options].some(x=>x.value==v))s.value=v;s.addEventListener('change',save)});
+ sels().forEach(s=>{let v=o[s.dataset.path];\
+if(v!==undefined&&[...s.options].some(x=>x.value==v))s.value=v;s.addEventListener('change',save)});
  count();render()});
 """
 
-def gallery(candidates,                       # a DataFrame with `path` and `label` (`pred`, `loss`, `why`, `split`, `suggested` shown when present)
-            root: str|Path|None=None,         # the data set folder; None: `candidates.attrs['root']`, or guessed from the paths
+def gallery(candidates,                       # DataFrame: `path`, `label` (+ `pred` `loss` `why` `split` `suggested`)
+            root: str|Path|None=None,         # the data set folder; None: `candidates.attrs['root']` or guessed
             dest: str|Path='clean_gallery',   # the folder to write gallery.html and decisions.csv to
-            inline: bool=True,                # put the thumbnails in the page (True), or link the images by relative path
+            inline: bool=True,                # put the thumbnails in the page (True), or link images by relative path
             size: int=112,                    # thumbnail size in pixels
             per_page: int=60,                 # figures per page
-            labeller=None                     # how labels are read (see `Labeller`; a Learner reads them its own way); None: as `candidates` came (a learner's own way), else the parent folder
+            labeller=None                     # how labels are read (`Labeller`); None: as `candidates` came
            ) -> Path:
-    """Write `dest/gallery.html` (candidates with a choice each, kept in the browser's storage across reloads, filters by class and split, pages of
-    `per_page`, and a button that downloads decisions.csv) and a `dest/decisions.csv` to fill in; return the HTML path."""
+    """Write `dest/gallery.html` (candidates with a choice each, kept in the browser's storage across reloads,
+    filters by class and split, pages of `per_page`, and a button that downloads decisions.csv)
+    and a `dest/decisions.csv` to fill in; return the HTML path."""
     lab = _labeller(candidates, labeller)
     df, root = _candidates(candidates, root, lab.by)
     c, dest = Cleaner(root, lab), Path(dest); dest.mkdir(parents=True, exist_ok=True)
@@ -128,11 +141,15 @@ def gallery(candidates,                       # a DataFrame with `path` and `lab
         else:
             from urllib.parse import quote
             src = quote(Path(os.path.relpath(fn, dest.resolve())).as_posix())
-        opts = ''.join(f"<option value='{e(v)}'{' selected' if v == ch else ''}>{e(k)}</option>" for k,v in _options(r.label, labels))
-        choice = f"<span class='moved'>{_moved_html(moved)}</span>" if moved else f"<select data-path='{e(rel)}'>{opts}</select>"   # moved: nothing to choose
-        info = ' · '.join(x for x in (f"label <b>{e(r.label)}</b>", f"pred <b>{e(r.get('pred'))}</b>" if _s(r.get('pred')) else '',
+        opts = ''.join(f"<option value='{e(v)}'{' selected' if v == ch else ''}>{e(k)}</option>"
+                       for k,v in _options(r.label, labels))
+        if moved: choice = f"<span class='moved'>{_moved_html(moved)}</span>"   # moved: nothing to choose
+        else: choice = f"<select data-path='{e(rel)}'>{opts}</select>"
+        info = ' · '.join(x for x in (f"label <b>{e(r.label)}</b>",
+                                      f"pred <b>{e(r.get('pred'))}</b>" if _s(r.get('pred')) else '',
                                       f"loss {float(r['loss']):.3g}" if _s(r.get('loss')) else '') if x)
-        figs.append(f"<figure data-label='{e(r.label)}' data-split='{e(r.get('split'))}'><img src='{src}' width='{size}' height='{size}' loading='lazy'>"
+        figs.append(f"<figure data-label='{e(r.label)}' data-split='{e(r.get('split'))}'>"
+                    f"<img src='{src}' width='{size}' height='{size}' loading='lazy'>"
                     f"<figcaption><code>{e(rel)}</code><br>{info}<br><small>{e(r.get('why'))}</small><br>{choice}"
                     f"</figcaption></figure>")
         a, _, to = ch.partition(':')
@@ -140,46 +157,61 @@ def gallery(candidates,                       # a DataFrame with `path` and `lab
                          decision='' if a == 'applied' else a, to='' if a == 'applied' else to,
                          applied=f'{moved.action} → {moved.dst}' if moved else ''))
     with open(dest/'decisions.csv', 'w', newline='') as f:
-        wr = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ['path', 'decision', 'to']); wr.writeheader(); wr.writerows(rows)
+        wr = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ['path', 'decision', 'to'])
+        wr.writeheader(); wr.writerows(rows)
     opts = lambda xs: "<option value=''>all</option>" + ''.join(f"<option>{e(x)}</option>" for x in sorted(xs))
     splits = {_s(s) for s in df.split} - {''} if 'split' in df else set()
     lab_re = f" --label_re '{e(lab.pat.pattern)}'" if lab.pat is not None else ''
-    run = (f"run <code>companion clean apply {e(c.root)} --csv decisions.csv{lab_re}</code>" if lab.f is None else   # a function: only Python can call it
-           f"apply it in Python, where {e(repr(lab))} reads the labels: <code>c = Cleaner({e(repr(str(c.root)))}, labeller=learn); "
-           f"c.mark_many(read_decisions('decisions.csv')); c.apply()</code>")
-    page = f"""<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' content='width=device-width, initial-scale=1'>
+    if lab.f is None: run = f"run <code>companion clean apply {e(c.root)} --csv decisions.csv{lab_re}</code>"
+    else:   # a function: only Python can call it
+        run = (f"apply it in Python, where {e(repr(lab))} reads the labels: "
+               f"<code>c = Cleaner({e(repr(str(c.root)))}, labeller=learn); "
+               f"c.mark_many(read_decisions('decisions.csv')); c.apply()</code>")
+    if splits: split_sel = f"split <select id='split' onchange='flt()'>{opts(splits)}</select>"
+    else: split_sel = "<select id='split' hidden><option value=''>all</option></select>"
+    page = f"""<!doctype html><html><head><meta charset='utf-8'>\
+<meta name='viewport' content='width=device-width, initial-scale=1'>
 <title>companion clean: {len(df)} candidates</title><style>
-body{{font-family:sans-serif;margin:0 8px}} #bar{{position:sticky;top:0;background:#fff;border-bottom:1px solid #bbb;padding:4px 0;z-index:1}}
-#bar select,#bar button{{margin:2px}} figure{{display:inline-block;vertical-align:top;margin:3px;padding:3px;border:1px solid #ddd;width:{size+72}px}}
-img{{image-rendering:pixelated;object-fit:contain;max-width:100%}} figcaption{{font-size:12px;overflow-wrap:anywhere}} code{{font-size:11px}}
-figure select{{max-width:100%}} @media (max-width:480px){{figure{{width:calc(50% - 16px)}} img{{height:auto}}}}</style></head>
+body{{font-family:sans-serif;margin:0 8px}} \
+#bar{{position:sticky;top:0;background:#fff;border-bottom:1px solid #bbb;padding:4px 0;z-index:1}}
+#bar select,#bar button{{margin:2px}} \
+figure{{display:inline-block;vertical-align:top;margin:3px;padding:3px;border:1px solid #ddd;width:{size+72}px}}
+img{{image-rendering:pixelated;object-fit:contain;max-width:100%}} \
+figcaption{{font-size:12px;overflow-wrap:anywhere}} code{{font-size:11px}}
+figure select{{max-width:100%}} \
+@media (max-width:480px){{figure{{width:calc(50% - 16px)}} img{{height:auto}}}}</style></head>
 <body data-root='{e(c.root)}' data-per='{int(per_page)}'><div id='bar'>
 <b>{len(df)} candidates</b> · class <select id='flt' onchange='flt()'>{opts(set(df.label))}</select>
-{f"split <select id='split' onchange='flt()'>{opts(splits)}</select>" if splits else "<select id='split' hidden><option value=''>all</option></select>"}
+{split_sel}
 <button id='prev' onclick='go(-1)'>◀</button> <span id='page'></span> <button id='next' onclick='go(1)'>▶</button>
-· <b id='count'></b> <button id='dl' onclick='dl()'>Download decisions.csv</button> <button id='forget' onclick='forget()' title='forget the choices this browser kept'>forget</button></div>
-<p>Choose per image (this browser keeps your choices, even after a reload), then download decisions.csv and {run} (or fill in the
-<code>decision</code> column of the decisions.csv next to this page: keep, delete, or relabel with the label in <code>to</code>).</p>
+· <b id='count'></b> <button id='dl' onclick='dl()'>Download decisions.csv</button> \
+<button id='forget' onclick='forget()' title='forget the choices this browser kept'>forget</button></div>
+<p>Choose per image (this browser keeps your choices, even after a reload), then download decisions.csv and {run} \
+(or fill in the
+<code>decision</code> column of the decisions.csv next to this page: \
+keep, delete, or relabel with the label in <code>to</code>).</p>
 {''.join(figs)}<script>{_JS}</script></body></html>"""
     (dest/'gallery.html').write_text(page, encoding='utf-8')
     _remember(c, dest, df, dict(inline=inline, size=size, per_page=per_page))
     return dest/'gallery.html'
 
-GALLERIES = 'galleries.txt'   # in the cleaner's folder: the gallery folders over this root, rewritten after each apply and undo
+# in the cleaner's folder: the gallery folders over this root, rewritten after each apply and undo
+GALLERIES = 'galleries.txt'
 
 def _remember(c: Cleaner, dest: Path, df, opts: dict):
-    "Keep what it takes to write the gallery again (its candidates and options in `dest`), and list `dest` in the cleaner's folder."
+    "Keep what it takes to rewrite the gallery (candidates, options) in `dest`; list `dest` in the cleaner's folder."
     try:
         df.to_csv(dest/'candidates.csv', index=False)
         (dest/'gallery.json').write_text(json.dumps(dict(root=str(c.root), labeller=c.labeller.key, **opts)))
         c.state.mkdir(exist_ok=True); reg = c.state/GALLERIES
         have = reg.read_text().split('\n') if reg.is_file() else []
-        if str(dest.resolve()) not in have: _write_atomic(str(reg), '\n'.join([*filter(None, have), str(dest.resolve())]).encode())
+        if str(dest.resolve()) not in have:
+            _write_atomic(str(reg), '\n'.join([*filter(None, have), str(dest.resolve())]).encode())
     except OSError: pass   # a read-only folder: the gallery is written, it just won't be rewritten after an apply
 
 def refresh_galleries(c: Cleaner # the cleaner that just applied or undid
                      ) -> list:
-    "Write every gallery over `c.root` again (those made with the same labeller), so moved files show where they went and can't be chosen; return their pages."
+    "Rewrite each gallery of `c.root` with this labeller: moved files show where they went, unchoosable; return pages."
     import pandas as pd
     reg, out = c.state/GALLERIES, []
     for d in (reg.read_text().split('\n') if reg.is_file() else []):
@@ -193,7 +225,7 @@ def refresh_galleries(c: Cleaner # the cleaner that just applied or undid
 
 def read_decisions(fn: str|Path # a CSV with the columns path, decision and (for relabel) to
                   ) -> list:
-    "(path, action, to) rows of a decisions CSV (columns path, decision, to); rows with no decision are skipped, bad rows refused."
+    "(path, action, to) rows of a decisions CSV (columns path, decision, to); undecided rows skipped, bad rows refused."
     rows, bad = [], []
     with open(fn, newline='', encoding='utf-8-sig') as f:
         rd = csv.DictReader(f)
