@@ -19,9 +19,12 @@ __all__ = ['ImageCleaner']
 
 # %% ../nbs/06e_clean_widget.ipynb #ed739cc7
 _CSS = """<style>
-/* the bar sticks to the top of what scrolls (the notebook, voila's page): the boxes around this widget must not scroll by themselves */
-.cw-root, .jp-OutputArea:has(.cw-root), .jp-OutputArea-child:has(.cw-root), .jp-OutputArea-output:has(.cw-root), .output_subarea:has(.cw-root){overflow:visible !important}
-.cw-bar{position:sticky;top:0;z-index:20;background:var(--jp-layout-color0,#fff);border-bottom:1px solid #bbb;padding:4px 0}
+/* the bar sticks to the top of what scrolls (the notebook, voila's page): \
+the boxes around this widget must not scroll by themselves */
+.cw-root, .jp-OutputArea:has(.cw-root), .jp-OutputArea-child:has(.cw-root), \
+.jp-OutputArea-output:has(.cw-root), .output_subarea:has(.cw-root){overflow:visible !important}
+.cw-bar{position:sticky;top:0;z-index:20;background:var(--jp-layout-color0,#fff);\
+border-bottom:1px solid #bbb;padding:4px 0}
 .cw-card{font-size:11px;line-height:1.3;overflow:hidden}
 .cw-card .widget-html-content{line-height:1.3;white-space:normal;overflow-wrap:anywhere;word-break:break-word}
 .cw-card .cw-cap, .cw-card .cw-where{margin:0;width:100%;min-width:0}
@@ -30,14 +33,14 @@ _CSS = """<style>
 </style>"""
 
 class ImageCleaner:
-    """Review ranked candidates page by page (image, label, prediction, loss, why) and choose keep / delete / relabel for each;
-    `labeller` says how labels are read (see `Labeller`)."""
+    """Review ranked candidates page by page (image, label, prediction, loss, why)
+    and choose keep / delete / relabel for each; `labeller` says how labels are read (see `Labeller`)."""
     def __init__(self,
-                 candidates,                 # a DataFrame with `path` and `label` (`pred`, `loss`, `why`, `split`, `suggested` shown when present)
-                 root: str|Path|None=None,   # the data set folder; None: `candidates.attrs['root']`, or guessed from the paths
+                 candidates,                 # DataFrame: `path`, `label` (+ `pred` `loss` `why` `split` `suggested`)
+                 root: str|Path|None=None,   # the data set folder; None: `candidates.attrs['root']` or guessed
                  per_page: int=28,           # cards per page
                  size: int=96,               # thumbnail size in pixels
-                 labeller=None):             # how labels are read (see `Labeller`; a Learner reads them its own way); None: as `candidates` came (a learner's own way), else the parent folder
+                 labeller=None):             # how labels are read (`Labeller`); None: as `candidates` came
         import ipywidgets as W
         from types import SimpleNamespace
         lab = _labeller(candidates, labeller)
@@ -45,7 +48,8 @@ class ImageCleaner:
         self.cleaner, self.per_page, self.size, self.page, self._busy = Cleaner(root, lab), per_page, size, 0, False
         self.labels, self.rels = _labels(self.df, self.cleaner), [self.cleaner.rel(p) for p in self.df.path]
         splits = sorted(set(self.df.split.map(_s))) if 'split' in self.df else []
-        self.cls = W.Dropdown(options=['all'] + sorted(set(self.df.label), key=lambda l: (len(l), l)), description='class')
+        classes = sorted(set(self.df.label), key=lambda l: (len(l), l))
+        self.cls = W.Dropdown(options=['all'] + classes, description='class')
         self.split = W.Dropdown(options=['all'] + splits, description='split', disabled=not splits)
         self.show = W.Dropdown(options=['all', 'undecided', 'decided'], description='show')
         for w,c in ((self.cls, 'cw-class'), (self.split, 'cw-split'), (self.show, 'cw-show')):
@@ -55,42 +59,58 @@ class ImageCleaner:
         for w,c in ((self.prev, 'cw-prev'), (self.next, 'cw-next'), (self.info, 'cw-info')): w.add_class(c)
         self.cards, cw = [], size + 80
         for i in range(per_page):
-            card = SimpleNamespace(img=W.Image(format='png', layout=W.Layout(width=f'{size}px', height=f'{size}px', object_fit='contain')),
-                                   cap=W.HTML(), where=W.HTML(), idx=None, sug='',
-                                   ok=W.Button(layout=W.Layout(width='auto', flex='0 0 auto', height='24px')),   # never cut: '✓ three', not '✓ th…'
-                                   dd=W.Dropdown(options=[('undecided', '')], layout=W.Layout(width='auto', flex='1 1 80px', min_width='80px', height='24px')))
-            card.row = W.HBox([card.ok, card.dd], layout=W.Layout(width='100%', flex_flow='row wrap'))   # a long label: the choice goes below
-            card.box = W.VBox([card.img, card.cap, card.row, card.where], layout=W.Layout(border='1px solid #ddd', padding='3px', width=f'{cw}px'))
-            for w,c in ((card.box, 'cw-card'), (card.dd, 'cw-choice'), (card.ok, 'cw-accept'), (card.cap, 'cw-cap'), (card.where, 'cw-where')): w.add_class(c)
+            img = W.Image(format='png', layout=W.Layout(width=f'{size}px', height=f'{size}px', object_fit='contain'))
+            # never cut: '✓ three', not '✓ th…'
+            ok = W.Button(layout=W.Layout(width='auto', flex='0 0 auto', height='24px'))
+            dd = W.Dropdown(options=[('undecided', '')],
+                            layout=W.Layout(width='auto', flex='1 1 80px', min_width='80px', height='24px'))
+            card = SimpleNamespace(img=img, cap=W.HTML(), where=W.HTML(), idx=None, sug='', ok=ok, dd=dd)
+            # a long label: the choice goes below
+            card.row = W.HBox([card.ok, card.dd], layout=W.Layout(width='100%', flex_flow='row wrap'))
+            card.box = W.VBox([card.img, card.cap, card.row, card.where],
+                              layout=W.Layout(border='1px solid #ddd', padding='3px', width=f'{cw}px'))
+            for w,c in ((card.box, 'cw-card'), (card.dd, 'cw-choice'), (card.ok, 'cw-accept'),
+                        (card.cap, 'cw-cap'), (card.where, 'cw-where')): w.add_class(c)
             card.dd.observe(lambda ch, card=card: self._chose(card, ch['new']), 'value')
             card.ok.on_click(lambda _, card=card: self._accept(card))
             self.cards.append(card)
-        grid = W.GridBox([c.box for c in self.cards], layout=W.Layout(grid_template_columns=f'repeat(auto-fill, {cw}px)', grid_gap='4px'))
+        grid = W.GridBox([c.box for c in self.cards],
+                         layout=W.Layout(grid_template_columns=f'repeat(auto-fill, {cw}px)', grid_gap='4px'))
         self.apply_btn = W.Button(description='Apply…', button_style='warning', tooltip='show the plan, then confirm')
         self.confirm = W.Button(description='Confirm apply', button_style='danger', tooltip='move the files as planned')
         self.cancel = W.Button(description='Cancel')
-        self.undo_btn = W.Button(description='Undo', tooltip='put back the files of the last apply, byte-identical (again for the one before)')
+        undo_tip = 'put back the files of the last apply, byte-identical (again for the one before)'
+        self.undo_btn = W.Button(description='Undo', tooltip=undo_tip)
         self.msg, self.counts = W.HTML(), W.HTML()
-        for w,c,f in ((self.apply_btn, 'cw-apply', self._ask), (self.confirm, 'cw-confirm', self._apply), (self.cancel, 'cw-cancel', self._cancel),
-                      (self.undo_btn, 'cw-undo', self._undo)): w.add_class(c); w.on_click(f)
+        for w,c,f in ((self.apply_btn, 'cw-apply', self._ask), (self.confirm, 'cw-confirm', self._apply),
+                      (self.cancel, 'cw-cancel', self._cancel), (self.undo_btn, 'cw-undo', self._undo)):
+            w.add_class(c); w.on_click(f)
         self.msg.add_class('cw-msg'); self.counts.add_class('cw-counts')
-        head = W.HTML(f'{_CSS}<b>{len(self.df)} candidates</b> under <code>{html.escape(str(root))}</code> (labels: {html.escape(repr(lab))}); '
+        head = W.HTML(f'{_CSS}<b>{len(self.df)} candidates</b> under <code>{html.escape(str(root))}</code> '
+                      f'(labels: {html.escape(repr(lab))}); '
                       f'choices are saved in <code>{STATE}/journal.jsonl</code> as you make them.')
-        for w in (self.apply_btn, self.confirm, self.cancel, self.undo_btn): w.layout = W.Layout(width='auto', flex='0 0 auto')   # labels in full
-        bar = W.VBox([W.HBox([self.apply_btn, self.confirm, self.cancel, self.undo_btn, self.counts], layout=W.Layout(flex_flow='row wrap')), self.msg])
+        # labels in full
+        for w in (self.apply_btn, self.confirm, self.cancel, self.undo_btn):
+            w.layout = W.Layout(width='auto', flex='0 0 auto')
+        buttons = W.HBox([self.apply_btn, self.confirm, self.cancel, self.undo_btn, self.counts],
+                         layout=W.Layout(flex_flow='row wrap'))
+        bar = W.VBox([buttons, self.msg])
         bar.add_class('cw-bar')
-        self.box = W.VBox([head, bar, W.HBox([self.cls, self.split, self.show, self.prev, self.info, self.next], layout=W.Layout(flex_flow='row wrap')), grid])
+        nav = W.HBox([self.cls, self.split, self.show, self.prev, self.info, self.next],
+                     layout=W.Layout(flex_flow='row wrap'))
+        self.box = W.VBox([head, bar, nav, grid])
         self.box.add_class('cw-root'); self._confirming(False); self._refilter()
 
     def _repr_mimebundle_(self, **kw):
         "The live cleaner where widgets run; elsewhere a picture of its first cards and a line saying what it holds."
         return widget_bundle(self.box, self.picture(),
-                             f'ImageCleaner: {len(self.df)} candidates in {self.cleaner.root.name}/ (run the notebook to choose keep / delete / relabel)')
+                             f'ImageCleaner: {len(self.df)} candidates in {self.cleaner.root.name}/ '
+                             '(run the notebook to choose keep / delete / relabel)')
 
 # %% ../nbs/06e_clean_widget.ipynb #a21a1edb
 @patch
 def picture(self: ImageCleaner, n: int=8) -> bytes:
-    "PNG of the first `n` cards shown (image, label, prediction, loss): what a saved notebook shows where widgets can't run."
+    "PNG of the first `n` cards shown (image, label, prediction, loss): what a saved notebook shows without widgets."
     import io, matplotlib.pyplot as plt
     from PIL import Image
     idx = [c.idx for c in self.cards if c.idx is not None][:n]
@@ -112,7 +132,8 @@ def picture(self: ImageCleaner, n: int=8) -> bytes:
 @patch
 def _refilter(self: ImageCleaner, _=None):
     "Recompute the listed candidates from the filters and go to the first page."
-    lab, spl, show, c = self.cls.value, self.split.value, self.show.value, self.cleaner.refresh()   # marks made elsewhere count too
+    # marks made elsewhere count too
+    lab, spl, show, c = self.cls.value, self.split.value, self.show.value, self.cleaner.refresh()
     L = self.df.label.values; S = self.df.split.map(_s).values if 'split' in self.df else None
     self.view = [i for i,rel in enumerate(self.rels) if (lab == 'all' or L[i] == lab) and (spl == 'all' or S[i] == spl)
                  and (show == 'all' or (rel in c.marks or rel in c.moved) == (show == 'decided'))]
@@ -132,16 +153,18 @@ def go(self: ImageCleaner, page: int):
 
 @patch
 def _info(self: ImageCleaner):
-    "The page line, and the counts of this review's candidates: decisions pending, and files an apply has moved (they stay counted after apply)."
+    "The page line, and this review's counts: decisions pending, and files an apply moved (they stay counted after it)."
     a, c = self.page*self.per_page, self.cleaner
-    self.info.value = (f'&nbsp;page {self.page+1} of {self._pages} · {min(a+1, len(self.view))}–{min(a+self.per_page, len(self.view))} '
+    self.info.value = (f'&nbsp;page {self.page+1} of {self._pages} · '
+                       f'{min(a+1, len(self.view))}–{min(a+self.per_page, len(self.view))} '
                        f'of {len(self.view)} listed ({len(self.df)} in all)&nbsp;')
-    k = Counter(c.marks[r]['action'] for r in self.rels if r in c.marks); m = Counter(c.moved[r].action for r in self.rels if r in c.moved)
+    k = Counter(c.marks[r]['action'] for r in self.rels if r in c.marks)
+    m = Counter(c.moved[r].action for r in self.rels if r in c.moved)
     self.counts.value = (f"&nbsp;<b>pending</b>: {k['delete']} delete, {k['relabel']} relabel, {k['keep']} keep · "
                          f"<b>applied</b>: {m['delete']} in quarantine, {m['relabel']} relabelled")
 
 def _suggestion(r) -> str:
-    "The label a card's one-click button gives: `suggested`, else the prediction, when it differs from the label ('' if none)."
+    "The label a card's one-click button gives: `suggested`, else the prediction, if not the label ('' if none)."
     return next((s for s in (_s(r.get('suggested')), _s(r.get('pred'))) if s and s != r.label), '')
 
 @patch
@@ -155,9 +178,12 @@ def _fill(self: ImageCleaner, card, i):
     pred, loss, why, sug = _s(r.get('pred')), r.get('loss'), _s(r.get('why')), _s(r.get('suggested'))
     cap = [f"<code class='cw-path' style='font-size:11px'>{e(rel)}</code>",
            ' · '.join(x for x in (f"label <b>{e(r.label)}</b>", f"pred <b>{e(pred)}</b>" if pred else '',
-                                  f'loss {float(loss):.3g}' if _s(loss) else '', f'sugg. <b>{e(sug)}</b>' if sug and sug != pred else '') if x)]
-    if why: cap.append(f"<span title='{html.escape(why, quote=True)}' style='color:#a33;display:-webkit-box;-webkit-line-clamp:2;"
-                       f"-webkit-box-orient:vertical;overflow:hidden'>{e(why)}</span>")   # two lines at most; all of it on hover
+                                  f'loss {float(loss):.3g}' if _s(loss) else '',
+                                  f'sugg. <b>{e(sug)}</b>' if sug and sug != pred else '') if x)]
+    # two lines at most; all of it on hover
+    if why: cap.append(f"<span title='{html.escape(why, quote=True)}' "
+                       f"style='color:#a33;display:-webkit-box;-webkit-line-clamp:2;"
+                       f"-webkit-box-orient:vertical;overflow:hidden'>{e(why)}</span>")
     card.sug = _suggestion(r)
     self._busy = True
     try:
@@ -207,9 +233,12 @@ def _confirming(self: ImageCleaner, on: bool):
 def _ask(self: ImageCleaner, _=None):
     "Show the plan and ask for confirmation."
     p = self.cleaner.plan()
-    if not p.moves: return self._say('Nothing to move: mark some images delete or relabel first.' + (f' ({p.summary()})' if p.skipped else ''))
+    if not p.moves:
+        return self._say('Nothing to move: mark some images delete or relabel first.'
+                         + (f' ({p.summary()})' if p.skipped else ''))
     self._say(f"<b>Plan</b>: {p.summary()}.<pre class='cw-plan' style='max-height:160px;overflow:auto'>"
-              f"{html.escape(chr(10).join(p.lines(limit=300)))}</pre>Nothing has moved yet: <b>Confirm apply</b> or Cancel.")
+              f"{html.escape(chr(10).join(p.lines(limit=300)))}</pre>"
+              "Nothing has moved yet: <b>Confirm apply</b> or Cancel.")
     self._confirming(True)
 
 @patch
@@ -221,10 +250,12 @@ def _apply(self: ImageCleaner, _=None):
     self._confirming(False)
     try: p = self.cleaner.apply()
     except (OSError, ValueError) as ex:
-        return self._say(f'⚠ apply failed: {html.escape(str(ex))}. Run recover() or <code>companion clean recover {html.escape(str(self.cleaner.root))}</code>.')
+        return self._say(f'⚠ apply failed: {html.escape(str(ex))}. Run recover() or '
+                         f'<code>companion clean recover {html.escape(str(self.cleaner.root))}</code>.')
     sk = ''.join(f'<li>{html.escape(a)}: {html.escape(b)}</li>' for a,b in p.skipped)
     refresh_galleries(self.cleaner)   # a gallery page over the same folder shows the moves too
-    self._say(f"<b>Applied</b>: {p.summary()}. Deleted files are in <code>{STATE}/quarantine</code>; <b>Undo</b> puts back "
+    self._say(f"<b>Applied</b>: {p.summary()}. Deleted files are in <code>{STATE}/quarantine</code>; "
+              f"<b>Undo</b> puts back "
               f"{html.escape(self.cleaner.undo_says(1))}."
               + (f'<br>Skipped:<ul>{sk}</ul>' if sk else ''))
     self.go(self.page)
@@ -237,7 +268,8 @@ def _undo(self: ImageCleaner, _=None):
     refresh_galleries(self.cleaner)
     n, sk = sum(x['restored'] for x in r), [s for x in r for s in x['skipped']]
     left = self.cleaner.undo_says(1)
-    self._say(f'<b>Undone</b>: {n} files of apply {html.escape(r[0]["batch"])} put back where they were; their choices are pending again.'
+    self._say(f'<b>Undone</b>: {n} files of apply {html.escape(r[0]["batch"])} put back where they were; '
+              'their choices are pending again.'
               + ('' if not self.cleaner.applied() else f' Undo again puts back {html.escape(left)}.')
               + (f" {len(sk)} could not go back: {html.escape(str(sk[:5]))}" if sk else ''))
     self.go(self.page)
