@@ -12,7 +12,8 @@ import numpy as np
 from fastai.vision.all import *
 from copy import deepcopy
 from .lr import LRReport
-from .learner import learner, image_dls, folder_dls, small_cnn, check_split, check_batches, Recipe, is_frozen, is_pretrained
+from .learner import learner, image_dls, folder_dls, small_cnn, check_split, check_batches, Recipe
+from .learner import is_frozen, is_pretrained
 from .data import folder_items
 from .distrib import init_distrib, is_main, broadcast_obj, backend, launch, alone, fastai_distributed
 from .announce import PhaseAnnouncer
@@ -33,7 +34,8 @@ class LossHistory(Callback):
         rec = self.learn.recorder
         self.names = [n for n in rec.metric_names[1:] if n != 'time']
         self.rows.append([_num(v) for v in self.learn.final_record]); self.ends.append(len(self.losses))
-    def history(self) -> dict: return dict(names=list(self.names), rows=deepcopy(self.rows), losses=list(self.losses), ends=list(self.ends))
+    def history(self) -> dict:
+        return dict(names=list(self.names), rows=deepcopy(self.rows), losses=list(self.losses), ends=list(self.ends))
 
 def _num(v) -> float: return float('nan') if v is None else float(v)
 
@@ -55,26 +57,36 @@ def _loss_name(loss_func) -> str:
 def random_guess(loss_func,                   # the learner's loss: fastai's, torch's, or a function of your own
                  n_classes: int|None=None     # the number of classes of a single-label classifier (`dls.c`)
                 ) -> tuple:
-    "`(level, note)`: the loss a model that knows nothing scores under `loss_func` (ln C for softmax cross-entropy, ln 2 per label for BCE), or `(None, why there is none)`."
+    "`(level, note)`: a know-nothing model's loss (ln C for cross-entropy, ln 2 a label for BCE), or `(None, why)`."
     name = _loss_name(loss_func)
     red = getattr(getattr(loss_func, 'func', loss_func), 'reduction', 'mean')
-    if red not in ('mean', None): return None, f"{name} with reduction='{red}' has no random-guess level the coach knows, so only the shape of the curves was read."
+    if red not in ('mean', None):
+        return None, (f"{name} with reduction='{red}' has no random-guess level the coach knows, "
+                      "so only the shape of the curves was read.")
     if name in _SOFTMAX:
-        if n_classes and n_classes > 1: return math.log(n_classes), f'a random guess scores ln {n_classes} = {math.log(n_classes):.3g}'
-        return None, f'The number of classes is unknown, so the random-guess level of {name} (ln of it) is too, and only the shape of the curves was read.'
+        if n_classes and n_classes > 1:
+            return math.log(n_classes), f'a random guess scores ln {n_classes} = {math.log(n_classes):.3g}'
+        return None, (f'The number of classes is unknown, so the random-guess level of {name} (ln of it) is too, '
+                      'and only the shape of the curves was read.')
     if name in _BCE: return math.log(2), f'a random guess scores ln 2 = {math.log(2):.3g} per label'
-    if name in _REGRESSION: return None, f'{name} is a regression loss, which has no random-guess level, so only the shape of the curves was read.'
+    if name in _REGRESSION:
+        return None, (f'{name} is a regression loss, which has no random-guess level, '
+                      'so only the shape of the curves was read.')
     return None, f'The random-guess level of {name} is unknown to the coach, so only the shape of the curves was read.'
 
 # %% ../nbs/04_train.ipynb #35d6cecc
 _ADVICE = {
-    'diverged': 'The learning rate is too high and the loss blew up. Train again with a lower one: 10x lower, or the pick of learn.lr_report().',
-    'not_learning': "The loss hardly moved. Raise the learning rate (10x, or take learn.lr_report()'s pick). If the body is frozen and "
-                    'not pretrained, call learn.unfreeze(): a random body that cannot train leaves the head nothing to work with.',
-    'underfitting': 'The model was still improving when training stopped. Train for more epochs, or with a higher learning rate.',
+    'diverged': 'The learning rate is too high and the loss blew up. '
+                'Train again with a lower one: 10x lower, or the pick of learn.lr_report().',
+    'not_learning': "The loss hardly moved. Raise the learning rate (10x, or take learn.lr_report()'s pick). "
+                    'If the body is frozen and not pretrained, call learn.unfreeze(): '
+                    'a random body that cannot train leaves the head nothing to work with.',
+    'underfitting': 'The model was still improving when training stopped. '
+                    'Train for more epochs, or with a higher learning rate.',
     'overfitting': 'The model is memorising the training set. Train for fewer epochs (stop around the best epoch), '
                    'get more data, or add data augmentation (batch_tfms=aug_transforms()).',
-    'good': 'Nothing to fix in the curves. Next, look at what the model gets wrong: its top losses and the confusion matrix.',
+    'good': 'Nothing to fix in the curves. '
+            'Next, look at what the model gets wrong: its top losses and the confusion matrix.',
 }
 _COLORS = dict(diverged='red', not_learning='grey', underfitting='orange', overfitting='purple', good='green')
 
@@ -93,14 +105,14 @@ class Coaching:
 
     @classmethod
     def read(cls, history: dict, guess=None, inflated: str='') -> Coaching:
-        "The verdict on a `history` (`LossHistory.history()` or `history_from`): `guess` is `random_guess`'s `(level, note)` (or a level); `inflated`: what raises the training loss on purpose."
+        "The verdict on `history`; `guess`: `random_guess`'s pair or a level; `inflated`: why the train loss is raised."
         v, why, ev = _verdict(history, guess, inflated)
         level, note = _guess(guess)
         if level is None: why, ev['random_guess_note'] = f'{why}. {note}', note
         return cls(v, why, _ADVICE[v], ev, history, _metric(history['names'])[0])
 
     def plot(self, ax=None):
-        "Smoothed train loss per batch, train/valid loss per epoch, the metric on the right axis, marked with the verdict."
+        "Smoothed train loss per batch, train/valid loss per epoch, the metric (right axis), marked with the verdict."
         import matplotlib.pyplot as plt
         own = ax is None
         if own: fig, ax = plt.subplots(figsize=(7, 4.5), layout='constrained')
@@ -108,7 +120,8 @@ class Coaching:
         axes = [ax]
         h, col = self.history, _COLORS.get(self.verdict, 'black')
         L, ends, rows = np.array(h['losses'], dtype=float), h['ends'], h['rows']
-        nb = max(ends[0] if ends else len(L), 1)             # x: batches / batches per epoch, so epoch k (fastai's table counts from 0) ends at k+1
+        # x: batches / batches per epoch, so epoch k (fastai's table counts from 0) ends at k+1
+        nb = max(ends[0] if ends else len(L), 1)
         ax.plot(np.arange(1, len(L)+1)/nb, L, c='C0', alpha=0.5, lw=1, label='train loss (smoothed, per batch)')
         if rows:
             ep = np.array(ends)/nb
@@ -116,25 +129,33 @@ class Coaching:
             ax.plot(ep, [r[1] for r in rows], 's-', c='C1', label='valid loss')
             if self.metric in h['names']:
                 i = h['names'].index(self.metric)
-                ax2 = ax.twinx(); ax2.plot(ep, [r[i] for r in rows], '^--', c='C2', label=self.metric); ax2.set_ylabel(self.metric)
+                ax2 = ax.twinx()
+                ax2.plot(ep, [r[i] for r in rows], '^--', c='C2', label=self.metric); ax2.set_ylabel(self.metric)
                 axes.append(ax2)
             ax.set_xticks(ep, [str(k) for k in range(len(rows))])
         ev = self.evidence
-        if self.verdict == 'overfitting' and 'best_epoch' in ev: ax.axvspan(ends[ev['best_epoch']]/nb, ends[-1]/nb, color=col, alpha=0.12)
-        if self.verdict == 'diverged' and len(L): ax.axvline((int(np.nanargmax(np.where(np.isfinite(L), L, np.nan)))+1)/nb if np.isfinite(L).any() else 0, c=col, ls=':')
-        if self.verdict == 'underfitting' and len(L): ax.text(1, 1.01, 'room to learn more →', transform=ax.transAxes, color=col, ha='right', va='bottom')
+        if self.verdict == 'overfitting' and 'best_epoch' in ev:
+            ax.axvspan(ends[ev['best_epoch']]/nb, ends[-1]/nb, color=col, alpha=0.12)
+        if self.verdict == 'diverged' and len(L):
+            if np.isfinite(L).any(): peak = (int(np.nanargmax(np.where(np.isfinite(L), L, np.nan)))+1)/nb
+            else: peak = 0
+            ax.axvline(peak, c=col, ls=':')
+        if self.verdict == 'underfitting' and len(L):
+            ax.text(1, 1.01, 'room to learn more →', transform=ax.transAxes, color=col, ha='right', va='bottom')
         finite = L[np.isfinite(L)]
         if len(finite) and finite.max() > 20*max(np.median(finite), 1e-8): ax.set_yscale('log')
         ax.set_xlabel("epoch (numbered as in fastai's table; a point is the epoch's end)"); ax.set_ylabel('loss')
         ax.set_title(f'coach: {self.verdict}', color=col, fontweight='bold')
         hs = [h for a in axes for h in zip(*a.get_legend_handles_labels())]
-        if fig.get_layout_engine() is not None and len(fig.axes) == len(axes):   # the figure is this plot's: the legend goes under it, off the curves
+        # the figure is this plot's: the legend goes under it, off the curves
+        if fig.get_layout_engine() is not None and len(fig.axes) == len(axes):
             fig.legend(*zip(*hs), loc='outside lower center', ncol=2, fontsize=8, frameon=False)
         else: ax.legend(*zip(*hs), loc='upper center', bbox_to_anchor=(0.5, -0.3), ncol=2, fontsize=8, frameon=False)
         return fig
 
 # %% ../nbs/04_train.ipynb #1ccb6e9f
-GAIN = dict(points=1., valid_fall=0.05)   # a real gain from training longer: >= 1 point of accuracy, or a valid loss >= 5 % lower
+# a real gain from training longer: >= 1 point of accuracy, or a valid loss >= 5 % lower
+GAIN = dict(points=1., valid_fall=0.05)
 
 def _metric(names: list) -> tuple:
     mets = names[2:]
@@ -159,7 +180,9 @@ def _verdict(h: dict, guess=None, inflated: str='') -> tuple:
     m, mi, up = _metric(names)
     mv = np.array([r[mi] for r in rows], dtype=float) if m else None
     acc = (mv if up else 1 - mv) if m else None          # higher is better, whatever the metric
-    if not len(L): raise ValueError('no training losses to read: train first (learn.fit_one_cycle or companion.train), then call coach')
+    if not len(L):
+        raise ValueError('no training losses to read: '
+                         'train first (learn.fit_one_cycle or companion.train), then call coach')
     chance, said = _guess(guess)
     ev = dict(start_loss=float(L[0]), final_loss=float(L[-1]), epochs=len(rows), random_guess=chance)
     if len(vl): ev['final_valid_loss'] = float(vl[-1])
@@ -170,54 +193,69 @@ def _verdict(h: dict, guess=None, inflated: str='') -> tuple:
         return 'diverged', 'the loss became NaN/inf' + (f" at batch {ev['first_bad_batch']}" if bad.any() else ''), ev
     peak = float(L.max()); ev['peak_loss'] = peak
     if peak > 4*L[0] and L[-1] >= L[0]:   # blew up and never came back below where it started
-        return 'diverged', f'the training loss rose from {L[0]:.3g} to {peak:.3g} (more than 4x where it started) and ended at {L[-1]:.3g}', ev
+        return 'diverged', (f'the training loss rose from {L[0]:.3g} to {peak:.3g} (more than 4x where it started) '
+                            f'and ended at {L[-1]:.3g}'), ev
     if len(vl):
         ev['peak_valid_loss'] = float(vl.max())
-        if vl[-1] > 4*max(L[0], chance or 0) and L[-1] >= L[0]:   # with the training loss falling, a blown-up valid loss comes back down (the bench's lr-10x run)
-            return 'diverged', f'the valid loss ended at {vl[-1]:.3g}, more than 4x where the training loss started ({L[0]:.3g})' + (f'; {said}' if chance else ''), ev
-    if L[-1] > 1.5*L[0]: return 'diverged', f'the training loss {_change(L[0], L[-1])}, from {L[0]:.3g} to {L[-1]:.3g}', ev
+        # with the training loss falling, a blown-up valid loss comes back down (the bench's lr-10x run)
+        if vl[-1] > 4*max(L[0], chance or 0) and L[-1] >= L[0]:
+            return 'diverged', (f'the valid loss ended at {vl[-1]:.3g}, '
+                                f'more than 4x where the training loss started ({L[0]:.3g})'
+                                + (f'; {said}' if chance else '')), ev
+    if L[-1] > 1.5*L[0]:
+        return 'diverged', f'the training loss {_change(L[0], L[-1])}, from {L[0]:.3g} to {L[-1]:.3g}', ev
     fall = 1 - L[-1]/L[0]; ev['fall'] = float(fall)
     if fall < 0.10 and (chance is None or L[-1] > 0.7*chance):
-        return 'not_learning', f'the training loss {_change(L[0], L[-1])}, from {L[0]:.3g} to {L[-1]:.3g}' + (f'; {said}' if chance else ''), ev
+        return 'not_learning', (f'the training loss {_change(L[0], L[-1])}, from {L[0]:.3g} to {L[-1]:.3g}'
+                                + (f'; {said}' if chance else '')), ev
     if len(vl) >= 3:
         b = int(np.argmin(vl)); ev.update(best_epoch=b, best_valid_loss=float(vl[b]))
         if m: ev[f'best_epoch_{m}'] = float(mv[b])
         no_better = acc[-1] <= acc[b] + 1e-3 if m else True
         if len(vl)-1-b >= 2 and vl[-1] > 1.10*vl[b] and tl[-1] < tl[b] and no_better:
-            return 'overfitting', (f'valid loss rose from {vl[b]:.3g} (epoch {b}) to {vl[-1]:.3g} over {len(vl)-1-b} epochs while train loss fell '
-                                   f'from {tl[b]:.3g} to {tl[-1]:.3g}') + (f'; {m} went from {mv[b]:.4g} to {mv[-1]:.4g}' if m else ''), ev
+            return 'overfitting', (f'valid loss rose from {vl[b]:.3g} (epoch {b}) to {vl[-1]:.3g} '
+                                   f'over {len(vl)-1-b} epochs while train loss fell from {tl[b]:.3g} to {tl[-1]:.3g}'
+                                   + (f'; {m} went from {mv[b]:.4g} to {mv[-1]:.4g}' if m else '')), ev
     if chance and len(vl) and vl[-1] > 0.5*chance:
-        return 'underfitting', f"valid loss {vl[-1]:.3g} is still more than half of a random guess's ({said}): the model has learned little so far", ev
+        return 'underfitting', (f"valid loss {vl[-1]:.3g} is still more than half of a random guess's ({said}): "
+                                'the model has learned little so far'), ev
     if m and len(acc) >= 2 and 100*(acc.max() - acc[-1]) >= GAIN['points']:
         k = int(np.argmax(acc)); ev['best_metric_epoch'] = k
-        return 'underfitting', (f'{m} ended at {mv[-1]:.4g}, {100*(acc[k]-acc[-1]):.1f} points below its best ({mv[k]:.4g} at epoch {k}): '
-                                f'the run stopped on a bad step (valid loss between {vl.min():.3g} and {vl.max():.3g}); more epochs should find the best again, '
+        return 'underfitting', (f'{m} ended at {mv[-1]:.4g}, {100*(acc[k]-acc[-1]):.1f} points below its best '
+                                f'({mv[k]:.4g} at epoch {k}): the run stopped on a bad step '
+                                f'(valid loss between {vl.min():.3g} and {vl.max():.3g}); '
+                                'more epochs should find the best again, '
                                 'and if the valid loss keeps jumping, lower the learning rate'), ev
     if len(vl) >= 2:
         drop = 1 - vl[-1]/vl[-2]; ev['last_epoch_valid_drop'] = float(drop)
-        near_perfect = m and 100*(1 - acc[-1]) < GAIN['points']   # less than a point of accuracy left to gain: only a clear fall of the valid loss counts
+        # less than a point of accuracy left to gain: only a clear fall of the valid loss counts
+        near_perfect = m and 100*(1 - acc[-1]) < GAIN['points']
         if drop >= GAIN['valid_fall']*(2 if near_perfect else 1):
-            return 'underfitting', f'valid loss still fell {drop:.0%} in the last epoch ({vl[-2]:.3g} to {vl[-1]:.3g})' + \
-                (f', with {m} at {mv[-1]:.4g}' if near_perfect else ''), ev
+            return 'underfitting', (f'valid loss still fell {drop:.0%} in the last epoch ({vl[-2]:.3g} to {vl[-1]:.3g})'
+                                    + (f', with {m} at {mv[-1]:.4g}' if near_perfect else '')), ev
         if tl[-1] > vl[-1] and inflated: ev['train_above_valid_because'] = inflated
     else:
         q = L[-max(len(L)//4, 2):]; drop = 1 - q[-1]/q[0]; ev['last_quarter_train_drop'] = float(drop)
-        if drop > GAIN['valid_fall']: return 'underfitting', f'the training loss still fell {drop:.0%} over the last quarter of the batches ({q[0]:.3g} to {q[-1]:.3g})', ev
-    why = f'loss fell from {L[0]:.3g} to {L[-1]:.3g}' + (f', valid loss {vl[-1]:.3g}' if len(vl) else '') + (f', {m} {mv[-1]:.4g}' if m else '')
+        if drop > GAIN['valid_fall']:
+            return 'underfitting', (f'the training loss still fell {drop:.0%} over the last quarter of the batches '
+                                    f'({q[0]:.3g} to {q[-1]:.3g})'), ev
+    why = (f'loss fell from {L[0]:.3g} to {L[-1]:.3g}' + (f', valid loss {vl[-1]:.3g}' if len(vl) else '')
+           + (f', {m} {mv[-1]:.4g}' if m else ''))
     return 'good', why + ', and it has levelled off without rising', ev
 
 def _transforms(dl) -> list:
-    "The item and batch transforms of a fastai `DataLoader`; none for a plain one (the book's chapter 4), whose `after_item` is a function."
+    "The item and batch transforms of a fastai `DataLoader`; none for a plain one, whose `after_item` is a function."
     return [t for a in ('after_item', 'after_batch') for t in getattr(getattr(dl, a, None), 'fs', [])]
 
 def inflated_train_loss(learn: Learner|None,            # the learner whose model and transforms to look at
                         label_noise: float|None=None    # the share of wrong labels, if known
                        ) -> str:
-    "What makes this learner's training loss sit above its valid loss on purpose (dropout, training-only augmentation, known label noise), in words; '' if nothing."
+    "In words, why the training loss sits above the valid loss on purpose (dropout, augmentation, label noise), or ''."
     why = []
     if learn is not None:
         if any(isinstance(m, nn.Dropout) and m.p > 0 for m in learn.model.modules()): why.append('dropout')
-        if any(getattr(type(t), 'split_idx', None) == 0 or type(t).__name__ in ('RandomResizedCrop', 'RandomResizedCropGPU') or isinstance(t, AffineCoordTfm)
+        if any(getattr(type(t), 'split_idx', None) == 0
+               or type(t).__name__ in ('RandomResizedCrop', 'RandomResizedCropGPU') or isinstance(t, AffineCoordTfm)
                for t in _transforms(learn.dls.train)): why.append('augmentation')
     if label_noise and label_noise >= 0.01: why.append(f'about {label_noise:.0%} wrong labels')
     return ', '.join(why)
@@ -228,11 +266,13 @@ def coach(self: Learner,
           label_noise: float|None=None,   # the share of wrong labels, if known: it raises the training loss on purpose
           history: dict|None=None         # the curves to read; None: the last fit's, from the Recorder (`history_from`)
          ) -> Coaching:
-    "Read this learner's loss curves: one verdict (diverged, not_learning, underfitting, overfitting, good) with evidence and advice."
+    "Read the loss curves: one verdict (diverged, not_learning, underfitting, overfitting, good), evidence and advice."
     history = history_from(self) if history is None else history
     n = getattr(self.dls, 'c', None)
-    c = Coaching.read(history, random_guess(self.loss_func, n if isinstance(n, int) else None), inflated_train_loss(self, label_noise))
-    if c.verdict == 'not_learning' and is_frozen(self) and not is_pretrained(self): c.reason += '; the body is frozen and has no pretrained weights'
+    guess = random_guess(self.loss_func, n if isinstance(n, int) else None)
+    c = Coaching.read(history, guess, inflated_train_loss(self, label_noise))
+    if c.verdict == 'not_learning' and is_frozen(self) and not is_pretrained(self):
+        c.reason += '; the body is frozen and has no pretrained weights'
     if show_plot: c.plot()
     return c
 
@@ -247,20 +287,21 @@ def more_training(before: dict,             # the history the coach read
                   n_classes: int,           # classes, for a random guess's accuracy (1/C)
                   guess: float|None=None    # a random guess's loss (`random_guess`), if known
                  ) -> dict:
-    "What training longer did: accuracy points gained, valid loss change, and whether it was a real gain, a rise of the valid loss, a recovery."
+    "What training longer did: accuracy points gained, valid loss change; a real gain? a valid loss rise? a recovery?"
     (a0, v0), (a1, v1) = _last(before), _last(after)
     points, fall = 100*(a1 - a0), 1 - v1/v0 if math.isfinite(v0) and v0 > 0 else float('nan')
-    healthy = a1 > (1 + 1/n_classes)/2 and (guess is None or v1 < guess)   # more than halfway from a guess's accuracy to perfect, and a loss below a guess's
+    # more than halfway from a guess's accuracy to perfect, and a loss below a guess's
+    healthy = a1 > (1 + 1/n_classes)/2 and (guess is None or v1 < guess)
     return dict(points=points, valid_change=-fall, gain=bool(points >= GAIN['points'] or fall >= GAIN['valid_fall']),
                 rose=not v1 < v0, recovered=bool(healthy), accuracy=a1, valid_loss=v1)
 
 def verdict_holds(verdict: str, did: dict) -> bool:
-    "Does what training longer did (`more_training`) bear the verdict out? underfitting: a real gain; good: none; overfitting: the valid loss rose; diverged, not_learning: no recovery at the same lr."
+    "Does `more_training` bear the verdict out? underfitting: gain; good: none; overfitting: rise; else: no recovery."
     return dict(underfitting=did['gain'], good=not did['gain'], overfitting=did['rose'],
                 diverged=not did['recovered'], not_learning=not did['recovered'])[verdict]
 
 def replay(run: dict) -> tuple:
-    "`(coaching, did, holds)` for a run kept by `bench/bench_coach_truth.py --save`: its verdict read again, what training longer did, and whether that bears the verdict out."
+    "`(coaching, did, holds)` of a run `bench_coach_truth.py --save` kept: verdict, `more_training`, `verdict_holds`."
     c = Coaching.read(run['history'], tuple(run['guess']), run['inflated'])
     did = more_training(run['history'], run['after'], run['n_classes'], run['guess'][0])
     return c, did, verdict_holds(c.verdict, did)
@@ -271,7 +312,7 @@ _SUM_NOTE = ('error_rate + accuracy = 1: with one label per image, each validati
 
 @dataclass
 class TrainReport:
-    "What `train` did and found: the recipe (lr included) and the lr report, the coach's verdict, error_rate and accuracy."
+    "What `train` did and found: the recipe (lr included), the lr report, the coach's verdict, error_rate and accuracy."
     recipe: Recipe
     lr_report: LRReport|None = None
     coaching: Coaching|None = None
@@ -300,9 +341,12 @@ class TrainReport:
         d['coaching'] = self.coaching.as_dict() if self.coaching is not None else None
         return d
     def __str__(self):
-        out = [f'trained {self.arch} with {self.method}({self.epochs}, lr={self.lr:.2e}) in {self.seconds:.1f} s' + (' (lr_find included)' if self.lr_report else '')]
-        if self.nproc > 1: out.append(f'on {self.nproc} processes ({self.backend}): batch size {self.bs} per process, {self.bs*self.nproc} per step'
-                                      + ('; lr picked on rank 0 and shared with every rank' if self.lr_report else ''))
+        out = [f'trained {self.arch} with {self.method}({self.epochs}, lr={self.lr:.2e}) in {self.seconds:.1f} s'
+               + (' (lr_find included)' if self.lr_report else '')]
+        if self.nproc > 1:
+            out.append(f'on {self.nproc} processes ({self.backend}): batch size {self.bs} per process, '
+                       f'{self.bs*self.nproc} per step'
+                       + ('; lr picked on rank 0 and shared with every rank' if self.lr_report else ''))
         if self.lr_report is not None: out.append(f'lr: {self.lr_report.pick_name} pick, {self.lr_report.reason}')
         if self.lr_report is not None: out += [f'lr warning: {w}' for w in self.lr_report.warnings]
         if self.error_rate is not None: out.append(f'error_rate {self.error_rate:.4f}   accuracy {self.accuracy:.4f}')
@@ -310,20 +354,21 @@ class TrainReport:
         if self.coaching is not None: out.append(str(self.coaching))
         return '\n'.join(out)
     def __repr__(self):
-        "One line, so that a cell ending in `report` doesn't print again what `train` just printed; `print(report)` shows it all."
+        "One line, so a cell ending in `report` doesn't print again what `train` printed; `print(report)` shows it all."
         return ' · '.join(o for o in (f'TrainReport: {self.arch} {self.method}({self.epochs}, lr={self.lr:.2e})',
                                       f'error_rate {self.error_rate:.4f}' if self.error_rate is not None else '',
-                                      f'verdict {self.coaching.verdict}' if self.coaching is not None else '', 'print(report) for all of it') if o)
+                                      f'verdict {self.coaching.verdict}' if self.coaching is not None else '',
+                                      'print(report) for all of it') if o)
 
 def _final_metrics(learn: Learner, h: dict) -> tuple:
-    "error_rate, accuracy, valid loss and single-label-ness, from the last epoch row when both metrics are there, else from one validation pass."
+    "error_rate, accuracy, valid loss, single-label-ness: from the last epoch row if it has both, else by a pass."
     names, rows = h['names'], h['rows']
     if rows and 'error_rate' in names and 'accuracy' in names:
         return rows[-1][names.index('error_rate')], rows[-1][names.index('accuracy')], rows[-1][1], True
     return _pass_metrics(learn)
 
 def _pass_metrics(learn: Learner) -> tuple:
-    "error_rate, accuracy, valid loss and single-label-ness from one pass over the validation set; inside `distrib_ctx` every rank predicts its share and the predictions are gathered."
+    "error_rate, accuracy, valid loss, single-label-ness from a validation pass (`distrib_ctx`: shares gathered)."
     preds, targs, losses = learn.get_preds(dl=learn.dls.valid, with_loss=True)
     if targs.ndim > 1: return None, None, losses.mean().item(), False
     acc = (preds.argmax(dim=-1) == targs).float().mean().item()
@@ -331,13 +376,16 @@ def _pass_metrics(learn: Learner) -> tuple:
 
 def _distrib_line(learn: Learner, lr: float, picked: bool) -> str:
     bs = learn.dls.train.bs
-    return (f'● DDP · {num_distrib()} processes ({backend()}) · batch size {bs} per process, {bs*num_distrib()} per step · lr {lr:.2e} '
-            + ('(lr_find on rank 0, shared with every rank)' if picked else '(given)') + ' · only rank 0 prints and saves')
+    return (f'● DDP · {num_distrib()} processes ({backend()}) · batch size {bs} per process, '
+            f'{bs*num_distrib()} per step · lr {lr:.2e} '
+            + ('(lr_find on rank 0, shared with every rank)' if picked else '(given)')
+            + ' · only rank 0 prints and saves')
 
 def _ddp(learn: Learner, ddp: bool):
-    "fastai's `distrib_ctx` when this is one rank of several and the learner is not distributed yet (SyncBatchNorm only on GPUs)."
+    "fastai's `distrib_ctx` if this is one of several ranks and the learner isn't distributed yet (GPU: SyncBatchNorm)."
     if not ddp: return contextlib.nullcontext()
-    from fastai.distributed import DistributedTrainer   # init_distrib imported it (a single process needs no accelerate)
+    # init_distrib imported it (a single process needs no accelerate)
+    from fastai.distributed import DistributedTrainer
     if any(isinstance(c, DistributedTrainer) for c in learn.cbs): return contextlib.nullcontext()
     return learn.distrib_ctx(sync_bn=backend() == 'nccl')
 
@@ -346,17 +394,18 @@ def _pick_lr(learn: Learner, show: bool, lr_kws: dict|None) -> LRReport|None:
     rep, err = None, None
     if is_main():
         with alone(): rep = learn.lr_report(show_plot=show, **(lr_kws or {}))
-        if rep.pick is None: err = f'lr_report found no learning rate on this curve ({"; ".join(rep.warnings)}): pass lr= yourself'
+        if rep.pick is None:
+            err = f'lr_report found no learning rate on this curve ({"; ".join(rep.warnings)}): pass lr= yourself'
     rep, err = broadcast_obj((rep, err))
     if err: raise ValueError(err)
     return rep
 
 @delegates(learner)
-def train(dls_or_learn: DataLoaders|Learner|Callable,   # DataLoaders, a Learner, or (with `nproc>1`) a function that builds the DataLoaders
+def train(dls_or_learn: DataLoaders|Learner|Callable,   # DataLoaders, a Learner, or (`nproc>1`) a function making them
           epochs: int=3,                  # epochs to train (after `freeze_epochs` for a pretrained body)
           lr: float|None=None,            # learning rate; None: the pick of `learn.lr_report()`
           arch='small_cnn',               # architecture, when `train` builds the learner
-          pretrained: bool|None=None,     # pretrained body, when `train` builds the learner; None: the weights `arch` has
+          pretrained: bool|None=None,     # pretrained body, when `train` builds the learner; None: `arch`'s weights
           freeze_epochs: int=1,           # frozen epochs of `fine_tune` (pretrained bodies only)
           announce: bool=True,            # print the phases with `PhaseAnnouncer`
           log: str|Path|None=None,        # also write the phases as JSON lines to this file
@@ -366,13 +415,18 @@ def train(dls_or_learn: DataLoaders|Learner|Callable,   # DataLoaders, a Learner
           timeout: float=600.,            # seconds a rank waits for the others before the run ends
           **kwargs                        # passed on to `learner` (e.g. cbs)
          ) -> tuple:
-    "Pick the lr (lr_report) if not given, train the recipe with phases announced, coach: returns `(learn, TrainReport)`."
-    if nproc > 1: return _train_nproc(dls_or_learn, nproc, timeout, kwargs, epochs=epochs, lr=lr, arch=arch, pretrained=pretrained,
-                                      freeze_epochs=freeze_epochs, announce=announce, log=log, show=show, lr_kws=lr_kws)
+    "Pick the lr (lr_report) if not given, train the recipe announcing phases, coach: returns `(learn, TrainReport)`."
+    if nproc > 1:
+        return _train_nproc(dls_or_learn, nproc, timeout, kwargs, epochs=epochs, lr=lr, arch=arch,
+                            pretrained=pretrained, freeze_epochs=freeze_epochs, announce=announce, log=log, show=show,
+                            lr_kws=lr_kws)
     if callable(dls_or_learn) and not isinstance(dls_or_learn, (DataLoaders, Learner)): dls_or_learn = dls_or_learn()
-    learn = dls_or_learn if isinstance(dls_or_learn, Learner) else learner(dls_or_learn, arch, pretrained=pretrained, **kwargs)
-    check_batches(learn, fix=True)                     # a training set smaller than one batch: smaller batches, said out loud
-    ddp, main = init_distrib(timeout), is_main()       # ddp: this is one rank of several (`launch`, `accelerate launch`, torchrun)
+    if isinstance(dls_or_learn, Learner): learn = dls_or_learn
+    else: learn = learner(dls_or_learn, arch, pretrained=pretrained, **kwargs)
+    # a training set smaller than one batch: smaller batches, said out loud
+    check_batches(learn, fix=True)
+    # ddp: this is one rank of several (`launch`, `accelerate launch`, torchrun)
+    ddp, main = init_distrib(timeout), is_main()
     hist, speaks = LossHistory(), announce and main
     shown = [c for c in learn.cbs if isinstance(c, ProgressCallback)] if speaks else []
     learn.remove_cbs(shown)                            # this run's announcer speaks (and logs) alone
@@ -380,25 +434,28 @@ def train(dls_or_learn: DataLoaders|Learner|Callable,   # DataLoaders, a Learner
     try:
         with learn.added_cbs([hist] + ([PhaseAnnouncer(log=log)] if speaks else [])):
             recipe = Recipe.of(learn, epochs=epochs, freeze_epochs=freeze_epochs)
-            if not recipe.pretrained: learn.unfreeze()         # a random body trains whole: pick the lr for the whole model
+            # a random body trains whole: pick the lr for the whole model
+            if not recipe.pretrained: learn.unfreeze()
             rep = _pick_lr(learn, show, lr_kws) if lr is None else None
             recipe = recipe.but(lr=float(rep.pick if rep else lr))
             if ddp and main and (announce or show): print(_distrib_line(learn, recipe.lr, rep is not None), flush=True)
             with _ddp(learn, ddp): recipe.fit(learn)
-    finally: learn.add_cbs([c if isinstance(c, PhaseAnnouncer) else PhaseAnnouncer() for c in shown])   # the learner keeps announcing: no plain bar again
+    finally:   # the learner keeps announcing: no plain bar again
+        learn.add_cbs([c if isinstance(c, PhaseAnnouncer) else PhaseAnnouncer() for c in shown])
     secs, h = time.perf_counter() - t0, hist.history()
-    if ddp:
-        with _ddp(learn, ddp), learn.quiet(): final = _pass_metrics(learn)   # fastai's epoch metrics average batches over ranks; this counts each item once
+    if ddp:   # fastai's epoch metrics average batches over ranks; this counts each item once
+        with _ddp(learn, ddp), learn.quiet(): final = _pass_metrics(learn)
     c = learn.coach(history=h, show_plot=show and main)
     err_rate, acc, vloss, single = final if ddp else _final_metrics(learn, h)
-    r = TrainReport(recipe, lr_report=rep, coaching=c, error_rate=err_rate, accuracy=acc, single_label=single, seconds=secs,
-                    valid_loss=vloss, nproc=num_distrib() if ddp else 1, bs=learn.dls.train.bs, backend=backend() if ddp else None)
+    r = TrainReport(recipe, lr_report=rep, coaching=c, error_rate=err_rate, accuracy=acc, single_label=single,
+                    seconds=secs, valid_loss=vloss, nproc=num_distrib() if ddp else 1, bs=learn.dls.train.bs,
+                    backend=backend() if ddp else None)
     if show and main: print(r)
     return learn, r
 
 # %% ../nbs/04_train.ipynb #74b04925
 def _train_rank(dls_fn, kwargs: dict, tkw: dict) -> tuple|None:
-    "What every process runs for `train(..., nproc=N)`: its own DataLoaders, `train`; rank 0 returns the weights and the report."
+    "What each process runs for `train(..., nproc=N)`: its own DataLoaders, `train`; rank 0 returns weights and report."
     learn, r = train(dls_fn(), **tkw, **kwargs)
     if not is_main(): return None
     return {k: v.detach().cpu() for k,v in learn.model.state_dict().items()}, r
@@ -406,7 +463,8 @@ def _train_rank(dls_fn, kwargs: dict, tkw: dict) -> tuple|None:
 def _train_nproc(dls_fn, nproc: int, timeout: float, kwargs: dict, show: bool=True, **tkw) -> tuple:
     "Start `nproc` processes that each run `train`; return a Learner here with rank 0's weights, and rank 0's report."
     if isinstance(dls_fn, (DataLoaders, Learner)) or not callable(dls_fn):
-        raise TypeError('train(..., nproc=N) needs a function that builds the DataLoaders, since each process builds its own: '
+        raise TypeError('train(..., nproc=N) needs a function that builds the DataLoaders, '
+                        'since each process builds its own: '
                         'train(lambda: image_dls(path, bs=32), 3, nproc=2)')
     state, r = launch(_train_rank, nproc, dls_fn, kwargs, dict(tkw, show=False), timeout=timeout)
     learn = r.recipe.learner(dls_fn(), **{k: v for k,v in kwargs.items() if k != 'cbs'})
@@ -429,47 +487,54 @@ def save_plot(plot,              # a function that draws on `ax=`, e.g. `report.
               fname: str|Path,   # the image file to write
               figsize=(7, 4.5)   # inches
              ) -> Path:
-    "Draw `plot(ax=...)` (e.g. `report.coaching.plot`) on a `Figure` of its own and save it to `fname`, without pyplot: a notebook's backend stays as it is."
+    "Draw `plot(ax=...)` on a `Figure` of its own, save it to `fname`; no pyplot: a notebook's backend stays as is."
     from matplotlib.figure import Figure
     fig = Figure(figsize=figsize, layout='constrained')
     plot(ax=fig.subplots()); fig.savefig(fname, dpi=100, bbox_inches='tight')
     return Path(fname)
 
-def _train_folder_rank(folder: Path, out: Path, bs: int, size, arch, pretrained, seed: int, epochs: int, lr, lr_steps: int, label_re, valid_pct: float) -> str:
+def _train_folder_rank(folder: Path, out: Path, bs: int, size, arch, pretrained, seed: int, epochs: int, lr,
+                       lr_steps: int, label_re, valid_pct: float) -> str:
     "`companion train` in one process, or in each of `nproc` processes (then rank 0 writes and reports)."
     set_seed(seed, reproducible=True)
-    dls = folder_dls(folder, labeller=label_re, size=size or 'auto', valid_pct=valid_pct, seed=seed, bs=bs, quiet=not is_main())
-    learn, r = train(dls, epochs, lr=lr, arch=arch, pretrained=pretrained, log=out/'train_log.jsonl', show=False, lr_kws=dict(num_it=lr_steps))
+    dls = folder_dls(folder, labeller=label_re, size=size or 'auto', valid_pct=valid_pct, seed=seed, bs=bs,
+                     quiet=not is_main())
+    learn, r = train(dls, epochs, lr=lr, arch=arch, pretrained=pretrained, log=out/'train_log.jsonl', show=False,
+                     lr_kws=dict(num_it=lr_steps))
     if not is_main(): return ''
-    learn.path, learn.model_dir = out.absolute(), '.'     # save beside the report, never into the (maybe read-only) data folder
+    # save beside the report, never into the (maybe read-only) data folder
+    learn.path, learn.model_dir = out.absolute(), '.'
     files = dict(model=learn.save('model', with_opt=False))
     learn.export('export.pkl'); files['export'] = out/'export.pkl'
     if r.lr_report is not None: files['lr_plot'] = save_plot(r.lr_report.plot, out/'lr_find.png', (6, 4))
     files['loss_plot'] = save_plot(r.coaching.plot, out/'losses.png')
-    (out/'report.json').write_text(json.dumps(_jsonable({**r.as_dict(), 'folder': str(folder), 'vocab': list(map(str, dls.vocab)),
-                                                         'files': {k: str(v) for k,v in files.items()}}), indent=1))
+    info = {**r.as_dict(), 'folder': str(folder), 'vocab': list(map(str, dls.vocab)),
+            'files': {k: str(v) for k,v in files.items()}}
+    (out/'report.json').write_text(json.dumps(_jsonable(info), indent=1))
     (out/'report.txt').write_text(str(r) + '\n')
     return f'{r}\nsaved to {out}/: ' + ', '.join(sorted(p.name for p in out.iterdir()))
 
-def train_folder(folder: str,                 # images in any layout lesson2 takes: train/ and valid/, a folder per label, labels in file names
+def train_folder(folder: str,                 # images: train/ and valid/, a folder per label, or labels in file names
                  epochs: int=3,               # epochs to train
                  arch: str='small_cnn',       # 'small_cnn' or a torchvision model name such as resnet18
-                 size: int=None,              # resize images to SIZE pixels; None: as they are, or one size when they differ
+                 size: int=None,              # resize to SIZE pixels; None: as they are, or one size if they differ
                  lr: float=None,              # learning rate; None: the pick of lr_report
                  bs: int=64,                  # batch size per step; with nproc N each process takes bs/N
                  lr_steps: int=100,           # mini-batches lr_find runs when no lr is given
-                 pretrained: bool=True,       # start from the pretrained weights of arch, when it has some (--no-pretrained: random weights)
+                 pretrained: bool=True,       # start from arch's pretrained weights, if any (--no-pretrained: random)
                  seed: int=42,                # random seed (the split of a folder without train/ and valid/ too)
                  valid_pct: float=0.2,        # validation share of a folder without train/ and valid/
-                 label_re: str=None,          # a regex whose group is the label in a file name (e.g. '^(.+)_\\d+'); None: the folder
+                 label_re: str=None,          # regex grouping a file name's label (e.g. '^(.+)_\\d+'); None: the folder
                  nproc: int=1,                # processes to train with (DDP: gloo on CPU, nccl with one GPU each)
                  out: str='train_out'         # folder for the model, plots and report
                 ) -> str:
-    "Pick a learning rate, train an image classifier on the images in FOLDER, and coach; save the model, plots and report in OUT."
+    "Pick a learning rate, train an image classifier on the images in FOLDER, coach; save model, plots, report in OUT."
     if nproc < 1: raise ValueError(f'nproc must be 1 or more, got {nproc}')
     folder = Path(folder)
     if nproc > 1: fastai_distributed()               # accelerate, before anything is written
     folder_items(folder, label_re, valid_pct, seed)   # the layout is checked before anything is written
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    args = (folder, out, max(1, bs // nproc), size, arch, None if pretrained else False, seed, epochs, lr, lr_steps, label_re, valid_pct)   # bs is per step: split over the processes
+    # bs is per step: split over the processes
+    args = (folder, out, max(1, bs // nproc), size, arch, None if pretrained else False, seed, epochs, lr, lr_steps,
+            label_re, valid_pct)
     return launch(_train_folder_rank, nproc, *args)
