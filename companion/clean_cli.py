@@ -17,12 +17,13 @@ __all__ = ['clean_cli']
 
 # %% ../nbs/06f_clean_cli.ipynb #1bdf287b
 def _cli_path(p: str, root: Path) -> str:
-    "A path from the command line: resolved from the current folder where it names a file there and not under `root`, else as given (relative to `root`)."
+    "A command-line path: resolved from the current folder if it names a file there, not under `root`; else as given."
     q = Path(p)
     return str(q.resolve()) if not q.is_absolute() and q.exists() and not (root/q).exists() else p
 
 def _as_command(msg: str, again) -> str:
-    "`msg` in a terminal's words: a `Cleaner` method it names is the subcommand of that name: `undo(1)` is `companion clean undo ROOT`, `undo(3)` adds `--last 3`, `undo()` `--all`."
+    """`msg` in a terminal's words: a `Cleaner` method it names is the subcommand of that name:
+    `undo(1)` is `companion clean undo ROOT`, `undo(3)` adds `--last 3`, `undo()` `--all`."""
     def cmd(m):
         n = m[2]; tail = '' if m[1] != 'undo' or n == '1' else ' --all' if not n else f' --last {n}'
         return f'`{again(m[1])}{tail}`'
@@ -31,30 +32,42 @@ def _as_command(msg: str, again) -> str:
 def _clean_parser():
     "The argparse tree of `companion clean`: one subparser per subcommand, each taking ROOT first."
     ap = CommandParser(prog='companion clean', usage='companion clean SUBCOMMAND ROOT [ARGS] [--options]',
-                                 description='Journaled, undoable data cleaning: nothing is ever unlinked; deleted files go to ROOT/.companion/quarantine.')
+                       description='Journaled, undoable data cleaning: nothing is ever unlinked; '
+                                   'deleted files go to ROOT/.companion/quarantine.')
     root = argparse.ArgumentParser(add_help=False)
-    root.add_argument('root', metavar='ROOT', help='the data set folder that holds the label folders, or the images (the journal lives in ROOT/.companion)')
-    root.add_argument('--label_re', metavar='REGEX', help="labels are in the file names: a regex with one group around the label, e.g. '^(.+)_\\d+\\.jpg$' "
-                      "(a relabel renames the file in its folder); without it the label is the parent folder (a relabel moves the file)")
+    root.add_argument('root', metavar='ROOT', help='the data set folder that holds the label folders, or the images '
+                                                   '(the journal lives in ROOT/.companion)')
+    root.add_argument('--label_re', metavar='REGEX',
+                      help="labels are in the file names: a regex with one group around the label, "
+                           "e.g. '^(.+)_\\d+\\.jpg$' (a relabel renames the file in its folder); "
+                           "without it the label is the parent folder (a relabel moves the file)")
     sub = ap.add_subparsers(dest='cmd', required=True, metavar='SUBCOMMAND')
     add = lambda name, h: sub.add_parser(name, parents=[root], prog=f'companion clean {name}', help=h, description=h,
                                          formatter_class=DefaultsHelp)
     add('list', 'decisions pending, files moved, interrupted applies')
     m = add('mark', 'record a decision for files: --keep, --delete or --relabel LABEL (or --clear)')
-    m.add_argument('paths', nargs='+', metavar='PATH', help='files: absolute, relative to the current folder, or relative to ROOT')
+    m.add_argument('paths', nargs='+', metavar='PATH',
+                   help='files: absolute, relative to the current folder, or relative to ROOT')
     g = m.add_mutually_exclusive_group(required=True)
-    for a,h in (('keep', 'the file is right as it is'), ('delete', 'move it to the quarantine'), ('clear', 'forget the decision')):
+    for a,h in (('keep', 'the file is right as it is'), ('delete', 'move it to the quarantine'),
+                ('clear', 'forget the decision')):
         g.add_argument(f'--{a}', dest='action', action='store_const', const=a, help=h)
-    g.add_argument('--relabel', metavar='LABEL', help='move it to the folder LABEL (with --label_re: rename it so its name reads LABEL)')
-    for n,h in (('plan', 'show what apply would do (with --csv: after marking its decisions)'), ('apply', 'move the files as planned')):
-        add(n, h).add_argument('--csv', metavar='FILE', help='decisions CSV (path, decision, to) to mark first, e.g. from the gallery')
-    u = add('undo', 'put back the files of the last apply (or of the last N, or of all), byte-identical').add_mutually_exclusive_group()
+    g.add_argument('--relabel', metavar='LABEL',
+                   help='move it to the folder LABEL (with --label_re: rename it so its name reads LABEL)')
+    for n,h in (('plan', 'show what apply would do (with --csv: after marking its decisions)'),
+                ('apply', 'move the files as planned')):
+        add(n, h).add_argument('--csv', metavar='FILE',
+                               help='decisions CSV (path, decision, to) to mark first, e.g. from the gallery')
+    undo = add('undo', 'put back the files of the last apply (or of the last N, or of all), byte-identical')
+    u = undo.add_mutually_exclusive_group()
     u.add_argument('--last', type=int, metavar='N', help='undo the last N applies (default: the last one)')
     u.add_argument('--all', action='store_true', help='undo every apply')
-    add('recover', 'finish an apply or undo that was interrupted or failed (or --rollback), and set skipped journal lines aside').add_argument(
-        '--rollback', action='store_true', help='put the files of an interrupted apply back instead')
+    r = add('recover', 'finish an apply or undo that was interrupted or failed (or --rollback), '
+                       'and set skipped journal lines aside')
+    r.add_argument('--rollback', action='store_true', help='put the files of an interrupted apply back instead')
     gl = add('gallery', 'write a static HTML gallery and decisions.csv from a candidates CSV (path, label, ...)')
-    gl.add_argument('candidates', metavar='CANDIDATES', help='a CSV with path and label columns (pred, loss, why, split, suggested shown when present)')
+    gl.add_argument('candidates', metavar='CANDIDATES',
+                    help='a CSV with path and label columns (pred, loss, why, split, suggested shown when present)')
     gl.add_argument('--out', default='clean_gallery', help='the folder to write gallery.html and decisions.csv to')
     gl.add_argument('--link', action='store_true', help='link the images by relative path instead of inlining them')
     return ap
@@ -62,7 +75,8 @@ def _clean_parser():
 # %% ../nbs/06f_clean_cli.ipynb #21086985
 def _list(c: Cleaner, a, again):
     print(_as_command(str(c), again))
-    for k in c.marks.values(): print(f"  {k['action']:<7} {_shown(k['path'])}" + (f"  → {k['to']}" if k.get('to') else ''))
+    for k in c.marks.values():
+        print(f"  {k['action']:<7} {_shown(k['path'])}" + (f"  → {k['to']}" if k.get('to') else ''))
     for mv in c.moved.values(): print(f'  applied {mv.action:<7} {_shown(mv.src)}  →  {_shown(mv.dst)}')
 
 def _mark(c: Cleaner, a, again):
@@ -73,15 +87,19 @@ def _plan_or_apply(c: Cleaner, a, again):
     if a.csv:
         rows = read_decisions(a.csv)
         done = [r for r in rows if _moved(c, r[0])]   # a gallery older than an apply: those files are decided already
-        if done: print(f'skipped {len(done)} rows of {a.csv} for files an apply has moved already, e.g. {_shown(done[0][0])}')
-        rows = [r for r in rows if r not in done]; c.mark_many(rows); print(f'marked {len(rows)} decisions from {a.csv}')
+        if done:
+            print(f'skipped {len(done)} rows of {a.csv} for files an apply has moved already, '
+                  f'e.g. {_shown(done[0][0])}')
+        rows = [r for r in rows if r not in done]; c.mark_many(rows)
+        print(f'marked {len(rows)} decisions from {a.csv}')
     p = c.plan() if a.cmd == 'plan' else c.apply()
     print(('plan: ' if a.cmd == 'plan' else 'applied: ') + p.summary()); print('\n'.join(p.lines(limit=None)))
     if a.cmd == 'apply' and p.moves:
         for g in refresh_galleries(c): print(f'rewrote {g}: the moved files show where they went')
         print(f'undo with: {again("undo")} (it puts back {c.undo_says(1)})')
     if a.cmd == 'apply' and p.failed:
-        raise OSError(f'{len(p.moves)} files moved; {len(p.failed)} could not be moved, stay where they are and are still marked '
+        raise OSError(f'{len(p.moves)} files moved; {len(p.failed)} could not be moved, '
+                      f'stay where they are and are still marked '
                       f'(the `! skip` lines say why). Fix that, then run: {again("apply")}')
 
 def _moved(c: Cleaner, path) -> bool:
@@ -91,38 +109,46 @@ def _moved(c: Cleaner, path) -> bool:
 
 def _undo(c: Cleaner, a, again):
     res = c.undo(None if a.all else a.last or 1); sk = [s for x in res for s in x['skipped']]
-    print(f"put back {sum(x['restored'] for x in res)} files from {len(res)} applies ({', '.join(x['batch'] for x in res)})" if res else 'nothing to undo')
+    if res: print(f"put back {sum(x['restored'] for x in res)} files from {len(res)} applies "
+                  f"({', '.join(x['batch'] for x in res)})")
+    else: print('nothing to undo')
     for s in sk: print(f'  could not put back {_shown(s[0])}: {s[1]}')
     if res:
         for g in refresh_galleries(c): print(f'rewrote {g}')
     if c.applied(): print(f'{len(c.applied())} applies are left; {again("undo")} puts back {c.undo_says(1)}')
-    if sk: raise OSError(f'{len(sk)} files could not be put back and stay where they are. Fix that, then run: {again("undo")}')
+    if sk: raise OSError(f'{len(sk)} files could not be put back and stay where they are. '
+                         f'Fix that, then run: {again("undo")}')
 
 def _recover(c: Cleaner, a, again):
     res = c.recover(a.rollback)
     if res is None: return print('nothing to recover')
-    if res['set_aside']: print(f"set aside {res['set_aside']} skipped journal lines in {c.state/'journal.skipped.jsonl'}")
+    if res['set_aside']:
+        print(f"set aside {res['set_aside']} skipped journal lines in {c.state/'journal.skipped.jsonl'}")
     if res.get('batch'):
         n = {k: v for k,v in res.items() if k in ('todo', 'half', 'done', 'blocked', 'lost')}
         print(f"{'rolled back' if res['rolled_back'] else 'finished'} {res['kind']} {res['batch']}: {n}")
     for s in res.get('failed', []): print(f'  could not move {s[0]}: {s[1]}')
     if res.get('failed'):
         cmd = 'undo' if res['rolled_back'] or res['kind'] == 'undo' else 'apply'
-        raise OSError(f"{len(res['failed'])} files could not be moved and stay where they are; the rest is done. Fix that, then run: {again(cmd)}")
+        raise OSError(f"{len(res['failed'])} files could not be moved and stay where they are; the rest is done. "
+                      f"Fix that, then run: {again(cmd)}")
 
 def _gallery(c: Cleaner, a, again):
     import pandas as pd
-    fn = gallery(pd.read_csv(a.candidates, dtype={'label': str, 'pred': str, 'suggested': str}), root=c.root, dest=a.out, inline=not a.link, labeller=a.label_re)
+    cands = pd.read_csv(a.candidates, dtype={'label': str, 'pred': str, 'suggested': str})
+    fn = gallery(cands, root=c.root, dest=a.out, inline=not a.link, labeller=a.label_re)
     print(f'wrote {fn} and {fn.parent/"decisions.csv"}')
 
-_SUBCOMMANDS = dict(list=_list, mark=_mark, plan=_plan_or_apply, apply=_plan_or_apply, undo=_undo, recover=_recover, gallery=_gallery)
+_SUBCOMMANDS = dict(list=_list, mark=_mark, plan=_plan_or_apply, apply=_plan_or_apply, undo=_undo, recover=_recover,
+                    gallery=_gallery)
 
 # %% ../nbs/06f_clean_cli.ipynb #23528f1a
 def clean_cli(argv: list|None=None # the arguments after `companion clean`: SUBCOMMAND ROOT [ARGS] [--options]
              ) -> int:
-    "`companion clean list | mark | plan | apply | undo | recover | gallery ROOT ...`; a user error is raised, for `companion.cli.main` to report."
+    "`companion clean list|mark|plan|apply|undo|recover|gallery ROOT ...`; user errors raise, for `cli.main` to report."
     a = _clean_parser().parse_args(argv)
-    with warnings.catch_warnings():   # a skipped journal line is one line on stderr, not a Python warning with a source line
+    # a skipped journal line is one line on stderr, not a Python warning with a source line
+    with warnings.catch_warnings():
         warnings.simplefilter('always', JournalWarning)
         warnings.showwarning = lambda msg, *_, **__: print(f'companion clean: warning: {msg}', file=sys.stderr)
         c = Cleaner(a.root, labeller=a.label_re)
