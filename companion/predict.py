@@ -21,7 +21,8 @@ __all__ = ['softmax_classifier', 'fit_step', 'data_title', 'learner_recipe', 'Ex
            'predict_files']
 
 # %% ../nbs/07_predict.ipynb #fffa45d8
-def _train_only(t) -> bool: return getattr(type(t), 'split_idx', None) == 0   # the class's rule, not the instance's current value
+# the class's rule, not the instance's current value
+def _train_only(t) -> bool: return getattr(type(t), 'split_idx', None) == 0
 
 def _hw(size) -> list[int]: return [int(size), int(size)] if isinstance(size, int) else [int(o) for o in size]
 
@@ -32,13 +33,16 @@ def _item_steps(tfms) -> list[dict]:
     for t in tfms:
         if isinstance(t, ToTensor): continue
         if isinstance(t, Resize):   # t.size is (w, h)
-            out.append(dict(op='resize', size=[int(t.size[1]), int(t.size[0])], method=str(t.method), pad_mode=str(t.pad_mode), resample=int(t.mode)))
+            out.append(dict(op='resize', size=[int(t.size[1]), int(t.size[0])], method=str(t.method),
+                            pad_mode=str(t.pad_mode), resample=int(t.mode)))
         elif isinstance(t, RandomResizedCrop):
             (w, h), xtra = t.size, math.ceil(max(*t.size[:2])*t.val_xtra/8)*8
-            out += [dict(op='resize', size=[int(h+xtra), int(w+xtra)], method='squish', pad_mode='zeros', resample=int(t.mode)),
+            out += [dict(op='resize', size=[int(h+xtra), int(w+xtra)], method='squish', pad_mode='zeros',
+                         resample=int(t.mode)),
                     dict(op='crop_pad', size=[int(h), int(w)], pad_mode='zeros')]
         elif _train_only(t): continue
-        else: raise NotImplementedError(f"can't reproduce the item transform {type(t).__name__} at inference: use item_tfms=Resize(size, method='crop'|'pad'|'squish') "
+        else: raise NotImplementedError(f"can't reproduce the item transform {type(t).__name__} at inference: "
+                                        "use item_tfms=Resize(size, method='crop'|'pad'|'squish') "
                                         "or RandomResizedCrop(size, min_scale=...)")
     return out
 
@@ -48,7 +52,8 @@ def _batch_steps(tfms) -> list[dict]:
     out = []
     for t in tfms:
         if isinstance(t, IntToFloatTensor): out.append(dict(op='div', div=float(t.div)))
-        elif isinstance(t, Normalize): out.append(dict(op='normalize', mean=t.mean.flatten().tolist(), std=t.std.flatten().tolist()))
+        elif isinstance(t, Normalize):
+            out.append(dict(op='normalize', mean=t.mean.flatten().tolist(), std=t.std.flatten().tolist()))
         elif isinstance(t, RandomResizedCropGPU):
             out += [dict(op='crop_ratio', ratio=[float(r) for r in t.ratio], scale=float(t.valid_scale)),
                     dict(op='resample', size=_hw(t.size), mode=str(t.mode), align_corners=True, pad_mode='reflection')]
@@ -56,8 +61,9 @@ def _batch_steps(tfms) -> list[dict]:
             out.append(dict(op='resample', size=None if t.size is None else _hw(t.size), mode=str(t.mode),
                             align_corners=bool(t.align_corners), pad_mode=str(t.pad_mode)))
         elif _train_only(t): continue
-        else: raise NotImplementedError(f"can't reproduce the batch transform {type(t).__name__} at inference: keep batch_tfms to "
-                                        "aug_transforms(...) (with size= and min_scale= for presizing) and Normalize")
+        else: raise NotImplementedError(f"can't reproduce the batch transform {type(t).__name__} at inference: "
+                                        "keep batch_tfms to aug_transforms(...) "
+                                        "(with size= and min_scale= for presizing) and Normalize")
     return out
 
 # %% ../nbs/07_predict.ipynb #5470de06
@@ -75,7 +81,7 @@ def _is_softmax(act) -> bool:
     except Exception: return False
 
 def softmax_classifier(loss_func) -> bool:
-    "Whether `loss_func` makes a single-label softmax classifier (CrossEntropyLossFlat, F.cross_entropy, nn.CrossEntropyLoss)."
+    "Whether `loss_func` is a single-label softmax loss (CrossEntropyLossFlat, F.cross_entropy, nn.CrossEntropyLoss)."
     import torch.nn as nn, torch.nn.functional as F
     if _is_softmax(getattr(loss_func, 'activation', None)): return True
     f = getattr(loss_func, 'func', loss_func)
@@ -92,10 +98,12 @@ def _mode(learn) -> str:
     return 'L' if 'PILImageBW' in repr(getattr(ds, 'tfms', '')) or _n_in(learn.model) == 1 else 'RGB'
 
 def _arch(learn, model_args) -> dict|None:
-    "The architecture as {module, name, n_out, args} when `vision_learner` built the model from a library's function (torchvision, timm, fastai, companion), else None."
+    "The architecture as {module, name, n_out, args} when `vision_learner` built it from `ARCH_MODULES`, else None."
     arch = getattr(learn, 'arch', None)
-    if not callable(arch) or not (arch.__module__ or '').startswith(ARCH_MODULES) or '<locals>' in arch.__qualname__: return None
-    return dict(module=arch.__module__, name=arch.__qualname__, n_out=len(learn.dls.vocab), args=dict(n_in=_n_in(learn.model), **(model_args or {})))
+    if not callable(arch) or not (arch.__module__ or '').startswith(ARCH_MODULES): return None
+    if '<locals>' in arch.__qualname__: return None
+    return dict(module=arch.__module__, name=arch.__qualname__, n_out=len(learn.dls.vocab),
+                args=dict(n_in=_n_in(learn.model), **(model_args or {})))
 
 def _sample_imgs(ds, n: int) -> list:
     "Up to `n` images (before item transforms) from a Datasets, spread over it."
@@ -103,41 +111,47 @@ def _sample_imgs(ds, n: int) -> list:
     return [ds[int(i)][0] for i in np.unique(np.linspace(0, len(ds)-1, min(n, len(ds))).round())]
 
 def fit_step(size) -> dict:
-    "The `fit` item step for a Learner without `Resize` that learned at `size` (h, w): squish a near-square upload, crop the centre of any other."
+    "The `fit` item step for a Learner without `Resize`, learned at `size` (h, w): squish near-squares, crop the rest."
     return dict(op='fit', size=_hw(size), squish_within=0.1, method='crop', pad_mode='border', resample=2)
 
 def data_title(learn) -> str|None:
-    "A title from the name of the Learner's data folder ('bear_photos' -> 'Bear photos'): its `path`, else the folder its training files share; None without one."
+    "A title from the Learner's data folder ('bear_photos' -> 'Bear photos'): `path`, else its files' folder; or None."
     p = str(getattr(learn.dls, 'path', '') or '')
     if p in ('', '.'):   # fastai's default path: look at the files
         items = getattr(learn.dls.train_ds, 'items', None)
         files = [str(o) for o in (items if isinstance(items, (list, L)) else [])[:1000] if isinstance(o, (str, Path))]
         if not files: return None
         p = os.path.commonpath([os.path.abspath(f) for f in files])
-        if Path(p).name in [str(v) for v in learn.dls.vocab] or Path(p).is_file(): p = str(Path(p).parent)   # one label, or one file
+        # one label, or one file
+        if Path(p).name in [str(v) for v in learn.dls.vocab] or Path(p).is_file(): p = str(Path(p).parent)
     p = Path(p).resolve()
     name = re.sub(r'[_-]+', ' ', p.parent.name if p.name.lower() in ('train', 'valid', 'images') else p.name).strip()
     return name[:1].upper() + name[1:] if name else None
 
 def learner_recipe(learn, # a single-label image classifier
-                   model_args: dict|None=None, # extra arguments the architecture was built with (`vision_learner(..., **model_args)`)
-                   size=None, # (height, width) the model sees, for a Learner without Resize and without images (None: measured)
+                   model_args: dict|None=None, # extra arguments the arch was built with (`vision_learner`'s kwargs)
+                   size=None, # (height, width) the model sees, for a Learner without Resize nor images (None: measured)
                    stats: int=64, # training images measured for `train_stats` (0: none)
                   ) -> dict:
-    "The JSON-able recipe (vocab, mode, item and batch steps, model, what the training images look like, versions) to predict like `learn`."
+    "JSON-able recipe to predict like `learn`: vocab, mode, item/batch steps, model, training image stats, versions."
     dl = learn.dls.valid
     if not softmax_classifier(learn.loss_func):
-        raise NotImplementedError(f'export_model handles single-label classifiers (CrossEntropyLossFlat, F.cross_entropy, nn.CrossEntropyLoss), not {learn.loss_func!r}')
+        raise NotImplementedError(f'export_model handles single-label classifiers (CrossEntropyLossFlat, '
+                                  f'F.cross_entropy, nn.CrossEntropyLoss), not {learn.loss_func!r}')
     item, batch = _item_steps(dl.after_item.fs), _batch_steps(dl.after_batch.fs)
-    recipe = dict(format='companion.predict/2', vocab=[str(o) for o in learn.dls.vocab], mode=_mode(learn), item=item, batch=batch, activation='softmax')
+    recipe = dict(format='companion.predict/2', vocab=[str(o) for o in learn.dls.vocab], mode=_mode(learn),
+                  item=item, batch=batch, activation='softmax')
     if size is None:
         imgs = _sample_imgs(learn.dls.valid_ds, 1)
         if imgs: size = list(preprocess(imgs[0], recipe).shape[1:])
         elif any(s['op'] in ('resize', 'crop_pad') for s in item): size = next(s['size'] for s in reversed(item))
-    if size is None: raise ValueError('the input size is unknown (no Resize, and an exported Learner keeps no images): pass size=(height, width), or --size H W to `companion export`')
+    if size is None: raise ValueError('the input size is unknown (no Resize, and an exported Learner keeps no images): '
+                                      'pass size=(height, width), or --size H W to `companion export`')
     arch, train_stats = _arch(learn, model_args), training_stats(_sample_imgs(learn.dls.train_ds, stats))
-    if not fixes_size(recipe): item.append(fit_step(size))   # no Resize: uploads are brought to the size the model learned at
-    recipe.update(size=_hw(size), arch=arch, model=dict(kind='vision_learner' if arch else 'module', cls=type(learn.model).__name__),
+    # no Resize: uploads are brought to the size the model learned at
+    if not fixes_size(recipe): item.append(fit_step(size))
+    model = dict(kind='vision_learner' if arch else 'module', cls=type(learn.model).__name__)
+    recipe.update(size=_hw(size), arch=arch, model=model,
                   train_stats=train_stats, title=data_title(learn), versions=_versions())
     return recipe
 
@@ -173,7 +187,8 @@ def export_onnx(model, # the torch model
     x = torch.zeros(1, n_in, *size, device=next(model.parameters()).device)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        torch.onnx.export(net, (x,), str(fname), input_names=['input'], output_names=['probs'], opset_version=opset, dynamo=False,
+        torch.onnx.export(net, (x,), str(fname), input_names=['input'], output_names=['probs'],
+                          opset_version=opset, dynamo=False,
                           dynamic_axes={'input': {0: 'batch', 2: 'height', 3: 'width'}, 'probs': {0: 'batch'}})
     return Path(fname)
 
@@ -188,14 +203,16 @@ def export_program(model, # the torch model
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            prog = torch.export.export(model.eval(), (x,), dynamic_shapes=({0: torch.export.Dim('batch', min=1, max=4096)},))
+            batch = torch.export.Dim('batch', min=1, max=4096)
+            prog = torch.export.export(model.eval(), (x,), dynamic_shapes=({0: batch},))
             torch.export.save(prog, str(fname))
     except Exception: return None
     return Path(fname)
 
 def _check_items(learn, recipe, n):
     rng, (h, w) = np.random.default_rng(0), recipe['size']
-    fitted = any(s['op'] == 'fit' for s in steps(recipe)[0])   # learn.predict takes any size there: compare at the training size
+    # learn.predict takes any size there: compare at the training size
+    fitted = any(s['op'] == 'fit' for s in steps(recipe)[0])
     shapes = [(h*3//2, w+3), (h, w*2)] if fixes_size(recipe) and not fitted else [(h, w)]*2
     ch = (3,) if recipe['mode'] == 'RGB' else ()
     return _sample_imgs(learn.dls.valid_ds, n) + [rng.integers(0, 256, (*s, *ch), dtype=np.uint8) for s in shapes]
@@ -204,7 +221,8 @@ def _learn_probs(learn, items) -> list:
     "learn.predict's (label, probabilities) for each item; softmax of its raw scores when the loss has no activation."
     import companion.announce   # learn.quiet(): no display of any kind (announcers too) while comparing
     with learn.quiet():
-        if _is_softmax(getattr(learn.loss_func, 'activation', None)): return [(str(l), p.numpy()) for l, _, p in (learn.predict(o) for o in items)]
+        if _is_softmax(getattr(learn.loss_func, 'activation', None)):
+            return [(str(l), p.numpy()) for l, _, p in (learn.predict(o) for o in items)]
         preds = learn.get_preds(dl=learn.dls.test_dl(items, num_workers=0))[0].float().softmax(-1).numpy()
     return [(str(learn.dls.vocab[int(p.argmax())]), p) for p in preds]
 
@@ -218,15 +236,19 @@ def check_export(learn, # the Learner that was exported
     path, res = Path(path), {}
     items = _check_items(learn, json.loads((path/'recipe.json').read_text()), n)
     want = _learn_probs(learn, items)
-    backends = [b for b, f in (('torch', 'model.safetensors'), ('torch', 'model.pt2'), ('onnx', 'model.onnx')) if (path/f).exists()]
+    files = (('torch', 'model.safetensors'), ('torch', 'model.pt2'), ('onnx', 'model.onnx'))
+    backends = [b for b, f in files if (path/f).exists()]
     for backend in dict.fromkeys(backends):
-        p, diff = Predictor.load(path, backend=backend, threads=torch.get_num_threads()), 0.   # leave torch's threads as they are
+        # leave torch's threads as they are
+        p, diff = Predictor.load(path, backend=backend, threads=torch.get_num_threads()), 0.
         for o, (lbl, probs) in zip(items, want):
             l2, i2, p2 = p.predict(o)
             diff = max(diff, float(np.abs(p2 - probs).max()))
             if l2 != lbl or diff > atol:
-                raise ExportCheckError(f"the {backend} export predicts {l2!r} where learn.predict says {lbl!r} (max |Δp| = {diff:.2g}, atol={atol}): "
-                                       "this Learner uses something export_model can't rebuild; keep using learn.export() for it, and please report it")
+                raise ExportCheckError(f"the {backend} export predicts {l2!r} where learn.predict says {lbl!r} "
+                                       f"(max |Δp| = {diff:.2g}, atol={atol}): "
+                                       "this Learner uses something export_model can't rebuild; "
+                                       "keep using learn.export() for it, and please report it")
         res[f'{backend}_max_abs_diff'] = diff
     return dict(items=len(items), **res)
 
@@ -236,7 +258,7 @@ def save_examples(learn, # the Learner whose validation images are kept
                   dest, # the folder to write: one sub-folder per label
                   per_label: int=2, # images kept per label
                  ) -> list[Path]:
-    "Copy up to `per_label` validation images of each label to `dest/<label>/`, so that every Space built later from the model folder has examples."
+    "Copy up to `per_label` validation images of each label to `dest/<label>/`, as examples for the model's Spaces."
     import shutil
     dest, ds, vocab = Path(dest), learn.dls.valid_ds, [str(v) for v in learn.dls.vocab]
     shutil.rmtree(dest, ignore_errors=True)
@@ -247,23 +269,24 @@ def save_examples(learn, # the Learner whose validation images are kept
         if count.get(lab, 0) >= per_label or not _safe_dir(lab): continue
         (dest/lab).mkdir(parents=True, exist_ok=True)
         src = Path(items[i]) if isinstance(items, (list, L)) and isinstance(items[i], (str, Path)) else None
-        if src is not None and src.is_file() and src.suffix.lower() in IMAGE_EXTS: shutil.copyfile(src, f := dest/lab/f'{i:04d}_{src.name}')
+        if src is not None and src.is_file() and src.suffix.lower() in IMAGE_EXTS:
+            shutil.copyfile(src, f := dest/lab/f'{i:04d}_{src.name}')
         else: (tls[0][i] if tls else ds[i][0]).save(f := dest/lab/f'{i:04d}.png')
         count[lab] = count.get(lab, 0) + 1; out.append(f)
     return out
 
 def export_model(learn, # a single-label image classifier
                  path, # the folder to write
-                 onnx: bool|None=None, # write model.onnx, what CPU and static Spaces run (None: when the onnx package is installed)
+                 onnx: bool|None=None, # write model.onnx, what CPU and static Spaces run (None: if onnx is installed)
                  model_args: dict|None=None, # extra arguments the architecture was built with
                  size=None, # (height, width) the model sees, for a Learner without Resize (None: measured)
                  check: int=4, # validation images to compare with `learn.predict` (0: no check)
                  atol: float=1e-5, # largest difference allowed in a probability
                  opset: int=17, # the ONNX opset
-                 examples: int=2, # validation images kept per label in `path`/examples, for the Spaces built from it (0: none)
-                 title: str|None=None, # the model's name on the Spaces built from it (None: from the data folder's name)
+                 examples: int=2, # validation images kept per label in `path`/examples, for its Spaces (0: none)
+                 title: str|None=None, # the model's name on its Spaces (None: from the data folder's name)
                 ) -> Path:
-    "Write `model.onnx`, `recipe.json` and the torch weights (safetensors, or a torch.export program) to `path`, check them against `learn.predict`, return `path`."
+    "Write `model.onnx`, `recipe.json` and weights (safetensors or torch.export) to `path`; check them; return `path`."
     from safetensors.torch import save_model
     if onnx is None: onnx = onnx_note() is None
     path = Path(path)
@@ -278,7 +301,8 @@ def export_model(learn, # a single-label image classifier
     if onnx: export_onnx(learn.model, path/'model.onnx', recipe['size'], n_in, opset=opset)
     recipe['files'] = dict(onnx='model.onnx' if onnx else None, weights='model.safetensors' if recipe['arch'] else None,
                            program=program.name if program else None)
-    if not any(recipe['files'].values()): raise ExportCheckError("nothing could be exported: torch.export can't trace this model; pass onnx=True")
+    if not any(recipe['files'].values()):
+        raise ExportCheckError("nothing could be exported: torch.export can't trace this model; pass onnx=True")
     (path/'recipe.json').write_text(json.dumps(recipe, indent=1))
     if check:
         recipe['check'] = check_export(learn, path, n=check, atol=atol)
@@ -287,8 +311,11 @@ def export_model(learn, # a single-label image classifier
     if examples:
         saved = save_examples(learn, path/'examples', examples)
         written += [path/'examples', *sorted({f.parent for f in saved}), *saved]
-    for f in written:   # what export wrote (never the rest of the folder, nor what a link points to) is readable by everyone: a model folder is shared
-        if f.exists() and not f.is_symlink(): f.chmod(0o755 if f.is_dir() else 0o644)   # an exported Learner keeps no images: no examples/
+    # what export wrote (never the rest of the folder, nor what a link points to) is readable by everyone:
+    # a model folder is shared
+    for f in written:
+        # an exported Learner keeps no images: no examples/
+        if f.exists() and not f.is_symlink(): f.chmod(0o755 if f.is_dir() else 0o644)
     return path
 
 # %% ../nbs/07_predict.ipynb #c1ec9794
@@ -316,36 +343,49 @@ def explain_load_error(e: BaseException, # what `torch.load` raised
     "A `LoadError` with one sentence and the fix for a known way that loading an `export.pkl` fails, else None."
     name, msg, py = Path(fname).name, str(e), '.'.join(platform.python_version_tuple()[:2])
     old = ('fastcore.transform', 'fastcore.dispatch')
-    if (isinstance(e, ImportError) and any(o in msg or o == (e.name or '') for o in old)) or re.search(r"on <module 'fastcore\.(transform|dispatch)'", msg):
-        return LoadError(f"{name} was exported with fastai < 2.8, whose classes (fastcore.transform, fastcore.dispatch) are gone here. Fix: in an "
-                            "environment with the old fastai (pip install 'fastai<2.8'), load it and run companion.predict.export_model(learn, 'model'), "
-                            "then use Predictor.load('model') here; or train again with fastai 2.8")
+    renamed = isinstance(e, ImportError) and any(o in msg or o == (e.name or '') for o in old)
+    if renamed or re.search(r"on <module 'fastcore\.(transform|dispatch)'", msg):
+        return LoadError(f"{name} was exported with fastai < 2.8, whose classes "
+                         "(fastcore.transform, fastcore.dispatch) are gone here. "
+                         "Fix: in an environment with the old fastai (pip install 'fastai<2.8'), "
+                         "load it and run companion.predict.export_model(learn, 'model'), "
+                         "then use Predictor.load('model') here; or train again with fastai 2.8")
     if isinstance(e, ModuleNotFoundError):
         mod = (e.name or msg).split('.')[0]
-        return LoadError(f"{name} needs the module {e.name!r}, which is not installed here (fastai's load_learner shows this as an "
-                                   f"UnboundLocalError). Fix: pip install {mod} (the version used for training), and add it to the Space's requirements.txt")
+        return LoadError(f"{name} needs the module {e.name!r}, which is not installed here "
+                         "(fastai's load_learner shows this as an UnboundLocalError). "
+                         f"Fix: pip install {mod} (the version used for training), "
+                         "and add it to the Space's requirements.txt")
     m = re.search(r"Can't get attribute '([^']+)' on <module '([^']+)'", msg)
     if isinstance(e, AttributeError) and m:
-        return LoadError(f"{name} refers to `{m[1]}`, defined in {m[2]} when the model was trained (a notebook or script), and it is not defined "
-                              f"here. Fix: define or import `{m[1]}` before loading (at the top of app.py, or in the module {m[2]}), or export the model with "
-                              "export_model, which stores no code")
-    if isinstance(e, (TypeError, ValueError, SystemError)) and re.search(r'\bcode\b.*argument|code expected|bad marshal|unknown opcode', msg):
-        return LoadError(f"{name} holds a function that was defined in a notebook, saved as Python bytecode by another Python version (this is "
-                            f"Python {py}); such functions load only on the Python minor version that wrote them. Fix: load it with that Python "
-                            "(for a Space, set python_version in README.md to it), or move the function into a module, or export with export_model")
+        return LoadError(f"{name} refers to `{m[1]}`, defined in {m[2]} when the model was trained "
+                         "(a notebook or script), and it is not defined here. "
+                         f"Fix: define or import `{m[1]}` before loading "
+                         f"(at the top of app.py, or in the module {m[2]}), "
+                         "or export the model with export_model, which stores no code")
+    bytecode = r'\bcode\b.*argument|code expected|bad marshal|unknown opcode'
+    if isinstance(e, (TypeError, ValueError, SystemError)) and re.search(bytecode, msg):
+        return LoadError(f"{name} holds a function that was defined in a notebook, saved as Python bytecode "
+                         f"by another Python version (this is Python {py}); such functions load only on the Python "
+                         "minor version that wrote them. Fix: load it with that Python "
+                         "(for a Space, set python_version in README.md to it), "
+                         "or move the function into a module, or export with export_model")
     if (isinstance(e, NotImplementedError) and 'WindowsPath' in msg) or ('PosixPath' in msg and 'instantiate' in msg):
-        return LoadError(f"{name} was exported on {'Windows' if 'WindowsPath' in msg else 'Linux or macOS'} and holds paths of that system. "
-                            "Fix: load_learner_safely(fname, fix_paths=True) reads them as paths of this system")
+        system = 'Windows' if 'WindowsPath' in msg else 'Linux or macOS'
+        return LoadError(f"{name} was exported on {system} and holds paths of that system. "
+                         "Fix: load_learner_safely(fname, fix_paths=True) reads them as paths of this system")
     if isinstance(e, pickle.UnpicklingError) or 'PytorchStreamReader' in msg or 'magic number' in msg:
-        return LoadError(f"{name} is not a readable fastai export ({msg}): it may be truncated or not made by learn.export(); "
-                            "copy or download it again. Weights saved by learn.save() load with learn.load() instead")
+        return LoadError(f"{name} is not a readable fastai export ({msg}): "
+                         "it may be truncated or not made by learn.export(); "
+                         "copy or download it again. Weights saved by learn.save() load with learn.load() instead")
     return None
 
 class PickleTrustError(PermissionError):
     "A pickle that was not unpickled because the caller did not say it trusts the file."
 
-_RISKY = ('os.', 'posix.', 'nt.', 'subprocess.', 'sys.', 'shutil.', 'socket.', 'pty.', 'runpy.', 'importlib.', 'ctypes.', 'webbrowser.',
-          'builtins.eval', 'builtins.exec', 'builtins.compile', 'builtins.__import__', 'builtins.open', 'builtins.getattr', 'builtins.breakpoint')
+_RISKY = ('os.', 'posix.', 'nt.', 'subprocess.', 'sys.', 'shutil.', 'socket.', 'pty.', 'runpy.', 'importlib.',
+          'ctypes.', 'webbrowser.', 'builtins.eval', 'builtins.exec', 'builtins.compile', 'builtins.__import__',
+          'builtins.open', 'builtins.getattr', 'builtins.breakpoint')
 
 def pickle_imports(fname) -> list[str]:
     "The `module.name`s a pickle (or a torch zip holding one) would import when loaded, read without running it."
@@ -358,48 +398,59 @@ def pickle_imports(fname) -> list[str]:
             data = z.read(names[0])
     else: data = fname.read_bytes()
     found, strs, memo = set(), [], {}
+    str_ops = ('SHORT_BINUNICODE', 'BINUNICODE', 'UNICODE', 'BINUNICODE8', 'STRING', 'BINSTRING', 'SHORT_BINSTRING')
     try:
         for op, arg, _ in pickletools.genops(data):
             n = op.name
-            if n in ('SHORT_BINUNICODE', 'BINUNICODE', 'UNICODE', 'BINUNICODE8', 'STRING', 'BINSTRING', 'SHORT_BINSTRING'): strs.append(str(arg))
+            if n in str_ops: strs.append(str(arg))
             elif n == 'MEMOIZE' and strs: memo[len(memo)] = strs[-1]
             elif n in ('BINPUT', 'LONG_BINPUT', 'PUT') and strs: memo[int(arg)] = strs[-1]
             elif n in ('BINGET', 'LONG_BINGET', 'GET') and int(arg) in memo: strs.append(memo[int(arg)])
             elif n == 'GLOBAL': found.add(str(arg).replace(' ', '.'))
             elif n == 'STACK_GLOBAL' and len(strs) >= 2: found.add(f'{strs[-2]}.{strs[-1]}')
             if n == 'STOP': break
-    except Exception as e: raise LoadError(f"{fname.name} is not a readable fastai export ({type(e).__name__}: {e}): it may be truncated or not made by learn.export(); copy or download it again") from e
+    except Exception as e:
+        raise LoadError(f"{fname.name} is not a readable fastai export ({type(e).__name__}: {e}): "
+                        "it may be truncated or not made by learn.export(); copy or download it again") from e
     return sorted(found)
 
 def _trust_message(fname: Path) -> str:
     names = pickle_imports(fname)
     risky = [n for n in names if n.startswith(_RISKY)]
     code = [n for n in names if n.startswith('cloudpickle.')]
-    what = (f"it asks to call {', '.join(risky)}, which can run commands or touch files; " if risky else '') + \
-           ("it rebuilds functions from stored bytecode (functions from a notebook); " if code else '') + f"it imports {len(names)} names in all"
-    return (f"{fname.name} is a pickle: loading it runs code stored in the file ({what}), so nothing was loaded. If you made this file or trust "
-            f"who did: load_learner_safely('{fname}', trust=True) or `companion export {fname} DIR --trust_pickle`. Otherwise ask for a pickle-free "
-            "export: export_model(learn, DIR) (or `companion export`) on the machine that trained it, then Predictor.load(DIR)")
+    what = f"it asks to call {', '.join(risky)}, which can run commands or touch files; " if risky else ''
+    if code: what += "it rebuilds functions from stored bytecode (functions from a notebook); "
+    what += f"it imports {len(names)} names in all"
+    return (f"{fname.name} is a pickle: loading it runs code stored in the file ({what}), so nothing was loaded. "
+            f"If you made this file or trust who did: load_learner_safely('{fname}', trust=True) "
+            f"or `companion export {fname} DIR --trust_pickle`. Otherwise ask for a pickle-free export: "
+            "export_model(learn, DIR) (or `companion export`) on the machine that trained it, then Predictor.load(DIR)")
 
 def load_learner_safely(fname, # the export.pkl written by `learn.export()`
-                        trust: bool=False, # unpickle it: it runs code stored in the file, so only for a file you made or trust
+                        trust: bool=False, # unpickle it (this runs code in the file): only for a file you made or trust
                         cpu: bool=True, # load onto the CPU, in float32
                         fix_paths: bool=True, # read Windows paths on Linux or macOS and the other way round
                         warn: bool=True, # warn that it is a pickle
                        ):
-    "`load_learner` for a fastai `export.pkl`, only with `trust=True`: warns that it is a pickle, fixes Windows/Posix paths, explains known failures with their fix."
+    "Load an `export.pkl` only if `trust=True`: warn it is a pickle, fix paths, explain known failures with their fix."
     import torch
     fname = Path(fname)
-    if not fname.is_file(): raise FileNotFoundError(f"no file at {fname}: pass the path of the export.pkl written by learn.export()")
+    if not fname.is_file():
+        raise FileNotFoundError(f"no file at {fname}: pass the path of the export.pkl written by learn.export()")
     if not trust: raise PickleTrustError(_trust_message(fname))
-    if warn: warnings.warn(f"{fname.name} is a pickle: loading it runs code stored in the file, so load only files you trust. "
-                           "export_model(learn, dir) writes a copy that needs no pickle.", PickleWarning, stacklevel=2)
-    try: learn = torch.load(fname, map_location='cpu' if cpu else None, weights_only=False, pickle_module=_path_pickle_module() if fix_paths else pickle)
+    if warn:
+        warnings.warn(f"{fname.name} is a pickle: loading it runs code stored in the file, "
+                      "so load only files you trust. "
+                      "export_model(learn, dir) writes a copy that needs no pickle.", PickleWarning, stacklevel=2)
+    pickle_module = _path_pickle_module() if fix_paths else pickle
+    try: learn = torch.load(fname, map_location='cpu' if cpu else None, weights_only=False, pickle_module=pickle_module)
     except Exception as e:
         err = explain_load_error(e, fname)
         if err is None: raise
         raise err from e
-    if not hasattr(learn, 'dls'): raise LoadError(f"{fname.name} holds a {type(learn).__name__}, not a fastai Learner: was it written by learn.export()?")
+    if not hasattr(learn, 'dls'):
+        raise LoadError(f"{fname.name} holds a {type(learn).__name__}, not a fastai Learner: "
+                        "was it written by learn.export()?")
     if cpu:
         learn.dls.cpu()
         if hasattr(learn, 'channels_last'): learn = learn.to_contiguous(to_fp32=True)
@@ -408,12 +459,12 @@ def load_learner_safely(fname, # the export.pkl written by `learn.export()`
 
 # %% ../nbs/07_predict.ipynb #fc54fbec
 def export_pkl(learner: str, # the export.pkl written by `learn.export()`
-               dest: str, # folder to write recipe.json, the torch weights (model.safetensors or model.pt2) and model.onnx to
-               onnx: bool=True, # write model.onnx, what CPU and static Spaces run, when the onnx package is installed (--no-onnx: leave it out)
+               dest: str, # folder for recipe.json, the torch weights (model.safetensors or model.pt2) and model.onnx
+               onnx: bool=True, # model.onnx for CPU and static Spaces, if onnx is installed (--no-onnx: leave it out)
                size: Annotated[int, 'input size, H [W], for a Learner without Resize', dict(nargs='+')]=None,
-               trust_pickle: bool=False, # load the pickle, which runs code stored in the file: only for a file you made or trust
+               trust_pickle: bool=False, # unpickle it (this runs code in the file): only for a file you made or trust
               ) -> str:
-    "Export a fastai `export.pkl` as a pickle-free folder (`export_model`), checked against the Learner, and say what it wrote."
+    "Export an `export.pkl` as a pickle-free folder (`export_model`) checked against the Learner; say what it wrote."
     with warnings.catch_warnings(record=True) as ws:
         warnings.simplefilter('always', PickleWarning)
         learn = load_learner_safely(learner, trust=trust_pickle)
@@ -421,21 +472,25 @@ def export_pkl(learner: str, # the export.pkl written by `learn.export()`
         if issubclass(w.category, PickleWarning): print(f'warning: {w.message}', file=sys.stderr)
     out = export_model(learn, dest, onnx=None if onnx else False, size=(list(size)*2)[:2] if size else None)
     r = json.loads((out/'recipe.json').read_text())
-    return f"wrote {out}: {', '.join(sorted(o.name for o in out.iterdir()))}; {len(r['vocab'])} classes, size {r['size']}, check {r.get('check', {})}"
+    files = ', '.join(sorted(o.name for o in out.iterdir()))
+    return f"wrote {out}: {files}; {len(r['vocab'])} classes, size {r['size']}, check {r.get('check', {})}"
 
 def predict_files(model: str, # folder written by `export_model` or `companion export`
                   images: Annotated[str, 'image files', dict(nargs='+')],
-                  backend: Annotated[str, 'auto: torch when the folder has torch weights and torch is installed, else ONNX Runtime',
+                  backend: Annotated[str,
+                                     'auto: torch if there are torch weights and torch is installed, else ONNX Runtime',
                                      dict(choices=('auto', 'torch', 'onnx'))]='auto',
                   jsonl: bool=False, # one JSON object per line instead of tab-separated columns
                  ) -> int:
-    "Print the label and probability of each image; an image that can't be read gets a line saying why, and the exit code is 1."
+    "Print each image's label and probability; an image that can't be read gets a line saying why, and exit code 1."
     p, rc = Predictor.load(model, backend=backend), 0
     for f in images:
         try: lbl, i, probs = p.predict(f)
-        except (OSError, ValueError) as e:   # this image only (missing, not an image, too large): the others are still predicted
+        # this image only (missing, not an image, too large): the others are still predicted
+        except (OSError, ValueError) as e:
             rc = 1
             print(json.dumps(dict(image=f, error=str(e))) if jsonl else f'{f}\terror: {e}')
             continue
-        print(json.dumps(dict(image=f, label=lbl, index=i, probability=round(float(probs[i]), 6))) if jsonl else f'{f}\t{lbl}\t{float(probs[i]):.4f}')
+        if jsonl: print(json.dumps(dict(image=f, label=lbl, index=i, probability=round(float(probs[i]), 6))))
+        else: print(f'{f}\t{lbl}\t{float(probs[i]):.4f}')
     return rc
