@@ -50,7 +50,8 @@ def from_scaled(P: Tensor, m: float, s: float) -> Tensor:
 def fit_quadratic(time: Tensor, speed: Tensor, steps: int=200, lr: float|None=None, scale: bool=True,
                   mom: float=0., params: Tensor|None=None, seed: int|None=42) -> tuple[Tensor, Tensor]:
     "Fit `a*t**2 + b*t + c` by gradient descent; return `(a, b, c)` and the MSE at every step (`steps+1` values)."
-    if params is None: params = torch.randn(3, generator=torch.Generator().manual_seed(seed) if seed is not None else None)
+    if params is None:
+        params = torch.randn(3, generator=torch.Generator().manual_seed(seed) if seed is not None else None)
     m,s = (time.mean().item(), time.std().item()) if scale else (0., 1.)
     u = (time-m)/s
     p = to_scaled(torch.as_tensor(params, dtype=torch.float32), m, s).detach().requires_grad_()
@@ -75,7 +76,8 @@ def curvature(time: Tensor, scale: bool=False) -> Tensor:
     return torch.linalg.eigvalsh(2*X.T@X/len(u)).float()
 
 # %% ../../nbs/10_sgd.ipynb #010fdf4e
-def lr_sweep(x: Tensor, y: Tensor, params: Tensor, start: float=1e-7, end: float=10., num_it: int=100) -> tuple[Tensor, Tensor]:
+def lr_sweep(x: Tensor, y: Tensor, params: Tensor, start: float=1e-7, end: float=10.,
+             num_it: int=100) -> tuple[Tensor, Tensor]:
     "`lr_find` on the quadratic: one step per lr, lr rising exponentially, stop once the loss is 4x its best."
     p = params.clone().requires_grad_()
     lrs, losses = [], []
@@ -99,7 +101,8 @@ def plot_fit(time: Tensor, speed: Tensor, params: Tensor, ax=None, title: str|No
     if ax is None: _, ax = plt.subplots(figsize=(5,3))
     t = torch.linspace(float(time.min()), float(time.max()), 100)
     ax.scatter(time, speed, s=12); ax.plot(t, quad(t, params).detach(), c='C1')
-    ax.set_title(title or f'a={params[0]:.3f} b={params[1]:.2f} c={params[2]:.2f}   MSE {mse(quad(time, params), speed):.2f}')
+    ax.set_title(title or f'a={params[0]:.3f} b={params[1]:.2f} c={params[2]:.2f}   '
+                          f'MSE {mse(quad(time, params), speed):.2f}')
     return ax
 
 def sgd_step(params: Tensor, time: Tensor, speed: Tensor, lr: float, scale: bool=False) -> Tensor:
@@ -113,7 +116,8 @@ class QuadraticExplorer:
         import ipywidgets as W
         self.time, self.speed, self.params = time, speed, torch.as_tensor(params, dtype=torch.float32)
         rng = dict(a=(-3, 3, 0.01), b=(-40, 40, 0.1), c=(-50, 150, 0.5))
-        self.sliders = {k: W.FloatSlider(value=float(v), min=lo, max=hi, step=st, description=k, continuous_update=False)
+        self.sliders = {k: W.FloatSlider(value=float(v), min=lo, max=hi, step=st, description=k,
+                                         continuous_update=False)
                         for (k,(lo,hi,st)),v in zip(rng.items(), self.params)}
         self.lr = W.FloatLogSlider(value=lr, base=10, min=-7, max=0, description='lr')
         self.scale = W.Checkbox(value=False, description='centre/scale t')
@@ -122,7 +126,8 @@ class QuadraticExplorer:
         self.button.add_class('qe-step'); self.info.add_class('qe-info')
         for s in self.sliders.values(): s.observe(self._moved, 'value')
         self.button.on_click(self.step)
-        self.widget = W.VBox([W.HBox(list(self.sliders.values())), W.HBox([self.lr, self.scale, self.button]), self.info, self.out])
+        controls = W.HBox([self.lr, self.scale, self.button])
+        self.widget = W.VBox([W.HBox(list(self.sliders.values())), controls, self.info, self.out])
         self._busy = False; self.draw()
 
     @property
@@ -133,9 +138,11 @@ class QuadraticExplorer:
         "Take one SGD step from the current parameters and redraw."
         self.params = sgd_step(self.params, self.time, self.speed, self.lr.value, self.scale.value)
         self._busy = True
-        for k,v in zip('abc', self.params): self.sliders[k].value = float(v)  # the slider clips; `params` keeps the exact value
+        # the slider clips; `params` keeps the exact value
+        for k,v in zip('abc', self.params): self.sliders[k].value = float(v)
         self._busy = False; self.draw()
-    def numbers(self) -> str: return f'MSE {self.loss:.3f}   a={self.params[0]:.5f} b={self.params[1]:.4f} c={self.params[2]:.4f}'
+    def numbers(self) -> str:
+        return f'MSE {self.loss:.3f}   a={self.params[0]:.5f} b={self.params[1]:.4f} c={self.params[2]:.4f}'
     def draw(self):
         self.info.value = f'<b>{self.numbers()}</b>'
         with self.out:
@@ -144,4 +151,5 @@ class QuadraticExplorer:
     def _repr_mimebundle_(self, **kw):
         "The live explorer where widgets run; elsewhere a picture of its curve and a line of its numbers."
         fig, ax = plt.subplots(figsize=(5,3)); plot_fit(self.time, self.speed, self.params, ax=ax)
-        return widget_bundle(self.widget, fig_png(fig), f'QuadraticExplorer at {self.numbers()} (run the notebook to move its sliders)')
+        return widget_bundle(self.widget, fig_png(fig),
+                             f'QuadraticExplorer at {self.numbers()} (run the notebook to move its sliders)')
