@@ -36,7 +36,8 @@ def global_min(d: Tensor, a: Tensor, lo: float=-6., hi: float=6.) -> tuple[float
     return xs[fx.argmin()].item(), fx.min().item()
 
 # %% ../../nbs/11_minima.ipynb #8fc14425
-def gradient_descent(x0: Tensor, d: Tensor, a: Tensor, lr: float=0.05, steps: int=300, bs: int|None=None, seed: int=0) -> Tensor:
+def gradient_descent(x0: Tensor, d: Tensor, a: Tensor, lr: float=0.05, steps: int=300, bs: int|None=None,
+                     seed: int=0) -> Tensor:
     "Gradient descent on `bumpy` (full batch), or mini-batch SGD on `bs` random points per step; lr decays linearly."
     g = torch.Generator().manual_seed(seed)
     x, path = x0.clone(), [x0.clone()]
@@ -81,8 +82,9 @@ def simulated_annealing(x0: Tensor, d: Tensor, a: Tensor, step: float=0.5, steps
 METHODS = {'gradient descent': gradient_descent, 'mini-batch SGD': minibatch_sgd,
            'greedy search': greedy_search, 'simulated annealing': simulated_annealing}
 
-def race(n_runs: int=200, seed: int=0, steps: int=300, methods: dict|None=None, data: tuple|None=None, tol: float=0.5, **kwargs) -> pd.DataFrame:
-    "Run every method from the same seeded starts; the share that ends within `tol` of the global minimum, and the mean final loss."
+def race(n_runs: int=200, seed: int=0, steps: int=300, methods: dict|None=None, data: tuple|None=None, tol: float=0.5,
+         **kwargs) -> pd.DataFrame:
+    "Run each method from the same seeded starts; the share ending within `tol` of the global minimum; the mean loss."
     d, a = data if data is not None else make_bumps()
     gx, gf = global_min(d, a)
     x0 = torch.rand(n_runs, generator=torch.Generator().manual_seed(seed))*12 - 6
