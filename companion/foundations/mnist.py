@@ -31,7 +31,8 @@ def load_37(path: str|Path|None=None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         xs, ys = [], []
         for label, y in (('3', 1.), ('7', 0.)):
             files = sorted((path/name/label).glob('*.png'))
-            if not files: raise FileNotFoundError(f"no {name}/{label}/*.png under {path}: make it with companion.data.digits(path, classes=('3','7'))")
+            if not files: raise FileNotFoundError(f"no {name}/{label}/*.png under {path}: "
+                                                  "make it with companion.data.digits(path, classes=('3','7'))")
             xs += [torch.tensor(np.array(Image.open(f).convert('L')), dtype=torch.float32)/255 for f in files]
             ys += [y]*len(files)
         return torch.stack(xs).view(-1, 28*28), torch.tensor(ys)[:, None]
@@ -122,11 +123,12 @@ def simple_net(n_in: int=28*28, nh: int=30) -> nn.Sequential:
 # %% ../../nbs/12_mnist.ipynb #227ccc1a
 def mnist_learner(dls: DataLoaders, model: nn.Module|None=None) -> Learner:
     "`Learner` with the book's pieces: `SGD`, `mnist_loss`, `batch_accuracy`; a linear model by default."
-    return Learner(dls, model if model is not None else nn.Linear(28*28, 1), opt_func=SGD, loss_func=mnist_loss, metrics=batch_accuracy)
+    if model is None: model = nn.Linear(28*28, 1)
+    return Learner(dls, model, opt_func=SGD, loss_func=mnist_loss, metrics=batch_accuracy)
 
 # %% ../../nbs/12_mnist.ipynb #738e35fc
 def accuracy_table(path: str|Path|None=None, epochs: int=20, lr: float=0.1, bs: int=32, seed: int=42) -> pd.DataFrame:
-    "Validation accuracy on 3 vs 7 of pixel similarity (L1, L2), `linear1`, `simple_net`, and both in fastai's `Learner`."
+    "Validation accuracy on 3 vs 7 of pixel similarity (L1, L2), `linear1`, `simple_net`, and both in a `Learner`."
     train_x, train_y, valid_x, valid_y = load_37(path)
     mean3, mean7 = ideal_digits(train_x, train_y)
     rows = {f'pixel similarity ({n})': (is_3(valid_x, mean3, mean7, l2) == (valid_y[:, 0] == 1)).float().mean().item()
