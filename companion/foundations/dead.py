@@ -28,9 +28,12 @@ class DeadUnitMonitor(Callback):
 
     def before_fit(self):
         self.history, self.dead = [], {}
-        self.learn.dead_history = self.history      # kept on the Learner: a callback passed to `fit` is removed after it
+        # kept on the Learner: a callback passed to `fit` is removed after it
+        self.learn.dead_history = self.history
         self.layers = {n: m for n, m in self.learn.model.named_modules() if isinstance(m, self.types)}
-        if not self.layers: warnings.warn(f'DeadUnitMonitor: the model has no {[t.__name__ for t in self.types]} modules to watch (a functional F.relu cannot be hooked)')
+        if not self.layers:
+            warnings.warn(f'DeadUnitMonitor: the model has no {[t.__name__ for t in self.types]} modules to watch '
+                          '(a functional F.relu cannot be hooked)')
         self.handles = [m.register_forward_hook(self._hook(n)) for n, m in self.layers.items()]
 
     def _hook(self, name):
@@ -53,5 +56,6 @@ class DeadUnitMonitor(Callback):
 def dead_units(self: Learner) -> pd.DataFrame:
     "The share of dead units per layer (columns) and epoch (rows), from the `DeadUnitMonitor` used in fit."
     hist = getattr(self, 'dead_history', None)
-    if hist is None: raise ValueError('no DeadUnitMonitor on this Learner: pass cbs=DeadUnitMonitor() to the Learner or to fit')
+    if hist is None:
+        raise ValueError('no DeadUnitMonitor on this Learner: pass cbs=DeadUnitMonitor() to the Learner or to fit')
     return pd.DataFrame(hist).rename_axis('epoch')
