@@ -50,13 +50,14 @@ def mnist_loss(predictions: Tensor, targets: Tensor) -> Tensor:
 
 # %% ../../nbs/14_softmax.ipynb #264743b3
 class SoftmaxExplorer:
-    "Sliders for the activations of each class; shows softmax, the cross-entropy of the chosen class, and every column's gradient."
+    "Sliders for each class's activation; shows softmax, the chosen class's cross-entropy, and each column's gradient."
     def __init__(self, acts=(1.0, 3.0, 0.5, -1.0), classes=None, target: int=0):
         import ipywidgets as W
         self.classes = list(classes) if classes is not None else [str(i) for i in range(len(acts))]
         self.sliders = [W.FloatSlider(value=float(a), min=-6, max=6, step=0.1, description=c, continuous_update=False)
                         for a, c in zip(acts, self.classes)]
-        self.target = W.Dropdown(options=list(zip(self.classes, range(len(self.classes)))), value=target, description='correct')
+        self.target = W.Dropdown(options=list(zip(self.classes, range(len(self.classes)))), value=target,
+                                 description='correct')
         self.out, self.info = W.Output(), W.HTML()
         self.target.add_class('se-target'); self.info.add_class('se-info')
         for w in (*self.sliders, self.target): w.observe(lambda _: self.draw(), 'value')
@@ -71,8 +72,9 @@ class SoftmaxExplorer:
     def grad(self) -> Tensor: return ce_grad(self.acts, torch.tensor([self.target.value]))[0]
     def draw(self):
         p, t = softmax(self.acts)[0], self.target.value
-        self.info.value = (f'<b>cross-entropy {self.loss:.3f}</b> = -log({p[t]:.3f})<br>mnist-style 1-p: {1-p[t]:.3f}<br>'
-                           + '<br>'.join(f'{c}: p={pi:.3f}, grad={g:+.3f}' for c, pi, g in zip(self.classes, p, self.grad)))
+        cols = '<br>'.join(f'{c}: p={pi:.3f}, grad={g:+.3f}' for c, pi, g in zip(self.classes, p, self.grad))
+        self.info.value = (f'<b>cross-entropy {self.loss:.3f}</b> = -log({p[t]:.3f})<br>'
+                           f'mnist-style 1-p: {1-p[t]:.3f}<br>' + cols)
         with self.out:
             self.out.clear_output(wait=True)
             self.bars(); plt.show()
@@ -87,4 +89,5 @@ class SoftmaxExplorer:
         "The live explorer where widgets run; elsewhere a picture of its bars and a line of its numbers."
         c = self.classes[self.target.value]
         return widget_bundle(self.widget, fig_png(self.bars()),
-                             f'SoftmaxExplorer at cross-entropy {self.loss:.3f} for class {c} (run the notebook to move its sliders)')
+                             f'SoftmaxExplorer at cross-entropy {self.loss:.3f} for class {c} '
+                             '(run the notebook to move its sliders)')
