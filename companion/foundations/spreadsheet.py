@@ -25,7 +25,8 @@ def cancer_data(valid_pct: float=0.2, seed: int=42) -> tuple[pd.DataFrame, list[
     return df, cols, np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
 
 # %% ../../nbs/15_spreadsheet.ipynb #f7762275
-def spreadsheet_xy(df: pd.DataFrame, cols: list[str], idx, maxes: pd.Series|None=None, y: str='benign') -> tuple[Tensor, Tensor]:
+def spreadsheet_xy(df: pd.DataFrame, cols: list[str], idx, maxes: pd.Series|None=None,
+                   y: str='benign') -> tuple[Tensor, Tensor]:
     "Inputs divided by the column maxima (of the training rows), plus a `Ones` column; and the 0/1 target."
     maxes = df.iloc[idx][cols].max() if maxes is None else maxes
     x = torch.tensor((df.iloc[idx][cols]/maxes).values, dtype=torch.float32)
@@ -37,8 +38,9 @@ def spreadsheet_model(x: Tensor, params: Tensor) -> Tensor:
     lin1, lin2 = x@params[:, 0], x@params[:, 1]
     return torch.relu(lin1) + torch.relu(lin2)
 
-def fit_spreadsheet(x: Tensor, y: Tensor, steps: int=1000, lr: float=0.1, n_cols: int=2, seed: int=0) -> tuple[Tensor, Tensor]:
-    "Minimise the mean squared error by gradient descent (the Solver's job), from params uniform in ±0.5; return params and losses."
+def fit_spreadsheet(x: Tensor, y: Tensor, steps: int=1000, lr: float=0.1, n_cols: int=2,
+                    seed: int=0) -> tuple[Tensor, Tensor]:
+    "Minimise the MSE by gradient descent (the Solver's job), from params uniform in ±0.5; return params and losses."
     params = (torch.rand(x.shape[1], n_cols, generator=torch.Generator().manual_seed(seed)) - 0.5).requires_grad_()
     losses = []
     for _ in range(steps):
@@ -54,21 +56,24 @@ def spreadsheet_accuracy(x: Tensor, y: Tensor, params: Tensor) -> float:
     return ((preds > 0.5).float() == y).float().mean().item()
 
 # %% ../../nbs/15_spreadsheet.ipynb #ca9ecc80
-def tabular_fit(df: pd.DataFrame, cols: list[str], valid_idx, epochs: int=5, lr: float=1e-2, layers=(10,), seed: int=42):
+def tabular_fit(df: pd.DataFrame, cols: list[str], valid_idx, epochs: int=5, lr: float=1e-2, layers=(10,),
+                seed: int=42):
     "fastai's `tabular_learner` on the same columns and validation rows; returns the trained Learner."
     from fastai.tabular.all import TabularDataLoaders, tabular_learner, Normalize, CategoryBlock, accuracy, set_seed
     import warnings
     set_seed(seed)
-    with warnings.catch_warnings():   # fastai turns pandas' read-only `.values` (copy-on-write) into tensors: torch's warning is not the student's to act on
+    # fastai turns pandas' read-only `.values` (copy-on-write) into tensors:
+    # torch's warning is not the student's to act on
+    with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='The given NumPy array is not writable')
-        dls = TabularDataLoaders.from_df(df, y_names='benign', cont_names=cols, procs=[Normalize], y_block=CategoryBlock(),
-                                         valid_idx=list(valid_idx), bs=64, num_workers=0)
+        dls = TabularDataLoaders.from_df(df, y_names='benign', cont_names=cols, procs=[Normalize],
+                                         y_block=CategoryBlock(), valid_idx=list(valid_idx), bs=64, num_workers=0)
         learn = tabular_learner(dls, layers=list(layers), metrics=accuracy)
         with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
     return learn
 
 def spreadsheet_vs_tabular(epochs: int=5, steps: int=1000, seed: int=42) -> pd.DataFrame:
-    "Valid accuracy of one linear column, the spreadsheet model (two ReLUs), and fastai's `tabular_learner`, on one split."
+    "Valid accuracy of one linear column, the spreadsheet model (two ReLUs), and `tabular_learner`, on one split."
     df, cols, train_idx, valid_idx = cancer_data(seed=seed)
     maxes = df.iloc[train_idx][cols].max()
     (tx, ty), (vx, vy) = spreadsheet_xy(df, cols, train_idx, maxes), spreadsheet_xy(df, cols, valid_idx, maxes)
