@@ -20,15 +20,20 @@ __all__ = ['bar_kind', 'PhaseAnnouncer', 'EventTrace', 'SessionAnnouncer', 'anno
 # %% ../nbs/02_announce.ipynb #14104f1e
 def _fmt_time(s: float) -> str: return f'{int(s//60)}:{int(s%60):02d}'
 def _lr(v) -> str: return f'{float(v):.1e}'
-def _fmt(v, name: str='') -> str: return _lr(v) if isinstance(v, float) and 'lr' in name else f'{v:.4f}' if isinstance(v, float) else str(v)
-def _plural(n: int, word: str) -> str: return f"{n:,} {word}{'' if n==1 else 'es' if word.endswith(('sh', 's', 'x')) or word == 'batch' else 's'}"
+def _fmt(v, name: str='') -> str:
+    if isinstance(v, float) and 'lr' in name: return _lr(v)
+    return f'{v:.4f}' if isinstance(v, float) else str(v)
+def _plural(n: int, word: str) -> str:
+    if n == 1: end = ''
+    else: end = 'es' if word.endswith(('sh', 's', 'x')) or word == 'batch' else 's'
+    return f'{n:,} {word}{end}'
 def _per_process(dl) -> str:
-    "Under DDP (`fastai.distributed`'s `DistributedDL` knows its `world_size`) each process runs its own share of the batches: say so."
+    "Under DDP (a `DistributedDL` knows its `world_size`) each process runs its own share of the batches: say so."
     n = getattr(dl, 'world_size', 1) or 1
     return f' per process × {n} processes' if n > 1 else ''
 
 def _lr_text(learn) -> str:
-    "The learning rate of this fit: the peak of the `ParamScheduler`'s lr schedule when one is attached, else the optimizer's."
+    "This fit's learning rate: the peak of the `ParamScheduler`'s lr schedule if there is one, else the optimizer's."
     sched = getattr(getattr(learn, 'param_scheduler', None), 'scheds', {}).get('lr')
     if sched is not None: return f"lr up to {_lr(max(np.max(sched(p)) for p in np.linspace(0, 1, 101)))}, on a schedule"
     opt = getattr(learn, 'opt', None)
@@ -45,7 +50,7 @@ class _NBPhaseBar(_PhaseBar, NBProgressBar): pass
 class _ConsolePhaseBar(_PhaseBar, ConsoleProgressBar): pass
 
 def bar_kind() -> str|None:
-    "How progress can be shown here: 'html' in a notebook, 'console' in a terminal, None when stdout is a file or a pipe."
+    "How progress can be shown: 'html' in a notebook, 'console' in a terminal, None when stdout is a file or a pipe."
     if issubclass(_fpp.progress_bar, NBProgressBar): return 'html'
     return 'console' if show_progress() else None
 
@@ -55,15 +60,17 @@ def _plain_bars(learn) -> list:
     return [c for c in learn.cbs if isinstance(c, ProgressCallback) and not isinstance(c, PhaseAnnouncer)]
 
 class PhaseAnnouncer(ProgressCallback):
-    "fastai's `ProgressCallback` that names each phase: labelled bars, ▶/✔ lines where no table is drawn, a JSONL `log`."
+    "fastai's `ProgressCallback` naming each phase: labelled bars, ▶/✔ lines where no table is drawn, a JSONL `log`."
     order = ProgressCallback.order - 1
     def __init__(self, log: str|Path|None=None, bar: str|None='auto', lines: bool=True):
         "`log`: JSONL file to append to; `bar`: 'auto', 'html', 'console' or None; `lines`: print the ●/▶/✔ lines."
         store_attr()
-        self.f, self.mbar, self.pbar, self.phase, self.old_logger, self.speaks, self.where = None, None, None, None, None, False, None
+        self.f, self.mbar, self.pbar, self.phase, self.old_logger = None, None, None, None, None
+        self.speaks, self.where = False, None
 
     # -- one display per learner, and never in an export
-    def __reduce__(self): return (ProgressCallback, (), {'learn': self.learn})   # `learn.export()` pickles fastai's own display, attached, in our place
+    # `learn.export()` pickles fastai's own display, attached, in our place
+    def __reduce__(self): return (ProgressCallback, (), {'learn': self.learn})
     def __copy__(self): return type(self)(log=self.log, bar=self.bar, lines=self.lines)
     def __deepcopy__(self, memo): return self.__copy__()
 
@@ -80,15 +87,18 @@ class PhaseAnnouncer(ProgressCallback):
     # -- fit
     def before_fit(self):
         learn = self.learn
-        self.speaks = next(c for c in learn.cbs if isinstance(c, PhaseAnnouncer)) is self and rank_distrib() == 0   # one voice per run: rank 0's
+        # one voice per run: rank 0's
+        self.speaks = next(c for c in learn.cbs if isinstance(c, PhaseAnnouncer)) is self and rank_distrib() == 0
         if self.speaks:
             for c in _plain_bars(learn): c.run = False              # fastai sets `run` back to True at after_fit
         self.finding, predicting = hasattr(learn, 'lr_finder'), hasattr(learn, 'gather_preds')
-        self.kind = 'lr_find' if self.finding else 'predict' if predicting else 'fit' if learn.create_mbar else 'validate'
+        if self.finding: self.kind = 'lr_find'
+        else: self.kind = 'predict' if predicting else 'fit' if learn.create_mbar else 'validate'
         self.where = (bar_kind() if self.bar == 'auto' else self.bar) if self.speaks else None
         self.talks = self.lines and self.speaks and self.kind != 'predict'          # the ● line and lr_find's ✔ line
-        self.phase_lines = self.talks and self.where != 'html'                        # ▶/✔: not under a notebook's table
-        self.epoch_rec, self.t_fit, self.n_batches, self.phase, self.pbar, self.mbar = {}, time.perf_counter(), 0, None, None, None
+        self.phase_lines = self.talks and self.where != 'html'                # ▶/✔: not under a notebook's table
+        self.epoch_rec, self.t_fit, self.n_batches = {}, time.perf_counter(), 0
+        self.phase, self.pbar, self.mbar = None, None, None
         if self.speaks and learn.logger is not noop and learn.logger != self._write_stats:
             self.old_logger, learn.logger = learn.logger, self._write_stats
         if self.where == 'html' and self.kind == 'fit':
@@ -98,13 +108,15 @@ class PhaseAnnouncer(ProgressCallback):
             Path(self.log).parent.mkdir(parents=True, exist_ok=True)
             self.f = open(self.log, 'a', encoding='utf-8')
         frozen = is_frozen(learn)
-        self._log(kind='fit', call=self.kind, n_epoch=self.n_epoch if self.kind == 'fit' else None, frozen=frozen, lr_find=self.finding)
+        self._log(kind='fit', call=self.kind, n_epoch=self.n_epoch if self.kind == 'fit' else None, frozen=frozen,
+                  lr_find=self.finding)
         if self.talks and self.kind != 'validate': self._say(self._fit_line(frozen))
 
     def _fit_line(self, frozen: bool) -> str:
         if self.finding:
             f = self.learn.lr_finder; s = f.scheds['lr']
-            return (f"● lr_find · up to {_plural(f.num_it, 'batch')}; the learning rate grows from {_lr(np.min(s.start))} to {_lr(np.max(s.end))}, "
+            return (f"● lr_find · up to {_plural(f.num_it, 'batch')}; "
+                    f"the learning rate grows from {_lr(np.min(s.start))} to {_lr(np.max(s.end))}, "
                     "one step per batch · no validation · the weights are put back afterwards")
         return ' · '.join(o for o in (f"● fit · {_plural(self.n_epoch, 'epoch')}", _lr_text(self.learn),
                                       'body frozen: only the head trains' if frozen else '') if o)
@@ -119,15 +131,18 @@ class PhaseAnnouncer(ProgressCallback):
         self.k_log = len(getattr(getattr(self.learn, 'recorder', None), 'log', []))
         nb, bs, n = len(dl), getattr(dl, 'bs', None), len(getattr(dl, 'dataset', ()))
         self.nb = nb
-        where = 'lr_find' if self.finding else f'epoch {self.epoch+1}/{self.n_epoch}' if self.kind == 'fit' else self.kind
+        if self.finding: where = 'lr_find'
+        else: where = f'epoch {self.epoch+1}/{self.n_epoch}' if self.kind == 'fit' else self.kind
         if phase == 'TRAIN':
-            what = f"{_plural(nb, 'batch')}{'' if bs is None else f' × {bs}'}{_per_process(dl)} ({_plural(n, 'item')}) — weights update every batch"
+            what = (f"{_plural(nb, 'batch')}{'' if bs is None else f' × {bs}'}{_per_process(dl)} ({_plural(n, 'item')})"
+                    " — weights update every batch")
             if is_frozen(self.learn): what += '; body frozen: only the head trains'
         else: what = f"{_plural(nb, 'batch')}{_per_process(dl)} ({_plural(n, 'item')}) — no weight updates"
         if self.phase_lines and not (self.finding and self.epoch > 0): self._say(f'▶ {where} · {phase} · {what}')
         if self.where not in ('html', 'console') or (self.finding and self.pbar is not None): return
         total = self.learn.lr_finder.num_it if self.finding else nb     # lr_find: one bar over all its batches
-        self.pbar = (_NBPhaseBar if self.where == 'html' else _ConsolePhaseBar)(range(total), parent=self.mbar, leave=False)
+        bar = _NBPhaseBar if self.where == 'html' else _ConsolePhaseBar
+        self.pbar = bar(range(total), parent=self.mbar, leave=False)
         if self.where == 'html': self.pbar.label = 'lr_find' if self.finding else phase
         else: self.pbar.prefix = 'lr_find' if self.finding else f'{where} · {phase}'
         self.pbar.update(0)
@@ -140,7 +155,8 @@ class PhaseAnnouncer(ProgressCallback):
         self.n_batches += 1
         if self.pbar is None: return
         self.pbar.update(self.train_iter if self.finding else self.iter+1)
-        if self.training and hasattr(self.learn, 'smooth_loss'): self.pbar.comment = f'{self.learn.smooth_loss.item():.4f}'
+        if self.training and hasattr(self.learn, 'smooth_loss'):
+            self.pbar.comment = f'{self.learn.smooth_loss.item():.4f}'
 
     def _values(self, valid: bool) -> dict:
         rec = getattr(self.learn, 'recorder', None)
@@ -159,7 +175,8 @@ class PhaseAnnouncer(ProgressCallback):
         self.epoch_rec.update(vals)
         self.phase = None
         if self.phase_lines:
-            self._say(f"✔ {phase} {_fmt_time(secs)}{''.join(f' · {k} {_fmt(v, k)}' for k,v in vals.items())}{f' · {note}' if note else ''}")
+            shown = ''.join(f' · {k} {_fmt(v, k)}' for k,v in vals.items())
+            self._say(f"✔ {phase} {_fmt_time(secs)}{shown}{f' · {note}' if note else ''}")
         self._log(kind='phase', phase=phase.lower(), call=self.kind, epoch=self.epoch+1 if self.kind=='fit' else None,
                   batches=self.n_batches, of=self.nb, seconds=round(secs, 4), note=note or None, **vals)
 
@@ -171,7 +188,8 @@ class PhaseAnnouncer(ProgressCallback):
 
     def after_epoch(self):
         if self.kind != 'fit': return
-        self._log(kind='epoch', epoch=self.epoch+1, n_epoch=self.n_epoch, seconds=round(time.perf_counter()-self.t_epoch, 4), **self.epoch_rec)
+        self._log(kind='epoch', epoch=self.epoch+1, n_epoch=self.n_epoch,
+                  seconds=round(time.perf_counter()-self.t_epoch, 4), **self.epoch_rec)
 
     def after_cancel_fit(self):
         if not self.finding: self._close(f'training stopped by a callback after {_plural(self.n_batches, "batch")}')
@@ -182,8 +200,10 @@ class PhaseAnnouncer(ProgressCallback):
             self.phase = None
             if self.pbar is not None: self.pbar.on_iter_end(); self.pbar = None
             loss = getattr(self.learn, 'smooth_loss', None)
-            if self.talks: self._say(f"✔ lr_find {_fmt_time(secs)} · {_plural(self.train_iter, 'batch')}"
-                                    + (f' · last smooth loss {_fmt(float(loss))}' if loss is not None else '') + ' · weights put back as they were before lr_find')
+            if self.talks:
+                self._say(f"✔ lr_find {_fmt_time(secs)} · {_plural(self.train_iter, 'batch')}"
+                          + (f' · last smooth loss {_fmt(float(loss))}' if loss is not None else '')
+                          + ' · weights put back as they were before lr_find')
         self._close('stopped')
         self._log(kind='end', call=self.kind, seconds=round(secs, 4))
         self._end()
@@ -192,17 +212,19 @@ class PhaseAnnouncer(ProgressCallback):
         "Close the bars and the log, and give the Recorder its logger back."
         if self.pbar is not None: self.pbar.on_iter_end(); self.pbar = None
         if self.mbar is not None: self.mbar.on_iter_end(); self.mbar = None
-        if self.old_logger is not None and self.learn is not None and self.learn.logger == self._write_stats: self.learn.logger = self.old_logger
+        if self.old_logger is not None and self.learn is not None and self.learn.logger == self._write_stats:
+            self.learn.logger = self.old_logger
         self.old_logger = None
         if self.f is not None: self.f.close(); self.f = None
 
     def _write_stats(self, log):
-        "The Recorder's logger while we speak: fastai's table in a notebook; in text the ✔ lines carry the same numbers."
-        if self.mbar is not None: self.mbar.write([f'{l:.6f}' if isinstance(l, float) else str(l) for l in log], table=True)
+        "The Recorder's logger while we speak: fastai's table in a notebook; in text the ✔ lines carry the numbers."
+        if self.mbar is not None:
+            self.mbar.write([f'{l:.6f}' if isinstance(l, float) else str(l) for l in log], table=True)
 
     # -- errors, when an `EventTrace` watches the loop
     def callback_failed(self, cb, event_name: str, e: Exception):
-        "Say that `cb` raised `e` during `event_name` and close the display; the exception then goes on, traceback intact."
+        "Say that `cb` raised `e` in `event_name` and close the display; the exception then goes on, traceback intact."
         if self.learn is None or not self.speaks: return
         where = f' during {self.phase}' if self.phase else ''
         msg = str(e).strip().splitlines()[-1].strip() if str(e).strip() else ''
@@ -210,10 +232,12 @@ class PhaseAnnouncer(ProgressCallback):
             try: self.pbar.on_iter_end()
             except Exception: pass
             self.pbar = None
-        if self.lines: self._say(f"✖ {type(e).__name__} in callback `{cb.__class__.__name__}` at event `{event_name}`{where}"
-                                 + (f' (epoch {self.epoch+1}, batch {self.n_batches+1})' if self.phase else '') + (f': {msg}' if msg else ''))
-        self._log(kind='error', callback=cb.__class__.__name__, event=event_name, phase=(self.phase or '').lower() or None,
-                  error=type(e).__name__, message=msg)
+        if self.lines:
+            self._say(f"✖ {type(e).__name__} in callback `{cb.__class__.__name__}` at event `{event_name}`{where}"
+                      + (f' (epoch {self.epoch+1}, batch {self.n_batches+1})' if self.phase else '')
+                      + (f': {msg}' if msg else ''))
+        self._log(kind='error', callback=cb.__class__.__name__, event=event_name,
+                  phase=(self.phase or '').lower() or None, error=type(e).__name__, message=msg)
         self.phase = None
         for c in _plain_bars(self.learn): c.run = True
         self._end()
@@ -226,8 +250,8 @@ class _Watcher(Callback):
     def __setattr__(self, name, value):
         if name == 'learn':
             old = self.__dict__.get('learn')
-            if old is not None and value is not old and not any(isinstance(c, _Watcher) and c is not self for c in old.cbs):
-                unwatch_calls(old)
+            if old is not None and value is not old:
+                if not any(isinstance(c, _Watcher) and c is not self for c in old.cbs): unwatch_calls(old)
             if value is not None: watch_calls(value)
         super().__setattr__(name, value)
 
@@ -240,7 +264,8 @@ class EventTrace(_Watcher):
         self.records, self.stats = [], {}
 
     def _add(self, name: str, ran: list, secs: float, raised: str|None=None):
-        phase = ('train' if self.learn.training else 'valid') if name in INNER_LOOP else ''   # per-batch events, by phase (fastai/callback/core.py)
+        # per-batch events, by phase (fastai/callback/core.py)
+        phase = ('train' if self.learn.training else 'valid') if name in INNER_LOOP else ''
         st = self.stats.setdefault((name, phase), [0, 0., {}])
         st[0] += 1; st[1] += secs
         for c,t in ran:
@@ -270,14 +295,18 @@ class EventTrace(_Watcher):
 _LOOP = [(0, 'after_create', 'once, at the end of Learner(...)'), (0, 'fit(n_epoch)', None), (1, 'before_fit', ''),
     (1, 'for each epoch', None), (2, 'before_epoch', ''),
     (2, 'TRAIN: model.train(), dl = dls.train', None), (3, 'before_train', ''), (3, 'for each batch', None),
-    (4, 'before_batch', 'xb, yb are on the device'), (4, 'after_pred', 'pred = model(*xb)'), (4, 'after_loss', 'loss = loss_func(pred, *yb)'),
+    (4, 'before_batch', 'xb, yb are on the device'), (4, 'after_pred', 'pred = model(*xb)'),
+    (4, 'after_loss', 'loss = loss_func(pred, *yb)'),
     (4, 'before_backward', ''), (4, 'after_cancel_backward', 'only if a callback raised CancelBackwardException'),
     (4, 'after_backward', 'loss.backward() done: the gradients are ready'), (4, 'before_step', ''),
-    (4, 'after_cancel_step', 'only after CancelStepException'), (4, 'after_step', 'opt.step() done, then opt.zero_grad()'),
+    (4, 'after_cancel_step', 'only after CancelStepException'),
+    (4, 'after_step', 'opt.step() done, then opt.zero_grad()'),
     (4, 'after_cancel_batch', 'only after CancelBatchException'), (4, 'after_batch', ''),
     (3, 'after_cancel_train', 'only after CancelTrainException'), (3, 'after_train', ''),
-    (2, 'VALID: model.eval(), torch.no_grad(), dl = dls.valid', None), (3, 'before_validate', ''), (3, 'for each batch', None),
-    (4, 'before_batch', ''), (4, 'after_pred', 'pred = model(*xb)'), (4, 'after_loss', 'loss = loss_func(pred, *yb); no backward, no step'),
+    (2, 'VALID: model.eval(), torch.no_grad(), dl = dls.valid', None), (3, 'before_validate', ''),
+    (3, 'for each batch', None),
+    (4, 'before_batch', ''), (4, 'after_pred', 'pred = model(*xb)'),
+    (4, 'after_loss', 'loss = loss_func(pred, *yb); no backward, no step'),
     (4, 'after_cancel_batch', 'only after CancelBatchException'), (4, 'after_batch', ''),
     (3, 'after_cancel_validate', 'only after CancelValidException'), (3, 'after_validate', ''),
     (2, 'after_cancel_epoch', 'only after CancelEpochException'), (2, 'after_epoch', 'the Recorder logs the epoch'),
@@ -295,11 +324,13 @@ def explain_loop(self: Learner, show: bool=True) -> str|None:
             if name.startswith(('TRAIN', 'VALID')): phase = name[:5].lower()
             continue
         inner = depth == 4                   # the per-batch events
-        cbs = [cb for cb in self.cbs.sorted('order') if hasattr(cb, name) and (not inner or (cb.run_train if phase=='train' else cb.run_valid))]
+        runs = lambda cb: not inner or (cb.run_train if phase=='train' else cb.run_valid)
+        cbs = [cb for cb in self.cbs.sorted('order') if hasattr(cb, name) and runs(cb)]
         line = f"{pad}{name:<{28-len(pad)}} {', '.join(f'{type(cb).__name__}({cb.order})' for cb in cbs) or '-'}"
         if note: line += f'   # {note}'
         if trace is not None:
-            st = trace.stats.get((name, phase if inner else '')) or trace.stats.get((name, ''))   # fastai runs after_cancel_step in either phase
+            # fastai runs after_cancel_step in either phase
+            st = trace.stats.get((name, phase if inner else '')) or trace.stats.get((name, ''))
             if st: line += f'   [fired {st[0]:,}×, {1e3*st[1]:.1f} ms]'
         out.append(line)
     text = '\n'.join(out)
@@ -309,7 +340,7 @@ def explain_loop(self: Learner, show: bool=True) -> str|None:
 # %% ../nbs/02_announce.ipynb #b077cd42
 @patch
 def announce(self: Learner, on: bool=True, log: str|Path|None=None, trace: bool=False, bar: str|None='auto') -> Learner:
-    "Turn phase announcements on (or off) for this learner, with a JSONL `log` and an `EventTrace` if `trace`; returns the learner."
+    "Turn phase announcements on (or off), with a JSONL `log` and an `EventTrace` if `trace`; returns the learner."
     bars = [c for c in self.cbs if isinstance(c, ProgressCallback)]
     self.remove_cbs(bars)
     if not trace or not on: self.remove_cbs([c for c in self.cbs if isinstance(c, EventTrace)])
@@ -321,7 +352,7 @@ def announce(self: Learner, on: bool=True, log: str|Path|None=None, trace: bool=
 @patch
 @contextmanager
 def quiet(self: Learner):
-    "No display for a while: take every `ProgressCallback` out (announcers too, unlike fastai's `no_bar`), then put the same ones back."
+    "No display for a while: every `ProgressCallback` out (announcers too, unlike fastai's `no_bar`), then back in."
     bars = [c for c in self.cbs if isinstance(c, ProgressCallback)]
     self.remove_cbs(bars)
     try: yield self
@@ -333,8 +364,9 @@ class SessionAnnouncer(PhaseAnnouncer):
     def __init__(self, **kwargs): super().__init__(**{**self.settings, **kwargs})
 
 def announce_by_default(on: bool=True, log: str|Path|None=None, trace: bool=False, bar: str|None='auto') -> list:
-    "Make every Learner built from now on in this session announce its phases (and trace events if `trace`); returns `defaults.callbacks`."
-    defaults.callbacks = [c for c in defaults.callbacks if not (isinstance(c, type) and issubclass(c, (PhaseAnnouncer, EventTrace)))]
+    "Every Learner built from now on announces its phases (and traces events if `trace`); returns `defaults.callbacks`."
+    ours = lambda c: isinstance(c, type) and issubclass(c, (PhaseAnnouncer, EventTrace))
+    defaults.callbacks = [c for c in defaults.callbacks if not ours(c)]
     SessionAnnouncer.settings = dict(log=log, bar=bar)
     if on: defaults.callbacks.append(SessionAnnouncer)
     if on and trace: defaults.callbacks.append(EventTrace)
