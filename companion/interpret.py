@@ -32,7 +32,7 @@ def predict_dl(learn: Learner,         # the trained model
                emb: bool=True,         # also collect the embeddings (the last linear layer's input)
                with_loss: bool=True    # also the loss of each item
               ) -> tuple:
-    "(probs, targs, losses, embeddings or None) for every item of `dl`, from one `get_preds` pass; softmax applied (and said) when the loss has no activation."
+    "(probs, targs, losses, embeddings or None) of `dl` in one `get_preds`; softmax (said) if no activation."
     embs, losses = [], None
     hook = Hook(last_linear(learn.model), lambda m,i,o: embs.append(i[0].float()), cpu=True) if emb else None
     try:
@@ -41,9 +41,12 @@ def predict_dl(learn: Learner,         # the trained model
             else: probs, targs = learn.get_preds(dl=dl)
     finally:
         if hook is not None: hook.remove()
-    if getattr(learn.loss_func, 'activation', None) is None:   # F.cross_entropy, nn.CrossEntropyLoss: get_preds returns raw scores
-        warnings.warn(f'{getattr(learn.loss_func, "__name__", type(learn.loss_func).__name__)} has no activation, so get_preds gives raw scores: '
-                      'companion applies softmax to turn them into probabilities (CrossEntropyLossFlat does this itself)', stacklevel=2)
+    # F.cross_entropy, nn.CrossEntropyLoss: get_preds returns raw scores
+    if getattr(learn.loss_func, 'activation', None) is None:
+        name = getattr(learn.loss_func, "__name__", type(learn.loss_func).__name__)
+        warnings.warn(f'{name} has no activation, so get_preds gives raw scores: '
+                      'companion applies softmax to turn them into probabilities '
+                      '(CrossEntropyLossFlat does this itself)', stacklevel=2)
         probs = F.softmax(probs.float(), dim=-1)
     return probs, targs, losses, (torch.cat(embs) if emb else None)
 
@@ -57,7 +60,7 @@ def split_dl(dls: DataLoaders,   # the learner's DataLoaders
 
 # %% ../nbs/05_interpret.ipynb #1dee102d
 def _paths(items) -> list:
-    "Absolute, resolved paths of a DataLoader's items (for a DataFrame of items: its first column); one `resolve` per folder."
+    "Resolved absolute paths of a DataLoader's items (a DataFrame's first column); one `resolve` per folder."
     if isinstance(items, pd.DataFrame): items = items.iloc[:, 0]
     dirs = {}
     def one(o):
@@ -74,13 +77,17 @@ def item_table(paths,           # the items' files
                losses=None      # each item's loss; None: the cross-entropy of `probs`
               ) -> pd.DataFrame:
     "One row per item: path, split, label, pred, p_label, p_pred, loss (cross-entropy if `losses` is None), margin."
-    probs = torch.as_tensor(probs).float(); targs = (targs if isinstance(targs, Tensor) else torch.as_tensor(np.array(targs))).long(); r = torch.arange(len(targs))
+    probs = torch.as_tensor(probs).float()
+    targs = (targs if isinstance(targs, Tensor) else torch.as_tensor(np.array(targs))).long()
+    r = torch.arange(len(targs))
     p_label = probs[r, targs]
     others = probs.clone(); others[r, targs] = -1.
     if losses is None: losses = -p_label.clamp_min(1e-12).log()
     v = np.array(list(vocab), dtype=object)
-    return pd.DataFrame(dict(path=list(paths), split=list(splits), label=v[targs.numpy()], pred=v[probs.argmax(1).numpy()],
-                             p_label=p_label.numpy(), p_pred=probs.max(1).values.numpy(), loss=torch.as_tensor(losses).float().numpy(),
+    return pd.DataFrame(dict(path=list(paths), split=list(splits),
+                             label=v[targs.numpy()], pred=v[probs.argmax(1).numpy()],
+                             p_label=p_label.numpy(), p_pred=probs.max(1).values.numpy(),
+                             loss=torch.as_tensor(losses).float().numpy(),
                              margin=(p_label - others.max(1).values).numpy()))
 
 # %% ../nbs/05_interpret.ipynb #9485bff8
@@ -100,7 +107,7 @@ def show_items(df: pd.DataFrame,         # rows with a `path` column (and whatev
                figsize=None,             # None: 2.6 × 2.9 inches per image
                suptitle: str|None=None   # a key above the grid, e.g. what the titles mean
               ):
-    "Show the images of the first `k` rows of `df` (a table with a `path` column), titled by `title(row)`, under a `suptitle` key; returns the axes."
+    "Show images of `df`'s first `k` rows, titled by `title(row)` under a `suptitle` key; return the axes."
     import matplotlib.pyplot as plt
     from PIL import Image
     d = df.head(k); nrows = max(1, math.ceil(len(d)/ncols))
@@ -130,22 +137,27 @@ class Interp:
         "Predict every item of `splits` once (train items without augmentation); keep embeddings if `emb`."
         dfs, probs, embs = [], [], []
         if not hasattr(learn.dls.train_ds, 'items'):
-            raise TypeError("Interp works on DataLoaders of image files (ImageDataLoaders, or a DataBlock over files); these hold tensors (the book's "
-                            "chapter-4 DataLoaders(dl, valid_dl)), so there are no files to show: use learn.get_preds() for their predictions")
+            raise TypeError("Interp works on DataLoaders of image files (ImageDataLoaders, or a DataBlock over files); "
+                            "these hold tensors (the book's chapter-4 DataLoaders(dl, valid_dl)), "
+                            "so there are no files to show: use learn.get_preds() for their predictions")
         check_single_label(learn, 'learn.interpret()')
         for s in splits:
             dl = split_dl(learn.dls, s)
             p, t, l, e = predict_dl(learn, dl, emb)
             dfs.append(item_table(_paths(dl.items), [s]*len(t), t, p, learn.dls.vocab, l))
             probs.append(p); embs.append(e)
-        items = pd.concat(dfs, ignore_index=True); items.attrs['labeller'] = _labeller_of(learn)   # the cleaners read labels as the learner did
+        items = pd.concat(dfs, ignore_index=True)
+        items.attrs['labeller'] = _labeller_of(learn)   # the cleaners read labels as the learner did
         return cls(items, torch.cat(probs), learn.dls.vocab, torch.cat(embs) if emb else None)
 
-    def __repr__(self): return f'Interp: {len(self.items)} items ({", ".join(f"{k}: {v}" for k, v in self.items.split.value_counts().items())}), {len(self.vocab)} classes'
+    def __repr__(self):
+        counts = ", ".join(f"{k}: {v}" for k, v in self.items.split.value_counts().items())
+        return f'Interp: {len(self.items)} items ({counts}), {len(self.vocab)} classes'
 
     def _sel(self, split=None) -> pd.DataFrame:
         if split is None: return self.items
-        if split not in set(self.items.split): raise ValueError(f"no {split!r} items here: choose from {sorted(set(self.items.split))} or None for all")
+        if split not in set(self.items.split):
+            raise ValueError(f"no {split!r} items here: choose from {sorted(set(self.items.split))} or None for all")
         return self.items[self.items.split == split]
 
     def top_losses(self, k: int|None=9, split: str|None='valid') -> pd.DataFrame:
@@ -170,7 +182,7 @@ class Interp:
         return Path(fname)
 
     def plot_top_losses(self, k: int=9, split: str|None='valid', ncols: int=3, **kwargs):
-        "Show the `k` highest-loss images of `split` once, titled as fastai titles them: prediction/actual/loss/probability."
+        "Show the `k` highest-loss images of `split` once, titled as fastai does: prediction/actual/loss/probability."
         show_items(self.top_losses(k, split), k, ncols, lambda r: f'{r.pred}/{r.label} / {r.loss:.2f} / {r.p_pred:.2f}',
                    suptitle='Prediction/Actual/Loss/Probability', **kwargs)
 
@@ -182,7 +194,8 @@ class Interp:
         fig, ax = plt.subplots(figsize=figsize or (max(4, n*.55), max(4, n*.55)))
         ax.imshow(cm, cmap=cmap)
         ax.set_xticks(range(n), self.vocab, rotation=90); ax.set_yticks(range(n), self.vocab)
-        ax.set_xlabel('Predicted'); ax.set_ylabel('Actual'); ax.set_title(f'Confusion matrix ({split or "train+valid"})')
+        ax.set_xlabel('Predicted'); ax.set_ylabel('Actual')
+        ax.set_title(f'Confusion matrix ({split or "train+valid"})')
         for i,j in zip(*np.nonzero(cm)):
             ax.text(j, i, f'{cm[i,j]:.2f}' if normalize else int(cm[i,j]), ha='center', va='center', fontsize=8,
                     color='white' if cm[i,j] > cm.max()/2 else 'black')
@@ -202,8 +215,11 @@ def learner_items(learn: Learner) -> pd.DataFrame:
     check_single_label(learn, 'label_issues')
     rows = []
     for split, ds in (('train', learn.dls.train_ds), ('valid', learn.dls.valid_ds)):
-        if not hasattr(ds, 'items'): raise TypeError('these DataLoaders hold tensors, not image files: label checks need a folder of images or ImageDataLoaders')
-        ys = [str(learn.dls.vocab[int(y)]) for y in ds.tls[1]] if hasattr(ds, 'tls') else [str(learn.dls.vocab[int(ds[i][1])]) for i in range(len(ds))]
+        if not hasattr(ds, 'items'):
+            raise TypeError('these DataLoaders hold tensors, not image files: '
+                            'label checks need a folder of images or ImageDataLoaders')
+        if hasattr(ds, 'tls'): ys = [str(learn.dls.vocab[int(y)]) for y in ds.tls[1]]
+        else: ys = [str(learn.dls.vocab[int(ds[i][1])]) for i in range(len(ds))]
         rows.append(pd.DataFrame(dict(path=_paths(ds.items), split=split, label=ys)))
     return pd.concat(rows, ignore_index=True)
 
@@ -220,17 +236,18 @@ def fold_dls(items: pd.DataFrame,    # path, label
 
 def oof_probs(items: pd.DataFrame,         # the items: path, label (and split, not used: every item is held out once)
               k: int=3,                   # folds
-              recipe: Recipe|None=None,   # how each fold trains (`Recipe.fit`); None: `Recipe()`, small_cnn for 3 epochs
+              recipe: Recipe|None=None,   # how each fold trains (`Recipe.fit`); None: `Recipe()`: small_cnn, 3 epochs
               size: int|None=None,        # resize images to `size`; None: keep
               bs: int=64,                 # batch size
               seed: int=0,                # fold assignment and training seeds
               batch_tfms=None             # batch transforms of each fold's DataLoaders (e.g. augmentation)
              ) -> tuple:
-    "Out-of-fold probabilities for `items`: train `recipe` k times, each predicting the fold it did not see. Returns (probs, vocab, last learner)."
+    "Out-of-fold probs of `items` (`recipe` trained k times, each predicting its unseen fold), vocab and last learner."
     if k < 2: raise ValueError(f'k-fold needs k >= 2, got k={k}: pass k=0 to label_issues to skip it')
     recipe, vocab = recipe or Recipe(), sorted(items.label.unique())
     rng = np.random.RandomState(seed); fold = np.empty(len(items), dtype=int)
-    for idx in items.groupby('label').indices.values(): fold[idx] = (rng.permutation(len(idx)) + rng.randint(k)) % k  # every class in every fold
+    # every class in every fold
+    for idx in items.groupby('label').indices.values(): fold[idx] = (rng.permutation(len(idx)) + rng.randint(k)) % k
     probs, pos = torch.zeros(len(items), len(vocab)), {p:i for i,p in enumerate(items.path)}
     shown, said = show_progress(), []
     pb = progress(range(k), 'folds')          # no bar at all in a file or a pipe
@@ -253,7 +270,7 @@ def knn_cosine(emb: Tensor,   # (N, D) embeddings
                k: int=10,     # neighbours of each row
                bs: int=1024   # rows compared at a time: memory O(bs·N)
               ) -> tuple:
-    "(similarities, indices) of the `k` nearest rows of `emb` by cosine, itself excluded, `bs` rows at a time: memory O(bs·N), never N×N."
+    "(similarities, indices) of the `k` nearest rows of `emb` by cosine (not itself), `bs` rows at a time."
     e = F.normalize(torch.as_tensor(emb).float(), dim=1); n = len(e); k = min(k, n-1)
     sims, idxs = [], []
     for i in range(0, n, bs):
@@ -266,7 +283,7 @@ def knn_cosine(emb: Tensor,   # (N, D) embeddings
 def self_confidence(probs,        # (N, C) probabilities, out-of-fold
                     targ          # (N,) index of each item's given label
                    ) -> tuple:
-    "(per-class thresholds, which items have low self-confidence, the class each item looks like most among those above their threshold)."
+    "(per-class thresholds, low self-confidence flags, the class each item looks most like above its threshold)."
     P, targ = torch.as_tensor(probs).float().numpy(), np.asarray(targ); C = P.shape[1]
     thr = np.array([P[targ == c, c].mean() if (targ == c).any() else 1. for c in range(C)])
     above = np.where(P >= thr[None], P, -1.); above[np.arange(len(P)), targ] = -1.
@@ -279,22 +296,24 @@ def neighbour_votes(emb,          # (N, D) embeddings
                     n_classes: int,
                     n: int=10     # neighbours asked
                    ) -> dict:
-    "Each item's `n` nearest neighbours by cosine (`nbr`), the share with its label (`agree`), the majority label (`maj`), its votes (`n_maj`), and `disagree`: the majority is another label, with more than half the votes."
+    "Per item: `n` cosine neighbours `nbr`, share with its label `agree`, majority `maj` (`n_maj` votes), `disagree`."
     _, nbr = knn_cosine(emb, n); nbr, targ = nbr.numpy(), np.asarray(targ)
     nl = targ[nbr]
     maj = np.array([np.bincount(r, minlength=n_classes).argmax() for r in nl])
     n_maj = (nl == maj[:, None]).sum(1)
-    return dict(nbr=nbr, agree=(nl == targ[:, None]).mean(1), maj=maj, n_maj=n_maj, disagree=(maj != targ) & (n_maj > nbr.shape[1]/2))
+    disagree = (maj != targ) & (n_maj > nbr.shape[1]/2)   # the majority is another label, with more than half the votes
+    return dict(nbr=nbr, agree=(nl == targ[:, None]).mean(1), maj=maj, n_maj=n_maj, disagree=disagree)
 
 # %% ../nbs/05_interpret.ipynb #fbe65975
 def pixel_vectors(paths,         # image files (one that can't be read gets a zero vector)
                   side: int=32   # thumbnail side, in pixels
                  ) -> np.ndarray:
-    "Each image as a `side`×`side` greyscale vector of unit length: the pixels that decide whether two files are the same picture."
+    "Each image as a `side`×`side` grey unit vector: the pixels that decide if two files are the same picture."
     out = np.zeros((len(paths), side*side), np.float32)
     for i, p in enumerate(paths):
         try:
-            with Image.open(p) as im: out[i] = np.asarray(im.convert('L').resize((side, side), Image.BILINEAR), np.float32).ravel()
+            with Image.open(p) as im:
+                out[i] = np.asarray(im.convert('L').resize((side, side), Image.BILINEAR), np.float32).ravel()
         except (OSError, SyntaxError, ValueError): continue
     return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-6)
 
@@ -328,7 +347,7 @@ def reasons(df: pd.DataFrame,   # `item_table` rows (path, label, pred, p_label,
             leak,               # `find_duplicates`' leak flags
             root: Path          # paths in the reasons are shown relative to it
            ) -> tuple:
-    "(why, suggested): the reasons of each item joined by '; ' ('' if none), and the label the evidence points to ('' if none)."
+    "(why, suggested): each item's reasons joined by '; ', and the label the evidence points to ('' if none)."
     thr, low, other = sc
     c2i = {c:i for i,c in enumerate(vocab)}; targ = df.label.map(c2i).to_numpy()
     label_of = dict(zip(df.path, df.label))
@@ -339,21 +358,24 @@ def reasons(df: pd.DataFrame,   # `item_table` rows (path, label, pred, p_label,
         if high[i]: w.append(f'high loss ({df.loss.values[i]:.2f})')
         if low[i]:
             s = vocab[other[i]]
-            w.append(f"low self-confidence (p={df.p_label.values[i]:.2f} < {thr[targ[i]]:.2f} for '{vocab[targ[i]]}', looks like '{s}')")
+            w.append(f"low self-confidence (p={df.p_label.values[i]:.2f} < {thr[targ[i]]:.2f} for '{vocab[targ[i]]}', "
+                     f"looks like '{s}')")
         if nv['disagree'][i]:
-            w.append(f"neighbours disagree ({nv['n_maj'][i]} of {nv['nbr'].shape[1]} nearest are '{vocab[nv['maj'][i]]}')")
+            w.append(f"neighbours disagree ({nv['n_maj'][i]} of {nv['nbr'].shape[1]} nearest "
+                     f"are '{vocab[nv['maj'][i]]}')")
             s = s or vocab[nv['maj'][i]]
         d = df.dup_of.values[i]
         if d:
             note = f", labelled '{label_of[d]}'" if label_of[d] != df.label.values[i] else ''
-            w.append(f'in both train and valid (same as {_rel(d, root)}{note})' if leak[i] else f'duplicate of {_rel(d, root)}{note}')
+            if leak[i]: w.append(f'in both train and valid (same as {_rel(d, root)}{note})')
+            else: w.append(f'duplicate of {_rel(d, root)}{note}')
         if not s and (high[i] or low[i]) and df.pred.values[i] != df.label.values[i]: s = df.pred.values[i]
         why.append('; '.join(w)); sugg.append(s)
     return why, sugg
 
 # %% ../nbs/05_interpret.ipynb #2e7c8782
 def _items_for(path, learn, items, labeller, valid_pct, seed) -> pd.DataFrame:
-    "The items to check: the table, else `learn`'s own items, labels and split (those under `path`), else the folder read by `labeller`."
+    "The items to check: the table, else `learn`'s own items (those under `path`), else the folder read by `labeller`."
     if items is not None: return pd.DataFrame(items)[['path', 'split', 'label']].astype(str)
     if learn is not None:
         own = learner_items(learn)
@@ -361,8 +383,10 @@ def _items_for(path, learn, items, labeller, valid_pct, seed) -> pd.DataFrame:
         root = Path(path).resolve()
         own = own[[Path(p).is_relative_to(root) for p in own.path]].reset_index(drop=True)
         if len(own): return own
-    if path is not None: return folder_items(path, labeller, valid_pct, seed)   # a folder the learner never saw: `learn` is only the model
-    raise ValueError('pass a folder (path=), a Learner (learn=) whose items to check, or a table (items=) of path, split, label')
+    # a folder the learner never saw: `learn` is only the model
+    if path is not None: return folder_items(path, labeller, valid_pct, seed)
+    raise ValueError('pass a folder (path=), a Learner (learn=) whose items to check, '
+                     'or a table (items=) of path, split, label')
 
 def _model_probs(model: Learner, items: pd.DataFrame) -> tuple:
     "(probs, embeddings) of `model` for the items, through its own DataLoaders' transforms."
@@ -372,23 +396,23 @@ def _model_probs(model: Learner, items: pd.DataFrame) -> tuple:
     return p, emb
 
 def label_issues(
-    path: str|Path|None=None,    # a folder in any course layout (train/ + valid/, a folder per label, labels in file names); None: `learn`'s own items
-    learn: Learner|None=None,    # model for embeddings and `model_loss`, and its own items, labels and split (those under `path`); None: the last k-fold model
-    k: int=3,                    # folds for out-of-fold probabilities; 0: use `learn`'s own probabilities (quick, weaker)
-    recipe: Recipe|None=None,    # how each fold trains (e.g. `train`'s `report.recipe`); None: `arch` for `epochs` with `Recipe.fit`
+    path: str|Path|None=None,    # a folder in any course layout (see `folder_items`); None: `learn`'s own items
+    learn: Learner|None=None,    # model for embeddings, `model_loss` and items under `path`; None: last fold's model
+    k: int=3,                    # folds for out-of-fold probabilities; 0: `learn`'s own probabilities (quick, weaker)
+    recipe: Recipe|None=None,    # how folds train (e.g. `report.recipe`); None: `arch` for `epochs` with `Recipe.fit`
     epochs: int=3,               # epochs of each fold, when no `recipe`
-    arch='small_cnn',            # architecture name or function, when no `recipe` (pretrained when it has weights: `pretrained_for`)
-    size='auto',                 # resize images to `size`; 'auto': one size when the images differ (`choose_size`); None: keep
+    arch='small_cnn',            # name or function of the architecture if no `recipe` (pretrained: `pretrained_for`)
+    size='auto',                 # resize to `size`; 'auto': one size if images differ (`choose_size`); None: keep
     bs: int=64,                  # batch size
     seed: int=0,                 # fold assignment and training seeds
     n_neighbors: int=10,         # neighbours asked about each item's label
     dup_pixels: float=0.99,      # cosine of two images' pixels (32×32 grey) from which they count as the same picture
     flagged_only: bool=False,    # keep only rows with a reason (default: every item, ranked)
-    labeller=None,               # how labels are read from file paths (for a folder `learn` never saw, and for relabelling): None (`learn`'s way, else folders), a regex on the name, or a function
+    labeller=None,               # how labels are read from paths: None (`learn`'s, else folders), a regex or function
     items=None,                  # or the table itself: path, split, label
     valid_pct: float=0.2,        # the validation share of a folder with no train/valid split
 ) -> pd.DataFrame:
-    "Rank every image of a folder (any course layout) or of a Learner by how suspicious its label (or the file) is, most suspicious first."
+    "Rank images of a folder (any course layout) or Learner by how suspicious their label (or file) is, worst first."
     items = _items_for(path, learn, items, labeller, valid_pct, seed)
     if not len(items): raise FileNotFoundError(f'no images to check in {path}')
     recipe = recipe or Recipe(arch, epochs=epochs)
@@ -400,7 +424,8 @@ def label_issues(
         set_seed(seed); model = recipe.learner(items_dls(items, size=size, bs=bs, seed=seed))
         with model.quiet(), model.no_logging(): recipe.fit(model)
     missing = set(items.label) - set(map(str, model.dls.vocab))
-    if missing: raise ValueError(f'labels {sorted(missing)} are not in the learner\'s vocab {list(model.dls.vocab)}: retrain on this folder or pass learn=None')
+    if missing: raise ValueError(f'labels {sorted(missing)} are not in the learner\'s vocab {list(model.dls.vocab)}: '
+                                 'retrain on this folder or pass learn=None')
     mp, emb = _model_probs(model, items)
     if not k: probs, vocab = mp, [str(v) for v in model.dls.vocab]
     targ = items.label.map({c:i for i,c in enumerate(vocab)}).to_numpy()
@@ -416,6 +441,7 @@ def label_issues(
     cols = ['path', 'split', 'label', 'pred', 'loss', 'score', 'why', 'suggested']
     df = df[cols + [c for c in df.columns if c not in cols]]
     df = df[df.why != ''].reset_index(drop=True) if flagged_only else df
-    df.attrs.update(labeller=Labeller(labeller) if labeller is not None else _labeller_of(learn) if learn is not None else None,
-                    **(dict(root=str(Path(path).resolve())) if path is not None else {}))   # what ImageCleaner and gallery read
+    # what ImageCleaner and gallery read
+    lab = Labeller(labeller) if labeller is not None else _labeller_of(learn) if learn is not None else None
+    df.attrs.update(labeller=lab, **(dict(root=str(Path(path).resolve())) if path is not None else {}))
     return df
