@@ -22,7 +22,8 @@ def detect_platform(environ: dict|None=None, root: str|Path='/') -> str:
     "Return 'kaggle', 'colab', 'paperspace' or 'local' from the environment variables and folders each service sets."
     env, root = (os.environ if environ is None else environ), Path(root)
     if 'KAGGLE_KERNEL_RUN_TYPE' in env or 'KAGGLE_URL_BASE' in env: return 'kaggle'
-    if 'COLAB_RELEASE_TAG' in env or 'COLAB_GPU' in env or (environ is None and 'google.colab' in sys.modules): return 'colab'
+    if 'COLAB_RELEASE_TAG' in env or 'COLAB_GPU' in env or (environ is None and 'google.colab' in sys.modules):
+        return 'colab'
     if any(k.startswith('PAPERSPACE_') for k in env): return 'paperspace'
     if (root/'kaggle'/'working').is_dir(): return 'kaggle'
     if (root/'storage').is_dir() and (root/'notebooks').is_dir(): return 'paperspace'
@@ -30,7 +31,7 @@ def detect_platform(environ: dict|None=None, root: str|Path='/') -> str:
 
 # %% ../nbs/00_env.ipynb #b4733cd2
 def storage_dir(platform: str|None=None, root: str|Path='/') -> Path|None:
-    "The folder that survives a restart on `platform`: Paperspace `/storage`, Kaggle `/kaggle/working`, Colab's mounted Drive; else None."
+    "Where files survive a restart: Paperspace `/storage`, Kaggle `/kaggle/working`, Colab's mounted Drive; else None."
     platform, root = platform or detect_platform(root=root), Path(root)
     cands = {'paperspace': [root/'storage'], 'kaggle': [root/'kaggle'/'working'],
              'colab': [root/'content'/'drive'/'MyDrive', root/'content'/'drive']}.get(platform, [])
@@ -111,14 +112,16 @@ def explain_weights_error(arch_name: str, err: Exception) -> WeightsUnavailable:
     import torch
     ck = Path(torch.hub.get_dir())/'checkpoints'
     return WeightsUnavailable(
-        f"Could not download the pretrained weights for {arch_name} ({type(err).__name__}: this machine looks offline): "
-        f"pass pretrained=False to train from scratch, or copy the weights file into {ck} from a machine that is online.")
+        f"Could not download the pretrained weights for {arch_name} "
+        f"({type(err).__name__}: this machine looks offline): "
+        f"pass pretrained=False to train from scratch, or copy the weights file into {ck} "
+        "from a machine that is online.")
 
 # %% ../nbs/00_env.ipynb #32a7903a
 def _norm(name: str) -> str: return re.sub(r'[-_.]+', '_', name).lower()
 
 def extra_for(module: str) -> str|None:
-    "The extra of companion that installs `module` ('deploy', 'distrib'), from the installed package's requirements; None if none does."
+    "The extra of companion that installs `module` ('deploy', 'distrib'), from the package's requirements, or None."
     try: reqs = _md.requires('companion') or []
     except _md.PackageNotFoundError: return None
     for r in reqs:
@@ -127,11 +130,12 @@ def extra_for(module: str) -> str|None:
     return None
 
 def _weights_url(e: BaseException) -> str|None:
-    "The URL torch's hub was downloading when `e` was raised (a frame of torch/hub.py holds it); None if `e` came from elsewhere."
+    "The URL torch's hub was downloading when `e` was raised (a torch/hub.py frame holds it), or None."
     tb = e.__traceback__
     while tb is not None:
         f = tb.tb_frame
-        if f.f_code.co_filename.endswith(os.path.join('torch', 'hub.py')) and isinstance(f.f_locals.get('url'), str): return f.f_locals['url']
+        if f.f_code.co_filename.endswith(os.path.join('torch', 'hub.py')) and isinstance(f.f_locals.get('url'), str):
+            return f.f_locals['url']
         tb = tb.tb_next
     return None
 
@@ -142,7 +146,7 @@ def _missing(module: str) -> bool:
     except (ImportError, ValueError): return True
 
 def explain(e: BaseException) -> str|None:
-    "One sentence for an error that `explain` knows (a module of an extra that is not installed, pretrained weights that can't be downloaded); None for others."
+    "One sentence for an error `explain` knows (an extra's module not installed, weights not downloadable); else None."
     if isinstance(e, ModuleNotFoundError) and e.name and (x := extra_for(e.name)) and _missing(e.name.split('.')[0]):
         return f'needs the {x} extra: pip install "companion[{x}]"'
     if isinstance(e, OSError) and (url := _weights_url(e)):
@@ -151,14 +155,14 @@ def explain(e: BaseException) -> str|None:
 
 # %% ../nbs/00_env.ipynb #eaf70c38
 def _hinted(shell, etype, evalue, tb, tb_offset=None):
-    "IPython's traceback, with `explain`'s sentence under it; a failed weights download shows its last line only (IPython says `%tb` shows it all)."
+    "IPython's traceback, `explain`'s sentence under it; a failed weights download shows its last line (`%tb`: all)."
     hint = explain(evalue)
     short = hint is not None and _weights_url(evalue) is not None
     shell.showtraceback((etype, evalue, tb), tb_offset=tb_offset, exception_only=short)
     if hint: print(f'companion: {hint}', file=sys.stderr)
 
 def install_hints(shell=None) -> bool:
-    "In IPython, print `explain`'s sentence under the errors it knows (IPython's `set_custom_exc`); False outside IPython."
+    "In IPython, print `explain`'s sentence under the errors it knows (`set_custom_exc`); False outside IPython."
     if shell is None:
         try: from IPython import get_ipython; shell = get_ipython()
         except ImportError: return False
@@ -175,15 +179,17 @@ def in_notebook() -> bool:
         return ip is not None and 'IPKernelApp' in ip.config
     except Exception: return False
 
-_LABEXT = Path('labextensions')/'@jupyter-widgets'/'jupyterlab-manager'     # what `pip install jupyterlab_widgets` puts under <prefix>/share/jupyter
-_SAVED = ("a widget in a notebook you just opened (its cell not run in this session, or the notebook not trusted) shows what was saved: "
-          "a picture, or text like `VBox(children=...)`; run its cell to draw it. ")
-_HOW = (_SAVED + "If a widget prints as text right after you ran its cell, the front end is missing: run `pip install jupyterlab_widgets` "
-        "in the environment that runs Jupyter Lab (there, `jupyter labextension list` must show @jupyter-widgets/jupyterlab-manager), "
+# what `pip install jupyterlab_widgets` puts under <prefix>/share/jupyter
+_LABEXT = Path('labextensions')/'@jupyter-widgets'/'jupyterlab-manager'
+_SAVED = ("a widget in a notebook you just opened (its cell not run in this session, or the notebook not trusted) "
+          "shows what was saved: a picture, or text like `VBox(children=...)`; run its cell to draw it. ")
+_HOW = (_SAVED + "If a widget prints as text right after you ran its cell, the front end is missing: "
+        "run `pip install jupyterlab_widgets` in the environment that runs Jupyter Lab "
+        "(there, `jupyter labextension list` must show @jupyter-widgets/jupyterlab-manager), "
         "then restart Jupyter Lab")
 
 def jupyter_server(pid: int|str|None=None) -> list[str]:
-    "The command line of the Jupyter server that started this kernel (its pid is in `JPY_PARENT_PID`); [] where it can't be read (no server, not Linux)."
+    "The command line of the Jupyter server that started this kernel (pid `JPY_PARENT_PID`); [] where it can't be read."
     pid = pid or os.environ.get('JPY_PARENT_PID')
     if not pid: return []
     try: return [a for a in Path(f'/proc/{pid}/cmdline').read_bytes().decode(errors='replace').split('\0') if a]
@@ -191,10 +197,11 @@ def jupyter_server(pid: int|str|None=None) -> list[str]:
 
 def _prefixes(cmd: list[str]) -> list[Path]:
     "The environments a server command runs from: `<prefix>/bin/python <prefix>/bin/jupyter-lab ...` gives `<prefix>`."
-    return [Path(a).parent.parent for a in cmd[:2] if Path(a).is_absolute() and Path(a).parent.name in ('bin', 'Scripts')]
+    return [Path(a).parent.parent for a in cmd[:2]
+            if Path(a).is_absolute() and Path(a).parent.name in ('bin', 'Scripts')]
 
 def widgets_frontend(prefixes=()) -> Path|None:
-    "The folder of the JupyterLab widget front end, searched where Lab searches (JUPYTER_PATH, the user's folder, each prefix, the system's); None if absent."
+    "The JupyterLab widget front end's folder, where Lab looks (JUPYTER_PATH, user, prefixes, system), or None."
     try:
         from jupyter_core.paths import jupyter_data_dir, SYSTEM_JUPYTER_PATH
         user, system = [jupyter_data_dir()], list(SYSTEM_JUPYTER_PATH)
@@ -208,28 +215,35 @@ def _version(pkg: str) -> str|None:
     except _md.PackageNotFoundError: return None
 
 def widgets_check(platform: str|None=None, kernel: bool|None=None, server: list[str]|None=None) -> tuple[str, str|None]:
-    "(what is known about drawing widgets here, what to do or None): from the platform, whether this is a Jupyter kernel, and the `server` command line."
+    "(what is known about drawing widgets here, what to do or None), from the platform, kernel and `server` command."
     v = _version('ipywidgets')
-    if v is None: return 'no: ipywidgets is not installed in this environment', 'pip install ipywidgets, then restart the kernel'
+    if v is None:
+        return 'no: ipywidgets is not installed in this environment', 'pip install ipywidgets, then restart the kernel'
     platform, kernel = platform or detect_platform(), in_notebook() if kernel is None else kernel
     jw = f"jupyterlab_widgets {_version('jupyterlab_widgets') or 'not installed'} in this environment"
     if not kernel:
         lab = Path(sys.prefix)/'bin'/'jupyter-lab'
-        here = (f'; Jupyter Lab from this environment ({lab}) would draw them' if lab.exists() and widgets_frontend([sys.prefix]) else '')
+        draws = lab.exists() and widgets_frontend([sys.prefix])
+        here = f'; Jupyter Lab from this environment ({lab}) would draw them' if draws else ''
         return (f'not here: a terminal or a script has no widget front end; ipywidgets {v}, {jw}{here}',
                 'in a terminal, review images with `companion clean gallery ROOT CANDIDATES`; in Jupyter Lab, ' + _HOW)
     if platform == 'colab': return (f'yes: Colab ships the widget front end; ipywidgets {v}',
                                     'if a widget shows as text, run google.colab.output.enable_custom_widget_manager()')
-    if platform == 'kaggle': return f'yes: Kaggle ships the widget front end; ipywidgets {v}', 'restart the kernel after installing another ipywidgets'
+    if platform == 'kaggle': return (f'yes: Kaggle ships the widget front end; ipywidgets {v}',
+                                     'restart the kernel after installing another ipywidgets')
     server = jupyter_server() if server is None else server
     cmd = ' '.join(Path(a).name for a in server[:3])
     if 'voila' in cmd: return f'yes: voila draws the widgets itself; ipywidgets {v}', None
-    if any(k in cmd for k in ('jupyter-lab', 'jupyterlab', 'jupyter-notebook', 'jupyter-server', 'jupyter_server')) and _prefixes(server):
-        if (fe := widgets_frontend(_prefixes(server))): return f'yes: the Jupyter server that runs this kernel has jupyterlab_widgets ({fe}); ipywidgets {v}', None
+    servers = ('jupyter-lab', 'jupyterlab', 'jupyter-notebook', 'jupyter-server', 'jupyter_server')
+    if any(k in cmd for k in servers) and _prefixes(server):
+        if (fe := widgets_frontend(_prefixes(server))):
+            return f'yes: the Jupyter server that runs this kernel has jupyterlab_widgets ({fe}); ipywidgets {v}', None
         py = _prefixes(server)[0]/'bin'/'python'
-        return (f'no: the Jupyter server that runs this kernel ({server[0]}) has no jupyterlab_widgets, so widgets print as text like `VBox(children=...)`',
+        return (f'no: the Jupyter server that runs this kernel ({server[0]}) has no jupyterlab_widgets, '
+                'so widgets print as text like `VBox(children=...)`',
                 f'run `{py} -m pip install jupyterlab_widgets`, then restart Jupyter Lab')
-    return f"can't tell from inside the kernel: the front end belongs to the server that runs Jupyter; ipywidgets {v}, {jw}", _HOW
+    return (f"can't tell from inside the kernel: the front end belongs to the server that runs Jupyter; "
+            f"ipywidgets {v}, {jw}", _HOW)
 
 def widgets_status(platform: str|None=None) -> str:
     "`widgets_check` as one line: what is known, then what to do."
@@ -244,8 +258,9 @@ def show_progress() -> bool:
     except (AttributeError, ValueError): return False
 
 def progress(items, unit: str, total: int|None=None, leave: bool=False):
-    "`items` under a fastprogress bar that says what it counts (`unit`), where a bar can redraw itself; in a file or a pipe, `items` unchanged."
-    if not show_progress(): return items        # never create the bar: fastprogress writes '█' and '\r' even with display=False
+    "`items` under a fastprogress bar that says what it counts (`unit`) where one can redraw; else `items` unchanged."
+    # never create the bar: fastprogress writes '█' and '\r' even with display=False
+    if not show_progress(): return items
     import fastprogress.fastprogress as fpp
     class _Bar(fpp.progress_bar):
         def on_update(self, val, text, *args, **kwargs):
@@ -266,9 +281,12 @@ class Report:
     __repr__ = __str__
     def _repr_html_(self):
         from html import escape
-        td = lambda s, tag='td': f"<{tag} style='text-align:left;vertical-align:top'>{s}</{tag}>"   # JupyterLab right-aligns table cells
-        body = ''.join(f"<tr>{td(f'<b>{escape(c)}</b>')}{td(escape(str(v)))}{td(escape(h or ''))}</tr>" for c,v,h in self.rows)
-        return f"<h4>{escape(self.title)}</h4><table><tr>{''.join(td(h, 'th') for h in ('check', 'value', 'what to do'))}</tr>{body}</table>"
+        # JupyterLab right-aligns table cells
+        td = lambda s, tag='td': f"<{tag} style='text-align:left;vertical-align:top'>{s}</{tag}>"
+        body = ''.join(f"<tr>{td(f'<b>{escape(c)}</b>')}{td(escape(str(v)))}{td(escape(h or ''))}</tr>"
+                       for c,v,h in self.rows)
+        head = ''.join(td(h, 'th') for h in ('check', 'value', 'what to do'))
+        return f"<h4>{escape(self.title)}</h4><table><tr>{head}</tr>{body}</table>"
 
 # %% ../nbs/00_env.ipynb #99343284
 def doctor(timeout: float=3.0, # seconds to wait for the weights host
@@ -277,13 +295,19 @@ def doctor(timeout: float=3.0, # seconds to wait for the weights host
     from fastai.data.external import fastai_cfg
     plat, dev = detect_platform(), device_info()
     store, model_dir = storage_dir(plat), fastai_cfg().path('model')
+    cpu = 'CPU only: keep images small (e.g. 64 px) and use a small model or few epochs.'
     rows = [('platform', plat, None),
             ('device', f"{dev['kind']}: {dev['name']}" + (f", {dev['memory_gb']} GiB" if dev['memory_gb'] else ''),
-             None if dev['kind'] != 'cpu' else 'CPU only: keep images small (e.g. 64 px) and use a small model or few epochs.')]
-    rows += [(k, v, None if v != 'missing' else f'pip install "companion[{x}]"' if (x := extra_for(k)) else f'pip install {k}') for k,v in versions().items()]
+             None if dev['kind'] != 'cpu' else cpu)]
+    for k,v in versions().items():
+        if v != 'missing': hint = None
+        else: hint = f'pip install "companion[{x}]"' if (x := extra_for(k)) else f'pip install {k}'
+        rows.append((k, v, hint))
+    if store and 'FASTAI_HOME' not in os.environ:
+        hint = 'call companion.env.setup_storage() to keep data and models there'
+    else: hint = 'mount Google Drive to keep files across sessions' if plat == 'colab' and not store else None
     rows.append(('persistent storage', str(store) if store else 'none needed' if plat == 'local' else 'none found',
-                 'call companion.env.setup_storage() to keep data and models there' if store and 'FASTAI_HOME' not in os.environ
-                 else 'mount Google Drive to keep files across sessions' if plat == 'colab' and not store else None))
+                 hint))
     ok = is_writable(model_dir)
     rows.append(('model dir', f"{model_dir} ({'writable' if ok else 'read-only'})",
                  None if ok else "set learn.model_dir to a writable folder, e.g. Path('/kaggle/working/models')"))
