@@ -24,7 +24,7 @@ __all__ = ['FALL', 'MARGIN', 'MIN_DECADES', 'TRUTH', 'fall_levels', 'fall', 'LRR
 FALL, MARGIN, MIN_DECADES = 0.6, 0.4, 0.4   # measured with bench/bench_lr_truth.py: see the markdown above
 
 def fall_levels(losses) -> tuple:
-    "`(top, i, drop)`: the early level (median of the first eighth), the index of the lowest loss, and the fall between them."
+    "`(top, i, drop)`: the early level (median of the first eighth), the lowest loss's index, the fall between them."
     losses = np.asarray(losses, dtype=float)
     top = float(np.median(losses[:max(3, len(losses)//8)]))
     i = int(np.argmin(losses))
@@ -36,13 +36,14 @@ def fall(lrs,                   # learning rates of the curve
          frac: float=FALL,      # how much of its fall the loss must have made
          margin: float=MARGIN   # decades the pick keeps below the lowest point
         ):
-    "Suggest the lr where the loss has made `frac` of its fall from its early level to its lowest, `margin` decades below the lowest at least."
+    "The lr where the loss made `frac` of its fall (early level to lowest), at least `margin` decades below the lowest."
     lrs, losses = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
     if len(lrs) < 10: return None, (None, None), None
     top, i, drop = fall_levels(losses)
     if drop < 0.05*abs(top): return None, (None, None), None              # no real fall
     j = i
-    while j > 0 and losses[j-1] <= top - frac*drop: j -= 1                  # back from the lowest point while below the mark
+    # back from the lowest point while below the mark
+    while j > 0 and losses[j-1] <= top - frac*drop: j -= 1
     s = j
     while s > 0 and losses[s-1] < top - 0.1*drop: s -= 1                    # where the fall starts
     if np.log10(lrs[i]/lrs[s]) < MIN_DECADES: return None, (None, None), None   # a dip a few points long: noise
@@ -86,16 +87,17 @@ class LRReport:
     def from_curve(cls,
                    lrs,                    # learning rates of an lr_find run (`learn.recorder.lrs`)
                    losses,                 # their smoothed losses (`learn.recorder.losses`)
-                   num_it: int=100,        # the steps asked for (lr_find's default): a curve that stopped early has fewer
+                   num_it: int=100,        # steps asked for (lr_find's default); a curve that stopped early has fewer
                    start_lr: float=1e-7,   # the run's first lr
                    end_lr: float=10        # the lr the run grew towards
                   ) -> LRReport:
-        "The report on a recorded curve: every suggestion, the pick and its reason, warnings (any saved curve can be replayed)."
+        "The report on a recorded curve: every suggestion, the pick and its reason, warnings (replays any saved curve)."
         return _read_curve(lrs, losses, num_it=num_it, start_lr=start_lr, end_lr=end_lr)
 
     def __str__(self):
         f = lambda v: '   —   ' if v is None else f'{v:.2e}'
-        out = ['lr_find suggestions:'] + [f"  {'→' if k==self.pick_name else ' '} {k:<8} {f(v)}" for k,v in self.suggestions.items()]
+        out = ['lr_find suggestions:']
+        out += [f"  {'→' if k==self.pick_name else ' '} {k:<8} {f(v)}" for k,v in self.suggestions.items()]
         out.append(f'pick: {f(self.pick)} ({self.pick_name}) — {self.reason}')
         out += [f'warning: {w}' for w in self.warnings] + ([f'hint: {self.hint}'] if self.hint else [])
         return '\n'.join(out)
@@ -114,7 +116,8 @@ class LRReport:
         ax.set_xscale('log'); ax.set_xlabel('learning rate'); ax.set_ylabel('loss (smoothed)')
         if self.fall_range: ax.axvspan(*self.fall_range, color='C2', alpha=0.15, label='the fall')
         for i,(k,(lr,loss)) in enumerate(self.points.items()):
-            if lr is not None and loss is not None and np.isfinite(loss): ax.plot(lr, loss, 'o', c=f'C{i+1}', label=f'{k} {lr:.1e}')
+            if lr is not None and loss is not None and np.isfinite(loss):
+                ax.plot(lr, loss, 'o', c=f'C{i+1}', label=f'{k} {lr:.1e}')
         if self.pick is not None:
             y = np.interp(np.log10(self.pick), np.log10(self.lrs[:n]), self.losses[:n]) if n > 1 else 0
             ax.plot(self.pick, y, '*', ms=16, c='gold', mec='k', label=f'pick: {self.pick_name}')
@@ -124,9 +127,11 @@ class LRReport:
 
 # %% ../nbs/03_lr.ipynb #74ed217f
 # The worst valid loss, over the best of the 9-lr sweep, that the pick and each suggestion reached on the pipelines of
-# bench/bench_lr_truth.py where training helped, and on which pipeline (tests/test_lr.py recomputes these from tests/fixtures/lr_curves/)
+# bench/bench_lr_truth.py where training helped, and on which pipeline
+# (tests/test_lr.py recomputes these from tests/fixtures/lr_curves/)
 TRUTH = {'pick': (2.08, 'lesson3_mlp_37'), 'fall': (113.66, 'lesson3_mlp_37'), 'valley': (16.77, 'lesson3_mlp_37'),
-         'minimum': (58.32, 'readme_digits37'), 'steep': (114.13, 'lesson3_mlp_37'), 'slide': (16.12, 'sequential_digits')}
+         'minimum': (58.32, 'readme_digits37'), 'steep': (114.13, 'lesson3_mlp_37'),
+         'slide': (16.12, 'sequential_digits')}
 
 def _truth(k: str) -> str: return f'{TRUTH[k][0]:.1f}× ({TRUTH[k][1]})'
 
@@ -139,21 +144,25 @@ def _fall_words(r: LRReport, lrs, losses) -> str:
     top, i, drop = fall_levels(losses)
     low, lr_low = float(losses[i]), float(lrs[i])
     if math.isclose(r.fall, lr_low*10**-MARGIN, rel_tol=1e-6):
-        return f'fall is {10**MARGIN:.1f}× below the lowest loss ({low:.3g} at {lr_low:.1e}), where the loss is about to turn up'
-    return f'fall is where the loss has made {FALL:.0%} of its fall, from {top:.3g} to its lowest ({low:.3g} at {lr_low:.1e})'
+        return (f'fall is {10**MARGIN:.1f}× below the lowest loss ({low:.3g} at {lr_low:.1e}), '
+                'where the loss is about to turn up')
+    return (f'fall is where the loss has made {FALL:.0%} of its fall, '
+            f'from {top:.3g} to its lowest ({low:.3g} at {lr_low:.1e})')
 
 def _readings(r: LRReport) -> list:
     "The suggestions this curve gave, lowest lr first."
     return sorted((k for k,v in r.suggestions.items() if v), key=lambda k: getattr(r, k))
 
 def _pick_reason(r: LRReport, lrs, losses) -> str:
-    "Why the middle reading: the readings in order, what fall read, who agrees, and what the ground truth found for each."
+    "Why the middle reading: the readings in order, what fall read, who agrees, what the ground truth found for each."
     ks, ag = _readings(r), _agree(r)
     middle = ('as many read a lower rate as a higher one' if len(ks) % 2 else 'the lower of the two middle ones') + \
              ", so no single reading thrown off by noise or by the curve's shape can move the pick"
     others = [k for k in ('valley', 'fall', 'steep') if k != r.pick_name]
-    return (f"the middle of the {len(ks)} readings of the curve ({', '.join(f'{k} {getattr(r, k):.1e}' for k in ks)}): {middle}; "
-            + (_fall_words(r, lrs, losses) + '; ' if r.fall else '') + (f"{' and '.join(ag)} agree{'s' if len(ag) == 1 else ''} within 3×; " if ag else '')
+    readings = ', '.join(f'{k} {getattr(r, k):.1e}' for k in ks)
+    agree = f"{' and '.join(ag)} agree{'s' if len(ag) == 1 else ''} within 3×; " if ag else ''
+    return (f"the middle of the {len(ks)} readings of the curve ({readings}): {middle}; "
+            + (_fall_words(r, lrs, losses) + '; ' if r.fall else '') + agree
             + f"in bench_lr_truth the middle reading trained to at worst {_truth('pick')} the best valid loss, "
             + ', '.join(f'{k} alone to {_truth(k)}' for k in others) + '.')
 
@@ -162,8 +171,9 @@ def _far(r: LRReport) -> list:
     out = []
     for k,v in r.suggestions.items():
         if not v or k == r.pick_name or max(v, r.pick)/min(v, r.pick) <= 100: continue
-        out.append(f"{k} ({v:.1e}) is {max(v, r.pick)/min(v, r.pick):.0f}× {'lower' if v < r.pick else 'higher'} than the pick: "
-                   f"in bench_lr_truth, {k} trained to up to {_truth(k)} the best valid loss, the pick to at worst {_truth('pick')}")
+        out.append(f"{k} ({v:.1e}) is {max(v, r.pick)/min(v, r.pick):.0f}× {'lower' if v < r.pick else 'higher'} "
+                   f"than the pick: in bench_lr_truth, {k} trained to up to {_truth(k)} the best valid loss, "
+                   f"the pick to at worst {_truth('pick')}")
     return out
 
 def _read_curve(lrs, losses, num_it: int=100, start_lr: float=1e-7, end_lr: float=10) -> LRReport:
@@ -171,39 +181,49 @@ def _read_curve(lrs, losses, num_it: int=100, start_lr: float=1e-7, end_lr: floa
     r = LRReport(lrs=lrs, losses=losses, num_it=num_it, stopped_at=lrs[-1] if lrs else None)
     ws = r.warnings
     if len(lrs) < num_it and lrs and math.log(lrs[-1]/start_lr) < 0.5*math.log(end_lr/start_lr):
-        ws.append(f'stopped early: the loss jumped past 4× its best at lr {lrs[-1]:.1e}, after {len(lrs)} of {num_it} steps — '
+        ws.append(f'stopped early: the loss jumped past 4× its best at lr {lrs[-1]:.1e}, '
+                  f'after {len(lrs)} of {num_it} steps — '
                   'is the model already trained? Suggestions come from a short curve.')
     x, y = torch.tensor(lrs[num_it//10:-5]), torch.tensor(losses[num_it//10:-5])
     nan = torch.nonzero(~torch.isfinite(y)).view(-1)
     if len(nan):
-        ws.append(f'the loss became NaN/inf at lr {x[nan[0]].item():.1e}: suggestions use only the {int(nan[0])} points before it.')
+        ws.append(f'the loss became NaN/inf at lr {x[nan[0]].item():.1e}: '
+                  f'suggestions use only the {int(nan[0])} points before it.')
         x, y = x[:nan[0]], y[:nan[0]]
     if len(x) < 20:
-        ws.append(f'too few points ({len(x)}) to read the curve: run with a larger num_it (e.g. num_it=200) or a smaller batch size.')
+        ws.append(f'too few points ({len(x)}) to read the curve: '
+                  'run with a larger num_it (e.g. num_it=200) or a smaller batch size.')
     for k,f in _METHODS.items():
         if k == 'fall': lr, pt, rng = fall(x.numpy(), y.numpy(), num_it); r.fall_range = rng
         else:
             try: lr, pt = f(x, y, num_it)
             except (IndexError, ValueError, RuntimeError): lr, pt = None, (None, None)
         lr = None if lr is None or not math.isfinite(lr) else float(lr)
-        setattr(r, k, lr)      # each marker sits on the curve at the lr suggested (fastai marks minimum's at 10x its suggestion)
-        r.points[k] = (lr, float(np.interp(np.log10(lr), np.log10(x.numpy()), y.numpy()))) if lr and len(x) else (None, None)
+        setattr(r, k, lr)
+        # each marker sits on the curve at the lr suggested (fastai marks minimum's at 10x its suggestion)
+        if lr and len(x): r.points[k] = (lr, float(np.interp(np.log10(lr), np.log10(x.numpy()), y.numpy())))
+        else: r.points[k] = (None, None)
     if len(y) >= 2:
         drop = (float(y[0]) - float(y.min())) / max(abs(float(y[0])), 1e-12)
         if drop < 0.05:
-            ws.append(f'flat curve: the loss fell only {drop:.1%} — is the model frozen with nothing to train, already trained, '
-                      'or is the loss independent of the weights?' if drop > 0 else
-                      'flat curve: the loss never fell below where it started — is the model already trained, or the learning rate range too high?')
+            if drop > 0: ws.append(f'flat curve: the loss fell only {drop:.1%} — '
+                                   'is the model frozen with nothing to train, already trained, '
+                                   'or is the loss independent of the weights?')
+            else: ws.append('flat curve: the loss never fell below where it started — '
+                            'is the model already trained, or the learning rate range too high?')
     ks = _readings(r)
     doubtful = len(x) < 20 or any(w.startswith('flat curve') for w in ws)
     if len(ks) >= 3 and not doubtful:
-        r.pick_name = ks[(len(ks)-1)//2]                 # the middle one; of an even number, the lower of the two middle ones
+        # the middle one; of an even number, the lower of the two middle ones
+        r.pick_name = ks[(len(ks)-1)//2]
         r.pick = getattr(r, r.pick_name)
         r.reason = _pick_reason(r, x.numpy(), y.numpy())
     elif r.valley:
         r.pick, r.pick_name = r.valley, 'valley'
-        r.reason = ("this curve can't be read with confidence (see the warnings), so fastai's default (valley)." if doubtful else
-                    f"too few readings of this curve to take their middle ({', '.join(ks)}), so fastai's default (valley).")
+        if doubtful: r.reason = ("this curve can't be read with confidence (see the warnings), "
+                                 "so fastai's default (valley).")
+        else: r.reason = (f"too few readings of this curve to take their middle ({', '.join(ks)}), "
+                          "so fastai's default (valley).")
     elif ks:
         r.pick_name = ks[0]; r.pick = getattr(r, r.pick_name)
         r.reason = f'the only reading this curve allows ({r.pick_name}, the lower one if two).'
@@ -218,7 +238,7 @@ def _one_bar(learn: Learner) -> list:
     return [] if not bars or any(isinstance(c, PhaseAnnouncer) for c in bars) else [PhaseAnnouncer(lines=False)]
 
 def image_side(dls) -> int|None:
-    "The longest side of the training images a batch holds: from the last transform that sets a size, else the first item; None if not images."
+    "The training images' longest side: from the last transform that sets one, else the first item; None if not images."
     side, dl = None, getattr(dls, 'train', None)
     if dl is None: return None
     for p in (getattr(dl, 'after_item', None), getattr(dl, 'after_batch', None)):
@@ -230,7 +250,7 @@ def image_side(dls) -> int|None:
     return max(x.size) if isinstance(x, PILImage) else None
 
 def cpu_hint(learn: Learner, num_it: int=100) -> str:
-    "One line before a slow `lr_report`: on the CPU with images over 64 px, how many epochs the run costs and what makes it quicker."
+    "Before a slow `lr_report` (CPU, images over 64 px): a line on the epochs the run costs and what makes it quicker."
     ps = list(learn.model.parameters())
     if not ps or ps[0].device.type != 'cpu': return ''
     side = image_side(learn.dls)
@@ -248,7 +268,7 @@ def lr_report(self: Learner,
               num_it: int=100,        # mini-batches to run
               **kwargs                # passed on to `lr_find` (e.g. `stop_div`)
              ) -> LRReport:
-    "Run `lr_find` once; return every suggestion, the pick, warnings and the curve, with the learner left exactly as it was."
+    "Run `lr_find` once; return every suggestion, the pick, warnings and the curve, the learner left exactly as it was."
     check_batches(self)   # no batch to run: say why, rather than fastai's ZeroDivisionError
     hint = cpu_hint(self, num_it)
     if hint: print(f'hint: {hint}', flush=True)
