@@ -12,7 +12,7 @@ __all__ = ['Journey', 'Lesson2', 'as_text', 'Summary', 'summary_md', 'lesson2']
 
 # %% ../nbs/20_lesson2.ipynb #171f497f
 class Journey:
-    "Run named steps in order, record each result in `out/journey.json`, and skip steps already done with the same settings."
+    "Run named steps in order, recording each in `out/journey.json`; skip steps already done with the same settings."
     def __init__(self, out: str|Path, force: bool=False, quiet: bool=False):
         self.out, self.force, self.quiet = Path(out), force, quiet
         self.out.mkdir(parents=True, exist_ok=True)
@@ -21,31 +21,36 @@ class Journey:
         self.chain, self.ran = '', []
 
     def _read(self) -> dict:
-        "The steps done so far; a torn or foreign journey.json is set aside (journey.json.torn) and the steps run again."
+        "The steps done so far; a torn or foreign journey.json is kept as journey.json.torn and the steps run again."
         if not self.fn.exists(): return {}
         try:
             state = json.loads(self.fn.read_text())
             if isinstance(state, dict) and all(isinstance(v, dict) and 'key' in v for v in state.values()): return state
         except (ValueError, UnicodeDecodeError): pass
         self.fn.replace(self.fn.with_name('journey.json.torn'))
-        self._say(f'{self.fn} was damaged (a stop in the middle of writing it?): kept as journey.json.torn, every step runs again')
+        self._say(f'{self.fn} was damaged (a stop in the middle of writing it?): '
+                  'kept as journey.json.torn, every step runs again')
         return {}
 
     def _write(self):
         "Write journey.json atomically: a stop leaves the old file or the new one, never half of one."
         tmp = self.fn.with_name('.journey.json.tmp')
-        with open(tmp, 'w') as f: f.write(json.dumps(self.state, indent=1, default=str)); f.flush(); os.fsync(f.fileno())
+        with open(tmp, 'w') as f:
+            f.write(json.dumps(self.state, indent=1, default=str)); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, self.fn)
 
     def _say(self, msg: str):
         if not self.quiet: print(msg, flush=True)
 
     def __call__(self, name: str, fn, settings: dict|None=None, files=()):
-        "Run `fn()` as step `name` unless done with these `settings` and `files` (relative to out) still exist; return its result."
-        self.chain = hashlib.sha256((self.chain + name + json.dumps(settings or {}, sort_keys=True, default=str)).encode()).hexdigest()[:16]
+        "Run `fn()` as step `name` unless done with these `settings` and its `files` still exist; return its result."
+        key = self.chain + name + json.dumps(settings or {}, sort_keys=True, default=str)
+        self.chain = hashlib.sha256(key.encode()).hexdigest()[:16]
         done = self.state.get(name)
-        if not self.force and done and done['key'] == self.chain and all((self.out/f).exists() for f in done.get('files', [])):
-            self._say(f"✔ {name}: done before ({done['secs']:.0f} s then), skipped (--force, or force=True, runs it again)")
+        fresh = not self.force and done and done['key'] == self.chain
+        if fresh and all((self.out/f).exists() for f in done.get('files', [])):
+            self._say(f"✔ {name}: done before ({done['secs']:.0f} s then), skipped "
+                      "(--force, or force=True, runs it again)")
             return done['result']
         self._say(f"▶ {name}")
         t0 = time.time()
@@ -66,16 +71,19 @@ def _save_fig(fig, fn: Path) -> str:
     return fn.name
 
 class Lesson2:
-    "The lesson-2 journey over an image folder (or the built-in digits with flipped labels), step by step, resumable; the settings are `lesson2`'s options, with `labeller` (a regex or a function) for `label_re`."
+    "Resumable lesson-2 journey over a folder (or flipped digits); settings are `lesson2`'s, `labeller` for `label_re`."
     def __init__(self, folder=None, # your images, or None: the built-in digits
                  *, labeller=None, # labels from file names: a regex with one group, or a function of the path
                  quiet: bool=False, # print nothing as the steps run
                  **opts, # any option of `lesson2`, which also holds their defaults
                 ):
-        known = {k: p.default for k, p in inspect.signature(lesson2).parameters.items() if k not in ('folder', 'label_re')}
-        if bad := sorted(set(opts) - set(known)): raise TypeError(f"Lesson2 has no setting {', '.join(bad)}: use lesson2's options ({', '.join(known)})")
+        params = inspect.signature(lesson2).parameters
+        known = {k: p.default for k, p in params.items() if k not in ('folder', 'label_re')}
+        if bad := sorted(set(opts) - set(known)):
+            raise TypeError(f"Lesson2 has no setting {', '.join(bad)}: use lesson2's options ({', '.join(known)})")
         for k, v in (known | opts).items(): setattr(self, k, v)
-        self.folder, self.out, self.labeller = (check_folder(folder) if folder else None), Path(self.out), labeller   # before anything is written
+        # before anything is written
+        self.folder, self.out, self.labeller = (check_folder(folder) if folder else None), Path(self.out), labeller
         self.title = self.title or ('Handwritten digits' if folder is None else self.folder.name)
         self.j = Journey(self.out, force=self.force, quiet=quiet)
         self.say = self.j._say
@@ -84,9 +92,11 @@ class Lesson2:
     def settings(self) -> dict:
         "The settings a step's result depends on: when one changes, the journal runs the step again."
         from companion.clean_labels import Labeller
-        lab = self.labeller   # a regex or None as text (as runs before recorded it); a function by its stable key, never its memory address
+        # a regex or None as text (as runs before recorded it); a function by its stable key, never its memory address
+        lab = self.labeller
         return dict(arch=self.arch, size=self.size, bs=self.bs, epochs=self.epochs, seed=self.seed,
-                    labeller=Labeller(lab).key if callable(lab) else str(getattr(lab, 'pattern', lab)), valid_pct=self.valid_pct)
+                    labeller=Labeller(lab).key if callable(lab) else str(getattr(lab, 'pattern', lab)),
+                    valid_pct=self.valid_pct)
 
     def items(self, path):
         "The data set as a table (path, split, label), from any course layout."
@@ -116,13 +126,17 @@ def data(self: Lesson2) -> dict:
             return dict(path=str(path.resolve()), builtin=True, flipped=len(flip_labels(path, self.flip_pct, seed=0)))
         from companion.data import choose_size
         items = self.items(self.folder)
-        if items.label.nunique() < 2: raise ValueError(f'{self.folder} holds one label only ({items.label.iloc[0]}): a classifier needs at least two')
+        if items.label.nunique() < 2:
+            raise ValueError(f'{self.folder} holds one label only ({items.label.iloc[0]}): '
+                             'a classifier needs at least two')
         if self.size is None and (size := choose_size(items.path)):
             self.size = size
-            self.say(f"the images have several sizes: resizing them to {size}×{size} (squish), as the course's Resize(192, method='squish') does; --size to choose")
-        return dict(path=str(self.folder.resolve()), builtin=False, flipped=0, images=len(items), labels=int(items.label.nunique()),
-                    valid=int((items.split == 'valid').sum()), size=self.size)
-    res = self.j('data', run, dict(folder=str(self.folder), flip_pct=self.flip_pct, labeller=self.settings['labeller'], valid_pct=self.valid_pct))
+            self.say(f"the images have several sizes: resizing them to {size}×{size} (squish), "
+                     "as the course's Resize(192, method='squish') does; --size to choose")
+        return dict(path=str(self.folder.resolve()), builtin=False, flipped=0, images=len(items),
+                    labels=int(items.label.nunique()), valid=int((items.split == 'valid').sum()), size=self.size)
+    res = self.j('data', run, dict(folder=str(self.folder), flip_pct=self.flip_pct,
+                                   labeller=self.settings['labeller'], valid_pct=self.valid_pct))
     if self.size is None and res.get('size'): self.size = res['size']   # a resumed run keeps the size chosen then
     return res
 
@@ -137,14 +151,17 @@ def audit(self: Lesson2, path) -> dict:
         bad = sorted(set(df.path[df.problem.isin(UNREADABLE)]))
         if bad:
             if not os.access(path, os.W_OK):
-                raise PermissionError(f'{path} is read-only and {len(bad)} of its files can\'t be read as images (see {self.out/"audit.csv"}), so they '
-                                      f'can\'t be set aside: copy the folder somewhere writable (cp -r {path} ~/my_data) and run companion lesson2 on the copy')
+                raise PermissionError(f'{path} is read-only and {len(bad)} of its files can\'t be read as images '
+                                      f'(see {self.out/"audit.csv"}), so they can\'t be set aside: '
+                                      f'copy the folder somewhere writable (cp -r {path} ~/my_data) '
+                                      'and run companion lesson2 on the copy')
             c = Cleaner(path, labeller=self.labeller)
             c.mark_many([(p, 'delete', None) for p in bad]); c.apply()
         q = Path(path)/'.companion'/'quarantine'
-        earlier = sorted(str(f) for f in q.rglob('*') if f.is_file()) if q.is_dir() else []   # set aside by an earlier run (--force)
-        return dict(problems={k: int(v) for k,v in df.problem.value_counts().items()}, quarantined=bad, in_quarantine=len(earlier),
-                    reader=int(df.path[df.problem.isin(READER)].nunique()))
+        # set aside by an earlier run (--force)
+        earlier = sorted(str(f) for f in q.rglob('*') if f.is_file()) if q.is_dir() else []
+        return dict(problems={k: int(v) for k,v in df.problem.value_counts().items()}, quarantined=bad,
+                    in_quarantine=len(earlier), reader=int(df.path[df.problem.isin(READER)].nunique()))
     return self.j('audit', run, {}, ['audit.csv'])
 
 # %% ../nbs/20_lesson2.ipynb #568136be
@@ -163,7 +180,7 @@ def _learner(self: Lesson2, path, name: str):
 
 @patch
 def train(self: Lesson2, path, name: str='before', recipe: dict|None=None) -> dict:
-    "Step 4: pick the lr, train and coach — or train again with `recipe` (a `Recipe.as_dict()`, lr included); save weights, plots and the report."
+    "Step 4: pick the lr, train, coach (or retrain with `recipe`, a `Recipe.as_dict()`); save weights, plots, report."
     from fastai.torch_core import set_seed
     from companion.train import train, save_plot
     from companion.learner import Recipe
@@ -179,7 +196,8 @@ def train(self: Lesson2, path, name: str='before', recipe: dict|None=None) -> di
         (self.out/f'train_{name}.txt').write_text(str(r) + '\n')
         return dict(accuracy=r.accuracy, error_rate=r.error_rate, lr=r.lr, method=r.method, verdict=r.coaching.verdict,
                     advice=r.coaching.advice, seconds=r.seconds, recipe=r.recipe.as_dict())
-    return self.j(f'train_{name}', run, {**self.settings, 'recipe': recipe}, [f'models/{name}.pth', f'losses_{name}.png', f'train_{name}.txt'])
+    files = [f'models/{name}.pth', f'losses_{name}.png', f'train_{name}.txt']
+    return self.j(f'train_{name}', run, {**self.settings, 'recipe': recipe}, files)
 
 # %% ../nbs/20_lesson2.ipynb #606180b5
 _REASONS = re.compile(r'high loss|low self-confidence|neighbours disagree|in both train and valid|duplicate of')
@@ -196,7 +214,7 @@ def interpret(self: Lesson2, path) -> dict:
         it = self._learner(path, 'before').interpret(emb=False)
         it.to_csv(self.out/'predictions.csv')
         import matplotlib.pyplot as plt
-        it.plot_top_losses(9)                                   # draws on a new figure and returns None, as fastai's does
+        it.plot_top_losses(9)   # draws on a new figure and returns None, as fastai's does
         _save_fig(plt.gcf(), self.out/'top_losses.png')
         _save_fig(it.plot_confusion_matrix(), self.out/'confusion.png')
         return dict(most_confused=[(str(a), str(b), int(n)) for a,b,n in it.most_confused()[:5]],
@@ -205,13 +223,15 @@ def interpret(self: Lesson2, path) -> dict:
 
 @patch
 def issues(self: Lesson2, path, builtin: bool, top_losses_order: list, trained: dict) -> dict:
-    "Step 6: rank label issues (out-of-fold probabilities, self-confidence, neighbours, duplicates) and write a gallery."
+    "Step 6: rank label issues (out-of-fold probabilities, self-confidence, neighbours, duplicates), write a gallery."
     from companion.interpret import label_issues
     from companion.clean_gallery import gallery
     from companion.learner import Recipe
-    recipe = Recipe(**trained['recipe']).but(epochs=self.fold_epochs)   # each fold trains the recipe that trained the model: same arch, method and lr
+    # each fold trains the recipe that trained the model: same arch, method and lr
+    recipe = Recipe(**trained['recipe']).but(epochs=self.fold_epochs)
     def run():
-        df = label_issues(items=self.items(path), k=self.folds, recipe=recipe, size=self.size, bs=self.bs, seed=self.seed)
+        df = label_issues(items=self.items(path), k=self.folds, recipe=recipe, size=self.size, bs=self.bs,
+                          seed=self.seed)
         df.to_csv(self.out/'label_issues.csv', index=False)
         flagged = df[df.why != '']
         gallery(flagged, root=path, dest=self.out/'gallery', labeller=self.labeller)
@@ -225,7 +245,8 @@ def issues(self: Lesson2, path, builtin: bool, top_losses_order: list, trained: 
             res['recall_top10_top_losses'] = _recall_top(top_losses_order, fl)
             res['n_flipped'] = len(fl)
         return res
-    return self.j('issues', run, dict(folds=self.folds, recipe=recipe.as_dict()), ['label_issues.csv', 'gallery/gallery.html'])
+    return self.j('issues', run, dict(folds=self.folds, recipe=recipe.as_dict()),
+                  ['label_issues.csv', 'gallery/gallery.html'])
 
 # %% ../nbs/20_lesson2.ipynb #fa306454
 @patch
@@ -235,18 +256,23 @@ def clean(self: Lesson2, path) -> dict:
     from companion.clean import Cleaner
     from companion.clean_gallery import refresh_galleries
     def run():
-        df = pd.read_csv(self.out/'label_issues.csv', dtype={'label': str, 'pred': str, 'suggested': str}, keep_default_na=False)
-        fix = df[(df.split == 'train') & (df.suggested != '') & (df.suggested == df.pred) & (df.p_pred >= self.min_prob)]
-        here = pd.Series([Path(p).exists() for p in fix.path], index=fix.index, dtype=bool)   # a file moved by this step's apply before a stop is done
-        if not here.all(): self.say(f'{int((~here).sum())} suggested files were relabelled by an earlier, interrupted run: kept as they are')
+        dtype = {'label': str, 'pred': str, 'suggested': str}
+        df = pd.read_csv(self.out/'label_issues.csv', dtype=dtype, keep_default_na=False)
+        fix = df[(df.split == 'train') & (df.suggested != '') & (df.suggested == df.pred)
+                 & (df.p_pred >= self.min_prob)]
+        # a file moved by this step's apply before a stop is done
+        here = pd.Series([Path(p).exists() for p in fix.path], index=fix.index, dtype=bool)
+        if not here.all(): self.say(f'{int((~here).sum())} suggested files were relabelled by an earlier, '
+                                    'interrupted run: kept as they are')
         fix = fix[here]
         c = Cleaner(path, labeller=self.labeller)
         c.mark_many([(p, 'relabel', s) for p,s in zip(fix.path, fix.suggested)])
         plan = c.apply()
         refresh_galleries(c)   # the gallery of the issues step shows where the moved files went
-        rl = [m for m in c.moved.values() if m.action == 'relabel']   # the journal's relabels: an interrupted run's moves count too
-        moves = pd.DataFrame([('relabel', m.src, m.dst, m.to) for m in rl] + [('skip', p, '', why) for p, why in plan.skipped],
-                             columns=['action', 'path', 'dest', 'note'])
+        # the journal's relabels: an interrupted run's moves count too
+        rl = [m for m in c.moved.values() if m.action == 'relabel']
+        rows = [('relabel', m.src, m.dst, m.to) for m in rl] + [('skip', p, '', why) for p, why in plan.skipped]
+        moves = pd.DataFrame(rows, columns=['action', 'path', 'dest', 'note'])
         moves.to_csv(self.out/'cleaning.csv', index=False)
         res = dict(relabelled=len(rl), skipped=len(plan.skipped))
         if (Path(path)/'flipped.csv').exists():   # built-in data: score the fixes against the labels flipped on purpose
@@ -258,11 +284,11 @@ def clean(self: Lesson2, path) -> dict:
 
 @patch
 def files(self: Lesson2, path) -> dict:
-    "Where the data set's files are now, read from the cleaner's journal at the end of every run (not a step: a stopped or forced run reports what is on disk)."
+    "Where the data's files are now, from the cleaner's journal on every run (not a step: it reports what is on disk)."
     from companion.clean import Cleaner
     c = Cleaner(path, labeller=self.labeller); m = list(c.moved.values())
-    return dict(quarantined=[x.src for x in m if x.action == 'delete'], relabelled=sum(x.action == 'relabel' for x in m),
-                undo=c.undo_says(1), applies=len(c.applied()))
+    return dict(quarantined=[x.src for x in m if x.action == 'delete'],
+                relabelled=sum(x.action == 'relabel' for x in m), undo=c.undo_says(1), applies=len(c.applied()))
 
 # %% ../nbs/20_lesson2.ipynb #f23f880b
 @patch
@@ -276,34 +302,42 @@ def export(self: Lesson2, path, name: str) -> dict:
 
 @patch
 def space_target(self: Lesson2) -> tuple[str, str]:
-    "(target, why) of the Space: `target`, else `default_target`'s for the owner of `push`. With `push`: a `PushError` now when there is no token or the account can't host it."
+    "(target, why): `target`, else `default_target` for `push`'s owner; with `push`: `PushError` now if it can't push."
     from companion.hub import TARGETS, PushError, default_target, hosts, hub_token, space_owner
-    if self.target not in (None, *TARGETS): raise ValueError(f'target={self.target!r}: use one of {", ".join(TARGETS)}, or leave it out')
+    if self.target not in (None, *TARGETS):
+        raise ValueError(f'target={self.target!r}: use one of {", ".join(TARGETS)}, or leave it out')
     owner = space_owner(self.push) if self.push else None
     if self.push: hub_token()
     fits, why = default_target(namespace=owner)
     if self.target in (None, fits): return fits, why
-    if hosts(fits, self.target): return self.target, f'target={self.target} was asked for, and the account may host it ({why})'
-    if self.push: raise PushError(f'--target {self.target} --push {self.push}: {why}, so run with --target {fits} (or without --target)')
+    if hosts(fits, self.target):
+        return self.target, f'target={self.target} was asked for, and the account may host it ({why})'
+    if self.push:
+        raise PushError(f'--target {self.target} --push {self.push}: {why}, '
+                        f'so run with --target {fits} (or without --target)')
     return self.target, f'target={self.target} was asked for ({why})'
 
 @patch
 def space(self: Lesson2, path, target: str) -> dict:
-    "Step 9: build the Space folder for `target` and check it here (a Gradio app with gradio_client, a static page in headless Chromium)."
+    "Step 9: build the Space folder for `target` and check it here (gradio_client for an app, Chromium for static)."
     from companion.deploy import build_space, check_space
     def run():
-        sp = self.out/'space'   # build_space replaces an earlier build for another target; the examples are those export_model kept
+        # build_space replaces an earlier build for another target; the examples are those export_model kept
+        sp = self.out/'space'
         build_space(self.out/'model', sp, target, title=self.title)
         res = dict(space=str(sp), target=target, checked=False)
         if self.check:
             chk = check_space(sp)
             (self.out/'space_check.txt').write_text(repr(chk) + '\n')
-            if chk.ok is False: raise RuntimeError(f'the Space failed its local check; see {self.out/"space_check.txt"}')
-            if chk.ok is None: res['unchecked'] = chk.note   # nothing to check it with here (no Chromium): the note says how
+            if chk.ok is False:
+                raise RuntimeError(f'the Space failed its local check; see {self.out/"space_check.txt"}')
+            # nothing to check it with here (no Chromium): the note says how
+            if chk.ok is None: res['unchecked'] = chk.note
             else: res.update(checked=True, startup_s=round(chk.startup_s, 1))
         return res
     main = 'index.html' if target == 'static' else 'app.py'
-    return self.j('space', run, dict(check=self.check, title=self.title, target=target), [f'space/{main}', 'space/README.md'])
+    return self.j('space', run, dict(check=self.check, title=self.title, target=target),
+                  [f'space/{main}', 'space/README.md'])
 
 @patch
 def publish(self: Lesson2) -> dict:
@@ -324,14 +358,14 @@ def as_text(md: str) -> str:
     return '\n'.join(out)
 
 class Summary(dict):
-    "The journey's results, step by step (a dict); shown in a notebook as the Markdown of `summary.md`, printed as plain text (`as_text`)."
+    "The journey's results (a dict): Markdown of `summary.md` in a notebook, plain text (`as_text`) when printed."
     def __init__(self, S: dict, md: str): super().__init__(S); self.md = md
     def __str__(self): return as_text(self.md)
     def _repr_markdown_(self): return self.md
 
 @patch
 def run(self: Lesson2) -> Summary:
-    "Run every step (skipping those already done) and return the summary (a dict that prints as Markdown); also writes summary.md."
+    "Run every step (skipping those done); return the summary (a dict shown as Markdown) and write summary.md."
     t0 = time.time()
     target, why = self.space_target()   # before any training: a push that can't happen stops here
     self.say(f'the Space will be {target}: {why}')
@@ -345,7 +379,8 @@ def run(self: Lesson2) -> Summary:
     final = 'before'
     if self.apply_suggested:
         S['clean'] = self.clean(path)
-        S['after'] = self.train(path, 'after', recipe=S['before']['recipe']); final = 'after'   # the same recipe: arch, lr, epochs, seed
+        # the same recipe: arch, lr, epochs, seed
+        S['after'] = self.train(path, 'after', recipe=S['before']['recipe']); final = 'after'
     S['export'] = self.export(path, final)
     S['space'] = {**self.space(path, target), 'why': why}
     S['files'] = self.files(path)
@@ -358,32 +393,57 @@ def run(self: Lesson2) -> Summary:
 def summary_md(S: dict, out: Path) -> str:
     "The journey's summary as Markdown."
     b, iss, au, sp = S['before'], S['issues'], S['audit'], S['space']
-    L = ['# Lesson 2 summary', '', f"Data: `{S['data']['path']}`" + (f" (built-in digits, {S['data']['flipped']} training labels flipped on purpose)" if S['data']['builtin'] else ''),
+    data = f"Data: `{S['data']['path']}`"
+    if S['data']['builtin']: data += f" (built-in digits, {S['data']['flipped']} training labels flipped on purpose)"
+    L = ['# Lesson 2 summary', '', data,
          f"Machine: {S['doctor']['platform']}, {S['doctor']['device']}", '',
-         '## Accuracy (same validation set)', '', f"- before cleaning: **{b['accuracy']:.4f}** (lr {b['lr']:.2e}, {b['method']}, coach: {b['verdict']})"]
+         '## Accuracy (same validation set)', '',
+         f"- before cleaning: **{b['accuracy']:.4f}** (lr {b['lr']:.2e}, {b['method']}, coach: {b['verdict']})"]
     if 'after' in S: L.append(f"- after cleaning: **{S['after']['accuracy']:.4f}** (coach: {S['after']['verdict']})")
-    L += ['', '## What was flagged and why', '', f"{iss['flagged']} images flagged:"] + [f"- {k}: {v}" for k,v in sorted(iss['reasons'].items(), key=lambda kv: -kv[1])]
+    reasons = sorted(iss['reasons'].items(), key=lambda kv: -kv[1])
+    L += ['', '## What was flagged and why', '', f"{iss['flagged']} images flagged:"]
+    L += [f"- {k}: {v}" for k,v in reasons]
     if 'recall_top10' in iss:
         n = iss['n_flipped']
-        L.append(f"- labels flipped on purpose: {n}; label_issues.csv lists {round(iss['recall_top10']*n)} of them in its first 10 % of rows, "
+        L.append(f"- labels flipped on purpose: {n}; label_issues.csv lists {round(iss['recall_top10']*n)} of them "
+                 "in its first 10 % of rows, "
                  f"sorting by loss alone (plain top losses) {round(iss['recall_top10_top_losses']*n)}")
-    if S['interpret']['most_confused']: L.append('- most confused (actual → predicted, count): ' + ', '.join(f'{a}→{p} ({n})' for a,p,n in S['interpret']['most_confused']))
+    mc = S['interpret']['most_confused']
+    if mc: L.append('- most confused (actual → predicted, count): ' + ', '.join(f'{a}→{p} ({n})' for a,p,n in mc))
     L += ['', '## Where every file went', '']
     F = S['files']; q = F['quarantined']
-    L.append(f"- in the quarantine (unreadable, or deleted while cleaning): {len(q)}" + (f" ({', '.join(Path(p).name for p in q[:5])}{'…' if len(q) > 5 else ''})" if q else ''))
-    if 'clean' in S: L.append(f"- relabelled: {F['relabelled']}" +
-                              (f", {S['clean']['restored_true_label']} of them back to the true label of a file flipped on purpose" if 'restored_true_label' in S['clean'] else '') + f" (every move in `{out/'cleaning.csv'}`)")
-    if au.get('reader'): L.append(f"- read differently by fastai and by the Space (EXIF-rotated, CMYK, 16-bit or transparent; see audit.csv): {au['reader']}; "
-                                  f"`companion audit {S['data']['path']} --fix` rewrites them as the Space reads them, undoably")
-    if F['applies']: L.append(f"- `companion clean undo {S['data']['path']}` puts back {F['undo']}" + (f" ({F['applies']} applies in all: --all undoes every one)" if F['applies'] > 1 else ''))
-    if 'clean' not in S: L.append(f"- nothing moved by cleaning: review `{out/'gallery'/'gallery.html'}` (or the widget in the lesson-2 notebook), or rerun with --apply_suggested")
-    L += ['', '## Files', '', f"- reports and plots: `{out}` (audit.csv, lr_before.png, losses_before.png, top_losses.png, confusion.png, label_issues.csv, gallery/)",
+    shown = f" ({', '.join(Path(p).name for p in q[:5])}{'…' if len(q) > 5 else ''})" if q else ''
+    L.append(f"- in the quarantine (unreadable, or deleted while cleaning): {len(q)}{shown}")
+    if 'clean' in S:
+        moved = f"- relabelled: {F['relabelled']}"
+        if 'restored_true_label' in S['clean']:
+            back = S['clean']['restored_true_label']
+            moved += f", {back} of them back to the true label of a file flipped on purpose"
+        L.append(moved + f" (every move in `{out/'cleaning.csv'}`)")
+    if au.get('reader'):
+        L.append("- read differently by fastai and by the Space (EXIF-rotated, CMYK, 16-bit or transparent; "
+                 f"see audit.csv): {au['reader']}; "
+                 f"`companion audit {S['data']['path']} --fix` rewrites them as the Space reads them, undoably")
+    if F['applies']:
+        more = f" ({F['applies']} applies in all: --all undoes every one)" if F['applies'] > 1 else ''
+        L.append(f"- `companion clean undo {S['data']['path']}` puts back {F['undo']}{more}")
+    if 'clean' not in S: L.append(f"- nothing moved by cleaning: review `{out/'gallery'/'gallery.html'}` "
+                                  "(or the widget in the lesson-2 notebook), or rerun with --apply_suggested")
+    if sp.get('checked'): checked = ' (passed check_space)'
+    elif 'unchecked' in sp: checked = f" (not checked: {sp['unchecked']})"
+    else: checked = ' (not checked)'
+    L += ['', '## Files', '',
+          (f"- reports and plots: `{out}` (audit.csv, lr_before.png, losses_before.png, top_losses.png, confusion.png, "
+           "label_issues.csv, gallery/)"),
           f"- model: `{S['export']['model']}` (safetensors + recipe.json + model.onnx)",
-          f"- Space: `{sp['space']}`, {sp['target']}" + (' (passed check_space)' if sp.get('checked') else f" (not checked: {sp['unchecked']})" if 'unchecked' in sp else ' (not checked)'),
+          f"- Space: `{sp['space']}`, {sp['target']}{checked}",
           '', '## Next', '']
-    if 'push' in S: L.append(f"Pushed to {S['push']['url']} as a {S['push']['target']} Space: it is online once the Hub has built it (a minute or two).")
+    if 'push' in S: L.append(f"Pushed to {S['push']['url']} as a {S['push']['target']} Space: "
+                             "it is online once the Hub has built it (a minute or two).")
     else:
-        if not sp.get('checked'): L += ['Check it here (every example and the bad uploads):', '', f"    companion space check {sp['space']}", '']
+        if not sp.get('checked'):
+            L += ['Check it here (every example and the bad uploads):', '',
+                  f"    companion space check {sp['space']}", '']
         L += [f"Put it online. It is a {sp['target']} Space: {sp['why']}.", '',
               f"    companion space push {sp['space']} YOUR_NAME/{'digits' if S['data']['builtin'] else 'classifier'}"]
     L += ['', f"(took {S['seconds']:.0f} s; run again to skip what is done, --force to redo)"]
@@ -392,29 +452,32 @@ def summary_md(S: dict, out: Path) -> str:
 # %% ../nbs/20_lesson2.ipynb #138b1530
 from .hub import TARGETS
 
-def lesson2(folder: Annotated[str, "your images: a folder per label (split by valid_pct), train/ and valid/ folders, or one folder with the "
-                               "labels in the file names (label_re); default: the built-in digits with flipped labels", dict(opt=False, nargs='?')]=None,
+def lesson2(folder: Annotated[str, "your images: a folder per label (split by valid_pct), train/ and valid/ folders, "
+                               "or one folder with the labels in the file names (label_re); "
+                               "default: the built-in digits with flipped labels", dict(opt=False, nargs='?')]=None,
             out: str='lesson2',              # folder for every result
             epochs: int=8,                   # epochs to train
             arch: str='small_cnn',           # 'small_cnn' or a torchvision model name such as resnet18
-            size: int=None,                  # resize images to SIZE pixels; None: as they are, or one size chosen when they differ
+            size: int=None,                  # resize to SIZE pixels; None: as they are, or one size if they differ
             bs: int=64,                      # batch size
             flip_pct: float=0.05,            # built-in digits: the share of training labels flipped on purpose
             folds: int=3,                    # folds of the out-of-fold label checks
             fold_epochs: int=6,              # epochs of each fold (the rest of the recipe is the trained model's)
-            apply_suggested: bool=False,     # relabel the confident suggestions (training set only), retrain with the same recipe, compare
+            apply_suggested: bool=False,     # relabel confident train-set suggestions, retrain the same recipe, compare
             min_prob: float=0.9,             # the confidence a suggestion needs to be applied
-            target: Annotated[str, "the Space to build: cpu, zerogpu or static; None: static, unless a Hugging Face token says the account may host more",
+            target: Annotated[str, "the Space to build: cpu, zerogpu or static; "
+                                   "None: static, unless a Hugging Face token says the account may host more",
                               dict(choices=TARGETS)]=None,
-            check: bool=True,                # check the built Space here: a Gradio app with gradio_client, a static page in Chromium (--no-check: build it only)
-            push: Annotated[str, "push the Space to USER/NAME at the end (needs a token: hf auth login); None: nothing is pushed",
+            check: bool=True,                # check the built Space here with `check_space` (--no-check: build it only)
+            push: Annotated[str, "push the Space to USER/NAME at the end (needs a token: hf auth login); "
+                                 "None: nothing is pushed",
                             dict(metavar='USER/NAME')]=None,
             force: bool=False,               # run every step again, even those already done
             title: str=None,                 # the Space's title; None: the folder's name
-            label_re: str=None,              # labels from file names: a regex with one group, e.g. '^(.+)_\d+\.jpg$' (the pets)
+            label_re: str=None,              # labels from file names: a one-group regex, e.g. '^(.+)_\d+\.jpg$' (pets)
             valid_pct: float=0.2,            # share of an unsplit folder kept for validation
             seed: int=42                     # random seed of the split and the training
            ) -> Summary:
-    "The lesson-2 journey: doctor, audit, lr_report, train and coach, label issues, cleaning gallery, (optionally) apply fixes and retrain, export, build and check a Space, (optionally) push it."
+    "Lesson 2 in one go: doctor, audit, lr, train, coach, label issues, gallery, [relabel], export, Space, [push]."
     opts = {k: v for k, v in locals().items() if k not in ('folder', 'label_re')}
     return Lesson2(folder, labeller=label_re, **opts).run()
