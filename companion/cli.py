@@ -4,9 +4,11 @@
 
 # %% ../nbs/09_cli.ipynb #a1845cc9
 from __future__ import annotations
-import __future__, os, re, sys, ast, argparse, contextlib, difflib, importlib, importlib.util, inspect, shutil, textwrap, types
+import __future__, os, re, sys, ast, argparse, contextlib, difflib, importlib, importlib.util
+import inspect, shutil, textwrap, types
 from pathlib import Path
-from .env import explain   # first, before any subcommand imports fastai: it silences torch's `torch.jit.script` FutureWarning
+# first, before any subcommand imports fastai: it silences torch's `torch.jit.script` FutureWarning
+from .env import explain
 from typing import Annotated, Union, get_args, get_origin
 from fastcore.docments import docments
 
@@ -19,8 +21,9 @@ __all__ = ['USER_ERRORS', 'COMMANDS', 'CHECKS', 'AS_COMMAND', 'DefaultsHelp', 'c
 USER_ERRORS = (OSError, ValueError, LookupError, ImportError, NotImplementedError)
 
 def _spelled(argv: list) -> list:
-    "fastcore spells an option as its parameter is named (`--valid_pct`), a switch that is on by default `--no-x`: read `--valid-pct` and `--dry-run` that way too."
-    return [re.sub(r'^--(no-)?([a-z0-9]+(?:-[a-z0-9]+)*)(?==|$)', lambda m: '--' + (m[1] or '') + m[2].replace('-', '_'), a) for a in map(str, argv)]
+    "Read dashes as fastcore's underscores: `--valid-pct` is `--valid_pct`, `--no-dry-run` is `--no-dry_run`."
+    under = lambda m: '--' + (m[1] or '') + m[2].replace('-', '_')
+    return [re.sub(r'^--(no-)?([a-z0-9]+(?:-[a-z0-9]+)*)(?==|$)', under, a) for a in map(str, argv)]
 
 class DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
     "Help for the subcommand trees that shows an option's default where it says something: not None, not a switch's."
@@ -48,19 +51,22 @@ def _hint(message: str, p: argparse.ArgumentParser) -> str:
     return ''
 
 class CommandParser(argparse.ArgumentParser):
-    "`ArgumentParser` of a `companion` command: options as fastcore spells them or with dashes (`_spelled`), never abbreviated; a usage error in one line with the closest name."
-    def __init__(self, *args, allow_abbrev: bool=False, **kwargs): super().__init__(*args, allow_abbrev=allow_abbrev, **kwargs)
+    "`ArgumentParser` for `companion`: `--a_b` or `--a-b`, not abbreviated; a usage error: one line, closest name."
+    def __init__(self, *args, allow_abbrev: bool=False, **kwargs):
+        super().__init__(*args, allow_abbrev=allow_abbrev, **kwargs)
     def parse_known_args(self, args=None, namespace=None):
         args = list(map(str, sys.argv[1:] if args is None else args))
         known = _options(self)
-        for a in args[:args.index('--')] if '--' in args else args:   # before argparse takes the next word for a positional
-            if a.startswith('--') and _spelled([a.split('=')[0]])[0] not in known: self.error(f"unknown option {a.split('=')[0]}")
+        # before argparse takes the next word for a positional
+        for a in args[:args.index('--')] if '--' in args else args:
+            if a.startswith('--') and _spelled([a.split('=')[0]])[0] not in known:
+                self.error(f"unknown option {a.split('=')[0]}")
         return super().parse_known_args(_spelled(args), namespace)
     def error(self, message: str):
         self.exit(2, f'{self.prog}: {message}{_hint(message, self)}; `{self.prog} --help` lists the options\n')
 
 def _unwrap(anno) -> tuple:
-    "The type, help text and `add_argument` settings in an annotation: `int`, `int|None` or `Annotated[int, 'help', dict(nargs='+')]`."
+    "Type, help and `add_argument` settings of `int`, `int|None` or `Annotated[int, 'help', dict(nargs='+')]`."
     help, kw = None, {}
     if get_origin(anno) is Annotated:
         anno, *meta = get_args(anno)
@@ -70,13 +76,14 @@ def _unwrap(anno) -> tuple:
     return (str if anno is inspect.Parameter.empty else anno), help, kw
 
 def parser_for(func, prog: str|None=None) -> CommandParser:
-    "A `CommandParser` for `func`: a parameter without a default is positional, one with a default is `--name`, a `bool` is a switch (`--no-name` when it is on by default); the help is its docment or `Annotated` text, with its default."
+    "Parser for `func`: positional if no default, else `--name`; bool: switch (`--no-name` if on); help: its docment."
     p = CommandParser(prog=prog, description=func.__doc__, formatter_class=DefaultsHelp)
     for k, v in docments(func, full=True, returns=False, eval_str=True).items():
         typ, help, kw = _unwrap(v.anno)
         help, has_default = help or v.docment or '', v.default is not inspect.Parameter.empty
         if typ is bool:
-            p.add_argument(f"--{'no-' if v.default else ''}{k}", dest=k, action='store_false' if v.default else 'store_true', help=help)
+            action = 'store_false' if v.default else 'store_true'
+            p.add_argument(f"--{'no-' if v.default else ''}{k}", dest=k, action=action, help=help)
             continue
         if has_default: kw['default'] = v.default
         p.add_argument(f'--{k}' if kw.pop('opt', has_default) else k, type=typ, help=help, **kw)
@@ -89,7 +96,7 @@ def _exit_code(r) -> int:
     return 0
 
 def run_parsed(func, argv: list, prog: str) -> int:
-    "Parse `argv` into `func`'s parameters with `parser_for` and call it: an `int` result is the exit code, any other result is printed."
+    "Parse `argv` into `func`'s parameters (`parser_for`), call it: an `int` result is the exit code, else printed."
     return _exit_code(func(**vars(parser_for(func, prog).parse_args(list(map(str, argv))))))
 
 # %% ../nbs/09_cli.ipynb #bee64646
@@ -97,11 +104,14 @@ COMMANDS = {
     'doctor':  ('companion.env:doctor',           'check platform, device, versions, storage, widgets, weights access'),
     'digits':  ('companion.data:write_digits',    "write scikit-learn's handwritten digits as image folders"),
     'audit':   ('companion.data:audit_report',    'find corrupt, truncated, odd and duplicate images in a folder'),
-    'train':   ('companion.train:train_folder',   'pick a learning rate, train, and coach: companion train FOLDER --epochs N'),
+    'train':   ('companion.train:train_folder',
+                'pick a learning rate, train, and coach: companion train FOLDER --epochs N'),
     'clean':   ('companion.clean_cli:clean_cli',  'list, mark, plan, apply, undo and recover data-cleaning decisions'),
-    'export':  ('companion.predict:export_pkl',   'export a fastai export.pkl as a pickle-free folder (safetensors + JSON recipe + ONNX)'),
+    'export':  ('companion.predict:export_pkl',
+                'export a fastai export.pkl as a pickle-free folder (safetensors + JSON recipe + ONNX)'),
     'predict': ('companion.predict:predict_files','predict the label of image files with an exported model'),
-    'space':   ('companion.deploy:space_cli',     'build | check | push | serve | upgrade a Hugging Face Space for a model'),
+    'space':   ('companion.deploy:space_cli',
+                'build | check | push | serve | upgrade a Hugging Face Space for a model'),
     'lesson2': ('companion.lesson2:lesson2',      'the whole lesson-2 journey, from a folder of images to a Space'),
 }
 
@@ -117,13 +127,15 @@ def _load(spec: str):
     return getattr(importlib.import_module(mod), name)
 
 def from_source(spec: str):
-    "The function at `spec`, 'module:name', defined from its module's source without running the module; None when it needs more than its own text."
+    "The function at `spec` ('module:name') from its module's source, the module not run; None if it needs more."
     mod, name = spec.split(':')
     try:
         fn = importlib.util.find_spec(mod).origin
-        node = next(n for n in ast.parse(Path(fn).read_text(), fn).body if isinstance(n, ast.FunctionDef) and n.name == name)
+        node = next(n for n in ast.parse(Path(fn).read_text(), fn).body
+                    if isinstance(n, ast.FunctionDef) and n.name == name)
         ns = dict(Path=Path, Annotated=Annotated, Union=Union)
-        exec(compile(ast.Module([node], []), fn, 'exec', flags=__future__.annotations.compiler_flag, dont_inherit=True), ns)
+        flags = __future__.annotations.compiler_flag
+        exec(compile(ast.Module([node], []), fn, 'exec', flags=flags, dont_inherit=True), ns)
         return ns[name]
     except Exception: return None   # no source, or a decorator or default that needs the module: the caller imports it
 
@@ -136,14 +148,16 @@ def _command_parser(spec: str, prog: str) -> CommandParser:
 
 def check_folder(path) -> Path:
     "`path` as a `Path` when it is a folder; else `FileNotFoundError` that says where relative paths start."
-    if not Path(path).is_dir(): raise FileNotFoundError(f'no folder at {path}: check the path (relative paths start from {Path.cwd()})')
+    if not Path(path).is_dir():
+        raise FileNotFoundError(f'no folder at {path}: check the path (relative paths start from {Path.cwd()})')
     return Path(path)
 
 def check_files(paths: list) -> list:
     "`paths` when each is a file; else `FileNotFoundError` naming those that aren't."
     if bad := [str(p) for p in paths if not Path(p).is_file()]:
         more = f' and {len(bad)-3} more' if len(bad) > 3 else ''
-        raise FileNotFoundError(f"no file at {', '.join(bad[:3])}{more}: check the paths (relative paths start from {Path.cwd()})")
+        raise FileNotFoundError(f"no file at {', '.join(bad[:3])}{more}: "
+                                f"check the paths (relative paths start from {Path.cwd()})")
     return paths
 
 # the argument of a command that names something to read, and the check it gets before the command's module is imported
@@ -162,10 +176,11 @@ def wrap(line: str, width: int) -> str:
     indent = len(line) - len(line.lstrip(' '))
     m = re.match(r' *(?:[-*•→▶✔✖●] |\S.*?\S {2,}(?=\S))', line)
     hang = len(m[0]) if m and len(m[0]) <= width // 2 else indent
-    return textwrap.fill(line[indent:], width, initial_indent=' '*indent, subsequent_indent=' '*hang, break_long_words=False, break_on_hyphens=False)
+    return textwrap.fill(line[indent:], width, initial_indent=' '*indent, subsequent_indent=' '*hang,
+                         break_long_words=False, break_on_hyphens=False)
 
 class Wrapped:
-    "A text stream that writes each complete line through `wrap` at the terminal's width; a bar's redraw (`\\r`) passes as it is."
+    "A stream writing each complete line through `wrap` at the terminal's width; a bar's redraw (`\\r`) passes as is."
     def __init__(self, f): self.f, self.part = f, ''
     def write(self, s: str) -> int:
         *lines, self.part = (self.part + s).split('\n')
@@ -194,9 +209,11 @@ def terminal_output():
 
 # %% ../nbs/09_cli.ipynb #49810cc5
 # Python calls that library messages suggest, and the command that does the same from a terminal
-AS_COMMAND = ((r"(?:companion\.predict\.)?export_model\(learn, [^)]*\)(?: or `companion export`)?", '`companion export EXPORT_PKL MODEL_DIR`'),
+AS_COMMAND = ((r"(?:companion\.predict\.)?export_model\(learn, [^)]*\)(?: or `companion export`)?",
+               '`companion export EXPORT_PKL MODEL_DIR`'),
               (r'build_space\(model_dir, "([^"]*)"\)', r'`companion space build MODEL_DIR \1`'),
-              (r'build_space\(\.\.\., examples=FOLDER\)', '`companion space build MODEL_DIR SPACE_DIR --examples FOLDER`'),
+              (r'build_space\(\.\.\., examples=FOLDER\)',
+               '`companion space build MODEL_DIR SPACE_DIR --examples FOLDER`'),
               (r"Predictor\.load\(dir, backend='(\w+)'\)", r'--backend \1'), (r"backend='(\w+)'", r'--backend \1'))
 
 def as_command(msg: str) -> str:
@@ -206,8 +223,9 @@ def as_command(msg: str) -> str:
 
 # %% ../nbs/09_cli.ipynb #60a010dc
 def _pipe_closed() -> int:
-    "The reader of our output has gone (`companion clean list | head`): stop without a word, 141 as a shell says for a closed pipe."
-    with contextlib.suppress(OSError, ValueError): os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # Python's last flush writes nowhere
+    "Our reader has gone (`companion clean list | head`): stop without a word, 141 as a shell says for a closed pipe."
+    # Python's last flush writes nowhere
+    with contextlib.suppress(OSError, ValueError): os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 141
 
 def main(argv: list|None=None) -> int:
@@ -218,7 +236,9 @@ def main(argv: list|None=None) -> int:
         from companion import __version__; print(__version__); return 0
     cmd, rest = argv[0], argv[1:]
     if cmd not in COMMANDS:
-        print(f"companion: unknown command {cmd!r}{closest(cmd, COMMANDS)}; `companion --help` lists the commands", file=sys.stderr); return 2
+        print(f"companion: unknown command {cmd!r}{closest(cmd, COMMANDS)}; `companion --help` lists the commands",
+              file=sys.stderr)
+        return 2
     spec, prog = COMMANDS[cmd][0], f'companion {cmd}'
     with terminal_output():
         try:
@@ -232,4 +252,5 @@ def main(argv: list|None=None) -> int:
         except BrokenPipeError: return _pipe_closed()
         except USER_ERRORS as e:
             if os.environ.get('COMPANION_DEBUG'): raise
-            print(f'{prog}: {as_command(explain(e) or str(e))}', file=sys.stderr); return 1   # a missing extra: `explain` names it
+            # a missing extra: `explain` names it
+            print(f'{prog}: {as_command(explain(e) or str(e))}', file=sys.stderr); return 1
