@@ -24,12 +24,13 @@ def small_cnn(pretrained: bool=False,   # what `vision_learner` passes; there ar
 
 # %% ../nbs/01b_learner.ipynb #10635eaf
 def check_split(path: str|Path) -> Path:
-    "`path` as a `Path` if it holds `train/` and `valid/` folders; else `FileNotFoundError` saying what is missing: the folder, or the layout expected."
+    "`path` as a `Path` if it has `train/` and `valid/`; else `FileNotFoundError`: what is missing, what is expected."
     from companion.cli import check_folder     # the one message for a path that isn't a folder
     path = check_folder(path)
     missing = [d for d in ('train', 'valid') if not (path/d).is_dir()]
-    if missing: raise FileNotFoundError(f"{path} has no {missing[0]}/ folder: expected {path}/train/<label>/*.png and {path}/valid/<label>/*.png; "
-                                   "for a folder per label, split at random, use folder_dls(path)")
+    if missing: raise FileNotFoundError(f"{path} has no {missing[0]}/ folder: "
+                                        f"expected {path}/train/<label>/*.png and {path}/valid/<label>/*.png; "
+                                        "for a folder per label, split at random, use folder_dls(path)")
     return path
 
 # %% ../nbs/01b_learner.ipynb #2bd5b510
@@ -56,13 +57,16 @@ def items_dls(items,                 # a table of path, split, label
               batch_tfms=None,       # batch transforms (e.g. augmentation)
               num_workers: int=0     # loader processes
              ) -> DataLoaders:
-    "DataLoaders from a table of items (path, split, label): validation on `split == 'valid'`, or on the paths in `held`; resized to `size` if given."
+    "DataLoaders from (path, split, label) items, validating on `split == 'valid'` or on `held`; resized to `size`."
     import pandas as pd
-    df = pd.DataFrame(items)[['path', 'label']].assign(path=lambda d: d.path.astype(str), label=lambda d: d.label.astype(str))
-    valid = set(map(str, held)) if held is not None else set(pd.DataFrame(items).query("split == 'valid'").path.astype(str))
+    df = pd.DataFrame(items)[['path', 'label']]
+    df = df.assign(path=lambda d: d.path.astype(str), label=lambda d: d.label.astype(str))
+    if held is not None: valid = set(map(str, held))
+    else: valid = set(pd.DataFrame(items).query("split == 'valid'").path.astype(str))
     df['is_valid'] = df.path.isin(valid)
-    db = DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=list(vocab) if vocab is not None else None)), get_x=ColReader('path'), get_y=ColReader('label'),
-                   splitter=ColSplitter('is_valid'), item_tfms=Resize(size, method=method) if size else None, batch_tfms=batch_tfms)
+    db = DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=list(vocab) if vocab is not None else None)),
+                   get_x=ColReader('path'), get_y=ColReader('label'), splitter=ColSplitter('is_valid'),
+                   item_tfms=Resize(size, method=method) if size else None, batch_tfms=batch_tfms)
     return db.dataloaders(df, bs=bs, num_workers=num_workers, seed=seed)
 
 def folder_dls(path: str|Path,          # a folder in any course layout
@@ -74,25 +78,27 @@ def folder_dls(path: str|Path,          # a folder in any course layout
                quiet: bool=False,       # don't say which size was chosen
                **kwargs                 # passed on to `items_dls`
               ) -> DataLoaders:
-    "DataLoaders for a folder in any course layout (see `folder_items`); `size='auto'` picks one size when the images differ."
+    "DataLoaders for a folder in any course layout (see `folder_items`); `size='auto'`: one size if the images differ."
     from companion.data import folder_items, choose_size
     items = folder_items(path, labeller, valid_pct, seed)
     if size == 'auto':
         size = choose_size(items.path)
-        if size and not quiet: print(f"the images have several sizes: resizing them to {size}×{size} (squish), as the course's Resize(192, method='squish') does; pass size= to choose")
+        if size and not quiet: print(f"the images have several sizes: resizing them to {size}×{size} (squish), "
+                                     "as the course's Resize(192, method='squish') does; pass size= to choose")
     return items_dls(items, size=size, bs=bs, seed=seed, **kwargs)
 
 # %% ../nbs/01b_learner.ipynb #de4a49ea
 def has_weights(arch) -> bool:
-    "Does `arch` (a name or a function) come with pretrained weights? `small_cnn` has none; torchvision models and your own functions do."
+    "Does `arch` (a name or a function) come with pretrained weights? `small_cnn` has none; torchvision's and yours do."
     fn = arch if callable(arch) else get_arch(arch)
     return fn is not small_cnn
 
 def pretrained_for(arch, pretrained: bool|None=None) -> bool:
-    "The one rule for 'pretrained': `None` gives the weights `arch` has; `True` for an architecture without weights is a `ValueError`."
+    "The one rule for 'pretrained': None gives the weights `arch` has; True for an arch with none is a `ValueError`."
     if pretrained is None: return has_weights(arch)
     if pretrained and not has_weights(arch):
-        raise ValueError(f"{getattr(arch, '__name__', arch)} has no pretrained weights: pass pretrained=None (or False), or a torchvision arch such as 'resnet18'")
+        raise ValueError(f"{getattr(arch, '__name__', arch)} has no pretrained weights: "
+                         "pass pretrained=None (or False), or a torchvision arch such as 'resnet18'")
     return bool(pretrained)
 
 def is_pretrained(learn: Learner) -> bool:
@@ -100,7 +106,7 @@ def is_pretrained(learn: Learner) -> bool:
     return bool(getattr(learn, 'pretrained', False)) and has_weights(getattr(learn, 'arch', small_cnn))
 
 def is_frozen(learn: Learner) -> bool:
-    "Is the body frozen, so that only the head trains (fastai's `Optimizer.freeze_to` sets `frozen_idx`, as the first step of `fine_tune` does)?"
+    "Is the body frozen, only the head training? (`freeze_to` sets `frozen_idx`, as `fine_tune`'s first step does.)"
     opt = getattr(learn, 'opt', None)
     return opt is not None and 0 < getattr(opt, 'frozen_idx', 0) < len(opt.param_lists)
 
@@ -119,23 +125,26 @@ def learner(dls: DataLoaders,            # the data, e.g. from `image_dls` or `f
             metrics=None,                 # None: error_rate and accuracy
             **kwargs                      # passed on to `vision_learner`
            ) -> Learner:
-    "`vision_learner` with named architectures, error_rate and accuracy, and a clear error when weights can't be fetched."
+    "`vision_learner` with named architectures, error_rate and accuracy, and a clear error if weights can't be fetched."
     fn = get_arch(arch)
     metrics = [error_rate, accuracy] if metrics is None else metrics
     try: return vision_learner(dls, fn, pretrained=pretrained_for(fn, pretrained), metrics=metrics, **kwargs)
-    except (URLError, ConnectionError, TimeoutError) as e: raise explain_weights_error(getattr(fn, '__name__', str(arch)), e) from e
+    except (URLError, ConnectionError, TimeoutError) as e:
+        raise explain_weights_error(getattr(fn, '__name__', str(arch)), e) from e
     except OSError as e:
-        if 'urlopen' in str(e) or 'resolve' in str(e).lower(): raise explain_weights_error(getattr(fn, '__name__', str(arch)), e) from e
+        if 'urlopen' in str(e) or 'resolve' in str(e).lower():
+            raise explain_weights_error(getattr(fn, '__name__', str(arch)), e) from e
         raise
 
 # %% ../nbs/01b_learner.ipynb #a017b556
 def check_batches(learn: Learner, fix: bool=False) -> Learner:
-    "`ValueError` if the training set fills no batch (fastai drops the last partial one); with `fix`, halve the batch size until it fills two (at least 2 per batch)."
+    "`ValueError` if no training batch is full (fastai drops partial ones); `fix`: halve bs (>= 2) until two are."
     dl = learn.dls.train
     n, bs = len(dl.dataset), dl.bs
     if n < 2: raise ValueError(f'the training set has {n} item(s): training needs at least 2')
     if len(dl) > 0: return learn
-    if not fix: raise ValueError(f'the training set has {n} items, fewer than one batch of {bs}, and fastai drops an incomplete batch: '
+    if not fix: raise ValueError(f'the training set has {n} items, fewer than one batch of {bs}, '
+                                 'and fastai drops an incomplete batch: '
                                  f'make the DataLoaders with a smaller bs, e.g. bs={max(2, min(bs, n) // 2)}')
     new = bs
     while new > 2 and n // new < 2: new //= 2
@@ -148,9 +157,9 @@ from dataclasses import dataclass, asdict, replace
 
 @dataclass
 class Recipe:
-    "How to build and train a learner: `arch`, `pretrained` (see `pretrained_for`), `epochs`, `lr` (None: fastai's default) and `freeze_epochs`."
+    "How to build and train a learner: `arch`, `pretrained`, `epochs`, `lr` (None: fastai's default), `freeze_epochs`."
     arch: object = 'small_cnn'     # a name or an architecture function
-    pretrained: bool|None = None   # whether the body starts from pretrained weights; None: the weights `arch` has (`pretrained_for`)
+    pretrained: bool|None = None   # the body starts from pretrained weights; None: those `arch` has (`pretrained_for`)
     epochs: int = 3
     lr: float|None = None
     freeze_epochs: int = 1         # `fine_tune`'s frozen epochs (pretrained bodies only)
@@ -166,7 +175,7 @@ class Recipe:
 
     @classmethod
     def of(cls, learn: Learner, **kwargs) -> Recipe:
-        "The recipe of a learner built by `vision_learner` (its `arch` and `pretrained`; for a model you wrote, its class name), with `kwargs` for the rest."
+        "The recipe of a `vision_learner` (`arch`, `pretrained`; own model: its class name), `kwargs` for the rest."
         return cls(arch=getattr(learn, 'arch', type(learn.model).__name__), pretrained=is_pretrained(learn), **kwargs)
 
     def learner(self, dls: DataLoaders, **kwargs) -> Learner:
@@ -174,13 +183,14 @@ class Recipe:
         return learner(dls, self.arch, pretrained=self.pretrained, **kwargs)
 
     def fit(self, learn: Learner):
-        "Train `learn` this recipe's way: `fine_tune` a pretrained body; unfreeze a random one and `fit_one_cycle` (lr None: fastai's defaults)."
+        "Train `learn`: `fine_tune` a pretrained body; else unfreeze and `fit_one_cycle` (lr None: fastai's default)."
         lr = {} if self.lr is None else dict(base_lr=self.lr) if self.pretrained else dict(lr_max=self.lr)
         if self.pretrained: learn.fine_tune(self.epochs, freeze_epochs=self.freeze_epochs, **lr)
         else: learn.unfreeze(); learn.fit_one_cycle(self.epochs, **lr)
 
-    def __str__(self): return f"{self.arch_name}{' (pretrained)' if self.pretrained else ''}: {self.method}({self.epochs}" + \
-        (f', lr={self.lr:.2e})' if self.lr else ')')
+    def __str__(self):
+        return (f"{self.arch_name}{' (pretrained)' if self.pretrained else ''}: {self.method}({self.epochs}"
+                + (f', lr={self.lr:.2e})' if self.lr else ')'))
 
 # %% ../nbs/01b_learner.ipynb #77a5cc59
 import random, tempfile, contextlib
@@ -197,7 +207,7 @@ def _set_rng_state(st: dict):
 
 @contextlib.contextmanager
 def preserved(learn: Learner,        # the learner to put back as it was
-              tmp_path: bool=True     # point `learn.path` at a temporary folder meanwhile (whatever is saved is deleted)
+              tmp_path: bool=True     # point `learn.path` at a temporary folder meanwhile (what is saved is deleted)
              ):
     "Snapshot weights, optimizer, RNGs, DataLoader shuffling, learner and callback attributes; restore them on exit."
     model_sd = deepcopy(learn.model.state_dict())
