@@ -21,16 +21,17 @@ __all__ = ['fastai_distributed', 'init_distrib', 'is_main', 'broadcast_obj', 'al
 from .compat import backend, setup_distrib, broadcast_indices, fix_distributed
 
 def fastai_distributed():
-    "fastai's `distributed` module (it needs accelerate, which `pip install \"companion[distrib]\"` installs), made to work on CPUs too."
+    "fastai's `distributed` module, working on CPUs too (it needs accelerate: `pip install \"companion[distrib]\"`)."
     try: import accelerate
     except ImportError as e:
-        raise ModuleNotFoundError('training on several processes needs accelerate: pip install "companion[distrib]"', name='accelerate') from e
+        raise ModuleNotFoundError('training on several processes needs accelerate: pip install "companion[distrib]"',
+                                  name='accelerate') from e
     import fastai.distributed as fd
     return fix_distributed(fd)
 
 # %% ../nbs/04b_distrib.ipynb #1c5fe4eb
 def init_distrib(timeout: float=600.) -> bool:
-    "Join the process group that RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT describe (nccl on GPUs, gloo on CPU); False in a single process."
+    "Join the group RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT describe (nccl on GPUs, gloo on CPU); False if alone."
     if num_distrib() <= 1: return False
     fastai_distributed()
     setup_distrib(int(os.environ.get('LOCAL_RANK', rank_distrib())), timeout=timeout)
@@ -49,7 +50,7 @@ def broadcast_obj(o=None, src: int=0):
 
 @contextmanager
 def alone():
-    "Work as a single process inside this block (fastai's `num_distrib()` reads 1), so nothing waits for ranks that are not here."
+    "Work as a single process in this block (`num_distrib()` reads 1), so nothing waits for ranks that are not here."
     old = os.environ.get('WORLD_SIZE')
     os.environ['WORLD_SIZE'] = '1'
     try: yield
@@ -59,12 +60,12 @@ def alone():
 
 # %% ../nbs/04b_distrib.ipynb #7ce055cd
 class DistribError(ChildProcessError):   # an OSError: the command line prints its message as a user error
-    "A rank of a multi-process run failed and the others were stopped: `.rank` is the one that caused it, `.exitcode` its exit code."
+    "A rank failed and the others were stopped: `.rank` is the one that caused it, `.exitcode` its exit code."
     def __init__(self, msg: str, rank: int|None=None, exitcode: int|None=None, error: str|None=None):
         super().__init__(msg); self.rank, self.exitcode, self.error = rank, exitcode, error
 
 def _gpus() -> int:
-    "GPUs on this machine, counted through NVML where it can: `torch.cuda.is_available()` would initialise CUDA and make forking unsafe."
+    "GPUs here, counted through NVML if it can: `torch.cuda.is_available()` would initialise CUDA (unsafe forks)."
     if not torch.backends.cuda.is_built(): return 0
     old = os.environ.get('PYTORCH_NVML_BASED_CUDA_CHECK')
     os.environ['PYTORCH_NVML_BASED_CUDA_CHECK'] = '1'
@@ -73,14 +74,15 @@ def _gpus() -> int:
         if old is None: os.environ.pop('PYTORCH_NVML_BASED_CUDA_CHECK', None)
         else: os.environ['PYTORCH_NVML_BASED_CUDA_CHECK'] = old
 
-_COMM = ('Connection closed by peer', 'Connection reset', 'Broken pipe', 'Timed out', 'timed out', 'timeout', 'NCCL communicator')
+_COMM = ('Connection closed by peer', 'Connection reset', 'Broken pipe', 'Timed out', 'timed out', 'timeout',
+         'NCCL communicator')
 def _comm_error(e: BaseException) -> bool:
     "Is `e` what a rank sees when another one goes away: a closed connection, or a collective that timed out?"
     return isinstance(e, getattr(dist, 'DistError', ())) or any(w in str(e) for w in _COMM)
 
 # %% ../nbs/04b_distrib.ipynb #333c12ee
 def _child(rank: int, fn, args, kwargs, nproc: int, port: int, tmp: str, timeout: float, threads: int|None):
-    "One rank: describe the run in the environment, join the group, run `fn`; leave rank 0's result or this rank's error in `tmp`."
+    "One rank: set the run's environment, join the group, run `fn`; leave rank 0's result or its error in `tmp`."
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(nproc), LOCAL_WORLD_SIZE=str(nproc),
                       MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     if threads: os.environ['OMP_NUM_THREADS'] = str(threads); torch.set_num_threads(threads)
@@ -89,9 +91,11 @@ def _child(rank: int, fn, args, kwargs, nproc: int, port: int, tmp: str, timeout
         res = fn(*args, **kwargs)
         if rank == 0: Path(tmp, 'result.pkl').write_bytes(pickle.dumps(res))
     except BaseException as e:
-        Path(tmp, f'rank{rank}.json').write_text(json.dumps(dict(t=time.time(), error=type(e).__name__, message=str(e)[-3000:],
-                                                                  comm=_comm_error(e), traceback=traceback.format_exc()[-6000:])))
-        os._exit(1)                        # no teardown: the group may be broken; the error is in the file, the launcher reports it
+        rec = dict(t=time.time(), error=type(e).__name__, message=str(e)[-3000:], comm=_comm_error(e),
+                   traceback=traceback.format_exc()[-6000:])
+        Path(tmp, f'rank{rank}.json').write_text(json.dumps(rec))
+        # no teardown: the group may be broken; the error is in the file, the launcher reports it
+        os._exit(1)
     if dist.is_initialized(): dist.destroy_process_group()
 
 def _signame(code: int) -> str:
@@ -110,17 +114,21 @@ def _failure(procs: list, tmp: Path, stopped: list, timeout: float) -> DistribEr
     if own: i = own[0][1]; r = recs[i]; msg = f"rank {i} of {n} failed with {r['error']}: {r['message']}"
     elif died:
         i = died[0]; code = recs[i]['exitcode']
-        msg = (f'rank {i} of {n} was killed by {_signame(code)}: stopped from outside, or out of memory (the kernel kills with SIGKILL)'
-               if code < 0 else f'rank {i} of {n} exited with code {code} without a Python error')
+        if code < 0: msg = (f'rank {i} of {n} was killed by {_signame(code)}: '
+                            'stopped from outside, or out of memory (the kernel kills with SIGKILL)')
+        else: msg = f'rank {i} of {n} exited with code {code} without a Python error'
     elif lost:
         i = lost[0][1]; r = recs[i]
-        msg = f"rank {i} of {n} lost contact with the others ({r['error']}: {r['message'].splitlines()[0] if r['message'] else ''})"
+        first = r['message'].splitlines()[0] if r['message'] else ''
+        msg = f"rank {i} of {n} lost contact with the others ({r['error']}: {first})"
         if stopped: msg += f"; rank {', '.join(map(str, stopped))} gave no answer within {timeout:g} s (stuck?)"
     else: i = None; msg = 'a rank failed without leaving an error'
     others = [j for j in range(n) if j != i]
-    msg += f". The other rank{'s' if len(others) > 1 else ''} ({', '.join(map(str, others))}) stopped; the whole run ended."
+    msg += (f". The other rank{'s' if len(others) > 1 else ''} ({', '.join(map(str, others))}) stopped; "
+            "the whole run ended.")
     if own: msg += f"\n\nrank {i}'s traceback:\n{recs[i]['traceback']}"
-    return DistribError(msg, rank=i, exitcode=recs[i]['exitcode'] if i is not None else None, error=recs[i].get('error') if i is not None else None)
+    return DistribError(msg, rank=i, exitcode=recs[i]['exitcode'] if i is not None else None,
+                        error=recs[i].get('error') if i is not None else None)
 
 # %% ../nbs/04b_distrib.ipynb #a41bbbde
 def launch(fn,                   # what each process runs: a function that can be pickled or forked
@@ -130,26 +138,29 @@ def launch(fn,                   # what each process runs: a function that can b
            grace: float=5.,      # seconds the others get to end by themselves after a rank failed
            **kwargs              # keyword arguments of `fn`
           ):
-    "Run `fn(*args, **kwargs)` in `nproc` processes that form one process group (gloo on CPU, nccl on GPUs); return rank 0's result. \
-If a rank fails, stop the others and raise `DistribError` naming it."
+    "Run `fn` in `nproc` processes, one group: rank 0's result; if a rank fails, stop the others, raise `DistribError`."
     if nproc < 1: raise ValueError(f'nproc must be 1 or more, got {nproc}')
     if nproc == 1: return fn(*args, **kwargs)
     fastai_distributed()                       # accelerate is missing: say so here, before any process starts
-    if num_distrib() > 1: raise RuntimeError('launch() was called inside a process of a distributed run: call fn directly there')
+    if num_distrib() > 1:
+        raise RuntimeError('launch() was called inside a process of a distributed run: call fn directly there')
     gpus = _gpus()
     if gpus and nproc > gpus:
-        raise ValueError(f'nproc={nproc}, but this machine has {gpus} GPU(s): with nccl each process needs a GPU of its own. Use nproc={gpus}.')
-    threads = None if gpus or 'OMP_NUM_THREADS' in os.environ else max(1, cores()//nproc)   # the cores this process may use, shared
+        raise ValueError(f'nproc={nproc}, but this machine has {gpus} GPU(s): '
+                         f'with nccl each process needs a GPU of its own. Use nproc={gpus}.')
+    # the cores this process may use, shared
+    threads = None if gpus or 'OMP_NUM_THREADS' in os.environ else max(1, cores()//nproc)
     tmp, ctx = Path(tempfile.mkdtemp(prefix='companion_ddp_')), tmp_mp.get_context('fork')
     port = free_port()
-    procs = [ctx.Process(target=_child, args=(i, fn, args, kwargs, nproc, port, str(tmp), timeout, threads)) for i in range(nproc)]
+    procs = [ctx.Process(target=_child, args=(i, fn, args, kwargs, nproc, port, str(tmp), timeout, threads))
+             for i in range(nproc)]
     stopped = []
     try:
         for p in procs: p.start()
         while any(p.exitcode is None for p in procs) and all(p.exitcode in (None, 0) for p in procs):
             _wait([p.sentinel for p in procs if p.exitcode is None], timeout=1.)
         if all(p.exitcode == 0 for p in procs): return pickle.loads((tmp/'result.pkl').read_bytes())
-        end = time.monotonic() + grace                        # the others notice the lost partner and end by themselves...
+        end = time.monotonic() + grace       # the others notice the lost partner and end by themselves...
         for p in procs: p.join(max(0., end - time.monotonic()))
         stopped = [i for i,p in enumerate(procs) if p.exitcode is None]
         raise _failure(procs, tmp, stopped, timeout)
