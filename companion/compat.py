@@ -9,21 +9,22 @@ from datetime import timedelta
 import torch, torch.distributed as dist
 import fastai
 from fastai.torch_core import num_distrib, LongTensor
-from fastai.callback.core import (event, CancelBatchException, CancelBackwardException, CancelEpochException, CancelFitException,
-                                  CancelStepException, CancelTrainException, CancelValidException)
+from fastai.callback.core import (event, CancelBatchException, CancelBackwardException, CancelEpochException,
+                                  CancelFitException, CancelStepException, CancelTrainException, CancelValidException)
 
 # %% auto #0
 __all__ = ['CHECKED', 'EVENTS', 'INNER_LOOP', 'CANCELS', 'fastai_checked', 'runs', 'CallWatch', 'watch_calls', 'unwatch_calls',
            'backend', 'setup_distrib', 'broadcast_indices', 'fix_distributed']
 
 # %% ../nbs/00b_compat.ipynb #0a2ffc37
-CHECKED = ('2.8',)   # fastai releases (major.minor) whose code the copies below follow: fastai/learner.py, callback/core.py, distributed.py
+# fastai releases (major.minor) whose code the copies below follow: fastai/learner.py, callback/core.py, distributed.py
+CHECKED = ('2.8',)
 
 _warned = []
 
 def fastai_checked(version: str|None=None # a fastai version (default: the installed one)
                   ) -> bool:
-    "Is `version` one `CHECKED` lists? If not, warn once per session that companion's copies of fastai code may be out of date."
+    "Is `version` one `CHECKED` lists? If not, warn once per session that companion's fastai copies may be out of date."
     v = version or fastai.__version__
     ok = '.'.join(v.split('.')[:2]) in CHECKED
     if not ok and not _warned:
@@ -47,7 +48,7 @@ def runs(cb, name: str) -> bool:
 
 # %% ../nbs/00b_compat.ipynb #9d6a276c
 class CallWatch:
-    "`Learner._call_one` (fastai/learner.py) with hooks: times for `learn.event_trace`, and `callback_failed` for an exception."
+    "`Learner._call_one` (fastai/learner.py) with hooks: times for `learn.event_trace`, `callback_failed` on errors."
     def __init__(self, learn): self.learn = learn
     def __call__(self, event_name: str):
         learn = self.learn
@@ -89,7 +90,7 @@ def backend() -> str:
 def setup_distrib(gpu=None,             # this process's device index (its local rank); None: not distributed
                   timeout: float=600.   # seconds a collective waits before it fails
                  ):
-    "fastai's `setup_distrib` for GPUs and CPUs: join the process group the environment describes (nccl on GPUs, gloo on CPU)."
+    "fastai's `setup_distrib` for GPUs and CPUs: join the group the environment describes (nccl on GPUs, gloo on CPU)."
     if gpu is None: return gpu
     gpu = int(gpu)
     if backend() == 'nccl': torch.cuda.set_device(gpu)
@@ -99,7 +100,7 @@ def setup_distrib(gpu=None,             # this process's device index (its local
     return gpu
 
 def broadcast_indices(self, t, rank):
-    "Rank `rank`'s list `t` on every rank (fastai's `DistributedDL._broadcast`, with the tensor on the device the backend moves)."
+    "Rank `rank`'s list `t` on every rank (fastai's `DistributedDL._broadcast`, the tensor on the backend's device)."
     t = LongTensor(t)
     if dist.get_backend() == 'nccl': t = t.cuda()
     dist.broadcast(t, rank)
