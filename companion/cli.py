@@ -83,6 +83,7 @@ def parser_for(func, prog: str|None=None) -> CommandParser:
         help, has_default = help or v.docment or '', v.default is not inspect.Parameter.empty
         if typ is bool:
             action = 'store_false' if v.default else 'store_true'
+            if v.default and f'--no-{k}' not in help: help = f'by default: {help}; --no-{k} turns it off'
             p.add_argument(f"--{'no-' if v.default else ''}{k}", dest=k, action=action, help=help)
             continue
         if has_default: kw['default'] = v.default

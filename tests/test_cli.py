@@ -80,3 +80,13 @@ def test_missing_extra_named_in_one_line(extra, modules, argv, tmp_path, digits3
     argv = [str(digits37_path) if a == 'DATA' else a for a in argv]
     r = subprocess.run([sys.executable, '-c', HIDE, modules, *argv], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert (r.returncode, r.stderr) == (1, f'companion {argv[0]}: needs the {extra} extra: pip install "companion[{extra}]"\n'), r
+
+def test_a_switch_on_by_default_reads_the_right_way_round():
+    "`--no-x` turns off what the docment describes, and its help says so (not the docment alone, which reads backwards)."
+    from companion.cli import parser_for
+    def f(exist_ok: bool=True, # upload into the Space when it exists already
+          dry_run: bool=False): # push nothing
+        "A command."
+    h = parser_for(f, 'companion f').format_help()
+    assert '--no-exist_ok' in h and 'by default: upload into the Space when it exists already; --no-exist_ok turns it off' in ' '.join(h.split())
+    assert parser_for(f).parse_args(['--no-exist_ok']).exist_ok is False and parser_for(f).parse_args([]).exist_ok is True
