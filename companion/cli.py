@@ -8,14 +8,13 @@ import __future__, os, re, sys, ast, argparse, contextlib, difflib, importlib, i
 import inspect, shutil, textwrap, types
 from pathlib import Path
 # first, before any subcommand imports fastai: it silences torch's `torch.jit.script` FutureWarning
-from .env import explain
+from .env import explain, check_folder, check_files
 from typing import Annotated, Union, get_args, get_origin
 from fastcore.docments import docments
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'COMMANDS', 'CHECKS', 'AS_COMMAND', 'DefaultsHelp', 'closest', 'CommandParser', 'parser_for',
-           'run_parsed', 'from_source', 'check_folder', 'check_files', 'wrap', 'Wrapped', 'terminal_output',
-           'as_command', 'main']
+           'run_parsed', 'from_source', 'wrap', 'Wrapped', 'terminal_output', 'as_command', 'main']
 
 # %% ../nbs/09_cli.ipynb #61bde056
 USER_ERRORS = (OSError, ValueError, LookupError, ImportError, NotImplementedError)
@@ -147,22 +146,8 @@ def _command_parser(spec: str, prog: str) -> CommandParser:
         except NameError: pass      # an annotation names something of its module (`choices=TARGETS`)
     return parser_for(_load(spec), prog)
 
-def check_folder(path) -> Path:
-    "`path` as a `Path` when it is a folder; else `FileNotFoundError` that says where relative paths start."
-    if not Path(path).is_dir():
-        raise FileNotFoundError(f'no folder at {path}: check the path (relative paths start from {Path.cwd()})')
-    return Path(path)
-
-def check_files(paths: list) -> list:
-    "`paths` when each is a file; else `FileNotFoundError` naming those that aren't."
-    if bad := [str(p) for p in paths if not Path(p).is_file()]:
-        more = f' and {len(bad)-3} more' if len(bad) > 3 else ''
-        raise FileNotFoundError(f"no file at {', '.join(bad[:3])}{more}: "
-                                f"check the paths (relative paths start from {Path.cwd()})")
-    return paths
-
 # the argument of a command that names something to read, and the check it gets before the command's module is imported
-CHECKS = {'train': ('folder', 'companion.cli:check_folder'), 'predict': ('images', 'companion.cli:check_files')}
+CHECKS = {'train': ('folder', 'companion.env:check_folder'), 'predict': ('images', 'companion.env:check_files')}
 
 def _check(cmd: str, args: dict):
     "Run the check of `cmd`'s argument in `CHECKS`, defined from its source where that is enough (no fastai)."

@@ -9,9 +9,9 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['WEIGHTS_HOST', 'detect_platform', 'storage_dir', 'setup_storage', 'versions', 'device_info', 'is_writable',
-           'free_port', 'cached_weights', 'weights_status', 'WeightsUnavailable', 'explain_weights_error', 'extra_for',
-           'explain', 'install_hints', 'in_notebook', 'jupyter_server', 'widgets_frontend', 'widgets_check',
-           'widgets_status', 'show_progress', 'progress', 'Report', 'doctor']
+           'check_folder', 'check_files', 'free_port', 'cached_weights', 'weights_status', 'WeightsUnavailable',
+           'explain_weights_error', 'extra_for', 'explain', 'install_hints', 'in_notebook', 'jupyter_server',
+           'widgets_frontend', 'widgets_check', 'widgets_status', 'show_progress', 'progress', 'Report', 'doctor']
 
 # %% ../nbs/00_env.ipynb #c79c8722
 import warnings
@@ -74,6 +74,20 @@ def is_writable(path: str|Path) -> bool:
         Path(path).mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path): return True
     except OSError: return False
+
+def check_folder(path) -> Path:
+    "`path` as a `Path` when it is a folder; else `FileNotFoundError` that says where relative paths start."
+    if not Path(path).is_dir():
+        raise FileNotFoundError(f'no folder at {path}: check the path (relative paths start from {Path.cwd()})')
+    return Path(path)
+
+def check_files(paths: list) -> list:
+    "`paths` when each is a file; else `FileNotFoundError` naming those that aren't."
+    if bad := [str(p) for p in paths if not Path(p).is_file()]:
+        more = f' and {len(bad)-3} more' if len(bad) > 3 else ''
+        raise FileNotFoundError(f"no file at {', '.join(bad[:3])}{more}: "
+                                f"check the paths (relative paths start from {Path.cwd()})")
+    return paths
 
 def free_port(host: str='127.0.0.1') -> int:
     "A TCP port that is free on `host` now (the OS picks it): for a local server, or rank 0's rendezvous."

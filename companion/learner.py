@@ -6,7 +6,7 @@
 from __future__ import annotations
 from pathlib import Path
 from urllib.error import URLError
-from .env import explain_weights_error   # first: its warning filter must be in place before fastai is imported
+from .env import explain_weights_error, check_folder   # first: its warning filter goes before fastai
 from fastai.vision.all import *
 
 # %% auto #0
@@ -25,7 +25,6 @@ def small_cnn(pretrained: bool=False,   # what `vision_learner` passes; there ar
 # %% ../nbs/01b_learner.ipynb #10635eaf
 def check_split(path: str|Path) -> Path:
     "`path` as a `Path` if it has `train/` and `valid/`; else `FileNotFoundError`: what is missing, what is expected."
-    from companion.cli import check_folder     # the one message for a path that isn't a folder
     path = check_folder(path)
     missing = [d for d in ('train', 'valid') if not (path/d).is_dir()]
     if missing: raise FileNotFoundError(f"{path} has no {missing[0]}/ folder: "

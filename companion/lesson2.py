@@ -62,7 +62,7 @@ class Journey:
         return res
 
 # %% ../nbs/20_lesson2.ipynb #41f631cc
-from .cli import check_folder
+from .env import check_folder
 
 def _save_fig(fig, fn: Path) -> str:
     "Save a pyplot figure and close it, so that it is not drawn again at the end of a notebook cell."
