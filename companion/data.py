@@ -11,8 +11,8 @@ import numpy as np
 from PIL import Image
 
 # %% auto #0
-__all__ = ['UNREADABLE', 'READER', 'digits', 'flip_labels', 'image_files', 'AuditResult', 'audit_images', 'fix_images',
-           'folder_items', 'choose_size', 'write_digits', 'audit_report']
+__all__ = ['UNREADABLE', 'READER', 'HOW_READ', 'digits', 'flip_labels', 'reader_problems', 'image_files', 'AuditResult',
+           'audit_images', 'fix_images', 'folder_items', 'choose_size', 'write_digits', 'audit_report']
 
 # %% ../nbs/01_data.ipynb #367f3159
 def _default_dest(classes, size) -> Path:
@@ -112,6 +112,7 @@ _FIX = {
 UNREADABLE = ('empty', 'not_image', 'corrupt', 'truncated')
 # pixels that depend on the reader: `fix_images` rewrites them as the Space reads them
 READER = ('rotated', 'cmyk', '16bit', 'palette', 'rgba')
+HOW_READ = {k: _FIX[k] for k in READER}   # what fastai and the Space each make of such a file
 for k in READER: _FIX[k] += ': companion audit FOLDER --fix rewrites it as upright 8-bit RGB (undoable)'
 
 # PNG, JPEG, GIF, BMP, TIFF, WebP
@@ -125,6 +126,26 @@ def _broken(fn: Path, e: Exception) -> tuple:
     return ('corrupt' if head.startswith(_MAGIC) else 'not_image', msg)
 
 _KIND = {'Empty file': 'empty', 'Too many pixels': 'huge', 'Image too long': 'huge'}
+
+def _reader(fmt: str, mode: str, turn: int) -> list:
+    "(problem, detail) for each way an image's pixels depend on who reads it (`READER`)."
+    res = []
+    if mode == 'CMYK': res.append(('cmyk', f'{fmt} {mode}'))
+    if turn not in (0, 1): res.append(('rotated', f'EXIF orientation {turn}'))
+    if mode in ('I;16', 'I;16B', 'I;16L', 'I', 'F'): res.append(('16bit', f'{fmt} {mode}'))
+    if mode == 'P': res.append(('palette', f'{fmt} {mode}'))
+    if mode in ('RGBA', 'LA', 'PA'): res.append(('rgba', f'{fmt} {mode}'))
+    return res
+
+def reader_problems(fn) -> list:
+    "(problem, detail) for each way `fn`'s pixels depend on the reader, from its header: [] when fastai and the Space agree."
+    from companion.images import open_image_file, ImageError
+    try:
+        with open_image_file(fn) as im:
+            try: turn = im.getexif().get(0x0112, 1)
+            except Exception: turn = 1
+            return _reader(im.format, im.mode, turn)
+    except (ImageError, OSError): return []
 
 def _problems(fn: Path, min_size: int) -> list:
     "List of (problem, detail) for one image file."
@@ -141,12 +162,7 @@ def _problems(fn: Path, min_size: int) -> list:
                 warnings.simplefilter('ignore'); to_rgb(im)
         except ImageError as e: return [_broken(fn, e.__cause__ or e)]
     if not verify_image(fn): return [('corrupt', 'fastai verify_image failed')]
-    res = []
-    if mode == 'CMYK': res.append(('cmyk', f'{fmt} {mode}'))
-    if turn not in (0, 1): res.append(('rotated', f'EXIF orientation {turn}'))
-    if mode in ('I;16', 'I;16B', 'I;16L', 'I', 'F'): res.append(('16bit', f'{fmt} {mode}'))
-    if mode == 'P': res.append(('palette', f'{fmt} {mode}'))
-    if mode in ('RGBA', 'LA', 'PA'): res.append(('rgba', f'{fmt} {mode}'))
+    res = _reader(fmt, mode, turn)
     if frames > 1: res.append(('animated', f'{frames} frames'))
     if min(size) < min_size: res.append(('tiny', f'{size[0]}×{size[1]} px'))
     return res
@@ -219,9 +235,9 @@ def folder_items(path: str|Path, labeller=None, valid_pct: float=0.2, seed: int=
     "Images under `path` as rows (path, split, label), from `train/`+`valid/`, label folders or names (`labeller`)."
     from fastai.data.transforms import RandomSplitter
     from companion.clean import Labeller
+    from companion.env import check_folder
     path, lab = Path(path).resolve(), Labeller(labeller)
-    if not path.is_dir():
-        raise FileNotFoundError(f'no folder at {path}: check the path (relative paths start from {Path.cwd()})')
+    check_folder(path)
     split_folders = (path/'train').is_dir() and (path/'valid').is_dir()
     fs = sorted(image_files(path/'train') + image_files(path/'valid')) if split_folders else sorted(image_files(path))
     if not fs: raise FileNotFoundError(f'no images under {path}: expected a folder per label (bears/grizzly/*.jpg), '

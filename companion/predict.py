@@ -16,8 +16,8 @@ from .runtime import *
 
 # %% auto #0
 __all__ = ['softmax_classifier', 'fit_step', 'data_title', 'learner_recipe', 'ExportCheckError', 'onnx_note', 'export_onnx',
-           'export_program', 'check_export', 'save_examples', 'export_model', 'PickleWarning', 'LoadError',
-           'explain_load_error', 'PickleTrustError', 'pickle_imports', 'load_learner_safely', 'export_pkl',
+           'export_program', 'check_export', 'reader_files', 'save_examples', 'export_model', 'PickleWarning',
+           'LoadError', 'explain_load_error', 'PickleTrustError', 'pickle_imports', 'load_learner_safely', 'export_pkl',
            'predict_files']
 
 # %% ../nbs/07_predict.ipynb #fffa45d8
@@ -250,7 +250,41 @@ def check_export(learn, # the Learner that was exported
                                        "this Learner uses something export_model can't rebuild; "
                                        "keep using learn.export() for it, and please report it")
         res[f'{backend}_max_abs_diff'] = diff
+    if odd := reader_files(learn): res['read_differently'] = _read_differently(learn, p, odd)
     return dict(items=len(items), **res)
+
+def reader_files(learn, # the Learner whose image files to look at
+                 k: int=4, # at most this many files
+                 scan: int=400, # files looked at (validation first, then training)
+                ) -> list:
+    "The learner's image files whose pixels depend on the reader (`data.READER`), with what each holds."
+    from companion.data import reader_problems
+    out = []
+    for ds in (learn.dls.valid_ds, learn.dls.train_ds):
+        its = getattr(ds, 'items', [])
+        if hasattr(its, 'columns'): its = its['path'].tolist() if 'path' in its.columns else []
+        for o in list(its)[:scan]:
+            if isinstance(o, (str, Path)) and (probs := reader_problems(o)): out.append((Path(o), probs))
+            if len(out) == k: return out
+    return out
+
+def _read_differently(learn, p, odd: list) -> list:
+    "Predict each of `odd` as fastai reads it and as the Space does; print which way each was read; the rows."
+    from companion.data import HOW_READ
+    rows = []
+    for f, probs in odd:
+        l2, _, p2 = p.predict(f)
+        try: (lbl, pf), = _learn_probs(learn, [f])
+        except Exception as e: lbl, pf = f"can't read it ({type(e).__name__})", p2*np.nan
+        rows.append(dict(file=f.name, read=', '.join(d for _, d in probs), fastai=lbl, space=l2,
+                         max_abs_diff=round(float(np.nanmax(np.abs(p2 - pf), initial=0)), 4)))
+    worst = max(r['max_abs_diff'] for r in rows)
+    print(f'export check: fastai and the Space read {len(rows)} of the learner\'s images differently '
+          f'(predictions differ by up to |Δp| {worst:.2g}):')
+    for r in rows: print(f"  {r['file']} ({r['read']}): learn.predict says {r['fastai']}, the Space says {r['space']}")
+    for kind in dict.fromkeys(k for _, ps in odd for k, _ in ps): print(f'  {kind}: {HOW_READ[kind]}')
+    print('  companion audit DATA --fix rewrites such files as the Space reads them; train again so both see the same pixels')
+    return rows
 
 def _safe_dir(name: str) -> bool: return name not in ('', '.', '..') and not any(c in name for c in '/\\\0')
 

@@ -292,3 +292,18 @@ print(sorted(p.name for p in out.iterdir()))"""
     assert "['examples', 'model.safetensors', 'recipe.json']" in r.stdout
     assert 'model.onnx left out' in r.stdout and 'pip install "companion[deploy]"' in r.stdout
     assert json.loads((tmp_path/'m'/'recipe.json').read_text())['check']['torch_max_abs_diff'] < 1e-5
+
+def test_export_check_names_images_read_differently(digits37_path, tmp_path, capsys):
+    "A phone photo stored sideways (EXIF orientation 6) among the learner's images: the export check predicts it both ways and says how each read it."
+    from companion.learner import image_dls, learner
+    root = shutil.copytree(digits37_path, tmp_path/'d')
+    f = sorted((root/'valid'/'3').glob('*.png'))[0]
+    im = Image.open(f).convert('RGB'); ex = im.getexif(); ex[0x0112] = 6
+    im.save(f.with_suffix('.jpg'), exif=ex, quality=95); f.unlink()
+    learn = learner(image_dls(root, bs=16))
+    out = export_model(learn, tmp_path/'m', check=2)
+    said = capsys.readouterr().out
+    rows = json.loads((out/'recipe.json').read_text())['check']['read_differently']
+    assert [(r['file'], r['read']) for r in rows] == [(f.with_suffix('.jpg').name, 'EXIF orientation 6')]
+    assert rows[0]['max_abs_diff'] > 0                     # fastai reads it sideways, the Space upright: not the same pixels
+    assert "read 1 of the learner's images differently" in said and 'the Space turns it upright' in said and '--fix' in said
