@@ -47,7 +47,7 @@ sync-check: install
 	@$(BIN)/python tools/readme.py --check && echo "README.md is what nbs/index.ipynb makes"
 
 # The lesson notebooks are committed with their outputs (phase lines, reports, plots): after changing one, run this and commit.
-LESSONS := nbs/03_lr.ipynb nbs/04_train.ipynb nbs/05_interpret.ipynb nbs/1[0-5]_*.ipynb nbs/20_lesson2.ipynb
+LESSONS := nbs/03_lr.ipynb nbs/04b_train.ipynb nbs/05_interpret.ipynb nbs/1[0-5]_*.ipynb nbs/20_lesson2.ipynb
 lesson-outputs: install ort-web
 	$(BIN)/python tools/outputs.py $(LESSONS)
 	@for f in $(LESSONS); do $(BIN)/nbdev_clean --fname $$f; done
