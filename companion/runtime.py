@@ -12,11 +12,20 @@ if __name__ == 'companion_runtime': from companion_images import *   # in a Spac
 else: from companion.images import *
 
 # %% auto #0
-__all__ = ['ARCH_MODULES', 'resize_image', 'crop_pad', 'squishes', 'fit_image', 'resample', 'crop_ratio', 'steps', 'item_step',
-           'batch_step', 'fixes_size', 'bound_size', 'size_note', 'preprocess', 'display_labels', 'parse_labels',
-           'ModelFolderError', 'recipe_arch', 'check_recipe', 'read_recipe', 'cores', 'default_threads',
-           'check_model_file', 'ModelMemoryError', 'cap_onnx_memory', 'onnx_session', 'check_program',
-           'trusted_imports', 'build_model', 'Predictor']
+__all__ = ['PREPROCESS_FILE', 'OLD_PREPROCESS_FILE', 'ARCH_MODULES', 'preprocess_path', 'resize_image', 'crop_pad', 'squishes',
+           'fit_image', 'resample', 'crop_ratio', 'steps', 'item_step', 'batch_step', 'fixes_size', 'bound_size',
+           'size_note', 'preprocess', 'display_labels', 'parse_labels', 'ModelFolderError', 'recipe_arch',
+           'check_recipe', 'read_recipe', 'cores', 'default_threads', 'check_model_file', 'ModelMemoryError',
+           'cap_onnx_memory', 'onnx_session', 'check_program', 'trusted_imports', 'build_model', 'Predictor']
+
+# %% ../nbs/07a_runtime.ipynb #4bea8f0e
+PREPROCESS_FILE = 'preprocess.json'   # the preprocessing steps, labels and architecture of a model folder
+OLD_PREPROCESS_FILE = 'recipe.json'   # its name in folders and Spaces written before; still read
+
+def preprocess_path(folder) -> Path:
+    "The preprocessing file of model folder `folder`: `PREPROCESS_FILE`, else `OLD_PREPROCESS_FILE` if only that is there."
+    new, old = Path(folder)/PREPROCESS_FILE, Path(folder)/OLD_PREPROCESS_FILE
+    return old if old.exists() and not new.exists() else new
 
 # %% ../nbs/07a_runtime.ipynb #769d135d
 _NP_PAD = {'zeros': 'constant', 'border': 'edge', 'reflection': 'reflect'}
