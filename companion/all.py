@@ -9,7 +9,7 @@ __all__ = []
 from .env import doctor, show_progress, WeightsUnavailable, explain, install_hints
 from .data import digits, flip_labels, audit_images, fix_images, READER, folder_items
 from .learner import learner, small_cnn, image_dls, items_dls, folder_dls
-from .learner import check_split, check_batches, Recipe, preserved
+from .learner import check_split, check_batches, TrainRecipe, preserved
 from .lr import LRReport                           # learn.lr_report()
 from .train import train, TrainReport, Coaching    # learn.coach()
 from .announce import PhaseAnnouncer, EventTrace, announce_by_default  # learn.announce(), learn.explain_loop()

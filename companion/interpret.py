@@ -10,7 +10,7 @@ import numpy as np, pandas as pd
 from .env import show_progress, progress     # first: it also silences torch's `torch.jit.script` FutureWarning
 from fastai.vision.all import *
 from fastai.callback.hook import Hook
-from .learner import items_dls, Recipe
+from .learner import items_dls, TrainRecipe
 import companion.announce   # learn.quiet(): no display of any kind while folds train
 from .data import folder_items, choose_size
 from .clean_labels import Labeller, check_single_label
@@ -236,7 +236,7 @@ def fold_dls(items: pd.DataFrame,    # path, label
 
 def oof_probs(items: pd.DataFrame,         # the items: path, label (and split, not used: every item is held out once)
               k: int=3,                   # folds
-              recipe: Recipe|None=None,   # how each fold trains (`Recipe.fit`); None: `Recipe()`: small_cnn, 3 epochs
+              recipe: TrainRecipe|None=None, # how each fold trains (`TrainRecipe.fit`); None: small_cnn for 3 epochs
               size: int|None=None,        # resize images to `size`; None: keep
               bs: int=64,                 # batch size
               seed: int=0,                # fold assignment and training seeds
@@ -244,7 +244,7 @@ def oof_probs(items: pd.DataFrame,         # the items: path, label (and split, 
              ) -> tuple:
     "Out-of-fold probs of `items` (`recipe` trained k times, each predicting its unseen fold), vocab and last learner."
     if k < 2: raise ValueError(f'k-fold needs k >= 2, got k={k}: pass k=0 to label_issues to skip it')
-    recipe, vocab = recipe or Recipe(), sorted(items.label.unique())
+    recipe, vocab = recipe or TrainRecipe(), sorted(items.label.unique())
     rng = np.random.RandomState(seed); fold = np.empty(len(items), dtype=int)
     # every class in every fold
     for idx in items.groupby('label').indices.values(): fold[idx] = (rng.permutation(len(idx)) + rng.randint(k)) % k
@@ -399,7 +399,7 @@ def label_issues(
     path: str|Path|None=None,    # a folder in any course layout (see `folder_items`); None: `learn`'s own items
     learn: Learner|None=None,    # model for embeddings, `model_loss` and items under `path`; None: last fold's model
     k: int=3,                    # folds for out-of-fold probabilities; 0: `learn`'s own probabilities (quick, weaker)
-    recipe: Recipe|None=None,    # how folds train (e.g. `report.recipe`); None: `arch` for `epochs` with `Recipe.fit`
+    recipe: TrainRecipe|None=None,  # how folds train (e.g. `report.recipe`); None: `TrainRecipe(arch, epochs=epochs)`
     epochs: int=3,               # epochs of each fold, when no `recipe`
     arch='small_cnn',            # name or function of the architecture if no `recipe` (pretrained: `pretrained_for`)
     size='auto',                 # resize to `size`; 'auto': one size if images differ (`choose_size`); None: keep
@@ -415,12 +415,12 @@ def label_issues(
     "Rank images of a folder (any course layout) or Learner by how suspicious their label (or file) is, worst first."
     items = _items_for(path, learn, items, labeller, valid_pct, seed)
     if not len(items): raise FileNotFoundError(f'no images to check in {path}')
-    recipe = recipe or Recipe(arch, epochs=epochs)
+    recipe = recipe or TrainRecipe(arch, epochs=epochs)
     root = Path(os.path.commonpath(list(items.path))) if len(items) > 1 else Path(items.path[0]).parent
     if size == 'auto': size = choose_size(items.path)
     if k: probs, vocab, fold_learn = oof_probs(items, k, recipe, size, bs, seed)
     model = learn or (fold_learn if k else None)
-    if model is None:   # no k-fold and no learner: train the recipe once on the items' own split
+    if model is None:   # no k-fold and no learner: train the training recipe once on the items' own split
         set_seed(seed); model = recipe.learner(items_dls(items, size=size, bs=bs, seed=seed))
         with model.quiet(), model.no_logging(): recipe.fit(model)
     missing = set(items.label) - set(map(str, model.dls.vocab))

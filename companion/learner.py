@@ -11,7 +11,7 @@ from fastai.vision.all import *
 
 # %% auto #0
 __all__ = ['small_cnn', 'check_split', 'image_dls', 'items_dls', 'folder_dls', 'has_weights', 'pretrained_for', 'is_pretrained',
-           'is_frozen', 'get_arch', 'learner', 'check_batches', 'Recipe', 'preserved']
+           'is_frozen', 'get_arch', 'learner', 'check_batches', 'TrainRecipe', 'preserved']
 
 # %% ../nbs/01b_learner.ipynb #bc5a395c
 def small_cnn(pretrained: bool=False,   # what `vision_learner` passes; there are no weights to load
@@ -155,7 +155,7 @@ def check_batches(learn: Learner, fix: bool=False) -> Learner:
 from dataclasses import dataclass, asdict, replace
 
 @dataclass
-class Recipe:
+class TrainRecipe:
     "How to build and train a learner: `arch`, `pretrained`, `epochs`, `lr` (None: fastai's default), `freeze_epochs`."
     arch: object = 'small_cnn'     # a name or an architecture function
     pretrained: bool|None = None   # the body starts from pretrained weights; None: those `arch` has (`pretrained_for`)
@@ -170,15 +170,15 @@ class Recipe:
     @property
     def arch_name(self) -> str: return getattr(self.arch, '__name__', str(self.arch))
     def as_dict(self) -> dict: return dict(asdict(self), arch=self.arch_name)
-    def but(self, **kwargs) -> Recipe: return replace(self, **kwargs)
+    def but(self, **kwargs) -> TrainRecipe: return replace(self, **kwargs)
 
     @classmethod
-    def of(cls, learn: Learner, **kwargs) -> Recipe:
-        "The recipe of a `vision_learner` (`arch`, `pretrained`; own model: its class name), `kwargs` for the rest."
+    def of(cls, learn: Learner, **kwargs) -> TrainRecipe:
+        "A `vision_learner`'s training recipe (`arch`, `pretrained`; own model: its class name), `kwargs` for the rest."
         return cls(arch=getattr(learn, 'arch', type(learn.model).__name__), pretrained=is_pretrained(learn), **kwargs)
 
     def learner(self, dls: DataLoaders, **kwargs) -> Learner:
-        "A new learner for `dls` with this recipe's architecture and weights."
+        "A new learner for `dls` with this training recipe's architecture and weights."
         return learner(dls, self.arch, pretrained=self.pretrained, **kwargs)
 
     def fit(self, learn: Learner):

@@ -180,11 +180,11 @@ def _learner(self: Lesson2, path, name: str):
 
 @patch
 def train(self: Lesson2, path, name: str='before', recipe: dict|None=None) -> dict:
-    "Step 4: pick the lr, train, coach (or retrain with `recipe`, a `Recipe.as_dict()`); save weights, plots, report."
+    "Step 4: pick the lr, train, coach (or retrain `recipe`, a `TrainRecipe.as_dict()`); save weights, plots, report."
     from fastai.torch_core import set_seed
     from companion.train import train, save_plot
-    from companion.learner import Recipe
-    r0 = Recipe(**recipe) if recipe else Recipe(self.arch, epochs=self.epochs)
+    from companion.learner import TrainRecipe
+    r0 = TrainRecipe(**recipe) if recipe else TrainRecipe(self.arch, epochs=self.epochs)
     def run():
         set_seed(self.seed, reproducible=True)
         learn, r = train(self._dls(path), r0.epochs, lr=r0.lr, arch=r0.arch, pretrained=r0.pretrained,
@@ -226,9 +226,9 @@ def issues(self: Lesson2, path, builtin: bool, top_losses_order: list, trained: 
     "Step 6: rank label issues (out-of-fold probabilities, self-confidence, neighbours, duplicates), write a gallery."
     from companion.interpret import label_issues
     from companion.clean_gallery import gallery
-    from companion.learner import Recipe
-    # each fold trains the recipe that trained the model: same arch, method and lr
-    recipe = Recipe(**trained['recipe']).but(epochs=self.fold_epochs)
+    from companion.learner import TrainRecipe
+    # each fold trains with the training recipe of the model: same arch, method and lr
+    recipe = TrainRecipe(**trained['recipe']).but(epochs=self.fold_epochs)
     def run():
         df = label_issues(items=self.items(path), k=self.folds, recipe=recipe, size=self.size, bs=self.bs,
                           seed=self.seed)
@@ -379,7 +379,7 @@ def run(self: Lesson2) -> Summary:
     final = 'before'
     if self.apply_suggested:
         S['clean'] = self.clean(path)
-        # the same recipe: arch, lr, epochs, seed
+        # the same training recipe: arch, lr, epochs, seed
         S['after'] = self.train(path, 'after', recipe=S['before']['recipe']); final = 'after'
     S['export'] = self.export(path, final)
     S['space'] = {**self.space(path, target), 'why': why}
@@ -462,8 +462,8 @@ def lesson2(folder: Annotated[str, "your images: a folder per label (split by va
             bs: int=64,                      # batch size
             flip_pct: float=0.05,            # built-in digits: the share of training labels flipped on purpose
             folds: int=3,                    # folds of the out-of-fold label checks
-            fold_epochs: int=6,              # epochs of each fold (the rest of the recipe is the trained model's)
-            apply_suggested: bool=False,     # relabel confident train-set suggestions, retrain the same recipe, compare
+            fold_epochs: int=6,              # epochs of each fold (the rest of the training recipe is the model's)
+            apply_suggested: bool=False,     # relabel confident train-set suggestions, retrain (same training recipe)
             min_prob: float=0.9,             # the confidence a suggestion needs to be applied
             target: Annotated[str, "the Space to build: cpu, zerogpu or static; "
                                    "None: static, unless a Hugging Face token says the account may host more",

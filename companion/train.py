@@ -12,7 +12,7 @@ import numpy as np
 from fastai.vision.all import *
 from copy import deepcopy
 from .lr import LRReport
-from .learner import learner, image_dls, folder_dls, small_cnn, check_split, check_batches, Recipe
+from .learner import learner, image_dls, folder_dls, small_cnn, check_split, check_batches, TrainRecipe
 from .learner import is_frozen, is_pretrained
 from .data import folder_items
 from .distrib import init_distrib, is_main, broadcast_obj, backend, launch, alone, fastai_distributed
@@ -283,7 +283,7 @@ def _last(h: dict) -> tuple:
     return (float(r[i]) if up else 1 - float(r[i])) if m else float('nan'), float(r[1])
 
 def more_training(before: dict,             # the history the coach read
-                  after: dict,              # the history of the same recipe and seed trained 1.5x as many epochs
+                  after: dict,              # the history of the same training recipe and seed, 1.5x the epochs
                   n_classes: int,           # classes, for a random guess's accuracy (1/C)
                   guess: float|None=None    # a random guess's loss (`random_guess`), if known
                  ) -> dict:
@@ -312,8 +312,8 @@ _SUM_NOTE = ('error_rate + accuracy = 1: with one label per image, each validati
 
 @dataclass
 class TrainReport:
-    "What `train` did and found: the recipe (lr included), the lr report, the coach's verdict, error_rate and accuracy."
-    recipe: Recipe
+    "What `train` did and found: the training recipe (lr included), lr report, coach's verdict, error_rate, accuracy."
+    recipe: TrainRecipe
     lr_report: LRReport|None = None
     coaching: Coaching|None = None
     error_rate: float|None = None
@@ -415,7 +415,7 @@ def train(dls_or_learn: DataLoaders|Learner|Callable,   # DataLoaders, a Learner
           timeout: float=600.,            # seconds a rank waits for the others before the run ends
           **kwargs                        # passed on to `learner` (e.g. cbs)
          ) -> tuple:
-    "Pick the lr (lr_report) if not given, train the recipe announcing phases, coach: returns `(learn, TrainReport)`."
+    "Pick the lr (lr_report) if not given, train announcing phases, coach: returns `(learn, TrainReport)`."
     if nproc > 1:
         return _train_nproc(dls_or_learn, nproc, timeout, kwargs, epochs=epochs, lr=lr, arch=arch,
                             pretrained=pretrained, freeze_epochs=freeze_epochs, announce=announce, log=log, show=show,
@@ -433,7 +433,7 @@ def train(dls_or_learn: DataLoaders|Learner|Callable,   # DataLoaders, a Learner
     t0 = time.perf_counter()
     try:
         with learn.added_cbs([hist] + ([PhaseAnnouncer(log=log)] if speaks else [])):
-            recipe = Recipe.of(learn, epochs=epochs, freeze_epochs=freeze_epochs)
+            recipe = TrainRecipe.of(learn, epochs=epochs, freeze_epochs=freeze_epochs)
             # a random body trains whole: pick the lr for the whole model
             if not recipe.pretrained: learn.unfreeze()
             rep = _pick_lr(learn, show, lr_kws) if lr is None else None
