@@ -8,15 +8,16 @@ import hashlib, inspect, json, os, re, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['Journey', 'Lesson2', 'as_text', 'Summary', 'summary_md', 'lesson2']
+__all__ = ['Steps', 'Lesson2', 'as_text', 'Summary', 'summary_md', 'lesson2']
 
 # %% ../nbs/20_lesson2.ipynb #171f497f
-class Journey:
+class Steps:
     "Run named steps in order, recording each in `out/journey.json`; skip steps already done with the same settings."
+    fname = 'journey.json'   # the record of steps done (bench/bench_lesson2.py reads it too)
     def __init__(self, out: str|Path, force: bool=False, quiet: bool=False):
         self.out, self.force, self.quiet = Path(out), force, quiet
         self.out.mkdir(parents=True, exist_ok=True)
-        self.fn = self.out/'journey.json'
+        self.fn = self.out/self.fname
         self.state = self._read()
         self.chain, self.ran = '', []
 
@@ -27,14 +28,14 @@ class Journey:
             state = json.loads(self.fn.read_text())
             if isinstance(state, dict) and all(isinstance(v, dict) and 'key' in v for v in state.values()): return state
         except (ValueError, UnicodeDecodeError): pass
-        self.fn.replace(self.fn.with_name('journey.json.torn'))
+        self.fn.replace(self.fn.with_name(self.fname + '.torn'))
         self._say(f'{self.fn} was damaged (a stop in the middle of writing it?): '
-                  'kept as journey.json.torn, every step runs again')
+                  f'kept as {self.fname}.torn, every step runs again')
         return {}
 
     def _write(self):
         "Write journey.json atomically: a stop leaves the old file or the new one, never half of one."
-        tmp = self.fn.with_name('.journey.json.tmp')
+        tmp = self.fn.with_name(f'.{self.fname}.tmp')
         with open(tmp, 'w') as f:
             f.write(json.dumps(self.state, indent=1, default=str)); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, self.fn)
@@ -85,12 +86,12 @@ class Lesson2:
         # before anything is written
         self.folder, self.out, self.labeller = (check_folder(folder) if folder else None), Path(self.out), labeller
         self.title = self.title or ('Handwritten digits' if folder is None else self.folder.name)
-        self.j = Journey(self.out, force=self.force, quiet=quiet)
-        self.say = self.j._say
+        self.steps = Steps(self.out, force=self.force, quiet=quiet)
+        self.say = self.steps._say
 
     @property
     def settings(self) -> dict:
-        "The settings a step's result depends on: when one changes, the journal runs the step again."
+        "The settings a step's result depends on: when one changes, `Steps` runs the step again."
         from companion.clean_labels import Labeller
         # a regex or None as text (as runs before recorded it); a function by its stable key, never its memory address
         lab = self.labeller
@@ -114,7 +115,7 @@ def doctor(self: Lesson2) -> dict:
     def run():
         r = doctor(timeout=2); (self.out/'doctor.txt').write_text(str(r) + '\n')
         return dict(platform=r['platform'], device=r['device'])
-    return self.j('doctor', run, {}, ['doctor.txt'])
+    return self.steps('doctor', run, {}, ['doctor.txt'])
 
 @patch
 def data(self: Lesson2) -> dict:
@@ -135,7 +136,7 @@ def data(self: Lesson2) -> dict:
                      "as the course's Resize(192, method='squish') does; --size to choose")
         return dict(path=str(self.folder.resolve()), builtin=False, flipped=0, images=len(items),
                     labels=int(items.label.nunique()), valid=int((items.split == 'valid').sum()), size=self.size)
-    res = self.j('data', run, dict(folder=str(self.folder), flip_pct=self.flip_pct,
+    res = self.steps('data', run, dict(folder=str(self.folder), flip_pct=self.flip_pct,
                                    labeller=self.settings['labeller'], valid_pct=self.valid_pct))
     if self.size is None and res.get('size'): self.size = res['size']   # a resumed run keeps the size chosen then
     return res
@@ -162,7 +163,7 @@ def audit(self: Lesson2, path) -> dict:
         earlier = sorted(str(f) for f in q.rglob('*') if f.is_file()) if q.is_dir() else []
         return dict(problems={k: int(v) for k,v in df.problem.value_counts().items()}, quarantined=bad,
                     in_quarantine=len(earlier), reader=int(df.path[df.problem.isin(READER)].nunique()))
-    return self.j('audit', run, {}, ['audit.csv'])
+    return self.steps('audit', run, {}, ['audit.csv'])
 
 # %% ../nbs/20_lesson2.ipynb #568136be
 @patch
@@ -197,7 +198,7 @@ def train(self: Lesson2, path, name: str='before', recipe: dict|None=None) -> di
         return dict(accuracy=r.accuracy, error_rate=r.error_rate, lr=r.lr, method=r.method, verdict=r.coaching.verdict,
                     advice=r.coaching.advice, seconds=r.seconds, recipe=r.recipe.as_dict())
     files = [f'models/{name}.pth', f'losses_{name}.png', f'train_{name}.txt']
-    return self.j(f'train_{name}', run, {**self.settings, 'recipe': recipe}, files)
+    return self.steps(f'train_{name}', run, {**self.settings, 'recipe': recipe}, files)
 
 # %% ../nbs/20_lesson2.ipynb #606180b5
 _REASONS = re.compile(r'high loss|low self-confidence|neighbours disagree|in both train and valid|duplicate of')
@@ -219,7 +220,7 @@ def interpret(self: Lesson2, path) -> dict:
         _save_fig(it.plot_confusion_matrix(), self.out/'confusion.png')
         return dict(most_confused=[(str(a), str(b), int(n)) for a,b,n in it.most_confused()[:5]],
                     top_losses_order=it.top_losses(None, split=None).path.tolist())
-    return self.j('interpret', run, self.settings, ['predictions.csv', 'top_losses.png', 'confusion.png'])
+    return self.steps('interpret', run, self.settings, ['predictions.csv', 'top_losses.png', 'confusion.png'])
 
 @patch
 def issues(self: Lesson2, path, builtin: bool, top_losses_order: list, trained: dict) -> dict:
@@ -245,7 +246,7 @@ def issues(self: Lesson2, path, builtin: bool, top_losses_order: list, trained: 
             res['recall_top10_top_losses'] = _recall_top(top_losses_order, fl)
             res['n_flipped'] = len(fl)
         return res
-    return self.j('issues', run, dict(folds=self.folds, recipe=recipe.as_dict()),
+    return self.steps('issues', run, dict(folds=self.folds, recipe=recipe.as_dict()),
                   ['label_issues.csv', 'gallery/gallery.html'])
 
 # %% ../nbs/20_lesson2.ipynb #fa306454
@@ -280,7 +281,7 @@ def clean(self: Lesson2, path) -> dict:
             rl = moves[moves.action == 'relabel']
             res['restored_true_label'] = int(sum(truth.get(p) == to for p,to in zip(rl.path, rl.note)))
         return res
-    return self.j('clean', run, dict(min_prob=self.min_prob), ['cleaning.csv'])
+    return self.steps('clean', run, dict(min_prob=self.min_prob), ['cleaning.csv'])
 
 @patch
 def files(self: Lesson2, path) -> dict:
@@ -298,7 +299,7 @@ def export(self: Lesson2, path, name: str) -> dict:
     def run():
         export_model(self._learner(path, name), self.out/'model', title=self.title)
         return dict(model=str(self.out/'model'), from_model=name)
-    return self.j('export', run, dict(name=name), ['model/recipe.json', 'model/model.safetensors'])
+    return self.steps('export', run, dict(name=name), ['model/recipe.json', 'model/model.safetensors'])
 
 @patch
 def space_target(self: Lesson2) -> tuple[str, str]:
@@ -336,7 +337,7 @@ def space(self: Lesson2, path, target: str) -> dict:
             else: res.update(checked=True, startup_s=round(chk.startup_s, 1))
         return res
     main = 'index.html' if target == 'static' else 'app.py'
-    return self.j('space', run, dict(check=self.check, title=self.title, target=target),
+    return self.steps('space', run, dict(check=self.check, title=self.title, target=target),
                   [f'space/{main}', 'space/README.md'])
 
 @patch
@@ -346,7 +347,7 @@ def publish(self: Lesson2) -> dict:
     def run():
         plan = push_space(self.out/'space', self.push)
         return dict(repo_id=plan['repo_id'], url=plan['url'], target=plan['target'])
-    return self.j('push', run, dict(push=self.push))
+    return self.steps('push', run, dict(push=self.push))
 
 # %% ../nbs/20_lesson2.ipynb #230dfbda
 def as_text(md: str) -> str:

@@ -64,12 +64,12 @@ def test_lesson2_journey_makes_every_artifact_and_resumes(tmp_path):
 
 def test_torn_journey_is_set_aside(tmp_path):
     "journey.json cut in the middle of a write (before writes were atomic) or holding something else: kept aside, the steps run again."
-    from companion.lesson2 import Journey
-    j = Journey(tmp_path, quiet=True)
+    from companion.lesson2 import Steps
+    j = Steps(tmp_path, quiet=True)
     assert j('one', lambda: 1) == 1 and json.loads((tmp_path/'journey.json').read_text())['one']['result'] == 1
     for bad in ('{"one": {"key": "ab', '[1, 2]', '{"one": 3}'):
         (tmp_path/'journey.json').write_text(bad)
-        j = Journey(tmp_path, quiet=True)
+        j = Steps(tmp_path, quiet=True)
         assert j.state == {} and (tmp_path/'journey.json.torn').read_text() == bad
         ran = []
         assert j('one', lambda: ran.append(1) or 2) == 2 and ran == [1]
