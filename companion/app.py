@@ -115,8 +115,8 @@ def classify_fn(predictor, # a `Predictor`
             try: _, _, probs = predictor.predict(img)
             except ModelMemoryError as e: raise refuse(e, name) from None   # the model's fault, said plainly too
             probs = np.asarray(probs, dtype=np.float64).ravel()
-            fit = size_note(img, predictor.recipe)   # a model without Resize: the upload brought to its training size
-            unlike = unlike_training(img, predictor.recipe.get('train_stats'), sizes=not fit)
+            fit = size_note(img, predictor.preprocess)   # a model without Resize: the upload brought to its training size
+            unlike = unlike_training(img, predictor.preprocess.get('train_stats'), sizes=not fit)
             note = '; '.join(n for n in (note, fit, unlike) if n)
             del img
         return {vocab[i]: float(probs[i]) for i in np.argsort(-probs)[:top_k]}, note
@@ -152,7 +152,7 @@ def build_demo(predictor, # a `Predictor`
     vocab = [str(v) for v in predictor.vocab]
     if description is None:
         names = ', '.join(vocab[:30]) + (', ...' if len(vocab) > 30 else '')
-        trained = describe_training(predictor.recipe.get('train_stats'))
+        trained = describe_training(predictor.preprocess.get('train_stats'))
         description = f'Upload a picture: the model says which of these it shows: {names}. ' + trained
     with gr.Blocks(title=title, analytics_enabled=False) as demo:
         gr.Markdown(f'# {title}\n\n{description}')
@@ -178,7 +178,7 @@ def main(argv: list|None=None, folder=None) -> int:
     cfg = read_config(folder)
     p = argparse.ArgumentParser(prog='app.py', description='Serve an image classifier exported by companion.')
     p.add_argument('--model', default=os.environ.get('MODEL_DIR', str(folder/'model')),
-                   help='folder with recipe.json and model.onnx / model.safetensors')
+                   help=f'folder with {PREPROCESS_FILE} and model.onnx / model.safetensors')
     p.add_argument('--backend', default=cfg['backend'], choices=['auto', 'onnx', 'torch'])
     p.add_argument('--examples', default=None,
                    help='folder of example images, or of label folders (default: ./examples, then MODEL/examples)')
@@ -189,8 +189,8 @@ def main(argv: list|None=None, folder=None) -> int:
     p.add_argument('--host', default=os.environ.get('GRADIO_SERVER_NAME', '127.0.0.1'))
     p.add_argument('--port', type=int, default=int(os.environ.get('GRADIO_SERVER_PORT', 0)) or None)
     a = p.parse_args(argv)
-    if not (Path(a.model)/'recipe.json').exists():
-        print(f'app.py: no model in {a.model} (recipe.json missing): '
+    if not preprocess_path(a.model).exists():
+        print(f'app.py: no model in {a.model} ({PREPROCESS_FILE} missing): '
               'export one with `companion export` and pass --model DIR',
               file=sys.stderr)
         return 2

@@ -10,11 +10,11 @@ from pathlib import Path
 import companion
 from .images import LIMITS, MAX_FILE_SIZE, IMAGE_EXTS, describe_training, human_size, mb_bytes
 from .cli import CommandParser, DefaultsHelp, parser_for
-from .runtime import display_labels, parse_labels, recipe_arch, ModelFolderError
+from .runtime import PREPROCESS_FILE, display_labels, parse_labels, preprocess_arch, preprocess_path, ModelFolderError
 from .spacecheck import check_space, serve
 from .hub import (MANIFEST, SPACES, TARGETS, ZEROGPU_PYTHONS, ZEROGPU_TORCH, PushError, built_paths, built_target,
                   default_target, push_space, write_manifest)
-from .static import ORT_FILES, ORT_VERSION, check_page_recipe, preview_hint, write_page
+from .static import ORT_FILES, ORT_VERSION, check_page_steps, preview_hint, write_page
 
 # %% auto #0
 __all__ = ['ZEROGPU_HEADER', 'FASTAI_PACKAGES', 'MODEL_FILES', 'SPACE_COLORS', 'LFS_LIMIT', 'LFS_PATTERNS', 'SPACE_COMMANDS',
@@ -61,19 +61,19 @@ def zerogpu_torch(torch_version: str|None=None) -> tuple[str, str]:
     t = v if v in ZEROGPU_TORCH else list(ZEROGPU_TORCH)[-1]
     return t, ZEROGPU_TORCH[t]
 
-def space_python(recipe: dict, target: str='cpu') -> str:
+def space_python(prep: dict, target: str='cpu') -> str:
     "The Space's `python_version`: the training Python's; on ZeroGPU the closest of `ZEROGPU_PYTHONS` (tie: newer)."
-    py = _py(recipe.get('versions', {}).get('python') or platform.python_version())
+    py = _py(prep.get('versions', {}).get('python') or platform.python_version())
     if target != 'zerogpu': return py
     minor = lambda v: tuple(map(int, v.split('.')))[1]
     return min(ZEROGPU_PYTHONS, key=lambda v: (abs(minor(v) - minor(py)), -minor(v)))
 
 def requirements(target: str, # a key of `SPACES`
-                 recipe: dict, # the model's recipe: the torch it was trained with
+                 prep: dict, # the model's preprocess.json: the torch it was trained with
                  fastai: bool=True, # the Space rebuilds the model from its weights (`FASTAI_PACKAGES`)
                 ) -> list[str]:
     "A `target` Space's requirements.txt lines, from `SPACES`: 'name==' pinned to what runs here (torch: ZeroGPU's)."
-    torch = dict(zip(('torch', 'torchvision'), zerogpu_torch(recipe.get('versions', {}).get('torch'))))
+    torch = dict(zip(('torch', 'torchvision'), zerogpu_torch(prep.get('versions', {}).get('torch'))))
     names = [r.removesuffix('==') for r in SPACES[target]['requirements']]
     return [f'{n}=={torch.get(n) or _version(n)}' if r.endswith('==') else n
             for r, n in zip(SPACES[target]['requirements'], names) if fastai or n not in FASTAI_PACKAGES]
@@ -82,13 +82,13 @@ def requirements(target: str, # a key of `SPACES`
 MODEL_FILES = dict(onnx='model.onnx', weights='model.safetensors', program='model.pt2')   # the only names allowed
 
 def model_file(model_dir, # a model folder written by `export_model`
-               recipe: dict, # its recipe.json, parsed
+               prep: dict, # its preprocess.json, parsed
                kind: str, # 'onnx', 'weights' or 'program'
               ) -> Path:
     "The `kind` file of `model_dir`, named as in `MODEL_FILES` and inside the folder; else `ModelFolderError`."
-    want, name = MODEL_FILES[kind], (recipe.get('files') or {}).get(kind) or MODEL_FILES[kind]
+    want, name = MODEL_FILES[kind], (prep.get('files') or {}).get(kind) or MODEL_FILES[kind]
     if name != want:
-        raise ModelFolderError(f"{model_dir}/recipe.json names {name!r} as its {kind} file, but a model folder's is "
+        raise ModelFolderError(f"{preprocess_path(model_dir)} names {name!r} as its {kind} file, but a model folder's is "
                                f"{want}, so nothing was built: export the model again with export_model(learn, dir) "
                                "and build from that folder")
     p = Path(model_dir)/want
@@ -98,34 +98,34 @@ def model_file(model_dir, # a model folder written by `export_model`
     return p
 
 def model_files(model_dir, # a model folder written by `export_model`
-                recipe: dict, # its recipe.json, parsed
+                prep: dict, # its preprocess.json, parsed
                 target: str, # a key of `SPACES`
                ) -> list[str]:
     "The model files a `target` Space runs: model.onnx; on ZeroGPU the weights (with their architecture) or model.pt2."
     if target == 'zerogpu':
-        weights, prog = model_file(model_dir, recipe, 'weights'), model_file(model_dir, recipe, 'program')
-        if weights.exists() and recipe_arch(recipe): return [weights.name]
+        weights, prog = model_file(model_dir, prep, 'weights'), model_file(model_dir, prep, 'program')
+        if weights.exists() and preprocess_arch(prep): return [weights.name]
         if prog.exists(): return [prog.name]
         raise FileNotFoundError(f'{model_dir} holds no torch model (model.safetensors with its architecture, or '
                                 'model.pt2) for a ZeroGPU Space: export with export_model(learn, dir), '
                                 'or build --target cpu or static to run model.onnx')
-    onnx = model_file(model_dir, recipe, 'onnx')
+    onnx = model_file(model_dir, prep, 'onnx')
     if onnx.exists(): return [onnx.name]
     where = 'in the browser' if target == 'static' else 'with ONNX Runtime'
     other = ', or build --target zerogpu' if target == 'cpu' else ''
     raise FileNotFoundError(f'{model_dir} has no {onnx.name}: a {target} Space runs it {where}; export with '
                             f'export_model(learn, dir, onnx=True){other}')
 
-def _arch_module(recipe: dict, out: Path) -> dict:
-    "For torch weights: copy an architecture companion defines into the Space (`companion_arch.py`); the recipe to ship"
+def _arch_module(prep: dict, out: Path) -> dict:
+    "For torch weights: copy an architecture companion defines into the Space (`companion_arch.py`); the preprocess.json to ship"
     import importlib
-    a = recipe_arch(recipe)
-    if not a or not a['module'].startswith('companion'): return recipe
+    a = preprocess_arch(prep)
+    if not a or not a['module'].startswith('companion'): return prep
     fn = getattr(importlib.import_module(a['module']), a['name'])
     head = f'"Architecture of the model, copied from {a["module"]} by companion build_space."'
     (out/'companion_arch.py').write_text(f'{head}\nfrom fastai.vision.all import *\n\n{inspect.getsource(fn)}')
     a = {**a, 'module': 'companion_arch'}
-    return {**recipe, 'arch': a} if 'arch' in recipe else {**recipe, 'model': {**recipe['model'], 'arch': a}}
+    return {**prep, 'arch': a} if 'arch' in prep else {**prep, 'model': {**prep['model'], 'arch': a}}
 
 # %% ../nbs/08e_deploy.ipynb #d1a0c004
 def pick_examples(examples, # a folder (one subfolder per label, or images) or a list of image files
@@ -189,34 +189,34 @@ def _built_here(out: Path) -> str|None:
 def prepare_space(model_dir, # a model folder written by `export_model`
                   out: Path, # the Space folder: new, empty, or an earlier companion build
                   target: str, # a key of `SPACES`
-                  title: str|None=None, # None: the recipe's, else 'Image classifier'
+                  title: str|None=None, # None: preprocess.json's, else 'Image classifier'
                   examples=None, # a folder or a list of images (`pick_examples`); None: `model_dir`/examples
                   n_examples: int|None=None, # at most this many examples
                   color: str='blue', # one of `SPACE_COLORS`
                   labels=None, # names to show for the labels (`display_labels`)
                  ) -> dict:
-    "Check what a `target` build needs, then empty `out` of an earlier build; {recipe, files, examples, title}."
+    "Check what a `target` build needs, then empty `out` of an earlier build; {preprocess, files, examples, title}."
     model_dir = Path(model_dir)
-    if not (model_dir/'recipe.json').exists():
-        raise FileNotFoundError(f'{model_dir} has no recipe.json: write it with export_model(learn, "{model_dir}") '
+    if not (f := preprocess_path(model_dir)).exists():
+        raise FileNotFoundError(f'{model_dir} has no {PREPROCESS_FILE}: write it with export_model(learn, "{model_dir}") '
                                 'or `companion export`')
-    recipe = json.loads((model_dir/'recipe.json').read_text())
-    if target == 'static': check_page_recipe(recipe, str(model_dir/'recipe.json'))
-    files = model_files(model_dir, recipe, target)
+    prep = json.loads(f.read_text())
+    if target == 'static': check_page_steps(prep, str(f))
+    files = model_files(model_dir, prep, target)
     if color not in SPACE_COLORS: raise ValueError(f'color={color!r}: Spaces accept {", ".join(SPACE_COLORS)}')
     if examples is None and (model_dir/'examples').is_dir(): examples = model_dir/'examples'
-    exs = pick_examples(examples, recipe['vocab'], n_examples)
+    exs = pick_examples(examples, prep['vocab'], n_examples)
     if labels is not None:   # names to show (the course's `categories`), the model's own kept beside
-        vocab = [str(v) for v in recipe['vocab']]
+        vocab = [str(v) for v in prep['vocab']]
         names = display_labels(vocab, labels)
-        recipe = {**recipe, 'vocab': names, 'trained_vocab': vocab}
+        prep = {**prep, 'vocab': names, 'trained_vocab': vocab}
         exs = [(f, names[vocab.index(lab)] if lab in vocab else lab) for f, lab in exs]
     if old := _built_here(out):   # the build can be made: the earlier one goes
         for f in (out/n for n in (*SPACES[old]['files'], MANIFEST)):
             shutil.rmtree(f) if f.is_dir() else f.unlink(missing_ok=True)
         if old != target: print(f'{out} held a {old} Space: its files were replaced by the {target} build')
     for d in ('model', 'examples'): (out/d).mkdir(parents=True)
-    return dict(recipe=recipe, files=files, examples=exs, title=title or recipe.get('title') or 'Image classifier')
+    return dict(preprocess=prep, files=files, examples=exs, title=title or prep.get('title') or 'Image classifier')
 
 # %% ../nbs/08e_deploy.ipynb #d1a0c009
 LFS_LIMIT = 10_000_000   # the Hub refuses files over 10 MB pushed with plain git
@@ -247,7 +247,7 @@ def _roles(target: str, n_examples: int) -> dict:
             '.gitignore': 'caches left out of the repo',
             'index.html': 'the page: upload or drop an image, or click an example, and see the top labels',
             'app.js': 'runs the page: checks each file, decodes it, runs the model with onnxruntime-web',
-            'preprocess.js': "the recipe's preprocessing (Pillow's resize, fastai's crop and pad), as in Python",
+            'preprocess.js': "the preprocessing steps (Pillow's resize, fastai's crop and pad), as in Python",
             'style.css': 'the look',
             'config.json': 'title, description, what the model expects, labels shown, and the limits on uploads',
             'examples.json': 'the examples the page shows, with their labels',
@@ -255,7 +255,7 @@ def _roles(target: str, n_examples: int) -> dict:
             'model/model.onnx': 'the exported model, run by ' + ('onnxruntime-web' if page else 'ONNX Runtime'),
             'model/model.safetensors': 'the weights, loaded by PyTorch',
             'model/model.pt2': 'the model as a `torch.export` program',
-            'model/recipe.json': 'labels, input size and the preprocessing steps',
+            f'model/{PREPROCESS_FILE}': 'labels, input size and the preprocessing steps',
             'examples/': f'{n_examples} example image{"s" if n_examples != 1 else ""}, shown '
                          f'{"on the page" if page else "under the app"} and used by `companion space check`',
             '.gitattributes': f'model files and any file over {human_size(LFS_LIMIT)} through Git LFS'}
@@ -312,7 +312,7 @@ Run it on your machine (Python {cfg['python_version']}):
 def space_card(out: Path, # the Space folder, its files written
                target: str, # a key of `SPACES`
                cfg: dict, # the settings the build wrote: space.json's, or config.json's for a static page
-               recipe: dict, # the recipe shipped in model/
+               prep: dict, # the preprocess.json shipped in model/
                facts: list, # sentences on what the model expects
                n_examples: int, # how many examples the build copied
                emoji: str='🔍', # the Space's emoji
@@ -321,7 +321,7 @@ def space_card(out: Path, # the Space folder, its files written
               ) -> str:
     "A `target` Space's README.md: front matter from `SPACES`, what it runs and expects, its limits, files and use."
     from huggingface_hub import SpaceCard, SpaceCardData
-    vocab, s = [str(v) for v in recipe['vocab']], SPACES[target]
+    vocab, s = [str(v) for v in prep['vocab']], SPACES[target]
     to = SPACE_COLORS[SPACE_COLORS.index(color) - 1]
     data = SpaceCardData(title=cfg['title'], emoji=emoji, colorFrom=color, colorTo=to,
                          sdk=s['sdk'], sdk_version=cfg.get('sdk_version'), python_version=cfg.get('python_version'),
@@ -343,16 +343,16 @@ An image classifier for {len(vocab)} labels ({names}), trained with fastai and e
     return str(SpaceCard(f'---\n{data.to_yaml()}\n---\n\n{body}'))
 
 # %% ../nbs/08e_deploy.ipynb #d1a0c00b
-def _write_app(out: Path, target: str, recipe: dict, title: str, top_k: int, max_file_size: str, app, model_dir):
+def _write_app(out: Path, target: str, prep: dict, title: str, top_k: int, max_file_size: str, app, model_dir):
     "A Gradio target's own files: app.py (ZeroGPU: `spaces` first), the runtime's modules, space.json with the limits."
     import gradio
     src = Path(app or app_path()).read_text()
     (out/'app.py').write_text(ZEROGPU_HEADER + src if target == 'zerogpu' else src)
     for name, f in space_modules().items(): shutil.copy(f, out/name)
     cfg = dict(target=target, title=title, top_k=top_k, backend='torch' if target == 'zerogpu' else 'onnx',
-               python_version=space_python(recipe, target), sdk_version=gradio.__version__,
-               vocab=[str(v) for v in recipe['vocab']], model_dir=str(model_dir.resolve()))
-    if target == 'zerogpu': cfg['torch'] = zerogpu_torch(recipe.get('versions', {}).get('torch'))[0]
+               python_version=space_python(prep, target), sdk_version=gradio.__version__,
+               vocab=[str(v) for v in prep['vocab']], model_dir=str(model_dir.resolve()))
+    if target == 'zerogpu': cfg['torch'] = zerogpu_torch(prep.get('versions', {}).get('torch'))[0]
     cfg |= LIMITS | dict(max_file_size=max_file_size)   # app.py reads them from here
     (out/'space.json').write_text(json.dumps(cfg, indent=1))
     (out/'.gitignore').write_text('__pycache__/\n.gradio/\nflagged/\n')
@@ -361,7 +361,7 @@ def _write_app(out: Path, target: str, recipe: dict, title: str, top_k: int, max
 def build_space(model_dir: str|Path, # a model folder written by `export_model` or `companion export`
                 out_dir: str|Path, # the Space folder to write: new, empty, or an earlier build (rebuilt in place)
                 target: Annotated[str, dict(choices=TARGETS)]=None, # a key of `SPACES`; None: `default_target`'s
-                title: str|None=None, # the Space's title; None: the recipe's (its data folder), else 'Image classifier'
+                title: str|None=None, # the Space's title; None: preprocess.json's (its data folder), else 'Image classifier'
                 examples: Annotated[str, dict(nargs='+')]=None, # images, or a folder (one a label); None: its examples/
                 n_examples: int|None=None, # at most this many examples (default: one per label)
                 top_k: int=3, # how many labels the app shows, with their probabilities
@@ -381,20 +381,20 @@ def build_space(model_dir: str|Path, # a model folder written by `export_model` 
     if target not in TARGETS: raise ValueError(f'target={target!r}: use one of {", ".join(TARGETS)}')
     model_dir, out = Path(model_dir), Path(out_dir)
     p = prepare_space(model_dir, out, target, title, examples, n_examples, color, labels)
-    recipe, files, rebuilds = p['recipe'], p['files'], p['files'] == ['model.safetensors']
+    prep, files, rebuilds = p['preprocess'], p['files'], p['files'] == ['model.safetensors']
     for f in files: shutil.copy(model_dir/f, out/'model'/f)
-    (out/'model'/'recipe.json').write_text(json.dumps(_arch_module(recipe, out) if rebuilds else recipe, indent=1))
+    (out/'model'/PREPROCESS_FILE).write_text(json.dumps(_arch_module(prep, out) if rebuilds else prep, indent=1))
     exs = copy_examples(p['examples'], out)
-    top_k = max(1, min(int(top_k), len(recipe['vocab'])))
-    if target == 'static': cfg, facts = write_page(out, recipe, p['title'], top_k, exs)
+    top_k = max(1, min(int(top_k), len(prep['vocab'])))
+    if target == 'static': cfg, facts = write_page(out, prep, p['title'], top_k, exs)
     else:
-        cfg = _write_app(out, target, recipe, p['title'], top_k, max_file_size, app, model_dir)
-        facts = [describe_training(recipe.get('train_stats'))] if recipe.get('train_stats') else []
-    if reqs := requirements(target, recipe, rebuilds): (out/'requirements.txt').write_text('\n'.join(reqs) + '\n')
+        cfg = _write_app(out, target, prep, p['title'], top_k, max_file_size, app, model_dir)
+        facts = [describe_training(prep.get('train_stats'))] if prep.get('train_stats') else []
+    if reqs := requirements(target, prep, rebuilds): (out/'requirements.txt').write_text('\n'.join(reqs) + '\n')
     write_gitattributes(out, target)
     runs = 'runs in the browser' if target == 'static' else 'trained with fastai'
-    short = short_description or f"{len(recipe['vocab'])}-label image classifier, {runs}"
-    (out/'README.md').write_text(space_card(out, target, cfg, recipe, facts, len(exs), emoji, color, short))
+    short = short_description or f"{len(prep['vocab'])}-label image classifier, {runs}"
+    (out/'README.md').write_text(space_card(out, target, cfg, prep, facts, len(exs), emoji, color, short))
     _readable(out, target)
     write_manifest(out, SPACES[target]['files'], target)   # what a push uploads: these files, nothing else
     return out

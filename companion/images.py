@@ -11,8 +11,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 # %% auto #0
 __all__ = ['MAX_FILE_SIZE', 'MAX_PIXELS', 'MAX_SIDE', 'MAX_MODEL_SIDE', 'LARGE_PIXELS', 'LARGE_DECODES', 'MEMORY_BUDGET',
-           'MAX_MODEL_FILE', 'MAX_MODEL_MEMORY', 'MAX_HEAD_FEATURES', 'MAX_HEAD_PARAMS', 'MAX_RECIPE_DEPTH', 'LIMITS',
-           'IMAGE_INPUTS', 'FORMATS', 'IMAGE_EXTS', 'OPEN_FORMATS', 'mb_bytes', 'ImageError', 'human_size',
+           'MAX_MODEL_FILE', 'MAX_MODEL_MEMORY', 'MAX_HEAD_FEATURES', 'MAX_HEAD_PARAMS', 'MAX_PREPROCESS_DEPTH',
+           'LIMITS', 'IMAGE_INPUTS', 'FORMATS', 'IMAGE_EXTS', 'OPEN_FORMATS', 'mb_bytes', 'ImageError', 'human_size',
            'header_size', 'open_image_file', 'to_rgb', 'load_image', 'open_image', 'decode_turn', 'image_stats',
            'training_stats', 'describe_training', 'unlike_training']
 
@@ -26,14 +26,14 @@ LARGE_DECODES = 1           # large decodes at a time: a 40-megapixel 16-bit or 
 MEMORY_BUDGET = '1gb'       # what one app process stays under, every limit reached at once (bench/bench_load.py)
 MAX_MODEL_FILE = '300mb'    # the largest model.onnx / .safetensors / .pt2 loaded: loading takes about twice the file
 MAX_MODEL_MEMORY = '400mb'  # what ONNX calls may allocate (weights apart): resnet18, 64 images at 224 px: 250 MB
-MAX_HEAD_FEATURES = 8192    # the widest layer a recipe's `lin_ftrs` may ask for
-MAX_HEAD_PARAMS = 50_000_000  # weights in the head a recipe's architecture arguments ask for (200 MB as float32)
-MAX_RECIPE_DEPTH = 6        # nesting of lists and objects in recipe.json
+MAX_HEAD_FEATURES = 8192    # the widest layer preprocess.json's `arch.args.lin_ftrs` may ask for
+MAX_HEAD_PARAMS = 50_000_000  # weights in the head preprocess.json's architecture arguments ask for (200 MB as float32)
+MAX_PREPROCESS_DEPTH = 6    # nesting of lists and objects in preprocess.json
 
 LIMITS = dict(max_file_size=MAX_FILE_SIZE, max_pixels=MAX_PIXELS, max_side=MAX_SIDE, max_model_side=MAX_MODEL_SIDE,
               large_pixels=LARGE_PIXELS, large_decodes=LARGE_DECODES, memory_budget=MEMORY_BUDGET,
               max_model_file=MAX_MODEL_FILE, max_model_memory=MAX_MODEL_MEMORY, max_head_features=MAX_HEAD_FEATURES,
-              max_head_params=MAX_HEAD_PARAMS, max_recipe_depth=MAX_RECIPE_DEPTH)
+              max_head_params=MAX_HEAD_PARAMS, max_preprocess_depth=MAX_PREPROCESS_DEPTH)
 
 def mb_bytes(size: str|int) -> int:
     "A size as Gradio writes it ('10mb', '1gb', '500kb') or a number of bytes, as a number of bytes."
@@ -263,7 +263,7 @@ def image_stats(im: Image.Image, # the image
 def _background(border: float) -> str: return 'dark' if border < 96 else 'light' if border > 160 else 'mixed'
 
 def training_stats(imgs) -> dict:
-    "What a list of training images looks like, for the recipe's `train_stats`."
+    "What a list of training images looks like, for preprocess.json's `train_stats`."
     st = [image_stats(load_image(o)[0]) for o in imgs]
     if not st: return {}
     sizes = np.array([s['size'] for s in st])
@@ -282,7 +282,7 @@ def describe_training(stats: dict|None) -> str:
     return f"It was trained on {stats['colour']} images of about {w}×{h} pixels{bg}."
 
 def unlike_training(im: Image.Image, # the upload
-                    stats: dict|None, # the recipe's `train_stats`
+                    stats: dict|None, # preprocess.json's `train_stats`
                     sizes: bool=True, # also compare sizes (False when the model resizes uploads to its training size)
                    ) -> str:
     "A sentence when `im` differs from the training images in a way that fools a model (background, size), else ''."

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 from .env import free_port
 from .images import IMAGE_EXTS, MAX_FILE_SIZE, mb_bytes
-from .runtime import Predictor
+from .runtime import Predictor, PREPROCESS_FILE, preprocess_path
 from .static import preview_hint
 
 # %% auto #0
@@ -254,7 +254,7 @@ def check_space(space_dir: str|Path, # a Space folder: app.py (`build_space`'s, 
     with srv:
         client = Client(srv.url, verbose=False)
         api, outs = image_endpoint(client)   # from the app itself, whoever wrote it
-        ours = _is_companion_app(srv.log, api, outs) and (space/'model'/'recipe.json').exists()
+        ours = _is_companion_app(srv.log, api, outs) and preprocess_path(space/'model').exists()
         if ours: rows, done = _check_companion_app(client, space, exs, uploads, ATOL if atol is None else atol)
         else: rows, done = _check_any_app(client, api, exs, uploads)
     startup = next((l for l in srv.log.splitlines() if l.startswith(COMPANION_STARTUP)), '')
@@ -383,8 +383,8 @@ def check_static(space_dir: str|Path, # a static Space folder written by `build_
                 ) -> SpaceCheck:
     "Serve a static Space, open it in headless Chromium, check examples and bad uploads against Python."
     space = Path(space_dir)
-    if not ((space/'model'/'recipe.json').is_file() and (space/'examples.json').is_file()):
-        raise FileNotFoundError(f'{space} is a static page that build_static did not write (no model/recipe.json or '
+    if not (preprocess_path(space/'model').is_file() and (space/'examples.json').is_file()):
+        raise FileNotFoundError(f'{space} is a static page that build_static did not write (no model/{PREPROCESS_FILE} or '
                                 f'examples.json): check it by hand with {preview_hint(space)}')
     exs = json.loads((space/'examples.json').read_text())
     if not exs: raise FileNotFoundError(f'{space}/examples.json lists no examples: build the Space again with '
@@ -424,7 +424,7 @@ def check_static(space_dir: str|Path, # a static Space folder written by `build_
     return SpaceCheck(ok, srv.url, rows, done, startup_s, f'static page in Chromium: {startup}', log)
 
 # %% ../nbs/08d_spacecheck.ipynb #469f715b
-def serve(path: str|Path, # a Space folder (app.py, or index.html for a static one) or a model folder (recipe.json)
+def serve(path: str|Path, # a Space folder (app.py, or index.html for a static one) or a model folder (preprocess.json)
           port: int|None=None, # default: a free port
           host: str='127.0.0.1', # the address to listen on; 0.0.0.0 to reach it from other machines
           args: Annotated[tuple, argparse.SUPPRESS]=(), # more arguments for app.py (not a CLI option)
@@ -437,10 +437,10 @@ def serve(path: str|Path, # a Space folder (app.py, or index.html for a static o
         print(f'serving the static Space {path} on {srv.url} (Ctrl-C to stop)', flush=True)
         return srv.run()
     if (path/'app.py').exists(): cmd, cwd = [sys.executable, 'app.py'], path
-    elif (path/'recipe.json').exists():
+    elif preprocess_path(path).exists():
         cmd, cwd = [sys.executable, '-m', 'companion.app', '--model', str(path.resolve())], None
     else: raise FileNotFoundError(f'{path} is neither a Space folder (app.py, or index.html for a static one) '
-                                  'nor a model folder (recipe.json)')
+                                  f'nor a model folder ({PREPROCESS_FILE})')
     cmd += ['--host', host, '--port', str(port or free_port(host)), *args]
     try: return subprocess.call(cmd, cwd=cwd)
     except KeyboardInterrupt: return 0

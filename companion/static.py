@@ -7,14 +7,14 @@ from __future__ import annotations
 import base64, hashlib, html, io, json, os, shutil, tarfile, tempfile, urllib.request
 from pathlib import Path
 import companion
-from .runtime import check_recipe, steps, fixes_size, ModelFolderError
+from .runtime import PREPROCESS_FILE, check_preprocess, steps, fixes_size, ModelFolderError
 from .images import LIMITS, describe_training
 from .hub import SPACES
 
 # %% auto #0
 __all__ = ['ORT_VERSION', 'ORT_INTEGRITY', 'ORT_URL', 'ORT_FILES', 'PAGE_STEPS', 'PAD_WORDS', 'PAGE_FILES', 'templates_dir',
-           'ort_cache_dir', 'has_ort', 'check_integrity', 'fetch_ort', 'vendor_ort', 'check_page_recipe',
-           'recipe_facts', 'preview_hint', 'write_page', 'build_static']
+           'ort_cache_dir', 'has_ort', 'check_integrity', 'fetch_ort', 'vendor_ort', 'check_page_steps',
+           'preprocess_facts', 'preview_hint', 'write_page', 'build_static']
 
 # %% ../nbs/08b_static.ipynb #97d16c19
 ORT_VERSION = '1.30.0'
@@ -86,17 +86,17 @@ def vendor_ort(dest=None, # copy the files here (None: leave them in the cache)
 # the steps preprocess.js runs (tests/test_static_space.py holds its `ops` to these)
 PAGE_STEPS = dict(item=('resize', 'crop_pad', 'fit'), batch=('div', 'normalize', 'crop_ratio', 'resample'))
 
-def check_page_recipe(recipe: dict, # the parsed recipe.json
-                      where: str='recipe.json', # where it came from, named in the error
-                     ) -> dict:
-    "`recipe` once `runtime.check_recipe` passed it and every step is in `PAGE_STEPS`; else `ModelFolderError`."
-    check_recipe(recipe, where)
-    for kind, ss in zip(('item', 'batch'), steps(recipe)):
+def check_page_steps(prep: dict, # the parsed preprocess.json
+                     where: str=PREPROCESS_FILE, # where it came from, named in the error
+                    ) -> dict:
+    "`prep` once `runtime.check_preprocess` passed it and every step is in `PAGE_STEPS`; else `ModelFolderError`."
+    check_preprocess(prep, where)
+    for kind, ss in zip(('item', 'batch'), steps(prep)):
         if bad := [s['op'] for s in ss if s['op'] not in PAGE_STEPS[kind]]:
             raise ModelFolderError(f"{where}: the static page can't run the {kind} step {bad[0]!r} (it runs "
                                    f"{', '.join(PAGE_STEPS[kind])}). Build a Space with a Python server instead "
                                    "(build_space(..., target='cpu')), or update companion and build again")
-    return recipe
+    return prep
 
 # %% ../nbs/08b_static.ipynb #8e41b6a0
 PAD_WORDS = dict(zeros='black', border='copies of its edge pixels', reflection='its mirror image')
@@ -127,14 +127,14 @@ def _step_words(s: dict) -> str|None:
     if op == 'crop_ratio': return _ratio_words(*s['ratio'])
     return None
 
-def recipe_facts(recipe: dict) -> list[str]:
+def preprocess_facts(prep: dict) -> list[str]:
     "Sentences for the page: what the model learned from, and how an upload is brought to what it sees."
-    size, grey = recipe.get('size'), recipe.get('mode') == 'L'
+    size, grey = prep.get('size'), prep.get('mode') == 'L'
     sees = f"It sees {'greyscale ' if grey else ''}images of {_px(size)}." if size else ''
-    seen = describe_training(recipe.get('train_stats')) or sees
+    seen = describe_training(prep.get('train_stats')) or sees
     clauses = ['turned to greyscale'] if grey else []
-    item, batch = steps(recipe)
-    if fixes_size(recipe): clauses += [w for w in map(_step_words, item + batch) if w]
+    item, batch = steps(prep)
+    if fixes_size(prep): clauses += [w for w in map(_step_words, item + batch) if w]
     else: clauses.append('used at its own size (a very large one is shrunk first): this model has no resize step, so a '
                          f"picture far from {_px(size) if size else 'the training size'} may be read wrongly")
     return [f for f in (seen, f"Each upload is {', then '.join(clauses)}.") if f]
@@ -147,20 +147,20 @@ def preview_hint(folder='the folder') -> str:
     return f'`python -m http.server 8000` in {folder}, then open http://127.0.0.1:8000'
 
 def write_page(out: Path, # the Space folder `prepare_space` made, with model/ and examples/ written
-               recipe: dict, # the recipe shipped in model/
+               prep: dict, # the preprocess.json shipped in model/
                title: str, # the page's title
                top_k: int, # labels the page shows
                examples: list, # [{file, label}] from `copy_examples`
               ) -> tuple[dict, list]:
     "The static Space's own files: the page, onnxruntime-web, examples.json, config.json (`LIMITS`); (config, facts)"
-    vocab = [str(v) for v in recipe['vocab']]
+    vocab = [str(v) for v in prep['vocab']]
     vendor_ort(out/'ort')
     for f in PAGE_FILES: shutil.copyfile(templates_dir()/f, out/f)
     description = f'Upload a picture: the model tells which of these it is: {", ".join(vocab)}.'
     page = (out/'index.html').read_text().replace('{{title}}', html.escape(title))
     (out/'index.html').write_text(page.replace('{{description}}', html.escape(description)))
     (out/'examples.json').write_text(json.dumps(examples, indent=1))
-    facts = recipe_facts(recipe)
+    facts = preprocess_facts(prep)
     cfg = dict(title=title, description=description, facts=facts, top_k=top_k, ort_version=ORT_VERSION, limits=LIMITS,
                built_by='companion.static')   # the page refuses what the Python runtime refuses
     (out/'config.json').write_text(json.dumps(cfg, indent=1))
@@ -169,7 +169,7 @@ def write_page(out: Path, # the Space folder `prepare_space` made, with model/ a
 # %% ../nbs/08b_static.ipynb #6ea951ca
 def build_static(model_dir, # a model folder with model.onnx, written by `export_model`
                  out_dir, # the Space folder to write: new, empty, or an earlier companion build
-                 title: str|None=None, # the page's and the Space's title (None: the recipe's, else 'Image classifier')
+                 title: str|None=None, # the page's and the Space's title (None: preprocess.json's, else 'Image classifier')
                  examples=None, # a folder of images (one subfolder per label) or files; None: model_dir/examples
                  n_examples: int|None=None, # at most this many examples (None: one per label)
                  top_k: int=3, # labels the page shows, with their probabilities

@@ -1,4 +1,4 @@
-/* companion static Space: runs the exported classifier (model/model.onnx + model/recipe.json) in the visitor's browser
+/* companion static Space: runs the exported classifier (model/model.onnx + model/preprocess.json) in the visitor's browser
  * with onnxruntime-web (wasm). Every file is checked before it is decoded: empty, not an image, too many pixels,
  * sides too long -> a message in the page saying what to do. window.companion is the API the tests drive. */
 'use strict';
@@ -15,7 +15,7 @@
   }
 
   // ---- model ----
-  const state = { session: null, recipe: null, steps: null, config: {}, examples: [], vocab: [], queue: Promise.resolve() };
+  const state = { session: null, prep: null, steps: null, config: {}, examples: [], vocab: [], queue: Promise.resolve() };
 
   async function json(url, fallback) {
     const r = await fetch(url);
@@ -27,10 +27,10 @@
     const t0 = performance.now();
     ort.env.wasm.wasmPaths = new URL('ort/', document.baseURI).href;
     ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
-    const [recipe, config, examples] = await Promise.all([json('model/recipe.json'), json('config.json'), json('examples.json', [])]);
+    const [prep, config, examples] = await Promise.all([json('model/preprocess.json'), json('config.json'), json('examples.json', [])]);
     if (!config.limits) throw new Error('config.json has no limits on uploads: build the Space again with companion space build');
-    Object.assign(state, { recipe, config, examples, steps: P.recipeSteps(recipe, config.limits), vocab: recipe.vocab.map(String) });
-    const onnx = (recipe.files && recipe.files.onnx) || 'model.onnx';
+    Object.assign(state, { prep, config, examples, steps: P.preprocessSteps(prep, config.limits), vocab: prep.vocab.map(String) });
+    const onnx = (prep.files && prep.files.onnx) || 'model.onnx';
     state.session = await ort.InferenceSession.create(href(`model/${onnx}`), { executionProviders: ['wasm'] });
     state.loadMs = performance.now() - t0;
     return state;
@@ -75,7 +75,7 @@
   }
 
   function softmaxIfNeeded(p) {
-    if (state.recipe.activation === 'softmax') return p;
+    if (state.prep.activation === 'softmax') return p;
     const m = Math.max(...p), e = p.map(v => Math.exp(v - m)), s = e.reduce((a, b) => a + b, 0);
     return e.map(v => v / s);
   }
@@ -258,5 +258,5 @@
     }
   })();
 
-  window.companion = { ready, predictFile, predictURL, predictBase64, preprocessFile, preprocessBase64, preprocess: P.preprocess, recipeSteps: P.recipeSteps, check, decode, state, handle };
+  window.companion = { ready, predictFile, predictURL, predictBase64, preprocessFile, preprocessBase64, preprocess: P.preprocess, preprocessSteps: P.preprocessSteps, check, decode, state, handle };
 })();

@@ -1,4 +1,4 @@
-/* companion static Space: the preprocessing of recipe.json, in plain JavaScript.
+/* companion static Space: the preprocessing steps of preprocess.json, in plain JavaScript.
  *
  * The same numbers as companion's Python runtime: an image is an {data, w, h, c} object with uint8 pixels stored row by
  * row (height, width, channels), like numpy.asarray(pil_image); a batch array is {data, c, h, w} float32, channels first.
@@ -344,19 +344,19 @@
   }
   function nearestIndex(v) { const r = Math.round(v); return (r - v === 0.5 && r % 2 !== 0) ? r - 1 : r; }   // round half to even, like nearbyint
 
-  // ---- recipes ----
-  /** The recipe as {mode, size, item: [...], batch: [...], max_model_side} steps, for format 2 and for format 1 (resize/div/mean/std);
-   *  `limits` is config.json's (companion.images.LIMITS): its max_model_side bounds a recipe that fixes no size. */
-  function recipeSteps(recipe, limits) {
+  // ---- preprocess.json ----
+  /** preprocess.json as {mode, size, item: [...], batch: [...], max_model_side} steps, for format 2 and for format 1 (resize/div/mean/std);
+   *  `limits` is config.json's (companion.images.LIMITS): its max_model_side bounds preprocessing that fixes no size. */
+  function preprocessSteps(prep, limits) {
     const max_model_side = (limits || {}).max_model_side;
-    if (Array.isArray(recipe.item) || Array.isArray(recipe.batch))
-      return { mode: recipe.mode || 'RGB', size: recipe.size, item: recipe.item || [], batch: recipe.batch || [], max_model_side };
+    if (Array.isArray(prep.item) || Array.isArray(prep.batch))
+      return { mode: prep.mode || 'RGB', size: prep.size, item: prep.item || [], batch: prep.batch || [], max_model_side };
     const item = [], batch = [];
-    const r = recipe.resize;
+    const r = prep.resize;
     if (r) item.push({ op: 'resize', size: r.size, method: r.method, pad_mode: r.pad_mode, resample: r.resample === undefined ? 2 : r.resample });
-    if (recipe.div) batch.push({ op: 'div', div: recipe.div });
-    if (recipe.mean !== null && recipe.mean !== undefined) batch.push({ op: 'normalize', mean: recipe.mean, std: recipe.std });
-    return { mode: recipe.mode || 'RGB', size: recipe.size, item, batch, max_model_side };
+    if (prep.div) batch.push({ op: 'div', div: prep.div });
+    if (prep.mean !== null && prep.mean !== undefined) batch.push({ op: 'normalize', mean: prep.mean, std: prep.std });
+    return { mode: prep.mode || 'RGB', size: prep.size, item, batch, max_model_side };
   }
 
   const ITEM = { resize: resizeItem, crop_pad: cropPadItem, fit: fitItem };
@@ -364,7 +364,7 @@
 
   function pyRound(x) { const f = Math.floor(x), d = x - f; return d > 0.5 ? f + 1 : d < 0.5 ? f : (f % 2 === 0 ? f : f + 1); }   // Python's round()
 
-  /** As companion.runtime.bound_size: a recipe that fixes no size gets images whose long side is at most 4x the training size,
+  /** As companion.runtime.bound_size: preprocessing that fixes no size gets images whose long side is at most 4x the training size,
    *  and at most steps.max_model_side (from config.json's limits; without one, no such cap). */
   function boundSize(im, steps) {
     const fixes = (steps.item || []).length > 0 || (steps.batch || []).some(s => s.op === "resample" && s.size);
@@ -386,15 +386,15 @@
   function runSteps(x, list, table, kind) {
     for (const s of list) {
       const fn = table[s.op];
-      if (!fn) throw new Error(`recipe ${kind} step '${s.op}' is not supported by this page`);
+      if (!fn) throw new Error(`preprocess.json's ${kind} step '${s.op}' is not supported by this page`);
       x = fn(x, s);
     }
     return x;
   }
 
-  /** The float32 (C, H, W) array the model sees for an RGB image, following the recipe's steps. */
-  function preprocess(im, recipeOrSteps) {
-    const steps = recipeOrSteps.item && recipeOrSteps.batch && !recipeOrSteps.format ? recipeOrSteps : recipeSteps(recipeOrSteps);
+  /** The float32 (C, H, W) array the model sees for an RGB image, following preprocess.json's steps. */
+  function preprocess(im, prepOrSteps) {
+    const steps = prepOrSteps.item && prepOrSteps.batch && !prepOrSteps.format ? prepOrSteps : preprocessSteps(prepOrSteps);
     return runSteps(toFloat(itemSteps(im, steps)), steps.batch, BATCH, 'batch');
   }
 
@@ -438,8 +438,8 @@
     return null;
   }
 
-  const ops = { item: Object.keys(ITEM), batch: Object.keys(BATCH) };   // what this page runs: build_static refuses a recipe with others
+  const ops = { item: Object.keys(ITEM), batch: Object.keys(BATCH) };   // what this page runs: build_static refuses a preprocess.json with others
 
   return { ops, sizeNote, fitItem, boundSize, FILTERS, coefficients, resizePIL, resizeNearest, crop, pad, cropPadWindow, resizeItem, cropPadItem, toL, rgbaToRGB,
-           toFloat, div, normalize, cropRatio, areaPool, resample, recipeSteps, itemSteps, preprocess, imageInfo };
+           toFloat, div, normalize, cropRatio, areaPool, resample, preprocessSteps, itemSteps, preprocess, imageInfo };
 });
