@@ -65,12 +65,6 @@ class Steps:
 # %% ../nbs/20_lesson2.ipynb #41f631cc
 from .env import check_folder
 
-def _save_fig(fig, fn: Path) -> str:
-    "Save a pyplot figure and close it, so that it is not drawn again at the end of a notebook cell."
-    import matplotlib.pyplot as plt
-    fig.savefig(fn, dpi=100, bbox_inches='tight'); plt.close(fig)
-    return fn.name
-
 class Lesson2:
     "Resumable lesson-2 journey over a folder (or flipped digits); settings are `lesson2`'s, `labeller` for `label_re`."
     def __init__(self, folder=None, # your images, or None: the built-in digits
@@ -168,9 +162,9 @@ def audit(self: Lesson2, path) -> dict:
 # %% ../nbs/20_lesson2.ipynb #568136be
 @patch
 def _dls(self: Lesson2, path):
-    from companion.learner import image_dls, items_dls
-    if self.folder is None: return image_dls(path, size=self.size, bs=self.bs, seed=self.seed)   # the built-in digits
-    return items_dls(self.items(path), size=self.size, bs=self.bs, seed=self.seed)
+    "The DataLoaders of the data as they are now (the size was chosen by the data step)."
+    from companion.learner import folder_dls
+    return folder_dls(path, self.labeller, self.size, self.valid_pct, self.seed, self.bs)
 
 @patch
 def _learner(self: Lesson2, path, name: str):
@@ -211,13 +205,14 @@ def _recall_top(ranked_paths, flipped: set, frac: float=0.1) -> float:
 def interpret(self: Lesson2, path) -> dict:
     "Step 5: top losses, confusion matrix and most-confused pairs of the trained model."
     import companion.interpret   # adds Learner.interpret
+    from companion.train import save_plot
     def run():
         it = self._learner(path, 'before').interpret(emb=False)
         it.to_csv(self.out/'predictions.csv')
         import matplotlib.pyplot as plt
         it.plot_top_losses(9)   # draws on a new figure and returns None, as fastai's does
-        _save_fig(plt.gcf(), self.out/'top_losses.png')
-        _save_fig(it.plot_confusion_matrix(), self.out/'confusion.png')
+        save_plot(plt.gcf(), self.out/'top_losses.png')
+        save_plot(it.plot_confusion_matrix(), self.out/'confusion.png')
         return dict(most_confused=[(str(a), str(b), int(n)) for a,b,n in it.most_confused()[:5]],
                     top_losses_order=it.top_losses(None, split=None).path.tolist())
     return self.steps('interpret', run, self.settings, ['predictions.csv', 'top_losses.png', 'confusion.png'])

@@ -483,14 +483,18 @@ def _jsonable(o):
     if isinstance(o, np.integer): return int(o)
     return o
 
-def save_plot(plot,              # a function that draws on `ax=`, e.g. `report.coaching.plot`
+def save_plot(plot,              # a function that draws on `ax=` (e.g. `report.coaching.plot`), or a figure drawn
               fname: str|Path,   # the image file to write
-              figsize=(7, 4.5)   # inches
+              figsize=(7, 4.5)   # inches, of the figure a function draws on
              ) -> Path:
-    "Draw `plot(ax=...)` on a `Figure` of its own, save it to `fname`; no pyplot: a notebook's backend stays as is."
+    "Save `plot(ax=...)` drawn on a `Figure` of its own (no pyplot: the backend stays as is), or a figure, to `fname`."
     from matplotlib.figure import Figure
-    fig = Figure(figsize=figsize, layout='constrained')
-    plot(ax=fig.subplots()); fig.savefig(fname, dpi=100, bbox_inches='tight')
+    fig = plot if isinstance(plot, Figure) else Figure(figsize=figsize, layout='constrained')
+    if fig is not plot: plot(ax=fig.subplots())
+    fig.savefig(fname, dpi=100, bbox_inches='tight')
+    if fig is plot:   # pyplot may hold it: closed, so that a notebook cell does not draw it again
+        import matplotlib.pyplot as plt
+        plt.close(fig)
     return Path(fname)
 
 def _train_folder_rank(folder: Path, out: Path, bs: int, size, arch, pretrained, seed: int, epochs: int, lr,
