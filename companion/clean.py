@@ -8,9 +8,9 @@ import os, time, uuid, contextlib
 from pathlib import Path
 from collections import Counter
 from fastcore.basics import patch
-from .clean_files import _sha, _fsync_dir, _move, _oserror, _free, _write_atomic
-from .clean_labels import Labeller, IMAGE_SUFFIXES, _has_images
-from .clean_journal import STATE, FIXED, Move, Plan, Journal, _check_to, _dest_folder
+from .clean_files import file_sha, fsync_folder, move_no_replace, oserror_text, free_name, write_atomic
+from .clean_labels import Labeller, IMAGE_SUFFIXES, has_images
+from .clean_journal import STATE, FIXED, Move, Plan, Journal, check_relabel, dest_folder
 
 # %% auto #0
 __all__ = ['Cleaner', 'snapshot']
@@ -56,10 +56,10 @@ class Cleaner(Journal):
             why = f' (an apply moved it: {self._undo_of(rel)})' if rel in self.moved else ''
             raise FileNotFoundError(f'{rel} is not a file under {self.root}{why}')
         by = self.labeller.key if action == 'relabel' else 'folder'
-        to = _check_to(rel, action, to, by)
+        to = check_relabel(rel, action, to, by)
         if action == 'relabel': self._check_relabel(rel, to)
         extra = dict(by=by) if by != 'folder' else {}
-        return dict(t='mark', path=rel, sha=_sha(fn), action=action, to=to, ts=time.time(), **extra)
+        return dict(t='mark', path=rel, sha=file_sha(fn), action=action, to=to, ts=time.time(), **extra)
 
     def containers(self) -> set:
         "Names of the folders under root (root too) holding images directly: with labels in the names, none is a label."
@@ -79,7 +79,7 @@ class Cleaner(Journal):
             with os.scandir(up) as it:
                 sibs = {d.name: d.path for d in it
                         if d.is_dir() and not d.name.startswith('.') and d.name != Path(folder).name}
-            if to not in sibs and not any(map(_has_images, sibs.values())):
+            if to not in sibs and not any(map(has_images, sibs.values())):
                 raise ValueError(f"{folder} is the only folder of images in {up}: it holds the data set, "
                                  f"it is not a label folder, and moving {fn.name} to {to}/ "
                                  f"would take it out of the data set. "
@@ -155,20 +155,20 @@ def plan(self: Cleaner) -> Plan:
                                  f"and this cleaner reads labels from {self.labeller!r}: open the cleaner "
                                  "with the labeller it was marked with (labeller=..., --label_re), or mark it again"))
             continue
-        dest = _dest_folder(rel, k['action'], to, by)
+        dest = dest_folder(rel, k['action'], to, by)
         why = escape(folder) or escape(dest)
         if why: skipped.append((rel, why)); continue
-        try: sha = _sha(os.path.join(root, rel))
+        try: sha = file_sha(os.path.join(root, rel))
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             skipped.append((rel, 'missing: it was moved or deleted after it was marked')); continue
-        except OSError as e: skipped.append((rel, f'it cannot be read: {_oserror(e)}')); continue
+        except OSError as e: skipped.append((rel, f'it cannot be read: {oserror_text(e)}')); continue
         if sha != k['sha']:
             skipped.append((rel, 'its bytes changed since it was marked: look again and mark it anew')); continue
         if by != 'folder':
             fn, ok = self.root/rel, lambda n: self.labeller(os.path.join(root, dest, n)) == to
-            dst = next(filter(None, (_free(root, dest, n, names, ok) for n in self.labeller.names(fn, to))), None)
+            dst = next(filter(None, (free_name(root, dest, n, names, ok) for n in self.labeller.names(fn, to))), None)
             if dst is None: skipped.append((rel, self.labeller.refusal(rel, to))); continue
-        else: dst = _free(root, dest, name, names)
+        else: dst = free_name(root, dest, name, names)
         moves.append(Move(rel, dst, sha, k['action'], to))
     return Plan(moves, skipped, kept)
 
@@ -187,11 +187,11 @@ def _safe_dir(self: Cleaner, folder: str, seen: dict, create: bool=False) -> str
     if st is None:
         if not create: return None              # the move itself reports the missing file
         try: os.makedirs(path, exist_ok=True)
-        except OSError as e: return f'{_oserror(e, folder)}: it stays where it is'
+        except OSError as e: return f'{oserror_text(e, folder)}: it stays where it is'
         why = self._escape(folder)
         if why: return why
     try: st = os.stat(path)
-    except OSError as e: return f'{_oserror(e, folder)}: it stays where it is'
+    except OSError as e: return f'{oserror_text(e, folder)}: it stays where it is'
     if not os.path.isdir(path): return f'{folder} is a file, not a folder: it stays where it is'
     seen[folder] = (st.st_dev, st.st_ino)
 
@@ -204,15 +204,15 @@ def _run(self: Cleaner, moves: list) -> list:
         try:
             why = (self._safe_dir(m.src.rpartition('/')[0], seen)
                    or self._safe_dir(m.dst.rpartition('/')[0], seen, create=True)
-                   or _move(src, dst, step))
+                   or move_no_replace(src, dst, step))
         except OSError as e:
-            why = f'{_oserror(e)}: it stays where it is'
+            why = f'{oserror_text(e)}: it stays where it is'
             with contextlib.suppress(OSError):     # a link made before the unlink failed: take the new name away again
                 if os.path.lexists(src) and os.path.lexists(dst) and os.path.samefile(src, dst): os.unlink(dst)
         if why: skipped.append((m.src, why))
         else: dirs.add(os.path.dirname(src)); dirs.add(os.path.dirname(dst))
         step('moved')
-    for d in dirs: _fsync_dir(d)
+    for d in dirs: fsync_folder(d)
     return skipped
 
 @patch
@@ -222,14 +222,14 @@ def _batch(self: Cleaner, kind: str, moves: list, **kw) -> str:
     # kw: `of` an undo, `by` an apply
     try: self._append([dict(t='begin', id=bid, kind=kind, moves=[list(m) for m in moves], ts=time.time(), **kw)])
     except OSError as e:
-        raise OSError(f'nothing moved: the journal {self.journal} cannot be written ({_oserror(e)}). '
+        raise OSError(f'nothing moved: the journal {self.journal} cannot be written ({oserror_text(e)}). '
                       'Fix that, then run the command again') from None
     self._step('begun')
     skipped = self._run(moves)
     self._step('ran')
     try: self._append([dict(t='commit', id=bid, skipped=skipped)])
     except OSError as e:
-        raise OSError(f'{len(moves) - len(skipped)} files moved, but the journal cannot record it ({_oserror(e)}). '
+        raise OSError(f'{len(moves) - len(skipped)} files moved, but the journal cannot record it ({oserror_text(e)}). '
                       f'Fix that, then run: companion clean recover {self.root}') from None
     return bid
 
@@ -252,7 +252,7 @@ def _finish(self: Cleaner, rollback: bool=False) -> dict|None:
     def close(rec):
         try: self._append([rec])
         except OSError as e:
-            raise OSError(f'the journal cannot record the recovery ({_oserror(e)}). '
+            raise OSError(f'the journal cannot record the recovery ({oserror_text(e)}). '
                           f'Fix that, then run: companion clean recover {self.root}') from None
     if rollback and b['kind'] == 'apply':
         back = []
@@ -260,12 +260,12 @@ def _finish(self: Cleaner, rollback: bool=False) -> dict|None:
             st = self._where(m); res[st] += 1
             if st == 'half':
                 try: os.unlink(self.root/m.dst)
-                except OSError as e: failed.append((m.src, f'{_oserror(e)}: it stays where it is'))
+                except OSError as e: failed.append((m.src, f'{oserror_text(e)}: it stays where it is'))
                 self._step('recovered')
             elif st == 'done': back.append(Move(m.dst, m.src, m.sha, m.action, m.to))
         src_of = {m.dst: m.src for m in moves}
         failed += [(src_of[d], why) for d,why in self._run(back)]
-        for d in {(self.root/m.src).parent for m in moves} | {(self.root/m.dst).parent for m in moves}: _fsync_dir(d)
+        for d in {(self.root/m.src).parent for m in moves} | {(self.root/m.dst).parent for m in moves}: fsync_folder(d)
         if not failed: close(dict(t='abort', id=bid))
         else:   # what could not go back stays applied (undo() can try again); everything else is rolled back
             stuck = {s for s,_ in failed}
@@ -277,12 +277,12 @@ def _finish(self: Cleaner, rollback: bool=False) -> dict|None:
             try:
                 if st == 'half': os.unlink(self.root/m.src); self._step('recovered')
                 elif st == 'todo':
-                    if _sha(self.root/m.src) == m.sha: todo.append(m)
+                    if file_sha(self.root/m.src) == m.sha: todo.append(m)
                     else: skipped.append((m.src, 'its bytes changed since it was marked'))
                 elif st in ('blocked', 'lost'): skipped.append((m.src, f'{st} while recovering'))
-            except OSError as e: skipped.append((m.src, f'{_oserror(e)}: it stays where it is'))
+            except OSError as e: skipped.append((m.src, f'{oserror_text(e)}: it stays where it is'))
         failed = self._run(todo); skipped += failed
-        for d in {(self.root/m.src).parent for m in moves}: _fsync_dir(d)
+        for d in {(self.root/m.src).parent for m in moves}: fsync_folder(d)
         close(dict(t='commit', id=bid, skipped=skipped))
     self._load()
     return dict(batch=bid, kind=b['kind'], rolled_back=bool(rollback and b['kind'] == 'apply'), failed=failed, **res)
@@ -338,7 +338,7 @@ def snapshot(root: str|Path # the folder to list
             ) -> dict:
     "{relative path: sha256} of every file under `root` outside the cleaner's folder (to compare trees before/after)."
     root = Path(root)
-    return {f.relative_to(root).as_posix(): _sha(f) for f in root.rglob('*')
+    return {f.relative_to(root).as_posix(): file_sha(f) for f in root.rglob('*')
             if f.is_file() and STATE not in f.relative_to(root).parts}
 
 # %% ../nbs/06c_clean.ipynb #59bd9e30
@@ -381,10 +381,10 @@ def fix(self: Cleaner,
             if why := self._escape(sdir): raise ValueError(why)    # never through a link out of the quarantine
             os.makedirs(os.path.join(root, sdir), exist_ok=True)
             if why := self._escape(sdir): raise ValueError(why)    # nor one made in between
-            _write_atomic(os.path.join(root, stage), bytes(data))
-            old = _free(root, _dest_folder(rel, 'delete'), name, names)
-            moves += [Move(rel, old, _sha(self.root/rel), 'fix', None),
-                      Move(stage, rel, _sha(os.path.join(root, stage)), 'fixed', None)]
+            write_atomic(os.path.join(root, stage), bytes(data))
+            old = free_name(root, dest_folder(rel, 'delete'), name, names)
+            moves += [Move(rel, old, file_sha(self.root/rel), 'fix', None),
+                      Move(stage, rel, file_sha(os.path.join(root, stage)), 'fixed', None)]
         p = Plan(moves)
         if moves:
             p.batch = self._batch('apply', moves); b = self.batches[p.batch]

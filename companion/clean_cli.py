@@ -9,7 +9,7 @@ from pathlib import Path
 from .clean_journal import JournalWarning
 from .clean import Cleaner
 from .clean_gallery import gallery, read_decisions, refresh_galleries
-from .clean_journal import _shown
+from .clean_journal import shown_path
 from .cli import DefaultsHelp, CommandParser, USER_ERRORS
 
 # %% auto #0
@@ -76,8 +76,8 @@ def _clean_parser():
 def _list(c: Cleaner, a, again):
     print(_as_command(str(c), again))
     for k in c.marks.values():
-        print(f"  {k['action']:<7} {_shown(k['path'])}" + (f"  → {k['to']}" if k.get('to') else ''))
-    for mv in c.moved.values(): print(f'  applied {mv.action:<7} {_shown(mv.src)}  →  {_shown(mv.dst)}')
+        print(f"  {k['action']:<7} {shown_path(k['path'])}" + (f"  → {k['to']}" if k.get('to') else ''))
+    for mv in c.moved.values(): print(f'  applied {mv.action:<7} {shown_path(mv.src)}  →  {shown_path(mv.dst)}')
 
 def _mark(c: Cleaner, a, again):
     rows = [(_cli_path(p, c.root), 'relabel' if a.relabel else a.action, a.relabel) for p in a.paths]
@@ -89,7 +89,7 @@ def _plan_or_apply(c: Cleaner, a, again):
         done = [r for r in rows if _moved(c, r[0])]   # a gallery older than an apply: those files are decided already
         if done:
             print(f'skipped {len(done)} rows of {a.csv} for files an apply has moved already, '
-                  f'e.g. {_shown(done[0][0])}')
+                  f'e.g. {shown_path(done[0][0])}')
         rows = [r for r in rows if r not in done]; c.mark_many(rows)
         print(f'marked {len(rows)} decisions from {a.csv}')
     p = c.plan() if a.cmd == 'plan' else c.apply()
@@ -112,7 +112,7 @@ def _undo(c: Cleaner, a, again):
     if res: print(f"put back {sum(x['restored'] for x in res)} files from {len(res)} applies "
                   f"({', '.join(x['batch'] for x in res)})")
     else: print('nothing to undo')
-    for s in sk: print(f'  could not put back {_shown(s[0])}: {s[1]}')
+    for s in sk: print(f'  could not put back {shown_path(s[0])}: {s[1]}')
     if res:
         for g in refresh_galleries(c): print(f'rewrote {g}')
     if c.applied(): print(f'{len(c.applied())} applies are left; {again("undo")} puts back {c.undo_says(1)}')

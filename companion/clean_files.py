@@ -7,17 +7,17 @@ from __future__ import annotations
 import os, uuid, errno, hashlib, itertools
 
 # %% auto #0
-__all__ = []
+__all__ = ['NOFOLLOW', 'file_sha', 'fsync_folder', 'move_no_replace', 'write_atomic', 'oserror_text', 'free_name']
 
 # %% ../nbs/06_clean_files.ipynb #493eb7ce
-def _sha(fn) -> str:
+def file_sha(fn) -> str:
     "SHA-256 of a file's bytes."
     with open(fn, 'rb') as f:
         b = f.read(1 << 20); h = hashlib.sha256(b)   # one read for a typical image
         while len(b) == 1 << 20 and (b := f.read(1 << 20)): h.update(b)
     return h.hexdigest()
 
-def _fsync_dir(d):
+def fsync_folder(d):
     "Make renames and new names in folder `d` durable (no-op where folders cannot be opened, e.g. Windows)."
     try: fd = os.open(d, os.O_RDONLY)
     except OSError: return
@@ -38,7 +38,7 @@ def _renameat2():
 _rename_noreplace = _renameat2()
 _NOLINK = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS, errno.EACCES}
 
-def _move(src: str, dst: str, step=None) -> str|None:
+def move_no_replace(src: str, dst: str, step=None) -> str|None:
     "Move file `src` to `dst`, never overwriting; None if moved, else why not."
     if _rename_noreplace is not None:
         # AT_FDCWD, RENAME_NOREPLACE
@@ -57,12 +57,13 @@ def _move(src: str, dst: str, step=None) -> str|None:
     if step: step('linked')   # the crash point between the two names
     os.unlink(src)
 
-_NOFOLLOW = getattr(os, 'O_NOFOLLOW', 0)
+# for os.open: refuse a symlink in place of the file (0 where the system has no such flag)
+NOFOLLOW = getattr(os, 'O_NOFOLLOW', 0)
 
-def _write_atomic(fn, data: bytes):
+def write_atomic(fn, data: bytes):
     "Replace file `fn` by `data` in one step: a temp file in its folder, fsynced, `os.replace`, the folder fsynced."
     tmp = f'{fn}.{uuid.uuid4().hex[:8]}.tmp'
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o644)
     try:
         view = memoryview(data)
         while view: view = view[os.write(fd, view):]
@@ -71,9 +72,9 @@ def _write_atomic(fn, data: bytes):
     try: os.replace(tmp, fn)
     except OSError:
         os.unlink(tmp); raise
-    _fsync_dir(os.path.dirname(fn))
+    fsync_folder(os.path.dirname(fn))
 
-def _oserror(e: OSError, folder: str='') -> str:
+def oserror_text(e: OSError, folder: str='') -> str:
     "A sentence for an error the file system gave, instead of a bare errno."
     why = {errno.ENAMETOOLONG: 'the new name is longer than the file system allows',
            errno.ENOSPC: 'the disk is full', errno.EDQUOT: 'the disk quota is used up',
@@ -96,7 +97,7 @@ def _fit(stem: str, tail: str, limit: int=255) -> str:
         except UnicodeDecodeError: b = b[:-1]
     return os.fsdecode(b) + tail
 
-def _free(root: str, folder: str, name: str, names: dict, ok=None) -> str|None:
+def free_name(root: str, folder: str, name: str, names: dict, ok=None) -> str|None:
     """`folder/name`, or `folder/stem_1.ext`, `_2`, … (the stem shortened if the name would pass 255 bytes):
     the first name neither on disk nor taken earlier in the same plan. With `ok` (a test of a name: does the labeller
     read the new label from it?) `stem1.ext`, `stem2.ext`, … are tried too, and only names that pass;

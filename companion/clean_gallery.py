@@ -6,15 +6,16 @@
 from __future__ import annotations
 import os, io, csv, json, html, base64
 from pathlib import Path
-from .clean_labels import Labeller, check_label, IMAGE_SUFFIXES, _has_images
+from .clean_labels import Labeller, check_label, IMAGE_SUFFIXES, has_images
 from .clean import Cleaner
-from .clean_files import _write_atomic
+from .clean_files import write_atomic
 
 # %% auto #0
-__all__ = ['GALLERIES', 'gallery', 'refresh_galleries', 'read_decisions']
+__all__ = ['GALLERIES', 'cell_text', 'thumbnail_png', 'candidates_labeller', 'read_candidates', 'label_choices', 'moved_html',
+           'decision_options', 'gallery', 'refresh_galleries', 'read_decisions']
 
 # %% ../nbs/06d_clean_gallery.ipynb #c3b06984
-def _s(x) -> str:
+def cell_text(x) -> str:
     "`x` as text, '' for None / NaN."
     if x is None: return ''
     try:
@@ -22,7 +23,7 @@ def _s(x) -> str:
     except Exception: pass
     return str(x)
 
-def _thumb(fn, size: int=192) -> bytes:
+def thumbnail_png(fn, size: int=192) -> bytes:
     "PNG bytes of a copy of image `fn` no larger than `size` (b'' if it cannot be read)."
     from PIL import Image
     try:
@@ -31,11 +32,11 @@ def _thumb(fn, size: int=192) -> bytes:
         im.thumbnail((size, size)); b = io.BytesIO(); im.save(b, format='PNG'); return b.getvalue()
     except (OSError, ValueError): return b''
 
-def _labeller(candidates, labeller=None) -> Labeller:
+def candidates_labeller(candidates, labeller=None) -> Labeller:
     "How the candidates' labels are read: `labeller` if given, else the learner's way kept in `attrs['labeller']`."
     return Labeller(labeller if labeller is not None else getattr(candidates, 'attrs', {}).get('labeller'))
 
-def _candidates(df, root=None, by: str='folder'):
+def read_candidates(df, root=None, by: str='folder'):
     """The candidates with absolute str `path` and str `label`, and the data set root (given, in `df.attrs['root']`,
     or guessed: above the label folders, or the folders of the files when labels are in the names)."""
     import pandas as pd
@@ -48,26 +49,27 @@ def _candidates(df, root=None, by: str='folder'):
         if not ps or not all(p.is_absolute() for p in ps):
             raise ValueError('paths are relative (or there are none): pass root=the data set folder')
         splits = df.get('split', [None]*len(ps))
-        up = [p.parent.parent.parent if 'split' in df and p.parent.parent.name == _s(s) else p.parent.parent
+        up = [p.parent.parent.parent if 'split' in df and p.parent.parent.name == cell_text(s) else p.parent.parent
               for p,s in zip(ps, splits)]
         if by != 'folder': up = [p.parent for p in ps]
         root = os.path.commonpath([str(u) for u in up])
     root = Path(root).resolve()
-    df = df.assign(path=[str(Path(p) if Path(p).is_absolute() else root/p) for p in df.path], label=df.label.map(_s))
+    df = df.assign(path=[str(Path(p) if Path(p).is_absolute() else root/p) for p in df.path], 
+                   label=df.label.map(cell_text))
     return df, root
 
-def _labels(df, c: Cleaner) -> list:
+def label_choices(df, c: Cleaner) -> list:
     """Every label a candidate could get: the given, predicted and suggested labels, and either the class folders
     next to the candidates' label folders (folders inside root that hold images), or what the labeller reads
     from the images in the candidates' folders. Never a folder that holds the data set."""
     ls = set(df.label)
     for col in ('pred', 'suggested'):
-        if col in df: ls |= {_s(x) for x in df[col]}
+        if col in df: ls |= {cell_text(x) for x in df[col]}
     if c.labeller.by == 'folder':
         for g in {Path(p).parent.parent for p in df.path}:
             if (g == c.root or c.root in g.parents) and g.is_dir():
                 ls |= {d.name for d in os.scandir(g)
-                       if d.is_dir() and not d.name.startswith('.') and _has_images(d.path)}
+                       if d.is_dir() and not d.name.startswith('.') and has_images(d.path)}
     else:
         for d in {Path(p).parent for p in df.path}:
             if not d.is_dir(): continue
@@ -78,12 +80,13 @@ def _labels(df, c: Cleaner) -> list:
         except ValueError: return False
     return sorted(filter(ok, ls), key=lambda l: (not l.isdigit(), int(l) if l.isdigit() else 0, l))
 
-def _moved_html(m) -> str:
+def moved_html(m) -> str:
     "Where an apply sent a file, for a card or a figure: what happened and its path now."
-    what = 'deleted' if m.action == 'delete' else f'relabelled → {html.escape(_s(m.to))}'
+    what = 'deleted' if m.action == 'delete' else f'relabelled → {html.escape(cell_text(m.to))}'
     return f"<b style='color:#070'>✓ {what}</b>: now <code>{html.escape(m.dst)}</code>"
 
-def _options(label: str, labels: list) -> list:
+def decision_options(label: str, labels: list) -> list:
+    "A review tool's choices for a candidate labelled `label`, as (shown, value) pairs ('keep', 'relabel:cat', …)."
     relabels = [(f'relabel → {l}', f'relabel:{l}') for l in labels if l != label]
     return [('undecided', ''), ('keep', 'keep'), ('delete', 'delete')] + relabels
 
@@ -131,36 +134,37 @@ def gallery(candidates,                       # DataFrame: `path`, `label` (+ `p
     """Write `dest/gallery.html` (candidates with a choice each, kept in the browser's storage across reloads,
     filters by class and split, pages of `per_page`, and a button that downloads decisions.csv)
     and a `dest/decisions.csv` to fill in; return the HTML path."""
-    lab = _labeller(candidates, labeller)
-    df, root = _candidates(candidates, root, lab.by)
+    lab = candidates_labeller(candidates, labeller)
+    df, root = read_candidates(candidates, root, lab.by)
     c, dest = Cleaner(root, lab), Path(dest); dest.mkdir(parents=True, exist_ok=True)
-    labels, e, figs, rows = _labels(df, c), lambda x: html.escape(_s(x), quote=True), [], []
+    labels, e, figs, rows = label_choices(df, c), lambda x: html.escape(cell_text(x), quote=True), [], []
     for _,r in df.iterrows():
         rel = c.rel(r.path); ch = c.choice(rel); moved = c.moved.get(rel); fn = c.root/(moved.dst if moved else rel)
-        if inline: src = 'data:image/png;base64,' + base64.b64encode(_thumb(fn, 2*size)).decode()
+        if inline: src = 'data:image/png;base64,' + base64.b64encode(thumbnail_png(fn, 2*size)).decode()
         else:
             from urllib.parse import quote
             src = quote(Path(os.path.relpath(fn, dest.resolve())).as_posix())
         opts = ''.join(f"<option value='{e(v)}'{' selected' if v == ch else ''}>{e(k)}</option>"
-                       for k,v in _options(r.label, labels))
-        if moved: choice = f"<span class='moved'>{_moved_html(moved)}</span>"   # moved: nothing to choose
+                       for k,v in decision_options(r.label, labels))
+        if moved: choice = f"<span class='moved'>{moved_html(moved)}</span>"   # moved: nothing to choose
         else: choice = f"<select data-path='{e(rel)}'>{opts}</select>"
         info = ' · '.join(x for x in (f"label <b>{e(r.label)}</b>",
-                                      f"pred <b>{e(r.get('pred'))}</b>" if _s(r.get('pred')) else '',
-                                      f"loss {float(r['loss']):.3g}" if _s(r.get('loss')) else '') if x)
+                                      f"pred <b>{e(r.get('pred'))}</b>" if cell_text(r.get('pred')) else '',
+                                      f"loss {float(r['loss']):.3g}" if cell_text(r.get('loss')) else '') if x)
         figs.append(f"<figure data-label='{e(r.label)}' data-split='{e(r.get('split'))}'>"
                     f"<img src='{src}' width='{size}' height='{size}' loading='lazy'>"
                     f"<figcaption><code>{e(rel)}</code><br>{info}<br><small>{e(r.get('why'))}</small><br>{choice}"
                     f"</figcaption></figure>")
         a, _, to = ch.partition(':')
-        rows.append(dict(path=rel, label=r.label, pred=_s(r.get('pred')), loss=_s(r.get('loss')), why=_s(r.get('why')),
+        rows.append(dict(path=rel, label=r.label, pred=cell_text(r.get('pred')), loss=cell_text(r.get('loss')),
+                         why=cell_text(r.get('why')),
                          decision='' if a == 'applied' else a, to='' if a == 'applied' else to,
                          applied=f'{moved.action} → {moved.dst}' if moved else ''))
     with open(dest/'decisions.csv', 'w', newline='') as f:
         wr = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ['path', 'decision', 'to'])
         wr.writeheader(); wr.writerows(rows)
     opts = lambda xs: "<option value=''>all</option>" + ''.join(f"<option>{e(x)}</option>" for x in sorted(xs))
-    splits = {_s(s) for s in df.split} - {''} if 'split' in df else set()
+    splits = {cell_text(s) for s in df.split} - {''} if 'split' in df else set()
     lab_re = f" --label_re '{e(lab.pat.pattern)}'" if lab.pat is not None else ''
     if lab.f is None: run = f"run <code>companion clean apply {e(c.root)} --csv decisions.csv{lab_re}</code>"
     else:   # a function: only Python can call it
@@ -206,7 +210,7 @@ def _remember(c: Cleaner, dest: Path, df, opts: dict):
         c.state.mkdir(exist_ok=True); reg = c.state/GALLERIES
         have = reg.read_text().split('\n') if reg.is_file() else []
         if str(dest.resolve()) not in have:
-            _write_atomic(str(reg), '\n'.join([*filter(None, have), str(dest.resolve())]).encode())
+            write_atomic(str(reg), '\n'.join([*filter(None, have), str(dest.resolve())]).encode())
     except OSError: pass   # a read-only folder: the gallery is written, it just won't be rewritten after an apply
 
 def refresh_galleries(c: Cleaner # the cleaner that just applied or undid
@@ -232,12 +236,12 @@ def read_decisions(fn: str|Path # a CSV with the columns path, decision and (for
         if not rd.fieldnames or not {'path', 'decision'} <= set(rd.fieldnames):
             raise ValueError(f'{fn} needs the columns path and decision (and to, for relabel); it has {rd.fieldnames}')
         for n,r in enumerate(rd, 2):
-            a, to = _s(r.get('decision')).strip(), _s(r.get('to')).strip() or None
+            a, to = cell_text(r.get('decision')).strip(), cell_text(r.get('to')).strip() or None
             if a.lower().startswith('relabel:'): a, to = 'relabel', a.split(':', 1)[1]
             a = a.lower()
             if not a: continue
             if a not in Cleaner.actions: bad.append(f'line {n}: decision {a!r} (use keep, delete or relabel)')
             elif a == 'relabel' and not to: bad.append(f"line {n}: relabel needs the new label in column 'to'")
-            else: rows.append((_s(r['path']).strip(), a, to if a == 'relabel' else None))
+            else: rows.append((cell_text(r['path']).strip(), a, to if a == 'relabel' else None))
     if bad: raise ValueError(f'{fn} has {len(bad)} bad rows, nothing was marked:\n  ' + '\n  '.join(bad[:20]))
     return rows

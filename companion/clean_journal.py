@@ -7,11 +7,11 @@ from __future__ import annotations
 import os, sys, json, warnings, contextlib
 from pathlib import Path
 from collections import namedtuple, Counter
-from .clean_files import _fsync_dir, _write_atomic, _NOFOLLOW
+from .clean_files import fsync_folder, write_atomic, NOFOLLOW
 from .clean_labels import check_label
 
 # %% auto #0
-__all__ = ['STATE', 'FIXED', 'Move', 'JournalWarning', 'Plan', 'Journal']
+__all__ = ['STATE', 'FIXED', 'Move', 'shown_path', 'JournalWarning', 'dest_folder', 'check_relabel', 'Plan', 'Journal']
 
 # %% ../nbs/06b_clean_journal.ipynb #d8ef01e8
 STATE = '.companion'   # hidden, so fastai's get_image_files never trains on the journal or the quarantine
@@ -19,7 +19,7 @@ FIXED = '.fixed'       # in the quarantine: where a rewrite of a file (`Cleaner.
 
 Move = namedtuple('Move', 'src dst sha action to')   # paths relative to the cleaner's root, posix style
 
-def _shown(p: str) -> str:
+def shown_path(p: str) -> str:
     "A path as a message shows it: as is, or escaped (repr-style) if it holds a line break or other control character."
     return p if p.isprintable() else repr(p)
 
@@ -28,13 +28,13 @@ class JournalWarning(UserWarning):
 
 def _is_sha(x) -> bool: return isinstance(x, str) and len(x) == 64 and all(c in '0123456789abcdef' for c in x)
 
-def _dest_folder(rel: str, action: str, to=None, by: str='folder') -> str:
+def dest_folder(rel: str, action: str, to=None, by: str='folder') -> str:
     "Where a `delete` (quarantine) or `relabel` (sibling label folder, its own if labels are in names) sends `rel`."
     folder = rel.rpartition('/')[0]
     if action == 'delete': return f'{STATE}/quarantine/{folder}'.rstrip('/')
     return folder if by != 'folder' else f"{folder.rpartition('/')[0]}/{to}".lstrip('/')
 
-def _check_to(rel: str, action: str, to=None, by: str='folder'):
+def check_relabel(rel: str, action: str, to=None, by: str='folder'):
     "Return the checked label for a relabel of `rel` (None for other actions); ValueError saying why it is refused."
     if action != 'relabel':
         if to is not None: raise ValueError(f"`to` is only for 'relabel', not {action!r}")
@@ -67,9 +67,9 @@ class Plan:
               limit: int|None=None # at most this many lines, and one saying how many more (None: all)
              ) -> list:
         "The diff, one line per file: `- delete`, `~ relabel`, `! skip`."
-        res = [f"{'-' if m.action == 'delete' else '~'} {m.action:<7} {_shown(m.src)}  →  {_shown(m.dst)}"
+        res = [f"{'-' if m.action == 'delete' else '~'} {m.action:<7} {shown_path(m.src)}  →  {shown_path(m.dst)}"
                for m in self.moves]
-        res += [f'! skip    {_shown(p)}  ({why})' for p,why in self.skipped]
+        res += [f'! skip    {shown_path(p)}  ({why})' for p,why in self.skipped]
         if limit is not None and len(res) > limit: res = res[:limit] + [f'… and {len(res)-limit} more']
         return res
     def summary(self) -> str:
@@ -168,9 +168,9 @@ class Journal:
         # a rename stays in its folder
         rename = action == 'relabel' and dst.rpartition('/')[0] == src.rpartition('/')[0]
         by = 'name' if rename else 'folder'
-        try: _check_to(src, action, to, by)
+        try: check_relabel(src, action, to, by)
         except ValueError as e: return str(e)
-        if dst.rpartition('/')[0] != _dest_folder(src, action, to, by) or dst == src:
+        if dst.rpartition('/')[0] != dest_folder(src, action, to, by) or dst == src:
             return f'move of {src!r} to {dst!r} is not where a {action} goes'
 
     def _invalid(self, r) -> str|None:
@@ -185,7 +185,7 @@ class Journal:
             if not _is_sha(r.get('sha')): return f'a mark of {p!r} without a sha256'
             if not isinstance(r.get('by', 'folder'), str) or not r.get('by', 'folder'):
                 return f"a mark of {p!r} by {r.get('by')!r}"
-            try: _check_to(p, a, r.get('to'), r.get('by', 'folder'))
+            try: check_relabel(p, a, r.get('to'), r.get('by', 'folder'))
             except ValueError as e: return str(e)
         elif t == 'begin':
             bid, kind, moves = r.get('id'), r.get('kind'), r.get('moves')
@@ -218,7 +218,7 @@ class Journal:
     def _load(self):
         "Rebuild marks, batches and moved files by replaying the journal; skip (and warn of) lines failing `_invalid`."
         self.marks, self.batches, self.moved, self.problems, self._dirs = {}, {}, {}, [], {}
-        try: fd = os.open(self.journal, os.O_RDONLY | _NOFOLLOW)
+        try: fd = os.open(self.journal, os.O_RDONLY | NOFOLLOW)
         except FileNotFoundError: self._sig = None; return
         with open(fd, 'rb') as f:
             st = os.fstat(f.fileno()); data = f.read()
@@ -255,7 +255,7 @@ class Journal:
         data = ''.join(json.dumps(r, separators=(',', ':')) + '\n' for r in recs).encode()
         with self._locked():
             new = not os.path.lexists(self.journal)
-            fd = os.open(self.journal, os.O_RDWR | os.O_APPEND | os.O_CREAT | _NOFOLLOW, 0o644)
+            fd = os.open(self.journal, os.O_RDWR | os.O_APPEND | os.O_CREAT | NOFOLLOW, 0o644)
             try:
                 size = os.fstat(fd).st_size
                 # never glue a record onto a torn line
@@ -265,7 +265,7 @@ class Journal:
                 if sync: os.fsync(fd)
                 st = os.fstat(fd)
             finally: os.close(fd)
-            if new: _fsync_dir(self.state)
+            if new: fsync_folder(self.state)
             self._sig = (st.st_ino, st.st_size, st.st_mtime_ns)
             for r in recs: self._replay(r)
 
@@ -320,7 +320,7 @@ class Journal:
             yield; return
         self._check_state()
         self.state.mkdir(exist_ok=True)
-        fd = os.open(self.state/'lock', os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
+        fd = os.open(self.state/'lock', os.O_RDWR | os.O_CREAT | NOFOLLOW, 0o644)
         try:
             try:
                 import fcntl; fcntl.flock(fd, fcntl.LOCK_EX)
@@ -334,13 +334,13 @@ class Journal:
     def _set_aside(self) -> int:
         "Move skipped lines to `journal.skipped.jsonl`, rewrite the journal without them (atomically); return how many."
         if not self.problems: return 0
-        with open(os.open(self.journal, os.O_RDONLY | _NOFOLLOW), 'rb') as f: lines = f.read().split(b'\n')
+        with open(os.open(self.journal, os.O_RDONLY | NOFOLLOW), 'rb') as f: lines = f.read().split(b'\n')
         bad = {n for n,_ in self.problems}
         aside = b''.join(lines[n-1].rstrip(b'\r') + b'\n' for n in sorted(bad) if n <= len(lines))
         keep = b'\n'.join(l for i,l in enumerate(lines, 1) if i not in bad)
-        fd = os.open(self.state/'journal.skipped.jsonl', os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW, 0o644)
+        fd = os.open(self.state/'journal.skipped.jsonl', os.O_WRONLY | os.O_APPEND | os.O_CREAT | NOFOLLOW, 0o644)
         try: os.write(fd, aside); os.fsync(fd)
         finally: os.close(fd)
-        _write_atomic(str(self.journal), keep)
+        write_atomic(str(self.journal), keep)
         self._load()
         return len(bad)

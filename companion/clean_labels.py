@@ -8,7 +8,7 @@ import os, re, mimetypes, functools
 from pathlib import Path, PurePosixPath
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'check_label', 'Labeller', 'label_kind', 'check_single_label', 'learner_labeller']
+__all__ = ['IMAGE_SUFFIXES', 'check_label', 'Labeller', 'has_images', 'label_kind', 'check_single_label', 'learner_labeller']
 
 # %% ../nbs/06a_clean_labels.ipynb #5103b0cc
 def check_label(label # the label: any value, read as text
@@ -110,7 +110,7 @@ class Labeller:
                 "(a regex with one group around the label such as r'^(.+)_\\d+\\.jpg$'; "
                 "on the command line --label_re)")
 
-def _has_images(folder) -> bool:
+def has_images(folder) -> bool:
     "Whether `folder` holds an image file directly (stops at the first one)."
     try:
         with os.scandir(folder) as it: return any(os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES for e in it)

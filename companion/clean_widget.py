@@ -12,7 +12,8 @@ from .clean_labels import Labeller
 from .clean_journal import STATE
 from .clean import Cleaner
 from .widgets import widget_bundle, fig_png
-from .clean_gallery import _s, _thumb, _candidates, _labeller, _labels, _options, _moved_html, refresh_galleries
+from .clean_gallery import cell_text, thumbnail_png, read_candidates, candidates_labeller, label_choices
+from .clean_gallery import decision_options, moved_html, refresh_galleries
 
 # %% auto #0
 __all__ = ['ImageCleaner']
@@ -43,11 +44,11 @@ class ImageCleaner:
                  labeller=None):             # how labels are read (`Labeller`); None: as `candidates` came
         import ipywidgets as W
         from types import SimpleNamespace
-        lab = _labeller(candidates, labeller)
-        self.df, root = _candidates(candidates, root, lab.by)
+        lab = candidates_labeller(candidates, labeller)
+        self.df, root = read_candidates(candidates, root, lab.by)
         self.cleaner, self.per_page, self.size, self.page, self._busy = Cleaner(root, lab), per_page, size, 0, False
-        self.labels, self.rels = _labels(self.df, self.cleaner), [self.cleaner.rel(p) for p in self.df.path]
-        splits = sorted(set(self.df.split.map(_s))) if 'split' in self.df else []
+        self.labels, self.rels = label_choices(self.df, self.cleaner), [self.cleaner.rel(p) for p in self.df.path]
+        splits = sorted(set(self.df.split.map(cell_text))) if 'split' in self.df else []
         classes = sorted(set(self.df.label), key=lambda l: (len(l), l))
         self.cls = W.Dropdown(options=['all'] + classes, description='class')
         self.split = W.Dropdown(options=['all'] + splits, description='split', disabled=not splits)
@@ -120,10 +121,10 @@ def picture(self: ImageCleaner, n: int=8) -> bytes:
     for ax, i in zip(axs.flat, idx):
         r, rel = self.df.iloc[i], self.rels[i]
         moved = self.cleaner.moved.get(rel)
-        png = _thumb(self.cleaner.root/(moved.dst if moved else rel), 2*self.size)
+        png = thumbnail_png(self.cleaner.root/(moved.dst if moved else rel), 2*self.size)
         if png: ax.imshow(Image.open(io.BytesIO(png)).convert('RGB'))
-        pred, loss = _s(r.get('pred')), _s(r.get('loss'))
-        ax.set_title('\n'.join(x for x in (f'label {_s(r.label)}' + (f' · pred {pred}' if pred else ''),
+        pred, loss = cell_text(r.get('pred')), cell_text(r.get('loss'))
+        ax.set_title('\n'.join(x for x in (f'label {cell_text(r.label)}' + (f' · pred {pred}' if pred else ''),
                                            f'loss {float(loss):.3g}' if loss else '') if x), fontsize=9)
     fig.suptitle(f'{len(self.df)} candidates, the first {len(idx)} shown', fontsize=10)
     return fig_png(fig)
@@ -134,7 +135,7 @@ def _refilter(self: ImageCleaner, _=None):
     "Recompute the listed candidates from the filters and go to the first page."
     # marks made elsewhere count too
     lab, spl, show, c = self.cls.value, self.split.value, self.show.value, self.cleaner.refresh()
-    L = self.df.label.values; S = self.df.split.map(_s).values if 'split' in self.df else None
+    L = self.df.label.values; S = self.df.split.map(cell_text).values if 'split' in self.df else None
     self.view = [i for i,rel in enumerate(self.rels) if (lab == 'all' or L[i] == lab) and (spl == 'all' or S[i] == spl)
                  and (show == 'all' or (rel in c.marks or rel in c.moved) == (show == 'decided'))]
     self.go(0)
@@ -165,7 +166,7 @@ def _info(self: ImageCleaner):
 
 def _suggestion(r) -> str:
     "The label a card's one-click button gives: `suggested`, else the prediction, if not the label ('' if none)."
-    return next((s for s in (_s(r.get('suggested')), _s(r.get('pred'))) if s and s != r.label), '')
+    return next((s for s in (cell_text(r.get('suggested')), cell_text(r.get('pred'))) if s and s != r.label), '')
 
 @patch
 def _fill(self: ImageCleaner, card, i):
@@ -174,11 +175,12 @@ def _fill(self: ImageCleaner, card, i):
     if i is None: card.box.layout.display = 'none'; return
     r, rel = self.df.iloc[i], self.rels[i]
     ch = self.cleaner.choice(rel); moved = self.cleaner.moved.get(rel)
-    e = lambda x: html.escape(_s(x))
-    pred, loss, why, sug = _s(r.get('pred')), r.get('loss'), _s(r.get('why')), _s(r.get('suggested'))
+    e = lambda x: html.escape(cell_text(x))
+    pred, why, sug = cell_text(r.get('pred')), cell_text(r.get('why')), cell_text(r.get('suggested'))
+    loss = r.get('loss')
     cap = [f"<code class='cw-path' style='font-size:11px'>{e(rel)}</code>",
            ' · '.join(x for x in (f"label <b>{e(r.label)}</b>", f"pred <b>{e(pred)}</b>" if pred else '',
-                                  f'loss {float(loss):.3g}' if _s(loss) else '',
+                                  f'loss {float(loss):.3g}' if cell_text(loss) else '',
                                   f'sugg. <b>{e(sug)}</b>' if sug and sug != pred else '') if x)]
     # two lines at most; all of it on hover
     if why: cap.append(f"<span title='{html.escape(why, quote=True)}' "
@@ -187,9 +189,9 @@ def _fill(self: ImageCleaner, card, i):
     card.sug = _suggestion(r)
     self._busy = True
     try:
-        card.img.value = _thumb(self.cleaner.root/(moved.dst if moved else rel), 2*self.size)
+        card.img.value = thumbnail_png(self.cleaner.root/(moved.dst if moved else rel), 2*self.size)
         card.cap.value = '<br>'.join(cap)
-        opts = _options(r.label, self.labels)
+        opts = decision_options(r.label, self.labels)
         if moved: opts = [(ch, ch)]
         elif ch and ch not in [v for _,v in opts]: opts.append((ch, ch))
         card.dd.options, card.dd.value, card.dd.disabled = opts, ch, bool(moved)
@@ -198,14 +200,14 @@ def _fill(self: ImageCleaner, card, i):
         card.ok.button_style = 'success' if card.sug and ch == f'relabel:{card.sug}' else ''
         card.ok.layout.display = '' if card.sug else 'none'
         card.row.layout.display = 'none' if moved else ''
-        card.where.value = _moved_html(moved) if moved else ''
+        card.where.value = moved_html(moved) if moved else ''
     finally: self._busy = False
     card.box.layout.display = ''
 
 @patch
 def _chose(self: ImageCleaner, card, val):
     "Journal the choice made on a card at once."
-    if self._busy or card.idx is None or _s(val).startswith('applied:'): return
+    if self._busy or card.idx is None or cell_text(val).startswith('applied:'): return
     rel = self.rels[card.idx]
     try:
         if not val: self.cleaner.unmark(rel)

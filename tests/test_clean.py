@@ -5,12 +5,12 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 from companion.clean import Cleaner, snapshot, STATE
-from companion.clean_files import _sha
+from companion.clean_files import file_sha
 
 def tree(root) -> dict:
     "{relative path: sha256} of every file under root, quarantine included (journal and lock excluded)."
     root = Path(root)
-    return {f.relative_to(root).as_posix(): _sha(f) for f in root.rglob('*')
+    return {f.relative_to(root).as_posix(): file_sha(f) for f in root.rglob('*')
             if f.is_file() and f.name not in ('journal.jsonl', 'lock')}
 
 @pytest.fixture

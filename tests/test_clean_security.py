@@ -7,14 +7,14 @@ import pytest
 from conftest import run_cli
 from companion.clean import Cleaner, STATE, snapshot
 from companion.clean_journal import JournalWarning
-from companion.clean_files import _sha
+from companion.clean_files import file_sha
 
 def files(d) -> dict:
     "{relative path: sha256 or 'dir' or 'link->target'} of everything under `d`, the cleaner's state folder included."
     d, res = Path(d), {}
     for p in sorted(d.rglob('*')):
         k = p.relative_to(d).as_posix()
-        res[k] = f'link->{os.readlink(p)}' if p.is_symlink() else 'dir' if p.is_dir() else _sha(p)
+        res[k] = f'link->{os.readlink(p)}' if p.is_symlink() else 'dir' if p.is_dir() else file_sha(p)
     return res
 
 @pytest.fixture
@@ -51,11 +51,11 @@ def _untouched(root, out, before_root, before_out):
 def test_forged_open_batch_and_marks(ds, how):
     "A shipped journal with an interrupted batch and marks that point outside: apply (which recovers first), recover, undo move nothing."
     root, out = ds
-    f = pngs(root)[0]; rel = f'train/3/{f.name}'; sha = _sha(f); key = out/'.ssh'/'id_rsa'
+    f = pngs(root)[0]; rel = f'train/3/{f.name}'; sha = file_sha(f); key = out/'.ssh'/'id_rsa'
     dst = {'absolute': str(out/'stolen.png'), 'dotdot': '../outside/stolen.png',
            'quarantine_dotdot': f'{STATE}/quarantine/../../../outside/stolen.png', 'bad_label': 'train/../../outside/stolen.png'}[how]
     action, to = ('relabel', '../../outside') if how == 'bad_label' else ('delete', None)
-    forge(root, dict(t='mark', path=str(key) if how == 'absolute' else '../outside/.ssh/id_rsa', sha=_sha(key), action='delete', to=None),
+    forge(root, dict(t='mark', path=str(key) if how == 'absolute' else '../outside/.ssh/id_rsa', sha=file_sha(key), action='delete', to=None),
           dict(t='mark', path=rel, sha=sha, action=action, to=to) if how == 'bad_label' else dict(t='mark', path=dst, sha=sha, action='delete', to=None),
           dict(t='begin', id='evil', kind='apply', moves=[[rel, dst, sha, action, to]]))
     before_root, before_out = snapshot(root), files(out)
@@ -79,10 +79,10 @@ def test_forged_committed_batch_undo(ds):
     rels = [f'{STATE}/quarantine/../../outside/.ssh/id_rsa', str(key), '../outside/.ssh/id_rsa']
     recs = []
     for i,dst in enumerate(rels):
-        recs += [dict(t='begin', id=f'b{i}', kind='apply', moves=[[f'train/3/new{i}.png', dst, _sha(key), 'delete', None]]),
+        recs += [dict(t='begin', id=f'b{i}', kind='apply', moves=[[f'train/3/new{i}.png', dst, file_sha(key), 'delete', None]]),
                  dict(t='commit', id=f'b{i}', skipped=[])]
     # and an undo batch that claims to put back a file its (valid-looking) apply never moved
-    recs += [dict(t='begin', id='u', kind='undo', of='b0', moves=[[str(key), 'train/3/x.png', _sha(key), 'delete', None]])]
+    recs += [dict(t='begin', id='u', kind='undo', of='b0', moves=[[str(key), 'train/3/x.png', file_sha(key), 'delete', None]])]
     forge(root, *recs)
     before_root, before_out = snapshot(root), files(out)
     r, = cli_all(root, 'undo')
@@ -109,7 +109,7 @@ def test_symlinked_label_folder_and_quarantine(ds):
     r, = cli_all(root, 'apply'); assert r.returncode == 0 and 'never moves a file out of its root' in r.stdout
     assert fs[0].exists() and not fs[1].exists() and files(out) == before_out
     # a shipped journal with an open batch into the linked folder is skipped too
-    forge_line = dict(t='begin', id='x', kind='apply', moves=[[f'train/3/{fs[2].name}', f'train/evil/{fs[2].name}', _sha(fs[2]), 'relabel', 'evil']])
+    forge_line = dict(t='begin', id='x', kind='apply', moves=[[f'train/3/{fs[2].name}', f'train/evil/{fs[2].name}', file_sha(fs[2]), 'relabel', 'evil']])
     with open(root/STATE/'journal.jsonl', 'a') as j: j.write(json.dumps(forge_line) + '\n')
     r, = cli_all(root, 'recover'); assert r.returncode == 0 and 'set aside 1' in r.stdout
     assert fs[2].exists() and files(out) == before_out
@@ -135,7 +135,7 @@ def test_malformed_lines_warn_not_crash(ds):
     "Lines of the wrong shape are skipped with a warning naming the line, in Python and through the CLI; recover sets them aside."
     root, out = ds
     fs = pngs(root)
-    good = dict(t='mark', path=f'train/3/{fs[0].name}', sha=_sha(fs[0]), action='delete', to=None)
+    good = dict(t='mark', path=f'train/3/{fs[0].name}', sha=file_sha(fs[0]), action='delete', to=None)
     forge(root, [1, 2], 42, 'text', None, dict(t='mark', action='delete'), dict(t='begin', id='b', kind='apply'),
           dict(t='begin', id='c', kind='apply', moves=[[1, 2]]), dict(t='commit', id=5), dict(t='mark', path='train/3/a.png', action='relabel', to='7'),
           good, raw=b'{"t":"mark","path":"train/3/')
@@ -238,7 +238,7 @@ def test_long_lived_cleaner_sees_another_process(ds):
     size = c.journal.stat().st_size
     rec = json.loads(c.journal.read_text().splitlines()[0])
     other = next(f for f in fs[1:] if len(f.name) == len(fs[0].name))
-    rec.update(path=f'train/3/{other.name}', sha=_sha(other))
+    rec.update(path=f'train/3/{other.name}', sha=file_sha(other))
     subprocess.run([sys.executable, '-c', MARKER, str(root), 'rewrite', json.dumps(rec)], check=True)
     assert c.journal.stat().st_size == size                          # same size: only inode and mtime tell
     assert [m.src for m in c.plan().moves] == [f'train/3/{other.name}']

@@ -7,7 +7,7 @@ from companion.env import free_port
 from conftest import CHROME_ARGS, require, run_cli, serving, until
 from companion.data import flip_labels
 from companion.clean import Cleaner, snapshot, STATE
-from companion.clean_files import _sha
+from companion.clean_files import file_sha
 from companion.clean_gallery import gallery
 
 HERE = Path(__file__).parent
@@ -110,7 +110,7 @@ def test_widget_in_voila(flipped, voila_url, chromium):
         until(lambda: 'Applied' in pg.locator('.cw-msg').inner_text(), 'applied')
         after = snapshot(root)
         for p in (p0, p2):
-            assert p not in after and _sha(root/STATE/'quarantine'/p) == before[p]
+            assert p not in after and file_sha(root/STATE/'quarantine'/p) == before[p]
         new1 = str(Path(p1).parent.parent/to1/Path(p1).name).replace(os.sep, '/')
         assert p1 not in after and any(k.startswith(new1[:-4]) and v == before[p1] for k,v in after.items() if k.startswith(f'train/{to1}/'))
         assert len(after) == len(before) - 2 and pk in after
@@ -152,7 +152,7 @@ def test_gallery_in_chromium_then_cli(flipped, tmp_path, chromium):
     r = run_cli('clean', 'apply', root, '--csv', tmp_path/'decisions.csv')
     assert r.returncode == 0 and '1 to quarantine, 1 relabelled' in r.stdout, r.stdout + r.stderr
     rel0 = dec.path[0]
-    assert not (root/rel0).exists() and _sha(root/STATE/'quarantine'/rel0) == before[rel0]
+    assert not (root/rel0).exists() and file_sha(root/STATE/'quarantine'/rel0) == before[rel0]
     r = run_cli('clean', 'undo', root)
     assert r.returncode == 0 and 'put back 2 files' in r.stdout, r.stdout
     assert snapshot(root) == before
@@ -201,7 +201,7 @@ def test_widget_compact_one_click_accept(flipped, tmp_path, chromium):
         pg.locator('.cw-confirm').click()
         until(lambda: 'Applied' in pg.locator('.cw-msg').inner_text(), 'applied')
         dst = Cleaner(root).moved[rel].dst
-        assert dst.startswith(f'{rel.split("/")[0]}/{to}/') and not (root/rel).exists() and _sha(root/dst) == before[rel]
+        assert dst.startswith(f'{rel.split("/")[0]}/{to}/') and not (root/rel).exists() and file_sha(root/dst) == before[rel]
         until(lambda: 'applied: 0 in quarantine, 1 relabelled' in counts.inner_text() and 'pending: 0 delete, 0 relabel' in counts.inner_text(), 'counts after apply')
         where = card.locator('.cw-where')
         until(lambda: dst in where.inner_text(), 'the card says where the file is')
