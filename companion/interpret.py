@@ -17,8 +17,8 @@ from .clean_labels import Labeller, check_single_label
 
 # %% auto #0
 __all__ = ['last_linear', 'predict_dl', 'split_dl', 'item_table', 'confusion_counts', 'show_items', 'Interp', 'learner_items',
-           'fold_dls', 'oof_probs', 'knn_cosine', 'self_confidence', 'neighbour_votes', 'pixel_vectors',
-           'find_duplicates', 'reasons', 'label_issues']
+           'oof_probs', 'knn_cosine', 'self_confidence', 'neighbour_votes', 'pixel_vectors', 'find_duplicates',
+           'reasons', 'label_issues']
 
 # %% ../nbs/05_interpret.ipynb #40046230
 def last_linear(model: nn.Module) -> nn.Linear:
@@ -223,17 +223,6 @@ def learner_items(learn: Learner) -> pd.DataFrame:
         rows.append(pd.DataFrame(dict(path=_paths(ds.items), split=split, label=ys)))
     return pd.concat(rows, ignore_index=True)
 
-def fold_dls(items: pd.DataFrame,    # path, label
-             vocab,                  # every class, so that each fold's model has the same outputs
-             held,                   # the paths to validate on
-             size: int|None=None,    # resize images to `size`; None: keep
-             bs: int=64,             # batch size
-             batch_tfms=None,        # batch transforms (e.g. augmentation)
-             seed: int=0             # shuffling seed
-            ) -> DataLoaders:
-    "DataLoaders that train on the `items` (path, label) not in `held` and validate on `held`; labels from the table."
-    return items_dls(items, size=size, bs=bs, seed=seed, held=held, vocab=vocab, batch_tfms=batch_tfms)
-
 def oof_probs(items: pd.DataFrame,         # the items: path, label (and split, not used: every item is held out once)
               k: int=3,                   # folds
               recipe: TrainRecipe|None=None, # how each fold trains (`TrainRecipe.fit`); None: small_cnn for 3 epochs
@@ -254,7 +243,9 @@ def oof_probs(items: pd.DataFrame,         # the items: path, label (and split, 
     if shown: pb.comment = f'label issues: {k} models, each trained without one fold of the images'
     for f in pb:
         set_seed(seed + f)
-        dls = fold_dls(items, vocab, items.path[fold == f], size=size, bs=bs, batch_tfms=batch_tfms, seed=seed+f)
+        # every class in the vocab, so that each fold's model has the same outputs
+        dls = items_dls(items, size=size, bs=bs, seed=seed+f, held=items.path[fold == f], vocab=vocab,
+                        batch_tfms=batch_tfms)
         learn = recipe.learner(dls)
         with learn.quiet(), learn.no_logging(): recipe.fit(learn)
         p, t, _, _ = predict_dl(learn, dls.valid, emb=False)

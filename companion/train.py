@@ -310,6 +310,10 @@ def replay(run: dict) -> tuple:
 _SUM_NOTE = ('error_rate + accuracy = 1: with one label per image, each validation image is either right or wrong, '
              'so error_rate is simply 1 - accuracy.')
 
+def _of_recipe(name: str) -> property:
+    "A read-only property: the report's `recipe.name`."
+    return property(lambda self: getattr(self.recipe, name), doc=f'`recipe.{name}`')
+
 @dataclass
 class TrainReport:
     "What `train` did and found: the training recipe (lr included), lr report, coach's verdict, error_rate, accuracy."
@@ -324,14 +328,9 @@ class TrainReport:
     nproc: int = 1
     bs: int|None = None
     backend: str|None = None
-    @property
-    def lr(self) -> float: return self.recipe.lr
-    @property
-    def method(self) -> str: return self.recipe.method
-    @property
-    def epochs(self) -> int: return self.recipe.epochs
-    @property
-    def arch(self) -> str: return self.recipe.arch_name
+    # read from the recipe, so that they can't disagree with it
+    lr, method, epochs = _of_recipe('lr'), _of_recipe('method'), _of_recipe('epochs')
+    arch = _of_recipe('arch_name')   # a name, also for an architecture function
 
     def as_dict(self) -> dict:
         "Plain data for JSON: the figures, the recipe (with its method) and the reports, as dicts."
