@@ -14,7 +14,7 @@ LAUNCHER = Path(__file__).resolve().parent.parent/'apps'/'classifier'
 @pytest.fixture(scope='module')
 def model_dir(digits_path, tmp_path_factory):
     "The exported digits model."
-    return train_export(digits_path, tmp_path_factory.mktemp('model')/'digits')   # its recipe holds train_stats
+    return train_export(digits_path, tmp_path_factory.mktemp('model')/'digits')   # its preprocess.json holds train_stats
 
 def _clear(page):
     "Press Clear and wait until the box is empty (an upload right after would race with it)."

@@ -20,7 +20,7 @@ def png_bytes(w, h, mode='L') -> bytes:
 
 @pytest.fixture(scope='module')
 def server(digits_path, tmp_path_factory):
-    "A CPU Space for a digits model trained without Resize (the recipe fixes no size), served on 127.0.0.1."
+    "A CPU Space for a digits model trained without Resize (its preprocessing fixes no size), served on 127.0.0.1."
     from companion.deploy import build_space
     from companion.spacecheck import AppServer
     d = tmp_path_factory.mktemp('limits')

@@ -14,7 +14,7 @@ from companion.predict import _learn_probs
 
 PIXEL_ATOL, PROB_ATOL = 1e-4, 1e-3
 FASTAI_READS_ALIKE = ('photo_4000x3000', 'webp', 'icon', 'strip')   # no EXIF rotation, no alpha, 8 bits: fastai opens these as the runtime does
-                                                                     # (and the Spaces' examples, validation images, for every recipe)
+                                                                     # (and the Spaces' examples, validation images, for every model's preprocessing)
 
 def pipelines():
     "name: (DataBlock keyword arguments, data) for the course's pipelines, at sizes a CPU trains quickly."
@@ -35,9 +35,9 @@ def pipelines():
     except ImportError: figure('conformance: timm is not installed, so the timm pipeline is left out')
     return P
 
-def ops_of(recipe) -> set:
-    "The steps of a recipe, each with the parameter values that change what it computes."
-    item, batch = steps(recipe)
+def ops_of(prep) -> set:
+    "The steps of a preprocess.json, each with the parameter values that change what it computes."
+    item, batch = steps(prep)
     out = {f"{s['op']}:{s.get('method', '')}:{s.get('pad_mode', '')}" for s in item}
     out |= {f"resample:{'size' if s.get('size') else 'none'}:{s.get('mode')}" if s['op'] == 'resample' else s['op'] for s in batch}
     return out
@@ -67,7 +67,7 @@ def uploads(tmp_path_factory, digits37_path):
 
 def test_corpus_covers_every_step_export_writes(corpus):
     "The pipelines reach every step and parameter value the page and the runtime must agree on."
-    seen = set().union(*(ops_of(json.loads((m/'recipe.json').read_text())) for _, m, _ in corpus.values()))
+    seen = set().union(*(ops_of(json.loads((m/'preprocess.json').read_text())) for _, m, _ in corpus.values()))
     want = {'resize:squish:zeros', 'crop_pad::zeros', 'resize:crop:reflection', 'resize:squish:reflection', 'resize:pad:zeros',
             'resize:pad:border', 'resize:pad:reflection', 'fit:crop:border', 'div', 'normalize', 'crop_ratio',
             'resample:size:bilinear', 'resample:none:bilinear', 'resample:size:nearest'}
@@ -76,14 +76,14 @@ def test_corpus_covers_every_step_export_writes(corpus):
 def b64(f) -> str: return base64.b64encode(Path(f).read_bytes()).decode()
 
 def test_python_page_and_fastai_agree_on_realistic_uploads(corpus, uploads, browser):
-    "Every recipe × every upload (and each Space's examples): the page's pixels within 1e-4 of the runtime's, labels equal, |Δp| ≤ 1e-3; learn.predict too where fastai reads the file alike."
+    "Every model's preprocessing × every upload (and each Space's examples): the page's pixels within 1e-4 of the runtime's, labels equal, |Δp| ≤ 1e-3; learn.predict too where fastai reads the file alike."
     from companion.spacecheck import StaticServer
     n, worst_px, worst_p, worst_fastai, rows = 0, 0., 0., 0., []
     for name, (learn, model, space) in corpus.items():
-        recipe = json.loads((model/'recipe.json').read_text())
+        prep = json.loads((model/'preprocess.json').read_text())
         files = {**uploads, **{f'example {f.name}': f for f in sorted((space/'examples').iterdir())}}
         pred = Predictor.load(model, backend='onnx')
-        fitted = any(s['op'] == 'fit' for s in steps(recipe)[0])   # learn.predict runs such a model at any size; the runtime fits uploads to its own
+        fitted = any(s['op'] == 'fit' for s in steps(prep)[0])   # learn.predict runs such a model at any size; the runtime fits uploads to its own
         alike = [k for k in files if k.startswith('example') or (k in FASTAI_READS_ALIKE and not fitted)]
         with StaticServer(space) as s:
             page = browser.new_page()
@@ -96,7 +96,7 @@ def test_python_page_and_fastai_agree_on_realistic_uploads(corpus, uploads, brow
             page.close()
         want_p = pred.probs([str(f) for f in files.values()])
         for (kind, f), x, g, wp in zip(files.items(), xs, got, want_p):
-            want = preprocess(str(f), recipe)
+            want = preprocess(str(f), prep)
             assert 'error' not in g, (name, kind, g)
             assert (x['c'], x['h'], x['w']) == want.shape, (name, kind, (x['c'], x['h'], x['w']), want.shape)
             px = float(np.abs(np.array(x['data'], np.float32).reshape(want.shape) - want).max())
@@ -112,17 +112,17 @@ def test_python_page_and_fastai_agree_on_realistic_uploads(corpus, uploads, brow
                 if top2[1] - top2[0] > 2*PROB_ATOL: assert str(lbl) == pred.vocab[int(wp.argmax())], (name, kind)
                 worst_fastai = max(worst_fastai, df)
         rows.append(name)
-    figure(f'conformance: {len(rows)} recipes × {len(uploads)} uploads + their examples = {n} images; page vs runtime: pixels max |Δ| {worst_px:.1e}, '
+    figure(f'conformance: {len(rows)} models × {len(uploads)} uploads + their examples = {n} images; page vs runtime: pixels max |Δ| {worst_px:.1e}, '
           f'max |Δp| {worst_p:.1e}; runtime vs learn.predict (on {", ".join(FASTAI_READS_ALIKE)} and the examples): max |Δp| {worst_fastai:.1e}')
 
-def test_a_recipe_the_page_cannot_run_is_refused_at_build(corpus, tmp_path):
-    "A recipe step the page has no code for stops build_space before any file is written."
+def test_a_step_the_page_cannot_run_is_refused_at_build(corpus, tmp_path):
+    "A preprocessing step the page has no code for stops build_space before any file is written."
     from companion.deploy import build_space
     _, model, _ = next(iter(corpus.values()))
     bad = tmp_path/'model'
     bad.mkdir()
     for f in model.iterdir():
         if f.is_file(): (bad/f.name).write_bytes(f.read_bytes())
-    r = json.loads((bad/'recipe.json').read_text()); r['batch'].append(dict(op='rotate', angle=90)); (bad/'recipe.json').write_text(json.dumps(r))
+    r = json.loads((bad/'preprocess.json').read_text()); r['batch'].append(dict(op='rotate', angle=90)); (bad/'preprocess.json').write_text(json.dumps(r))
     with pytest.raises(ValueError, match='rotate'): build_space(bad, tmp_path/'space', target='static')
     assert not (tmp_path/'space').exists() or not any((tmp_path/'space').iterdir())

@@ -82,7 +82,7 @@ def test_course_pipeline_exports_and_predicts_like_learn_predict(make, unsplit, 
     learn = make(unsplit, names)
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1, 3e-3)   # training ends with a validation pass (Flip's split_idx is now 1)
     out = export_model(learn, tmp_path/'model')
-    r = json.loads((out/'recipe.json').read_text())
+    r = json.loads((out/'preprocess.json').read_text())
     assert r['format'] == 'companion.predict/2' and r['vocab'] == [str(v) for v in learn.dls.vocab]
     files = {f.name for f in out.iterdir()}
     assert 'model.onnx' in files and ('model.safetensors' in files if r['arch'] else 'model.pt2' in files)
@@ -90,13 +90,13 @@ def test_course_pipeline_exports_and_predicts_like_learn_predict(make, unsplit, 
     _assert_parity(learn, out, items)
 
 def test_steps_do_not_depend_on_split_idx(unsplit, names):
-    "fastai's Flip rewrites its split_idx on every call: the recipe is the same right after a training batch and after a validation pass."
-    from companion.predict import learner_recipe
+    "fastai's Flip rewrites its split_idx on every call: the preprocessing steps are the same right after a training batch and after a validation pass."
+    from companion.predict import learner_preprocess
     learn = bears(unsplit, names)
     learn.dls.train.one_batch()
-    before = learner_recipe(learn, stats=0)
+    before = learner_preprocess(learn, stats=0)
     learn.dls.valid.one_batch()
-    assert learner_recipe(learn, stats=0)['batch'] == before['batch']
+    assert learner_preprocess(learn, stats=0)['batch'] == before['batch']
     assert [s['op'] for s in before['item']] == ['resize', 'crop_pad'] and [s['op'] for s in before['batch']] == ['div', 'resample']
 
 def test_unsupported_transform_gets_one_sentence(unsplit, names):
@@ -129,7 +129,7 @@ def test_course_export_pkl_with_notebook_label_function(names, tmp_path):
     res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model', '--trust_pickle')
     assert res.returncode == 0, res.stderr
     assert 'is a pickle' in res.stderr and 'check' in res.stdout
-    r = json.loads((tmp_path/'model'/'recipe.json').read_text())
+    r = json.loads((tmp_path/'model'/'preprocess.json').read_text())
     assert r['vocab'] == ['False', 'True'] and r['arch']['name'] == 'resnet18' and r['item'][0]['size'] == [32, 32]
     import warnings
     from companion.predict import load_learner_safely

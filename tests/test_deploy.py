@@ -42,7 +42,7 @@ def readme_matches_folder(space: Path):
 def test_build_space_files(space, model_dir):
     from huggingface_hub import SpaceCard
     import gradio
-    for f in ('app.py', 'companion_runtime.py', 'companion_images.py', 'requirements.txt', 'README.md', 'space.json', 'model/model.onnx', 'model/recipe.json'):
+    for f in ('app.py', 'companion_runtime.py', 'companion_images.py', 'requirements.txt', 'README.md', 'space.json', 'model/model.onnx', 'model/preprocess.json'):
         assert (space/f).is_file(), f
     import companion
     pkg = Path(companion.__file__).parent
@@ -51,7 +51,7 @@ def test_build_space_files(space, model_dir):
     assert (space/'companion_images.py').read_bytes() == (pkg/'images.py').read_bytes()     # and the image opener the runtime imports; nothing else
     assert not (space/'companion_predict.py').exists() and not (space/'companion_arch.py').exists()
     card = SpaceCard.load(space/'README.md').data
-    py = json.loads((model_dir/'recipe.json').read_text())['versions']['python']
+    py = json.loads((model_dir/'preprocess.json').read_text())['versions']['python']
     assert (card.title, card.emoji, card.sdk, card.sdk_version, card.app_file) == ('Digits', '🔢', 'gradio', gradio.__version__, 'app.py')
     assert card.python_version == '.'.join(py.split('.')[:2])
     reqs = (space/'requirements.txt').read_text().split()
@@ -119,10 +119,10 @@ def test_zerogpu_space_runs_torch_without_companion(zero, model_dir):
     pins = dict(r.split('==') for r in reqs if '==' in r)
     assert reqs[0] == 'spaces' and pins['torch'] in ZEROGPU_TORCH and pins['torchvision'] == ZEROGPU_TORCH[pins['torch']]
     assert 'fastai' in pins and 'onnxruntime' not in pins and 'numpy' in reqs   # numpy left for the Space's Python
-    recipe = json.loads((zero/'model'/'recipe.json').read_text())
-    assert (recipe.get('arch') or recipe['model']['arch'])['module'] == 'companion_arch'
+    prep = json.loads((zero/'model'/'preprocess.json').read_text())
+    assert (prep.get('arch') or prep['model']['arch'])['module'] == 'companion_arch'
     assert 'def small_cnn' in (zero/'companion_arch.py').read_text()
-    py = json.loads((model_dir/'recipe.json').read_text())['versions']['python']
+    py = json.loads((model_dir/'preprocess.json').read_text())['versions']['python']
     card = SpaceCard.load(zero/'README.md')
     assert card.data.python_version == ('3.12' if tuple(map(int, py.split('.')[:2])) >= (3, 11) else '3.10')
     assert card.data.suggested_hardware == 'zero-a10g' and 'ZeroGPU' in card.text and 'ONNX' not in card.text
@@ -201,7 +201,7 @@ def test_push_dry_run_plan(space, zero):
         ('create_commit', dict(repo_id='jane/digits', repo_type='space', operations=[f for f, _ in plan['files']], commit_message='companion: upload digits')),
         ('request_space_hardware', dict(repo_id='jane/digits', hardware='cpu-upgrade'))]
     names = {f for f, _ in plan['files']}
-    assert {'app.py', 'README.md', 'requirements.txt', 'companion_runtime.py', 'model/model.onnx', 'model/recipe.json'} <= names
+    assert {'app.py', 'README.md', 'requirements.txt', 'companion_runtime.py', 'model/model.onnx', 'model/preprocess.json'} <= names
     assert plan['url'] == 'https://huggingface.co/spaces/jane/digits'
     z = push_space(zero, 'jane/digits', dry_run=True, whoami=ACCOUNTS['free'][0])
     assert 'mismatch' not in z and z['calls'][0][1]['space_sdk'] == 'gradio' and z['calls'][0][1]['space_hardware'] == 'zero-a10g'
@@ -231,7 +231,7 @@ def test_display_labels_reach_every_target(model_dir, digits_path, tmp_path):
     out = tmp_path/'named'
     r = run_cli('space', 'build', model_dir, out, '--target', 'cpu', '--labels', '3=three,7=seven', '--examples', digits_path/'valid')
     assert r.returncode == 0, r.stderr
-    shipped = json.loads((out/'model'/'recipe.json').read_text())
+    shipped = json.loads((out/'model'/'preprocess.json').read_text())
     assert shipped['vocab'][3] == 'three' and shipped['vocab'][7] == 'seven' and shipped['trained_vocab'][3] == '3'
     assert any('three' in f.name for f in (out/'examples').iterdir())
     sevens = sorted((digits_path/'valid'/'7').glob('*.png'))[:3]
@@ -240,9 +240,22 @@ def test_display_labels_reach_every_target(model_dir, digits_path, tmp_path):
     assert 'seven' in got and '7' not in got, got
     st = tmp_path/'named_static'
     assert run_cli('space', 'build', model_dir, st, '--target', 'static', '--labels', '3=three').returncode == 0
-    assert json.loads((st/'model'/'recipe.json').read_text())['vocab'][3] == 'three'
+    assert json.loads((st/'model'/'preprocess.json').read_text())['vocab'][3] == 'three'
     r = run_cli('space', 'build', model_dir, tmp_path/'bad', '--target', 'cpu', '--labels', 'cat=Cat')
     assert r.returncode == 1 and r.stderr.startswith('companion space: ') and "doesn't know" in r.stderr, r.stderr
+
+def test_folder_and_space_written_before_preprocess_json(model_dir, tmp_path):
+    "A model folder holding only recipe.json (exported before the rename) builds a Space with model/preprocess.json; a Space whose copy is still recipe.json serves and checks."
+    import shutil
+    from companion.deploy import build_space
+    from companion.spacecheck import check_space
+    old = shutil.copytree(model_dir, tmp_path/'old_model')
+    (old/'preprocess.json').rename(old/'recipe.json')
+    out = build_space(old, tmp_path/'space', target='cpu', n_examples=2)
+    assert (out/'model'/'preprocess.json').is_file() and not (out/'model'/'recipe.json').exists()
+    (out/'model'/'preprocess.json').rename(out/'model'/'recipe.json')   # as a Space built before has it
+    r = check_space(out, uploads=False)
+    assert r.ok and len(r.examples) == 2 and r.startup.startswith('model='), repr(r)
 
 def test_rebuild_for_another_target_replaces_the_build(model_dir, tmp_path):
     "The same folder built static, then cpu, then static again: each time one Space of the asked kind, nothing of the other left; a folder of someone else's files is refused."
@@ -287,12 +300,12 @@ gr.Interface(brightness, gr.Image(type='filepath'), gr.Label(), api_name='classi
 '''
 
 def test_check_space_on_the_students_own_app(model_dir, digits_path, tmp_path):
-    "build_space(app=their_app.py) leaves model/recipe.json in the folder, yet check_space reads the endpoint and outputs from the app itself."
+    "build_space(app=their_app.py) leaves model/preprocess.json in the folder, yet check_space reads the endpoint and outputs from the app itself."
     from companion.deploy import build_space
     from companion.spacecheck import check_space
     (tmp_path/'their_app.py').write_text(STUDENT_APP)
     out = build_space(model_dir, tmp_path/'space', target='cpu', app=tmp_path/'their_app.py', examples=digits_path/'valid', n_examples=2)
-    assert (out/'model'/'recipe.json').is_file() and (out/'app.py').read_text() == STUDENT_APP
+    assert (out/'model'/'preprocess.json').is_file() and (out/'app.py').read_text() == STUDENT_APP
     r = check_space(out)
     assert r.ok, repr(r)
     assert r.startup == 'your own app: endpoint /classify -> Label', r.startup

@@ -1,12 +1,13 @@
-"""Loading a model folder runs no code it brings, and no recipe field allocates unbounded memory or reaches the network (issue 23 holes 1, 2, 6).
+"""Loading a model folder runs no code it brings, and no preprocess.json field allocates unbounded memory or reaches the network (issue 23 holes 1, 2, 6).
 Each attack writes a marker file if its code ran; the tests check that the marker is absent and the refusal names the reason."""
 import io, json, os, subprocess, sys, zipfile
 from pathlib import Path
 import pytest
 import torch
-from companion.runtime import Predictor, ModelFolderError, check_recipe, read_recipe, check_program, build_model
+from companion.runtime import (Predictor, ModelFolderError, PREPROCESS_FILE, OLD_PREPROCESS_FILE, check_preprocess, read_preprocess,
+                               check_program, build_model)
 
-RECIPE = dict(vocab=['a', 'b'], mode='RGB', size=[8, 8], item=[dict(op='resize', size=[8, 8], method='squish', pad_mode='zeros')],
+PREP = dict(vocab=['a', 'b'], mode='RGB', size=[8, 8], item=[dict(op='resize', size=[8, 8], method='squish', pad_mode='zeros')],
               batch=[dict(op='div', div=255.)])
 
 class Marker:
@@ -15,11 +16,11 @@ class Marker:
     def __reduce__(self): return (exec, (f"open({self.path!r}, 'w').write('code ran')",))
 
 def _program(folder: Path) -> Path:
-    "A plain torch.export archive of a tiny model, with its recipe."
+    "A plain torch.export archive of a tiny model, with its preprocess.json."
     folder.mkdir(parents=True, exist_ok=True)
     m = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 2)).eval()
     torch.export.save(torch.export.export(m, (torch.zeros(1, 3, 8, 8),)), folder/'model.pt2')
-    (folder/'recipe.json').write_text(json.dumps(RECIPE))
+    (folder/PREPROCESS_FILE).write_text(json.dumps(PREP))
     return folder
 
 def _rewrite(pt2: Path, change):
@@ -60,9 +61,9 @@ def test_pt2_unknown_member_is_refused(tmp_path):
     with pytest.raises(ModelFolderError, match='aotinductor'): check_program(m/'model.pt2')
 
 def _arch_folder(m: Path, module: str) -> Path:
-    "A model folder whose recipe names `module` as its architecture, next to a package of that name that writes a marker."
+    "A model folder whose preprocess.json names `module` as its architecture, next to a package of that name that writes a marker."
     m.mkdir(parents=True)
-    (m/'recipe.json').write_text(json.dumps({**RECIPE, 'arch': dict(module=module, name='net', n_out=2, args=dict(n_in=3))}))
+    (m/PREPROCESS_FILE).write_text(json.dumps({**PREP, 'arch': dict(module=module, name='net', n_out=2, args=dict(n_in=3))}))
     (m/'model.safetensors').write_bytes(b'not read: the architecture comes first')
     return m
 
@@ -79,7 +80,7 @@ def test_arch_from_working_directory_does_not_run(tmp_path, module, words):
     if module == top: (m/f'{top}.py').write_text(evil)
     else: (m/top).mkdir(); (m/top/'__init__.py').write_text(evil); (m/top/f"{module.split('.')[1]}.py").write_text(evil)
     if top == 'torchvision':
-        recipe = json.loads((m/'recipe.json').read_text()); recipe['arch']['name'] = 'resnet18'; (m/'recipe.json').write_text(json.dumps(recipe))
+        prep = json.loads((m/PREPROCESS_FILE).read_text()); prep['arch']['name'] = 'resnet18'; (m/PREPROCESS_FILE).write_text(json.dumps(prep))
     r = subprocess.run([sys.executable, '-c', CODE], cwd=m, capture_output=True, text=True, timeout=120,
                        env={**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONPATH': str(Path(__file__).parent.parent)})
     assert not marker.exists(), r.stdout + r.stderr
@@ -94,24 +95,25 @@ def test_arch_from_working_directory_does_not_run(tmp_path, module, words):
     (dict(arch=dict(module='torchvision.models', name='resnet18', n_out=2, args=dict(pretrained=True))), 'arch.args.pretrained'),
     (dict(mode='L', batch=[], arch=dict(module='torchvision.models', name='resnet18', n_out=2, args=dict(n_in=3))), 'n_in is 3'),
 ])
-def test_damaged_recipe_is_refused(change, words):
-    "Hole 6: every damaged recipe is refused at load with one sentence naming the field."
-    recipe = {**RECIPE, **change}
-    if 'div' in change: recipe = dict(vocab=['a', 'b'], div=change['div'], mean=[.5]*3, std=[.2]*3)   # format 1
-    with pytest.raises(ModelFolderError) as e: check_recipe(recipe)
+def test_damaged_preprocess_is_refused(change, words):
+    "Hole 6: every damaged preprocess.json is refused at load with one sentence naming the field."
+    prep = {**PREP, **change}
+    if 'div' in change: prep = dict(vocab=['a', 'b'], div=change['div'], mean=[.5]*3, std=[.2]*3)   # format 1
+    with pytest.raises(ModelFolderError) as e: check_preprocess(prep)
     assert words in str(e.value) and str(e.value).count('\n') == 0, str(e.value)
 
-def test_deep_recipe_file_is_refused(tmp_path):
-    "A recipe.json nested 100000 deep is a RecursionError in json: refused with a sentence."
-    (tmp_path/'recipe.json').write_text('[' * 100_000 + ']' * 100_000)
-    with pytest.raises(ModelFolderError, match='nested more than'): read_recipe(tmp_path)
+@pytest.mark.parametrize('name', [PREPROCESS_FILE, OLD_PREPROCESS_FILE])
+def test_deep_preprocess_file_is_refused(tmp_path, name):
+    "A preprocess.json (or the recipe.json of an older folder) nested 100000 deep is a RecursionError in json: refused with a sentence."
+    (tmp_path/name).write_text('[' * 100_000 + ']' * 100_000)
+    with pytest.raises(ModelFolderError, match=f'{name}: it is nested more than'): read_preprocess(tmp_path)
 
 def test_huge_head_is_refused_before_allocating():
     "Hole 5/6: lin_ftrs=[60000, 60000] would allocate 14 GB at load; it is refused by the check, before any tensor."
     import resource
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    recipe = {**RECIPE, 'arch': dict(module='torchvision.models', name='resnet18', n_out=2, args=dict(n_in=3, lin_ftrs=[60000, 60000]))}
-    with pytest.raises(ModelFolderError, match='lin_ftrs'): build_model(recipe)
+    prep = {**PREP, 'arch': dict(module='torchvision.models', name='resnet18', n_out=2, args=dict(n_in=3, lin_ftrs=[60000, 60000]))}
+    with pytest.raises(ModelFolderError, match='lin_ftrs'): build_model(prep)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000   # kB: nothing like 14 GB
 
 def _greedy_onnx(fname: Path, mb_per_image: float):
@@ -149,7 +151,7 @@ def test_onnx_that_allocates_per_call_is_stopped_under_budget(tmp_path):
     from companion.images import MEMORY_BUDGET, MAX_MODEL_MEMORY, mb_bytes
     small, big = tmp_path/'small', tmp_path/'big'
     for m, mb in ((small, 150), (big, 3000)):
-        m.mkdir(); _greedy_onnx(m/'model.onnx', mb); (m/'recipe.json').write_text(json.dumps({**RECIPE, 'size': [16, 16], 'item': []}))
+        m.mkdir(); _greedy_onnx(m/'model.onnx', mb); (m/PREPROCESS_FILE).write_text(json.dumps({**PREP, 'size': [16, 16], 'item': []}))
     assert (big/'model.onnx').stat().st_size < 1000
     r = subprocess.run([sys.executable, '-c', GREEDY.format(small=str(small), big=str(big), png=str(tmp_path/'x.png'))], capture_output=True, text=True, timeout=120,
                        env={**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONPATH': str(Path(__file__).parent.parent)})
@@ -163,6 +165,6 @@ def test_onnx_that_allocates_per_call_is_stopped_under_budget(tmp_path):
 def test_model_file_over_the_limit_is_refused_before_loading(tmp_path):
     "Hole 5: a 1 GB model.onnx peaked at 2 GB while loading; files over MAX_MODEL_FILE are refused from their size (a sparse file here)."
     from companion.images import MAX_MODEL_FILE
-    m = tmp_path/'m'; m.mkdir(); (m/'recipe.json').write_text(json.dumps(RECIPE))
+    m = tmp_path/'m'; m.mkdir(); (m/PREPROCESS_FILE).write_text(json.dumps(PREP))
     with open(m/'model.onnx', 'wb') as f: f.truncate(10**9)
     with pytest.raises(ModelFolderError, match=f'1000.0 MB, more than the {MAX_MODEL_FILE} a Space loads'): Predictor.load(m, backend='onnx')

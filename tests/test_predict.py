@@ -50,8 +50,8 @@ def test_predictor_matches_learn_predict(learn):
     for o in (f.read_bytes(), Image.open(f), np.asarray(Image.open(f).convert('RGB'))): _assert_same(p.predict(o), want[0])
 
 def test_export_folder_and_backends(learn, exported):
-    assert {'model.safetensors', 'recipe.json', 'model.onnx'} <= {o.name for o in exported.iterdir()}
-    r = json.loads((exported/'recipe.json').read_text())
+    assert {'model.safetensors', 'preprocess.json', 'model.onnx'} <= {o.name for o in exported.iterdir()}
+    r = json.loads((exported/'preprocess.json').read_text())
     assert r['vocab'] == [str(i) for i in range(10)] and len(r['size']) == 2
     assert r['check']['torch_max_abs_diff'] <= ATOL and r['check']['onnx_max_abs_diff'] <= ATOL
     items = _inputs(learn, 6)
@@ -105,8 +105,8 @@ def test_bad_inputs(exported, tmp_path):
     for img, exc, msg in cases:
         with pytest.raises(exc, match=msg): p.predict(img)
     assert p.predict(tmp_path/'ok.png')[0] in p.vocab   # still works after the failures
-    with pytest.raises(FileNotFoundError, match='no recipe.json'): Predictor.load(tmp_path)
-    (tmp_path/'m').mkdir(); shutil.copy(exported/'recipe.json', tmp_path/'m')
+    with pytest.raises(FileNotFoundError, match='no preprocess.json'): Predictor.load(tmp_path)
+    (tmp_path/'m').mkdir(); shutil.copy(exported/'preprocess.json', tmp_path/'m')
     with pytest.raises(FileNotFoundError, match='no model.onnx'): Predictor.load(tmp_path/'m', backend='onnx')
     with pytest.raises(ValueError, match='unknown backend'): Predictor.load(exported, backend='tflite')
 
@@ -120,7 +120,7 @@ def test_cli_export_and_predict(small_learn, tmp_path):
     assert res.returncode == 1 and '--size H W' in res.stderr   # an export.pkl without Resize keeps no image size
     res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model', '--size', '28', '--trust_pickle', '--no-onnx')
     assert res.returncode == 0, res.stderr
-    assert 'is a pickle' in res.stderr and not (tmp_path/'model'/'model.onnx').exists() and (tmp_path/'model'/'recipe.json').exists()
+    assert 'is a pickle' in res.stderr and not (tmp_path/'model'/'model.onnx').exists() and (tmp_path/'model'/'preprocess.json').exists()
     res = run_cli('export', tmp_path/'export.pkl', tmp_path/'model', '--size', '28', '--trust_pickle')
     assert res.returncode == 0 and (tmp_path/'model'/'model.onnx').exists(), res.stderr
     files = list(small_learn.dls.valid_ds.items[:3])
@@ -133,7 +133,7 @@ def test_cli_export_and_predict(small_learn, tmp_path):
     assert [(Path(f).name, lbl) for f, lbl, _ in lines[:-1]] == [(f.name, p.predict(f)[0]) for f in files]
     assert all(0 < float(c) <= 1 for *_, c in lines[:-1])
     res = run_cli('predict', tmp_path/'nowhere', files[0])
-    assert res.returncode == 1 and res.stderr.startswith('companion predict: ') and 'no recipe.json' in res.stderr, res.stderr
+    assert res.returncode == 1 and res.stderr.startswith('companion predict: ') and 'no preprocess.json' in res.stderr, res.stderr
     res = run_cli('predict', tmp_path/'model')   # no image: a usage error, one line
     assert res.returncode == 2 and res.stderr.startswith('companion predict: ') and 'images' in res.stderr, res.stderr
 
@@ -228,17 +228,26 @@ def _copy_model(exported, dest):
     shutil.copytree(exported, dest)
     return dest
 
+def test_folder_written_before_preprocess_json_loads(learn, exported, tmp_path):
+    "A model folder exported before the file was renamed holds recipe.json: it loads with both backends and predicts the same."
+    old = _copy_model(exported, tmp_path/'old')
+    (old/'preprocess.json').rename(old/'recipe.json')
+    f = _inputs(learn, 1)[0]
+    for backend in ('torch', 'onnx'):
+        got, want = (Predictor.load(d, backend=backend).predict(f) for d in (old, exported))
+        assert got[:2] == want[:2] and np.array_equal(got[2], want[2])
+
 def test_damaged_model_folders_explain_themselves(exported, tmp_path):
     import companion.runtime as rt
-    r = json.loads((exported/'recipe.json').read_text())
+    r = json.loads((exported/'preprocess.json').read_text())
     cases = {
-        'bad_json': (lambda d: (d/'recipe.json').write_text('{"vocab": ['), 'not valid JSON'),
-        'no_vocab': (lambda d: (d/'recipe.json').write_text(json.dumps({**r, 'vocab': []})), 'vocab'),
-        'div_zero': (lambda d: (d/'recipe.json').write_text(json.dumps({**r, 'batch': [{'op': 'div', 'div': 0}]})), 'div 0 is out of range'),
-        'huge_resize': (lambda d: (d/'recipe.json').write_text(json.dumps({**r, 'item': [dict(op='resize', size=[30000, 30000], method='crop', pad_mode='zeros')]})), 'between 1 and 2048'),
-        'short_mean': (lambda d: (d/'recipe.json').write_text(json.dumps({**r, 'batch': [{'op': 'normalize', 'mean': [0.5], 'std': [0.2]}]})), '3 means'),
+        'bad_json': (lambda d: (d/'preprocess.json').write_text('{"vocab": ['), 'not valid JSON'),
+        'no_vocab': (lambda d: (d/'preprocess.json').write_text(json.dumps({**r, 'vocab': []})), 'vocab'),
+        'div_zero': (lambda d: (d/'preprocess.json').write_text(json.dumps({**r, 'batch': [{'op': 'div', 'div': 0}]})), 'div 0 is out of range'),
+        'huge_resize': (lambda d: (d/'preprocess.json').write_text(json.dumps({**r, 'item': [dict(op='resize', size=[30000, 30000], method='crop', pad_mode='zeros')]})), 'between 1 and 2048'),
+        'short_mean': (lambda d: (d/'preprocess.json').write_text(json.dumps({**r, 'batch': [{'op': 'normalize', 'mean': [0.5], 'std': [0.2]}]})), '3 means'),
         'truncated_onnx': (lambda d: (d/'model.onnx').write_bytes((d/'model.onnx').read_bytes()[:2000]), 'model.onnx'),
-        'vocab_mismatch': (lambda d: (d/'recipe.json').write_text(json.dumps({**r, 'vocab': ['a', 'b', 'c'], 'arch': None})), 'different models'),
+        'vocab_mismatch': (lambda d: (d/'preprocess.json').write_text(json.dumps({**r, 'vocab': ['a', 'b', 'c'], 'arch': None})), 'different models'),
     }
     for name, (damage, words) in cases.items():
         d = _copy_model(exported, tmp_path/name); damage(d)
@@ -247,14 +256,14 @@ def test_damaged_model_folders_explain_themselves(exported, tmp_path):
     (d/'model.safetensors').write_bytes((d/'model.safetensors').read_bytes()[:1000])
     with pytest.raises(rt.ModelFolderError, match='model.safetensors'): Predictor.load(d, backend='torch')
 
-def test_recipe_cannot_import_code_from_the_model_folder(exported, tmp_path, monkeypatch):
-    "A recipe naming a module shipped in the folder (model/evil.py) runs nothing, even from the folder's parent as working directory."
+def test_preprocess_cannot_import_code_from_the_model_folder(exported, tmp_path, monkeypatch):
+    "A preprocess.json naming a module shipped in the folder (model/evil.py) runs nothing, even from the folder's parent as working directory."
     d = _copy_model(exported, tmp_path/'model')
     marker = tmp_path/'pwned'
     (d/'evil.py').write_text(f"open({str(marker)!r}, 'w').write('ran')\ndef arch(*a, **k): raise SystemExit\n")
     (d/'__init__.py').write_text('')
-    r = json.loads((d/'recipe.json').read_text())
-    (d/'recipe.json').write_text(json.dumps({**r, 'arch': {**r['arch'], 'module': 'model.evil', 'name': 'arch'}}))
+    r = json.loads((d/'preprocess.json').read_text())
+    (d/'preprocess.json').write_text(json.dumps({**r, 'arch': {**r['arch'], 'module': 'model.evil', 'name': 'arch'}}))
     monkeypatch.chdir(tmp_path); monkeypatch.syspath_prepend(str(tmp_path))
     import companion.runtime as rt
     for backend in ('torch', 'auto', 'onnx'):
@@ -285,13 +294,13 @@ def test_export_without_the_onnx_package(digits37_path, tmp_path):
 sys.modules['onnx'] = None   # as if `pip install companion` had been run without [deploy]
 from companion.learner import image_dls, learner
 from companion.predict import export_model
-out = export_model(learner(image_dls({str(digits37_path)!r}, bs=16)), {str(tmp_path/'m')!r}, check=2)
+out = export_model(learner(image_dls({str(digits37_path)!r}, bs=16)), {str(tmp_path/'m')!r}, n_check=2)
 print(sorted(p.name for p in out.iterdir()))"""
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300, env={**os.environ, 'OMP_NUM_THREADS': '1'})
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "['examples', 'model.safetensors', 'recipe.json']" in r.stdout
+    assert "['examples', 'model.safetensors', 'preprocess.json']" in r.stdout
     assert 'model.onnx left out' in r.stdout and 'pip install "companion[deploy]"' in r.stdout
-    assert json.loads((tmp_path/'m'/'recipe.json').read_text())['check']['torch_max_abs_diff'] < 1e-5
+    assert json.loads((tmp_path/'m'/'preprocess.json').read_text())['check']['torch_max_abs_diff'] < 1e-5
 
 def test_export_check_names_images_read_differently(digits37_path, tmp_path, capsys):
     "A phone photo stored sideways (EXIF orientation 6) among the learner's images: the export check predicts it both ways and says how each read it."
@@ -301,9 +310,9 @@ def test_export_check_names_images_read_differently(digits37_path, tmp_path, cap
     im = Image.open(f).convert('RGB'); ex = im.getexif(); ex[0x0112] = 6
     im.save(f.with_suffix('.jpg'), exif=ex, quality=95); f.unlink()
     learn = learner(image_dls(root, bs=16))
-    out = export_model(learn, tmp_path/'m', check=2)
+    out = export_model(learn, tmp_path/'m', n_check=2)
     said = capsys.readouterr().out
-    rows = json.loads((out/'recipe.json').read_text())['check']['read_differently']
+    rows = json.loads((out/'preprocess.json').read_text())['check']['read_differently']
     assert [(r['file'], r['read']) for r in rows] == [(f.with_suffix('.jpg').name, 'EXIF orientation 6')]
     assert rows[0]['max_abs_diff'] > 0                     # fastai reads it sideways, the Space upright: not the same pixels
     assert "read 1 of the learner's images differently" in said and 'the Space turns it upright' in said and '--fix' in said

@@ -15,7 +15,7 @@ def model_dir(digits37_path, tmp_path_factory):
     "An untrained small CNN on the 3s and 7s, exported (the push never looks at the weights)."
     from companion.learner import image_dls, learner
     from companion.predict import export_model
-    return export_model(learner(image_dls(digits37_path), 'small_cnn'), tmp_path_factory.mktemp('model')/'digits37', check=0)
+    return export_model(learner(image_dls(digits37_path), 'small_cnn'), tmp_path_factory.mktemp('model')/'digits37', n_check=0)
 
 def litter(space: Path, outside: Path) -> set:
     "What a student's Space folder collects besides the build: secrets, a pickle, a notebook, git, links out. Returns the names as the plan lists them."
@@ -64,15 +64,15 @@ def test_folder_without_manifest_is_refused(model_dir, tmp_path):
     with pytest.raises(PushError, match='no readable list'): push_space(space, 'jane/digits', dry_run=True, whoami=PRO)
 
 @pytest.mark.parametrize('target,kind', [('cpu', 'onnx'), ('static', 'onnx'), ('zerogpu', 'program'), ('zerogpu', 'weights')])
-def test_recipe_cannot_name_a_file_outside_the_model_folder(model_dir, tmp_path, target, kind):
-    "`recipe.files.onnx = '../.env'` (or the torch files): refused in one sentence before anything is written; the secret is in no Space file."
+def test_preprocess_cannot_name_a_file_outside_the_model_folder(model_dir, tmp_path, target, kind):
+    "`preprocess.json`'s `files.onnx = '../.env'` (or the torch files): refused in one sentence before anything is written; the secret is in no Space file."
     from companion.deploy import build_space
     from companion.runtime import ModelFolderError
     m = tmp_path/'shared'/'model'
     shutil.copytree(model_dir, m)
     (m.parent/'.env').write_text(f'HF_TOKEN={SECRET}\n')
-    r = json.loads((m/'recipe.json').read_text())
-    (m/'recipe.json').write_text(json.dumps({**r, 'files': {**r['files'], kind: '../.env'}}))
+    r = json.loads((m/'preprocess.json').read_text())
+    (m/'preprocess.json').write_text(json.dumps({**r, 'files': {**r['files'], kind: '../.env'}}))
     with pytest.raises(ModelFolderError, match=f"names '../.env' as its {kind} file") as e: build_space(m, tmp_path/'space', target=target)
     assert str(e.value).count('. ') == 0 and not (tmp_path/'space').exists()   # one sentence, nothing written
 

@@ -69,7 +69,7 @@ def test_space_folder(space, model_dir):
     "The folder holds the page, the model, one example per digit, the pinned runtime; the card says sdk: static."
     from huggingface_hub import SpaceCard
     from companion.static import ORT_FILES, ORT_VERSION
-    for f in ('index.html', 'app.js', 'preprocess.js', 'style.css', 'config.json', 'examples.json', 'model/model.onnx', 'model/recipe.json',
+    for f in ('index.html', 'app.js', 'preprocess.js', 'style.css', 'config.json', 'examples.json', 'model/model.onnx', 'model/preprocess.json',
               'README.md', '.gitattributes', *(f'ort/{f}' for f in ORT_FILES)):
         assert (space/f).is_file(), f
     card = SpaceCard.load(space/'README.md')
@@ -96,26 +96,26 @@ def test_space_files_readable_by_everyone(model_dir, tmp_path):
     assert 'model/model.onnx' in modes and len(json.loads((out/'examples.json').read_text())) == 10   # export_model's examples, one per label
 
 def test_title_and_facts_in_words(model_dir, space, page):
-    "Without a title the recipe's is used; the page says in sentences what the model saw and how uploads are resized, not raw statistics."
-    from companion.static import build_static, recipe_facts
-    recipe = json.loads((model_dir/'recipe.json').read_text())
+    "Without a title preprocess.json's is used; the page says in sentences what the model saw and how uploads are resized, not raw statistics."
+    from companion.static import build_static, preprocess_facts
+    prep = json.loads((model_dir/'preprocess.json').read_text())
     cfg = json.loads((space/'config.json').read_text())
-    assert cfg['facts'] == recipe_facts(recipe)
+    assert cfg['facts'] == preprocess_facts(prep)
     assert cfg['facts'][0] == 'It was trained on greyscale images of about 28×28 pixels on a dark background.'
     assert 'resized to 28×28 pixels, the size the model was trained on' in cfg['facts'][1]
     shown = page.locator('#expects li').all_inner_texts()
     assert shown == cfg['facts'] and not any('brightness' in f or 'colour colour' in f for f in shown)
     untitled = build_static(model_dir, space.parent/'untitled')
-    assert json.loads((untitled/'config.json').read_text())['title'] == (recipe.get('title') or 'Image classifier')
+    assert json.loads((untitled/'config.json').read_text())['title'] == (prep.get('title') or 'Image classifier')
 
-def test_recipe_the_page_cannot_run_is_refused(model_dir, tmp_path):
-    "A recipe with a step preprocess.js doesn't run stops build_static before it writes anything, saying what to do."
+def test_steps_the_page_cannot_run_are_refused(model_dir, tmp_path):
+    "A preprocess.json with a step preprocess.js doesn't run stops build_static before it writes anything, saying what to do."
     from companion.runtime import ModelFolderError
     from companion.static import build_static
     bad = tmp_path/'model'
     shutil.copytree(model_dir, bad)
-    recipe = json.loads((bad/'recipe.json').read_text())
-    (bad/'recipe.json').write_text(json.dumps({**recipe, 'item': recipe['item'] + [dict(op='rotate', size=[28, 28])]}))
+    prep = json.loads((bad/'preprocess.json').read_text())
+    (bad/'preprocess.json').write_text(json.dumps({**prep, 'item': prep['item'] + [dict(op='rotate', size=[28, 28])]}))
     with pytest.raises(ModelFolderError, match='unknown item step'): build_static(bad, tmp_path/'space')
     assert not (tmp_path/'space').exists()
 
@@ -182,7 +182,7 @@ def test_every_valid_digit_matches_python(page, model_dir, digits_path):
     want = Predictor.load(model_dir, backend='onnx').probs([str(f) for f in files])
     assert not [g for g in got if 'error' in g]
     probs = np.array([g['probs'] for g in got])
-    vocab = json.loads((model_dir/'recipe.json').read_text())['vocab']
+    vocab = json.loads((model_dir/'preprocess.json').read_text())['vocab']
     assert [g['label'] for g in got] == [vocab[i] for i in want.argmax(1)]
     assert np.abs(probs - want).max() <= 1e-3, np.abs(probs - want).max()
     assert not page.errors, page.errors
@@ -229,8 +229,8 @@ def test_nonsquare_resize_runs_in_js(digits_path, tmp_path, browser):
     "A model with Resize((20, 36)) (crop): on odd-size images the page's input tensor equals Python's, and its probabilities agree."
     from companion.static import build_static
     model = train_export(digits_path, tmp_path/'model', size=(20, 36), epochs=0)   # untrained: the numbers, not the accuracy, are compared
-    recipe = json.loads((model/'recipe.json').read_text())
-    assert recipe['size'] == [20, 36] or recipe['size'] == [36, 20]
+    prep = json.loads((model/'preprocess.json').read_text())
+    assert prep['size'] == [20, 36] or prep['size'] == [36, 20]
     space = build_static(model, tmp_path/'space', examples=[])
     rng, files = np.random.default_rng(0), []
     for i, (w, h) in enumerate([(31, 17), (45, 61), (13, 9), (97, 23), (7, 50), (64, 64), (121, 77), (20, 36)]):
@@ -243,7 +243,7 @@ def test_nonsquare_resize_runs_in_js(digits_path, tmp_path, browser):
         got = page.evaluate('items => companion.predictBase64(items)', [b64(f) for f in files])
         page.close()
     for f, x in zip(files, xs):
-        want = preprocess(str(f), recipe)
+        want = preprocess(str(f), prep)
         assert (x['c'], x['h'], x['w']) == want.shape, (f, x['c'], x['h'], x['w'])
         assert np.abs(np.array(x['data'], np.float32).reshape(want.shape) - want).max() <= 1e-6, f
     want = Predictor.load(model, backend='onnx').probs([str(f) for f in files])
@@ -302,9 +302,9 @@ def _cases(rng):
         t, l = (H-hh)//2, (W-ww)//2
         cases.append(dict(id=f'crop_ratio {H}x{W}', kind='batch', input=enc(x), c=3, h=H, w=W, steps=[dict(op='crop_ratio', ratio=[r0, r1], scale=s)],
                           expected=enc(x[:, t:t+hh, l:l+ww])))
-    for i, (h, w) in enumerate([(150, 90), (31, 400), (112, 113), (60, 60)]):   # no Resize in the recipe: big uploads are bounded as in runtime.bound_size
-        a, recipe = img(3, w, h), dict(mode=['RGB', 'L'][i % 2], size=[28, 28], item=[], batch=[dict(op='div', div=255.0)])
-        cases.append(dict(id=f'bound {w}x{h}', kind='preprocess', input=enc(a), w=w, h=h, c=3, recipe=recipe, expected=enc(preprocess(a, recipe)), atol=1e-6))
+    for i, (h, w) in enumerate([(150, 90), (31, 400), (112, 113), (60, 60)]):   # no Resize in the preprocessing: big uploads are bounded as in runtime.bound_size
+        a, prep = img(3, w, h), dict(mode=['RGB', 'L'][i % 2], size=[28, 28], item=[], batch=[dict(op='div', div=255.0)])
+        cases.append(dict(id=f'bound {w}x{h}', kind='preprocess', input=enc(a), w=w, h=h, c=3, prep=prep, expected=enc(preprocess(a, prep)), atol=1e-6))
     return cases
 
 def test_js_preprocessing_matches_pillow_numpy_fastai(tmp_path):

@@ -127,7 +127,7 @@ def test_readme_cells_without_extras(bare_readme):
     print(re.findall(r'^-- (.*)$', out, re.M))
     steps = re.findall(r'^-- (\w+) at \d+ s$', out, re.M)
     assert steps == ['doctor', 'audit_images', 'train', 'interpret', 'lr_report', 'coach', 'export_model'], out[-3000:]
-    assert (tmp/'model'/'recipe.json').is_file() and 'pip install "companion[deploy]"' in out   # export_model says how to add model.onnx
+    assert (tmp/'model'/'preprocess.json').is_file() and 'pip install "companion[deploy]"' in out   # export_model says how to add model.onnx
     assert 'build_space: needs the deploy extra: pip install "companion[deploy]"' in out, out[-1500:]
 
 def test_space_build_without_extras_names_the_extra(bare_venv, tmp_path):
@@ -159,7 +159,7 @@ def test_readme_chapter2_cells_from_the_installed_wheel(wheel_venv, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'} | {'HF_HUB_OFFLINE': '1'}
     r = run(wheel_venv/'bin'/'python', 'nb.py', folder, cwd=tmp_path, env=env)
     assert 'verdict: ' in r.stdout and 'pick: ' in r.stdout, r.stdout[-2000:]
-    assert (tmp_path/'model'/'recipe.json').is_file() and (tmp_path/'model'/'model.onnx').is_file()
+    assert (tmp_path/'model'/'preprocess.json').is_file() and (tmp_path/'model'/'model.onnx').is_file()
     assert {'index.html', 'app.js', 'model'} <= {p.name for p in (tmp_path/'space').iterdir()}
 
 

@@ -19,7 +19,7 @@ function run(cs) {
       for (const s of cs.steps) y = ({ div: P.div, normalize: P.normalize, crop_ratio: P.cropRatio, resample: P.resample })[s.op](y, s);
       return y.data;
     }
-    case 'preprocess': return P.preprocess(img, cs.recipe).data;
+    case 'preprocess': return P.preprocess(img, cs.prep).data;
     default: throw new Error('unknown case ' + cs.kind);
   }
 }
