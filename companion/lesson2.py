@@ -391,59 +391,61 @@ def summary_md(S: dict, out: Path) -> str:
     b, iss, au, sp = S['before'], S['issues'], S['audit'], S['space']
     data = f"Data: `{S['data']['path']}`"
     if S['data']['builtin']: data += f" (built-in digits, {S['data']['flipped']} training labels flipped on purpose)"
-    L = ['# Lesson 2 summary', '', data,
+    lines = ['# Lesson 2 summary', '', data,
          f"Machine: {S['doctor']['platform']}, {S['doctor']['device']}", '',
          '## Accuracy (same validation set)', '',
          f"- before cleaning: **{b['accuracy']:.4f}** (lr {b['lr']:.2e}, {b['method']}, coach: {b['verdict']})"]
-    if 'after' in S: L.append(f"- after cleaning: **{S['after']['accuracy']:.4f}** (coach: {S['after']['verdict']})")
+    if 'after' in S:
+        lines.append(f"- after cleaning: **{S['after']['accuracy']:.4f}** (coach: {S['after']['verdict']})")
     reasons = sorted(iss['reasons'].items(), key=lambda kv: -kv[1])
-    L += ['', '## What was flagged and why', '', f"{iss['flagged']} images flagged:"]
-    L += [f"- {k}: {v}" for k,v in reasons]
+    lines += ['', '## What was flagged and why', '', f"{iss['flagged']} images flagged:"]
+    lines += [f"- {k}: {v}" for k,v in reasons]
     if 'recall_top10' in iss:
         n = iss['n_flipped']
-        L.append(f"- labels flipped on purpose: {n}; label_issues.csv lists {round(iss['recall_top10']*n)} of them "
+        lines.append(f"- labels flipped on purpose: {n}; label_issues.csv lists {round(iss['recall_top10']*n)} of them "
                  "in its first 10 % of rows, "
                  f"sorting by loss alone (plain top losses) {round(iss['recall_top10_top_losses']*n)}")
     mc = S['interpret']['most_confused']
-    if mc: L.append('- most confused (actual → predicted, count): ' + ', '.join(f'{a}→{p} ({n})' for a,p,n in mc))
-    L += ['', '## Where every file went', '']
+    if mc:
+        lines.append('- most confused (actual → predicted, count): ' + ', '.join(f'{a}→{p} ({n})' for a,p,n in mc))
+    lines += ['', '## Where every file went', '']
     F = S['files']; q = F['quarantined']
     shown = f" ({', '.join(Path(p).name for p in q[:5])}{'…' if len(q) > 5 else ''})" if q else ''
-    L.append(f"- in the quarantine (unreadable, or deleted while cleaning): {len(q)}{shown}")
+    lines.append(f"- in the quarantine (unreadable, or deleted while cleaning): {len(q)}{shown}")
     if 'clean' in S:
         moved = f"- relabelled: {F['relabelled']}"
         if 'restored_true_label' in S['clean']:
             back = S['clean']['restored_true_label']
             moved += f", {back} of them back to the true label of a file flipped on purpose"
-        L.append(moved + f" (every move in `{out/'cleaning.csv'}`)")
+        lines.append(moved + f" (every move in `{out/'cleaning.csv'}`)")
     if au.get('reader'):
-        L.append("- read differently by fastai and by the Space (EXIF-rotated, CMYK, 16-bit or transparent; "
+        lines.append("- read differently by fastai and by the Space (EXIF-rotated, CMYK, 16-bit or transparent; "
                  f"see audit.csv): {au['reader']}; "
                  f"`companion audit {S['data']['path']} --fix` rewrites them as the Space reads them, undoably")
     if F['applies']:
         more = f" ({F['applies']} applies in all: --all undoes every one)" if F['applies'] > 1 else ''
-        L.append(f"- `companion clean undo {S['data']['path']}` puts back {F['undo']}{more}")
-    if 'clean' not in S: L.append(f"- nothing moved by cleaning: review `{out/'gallery'/'gallery.html'}` "
+        lines.append(f"- `companion clean undo {S['data']['path']}` puts back {F['undo']}{more}")
+    if 'clean' not in S: lines.append(f"- nothing moved by cleaning: review `{out/'gallery'/'gallery.html'}` "
                                   "(or the widget in the lesson-2 notebook), or rerun with --apply_suggested")
     if sp.get('checked'): checked = ' (passed check_space)'
     elif 'unchecked' in sp: checked = f" (not checked: {sp['unchecked']})"
     else: checked = ' (not checked)'
-    L += ['', '## Files', '',
+    lines += ['', '## Files', '',
           (f"- reports and plots: `{out}` (audit.csv, lr_before.png, losses_before.png, top_losses.png, confusion.png, "
            "label_issues.csv, gallery/)"),
           f"- model: `{S['export']['model']}` (safetensors + recipe.json + model.onnx)",
           f"- Space: `{sp['space']}`, {sp['target']}{checked}",
           '', '## Next', '']
-    if 'push' in S: L.append(f"Pushed to {S['push']['url']} as a {S['push']['target']} Space: "
+    if 'push' in S: lines.append(f"Pushed to {S['push']['url']} as a {S['push']['target']} Space: "
                              "it is online once the Hub has built it (a minute or two).")
     else:
         if not sp.get('checked'):
-            L += ['Check it here (every example and the bad uploads):', '',
+            lines += ['Check it here (every example and the bad uploads):', '',
                   f"    companion space check {sp['space']}", '']
-        L += [f"Put it online. It is a {sp['target']} Space: {sp['why']}.", '',
+        lines += [f"Put it online. It is a {sp['target']} Space: {sp['why']}.", '',
               f"    companion space push {sp['space']} YOUR_NAME/{'digits' if S['data']['builtin'] else 'classifier'}"]
-    L += ['', f"(took {S['seconds']:.0f} s; run again to skip what is done, --force to redo)"]
-    return '\n'.join(L) + '\n'
+    lines += ['', f"(took {S['seconds']:.0f} s; run again to skip what is done, --force to redo)"]
+    return '\n'.join(lines) + '\n'
 
 # %% ../nbs/20_lesson2.ipynb #138b1530
 from .hub import TARGETS

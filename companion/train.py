@@ -119,10 +119,10 @@ class Coaching:
         else: fig = ax.figure
         axes = [ax]
         h, col = self.history, _COLORS.get(self.verdict, 'black')
-        L, ends, rows = np.array(h['losses'], dtype=float), h['ends'], h['rows']
+        bl, ends, rows = np.array(h['losses'], dtype=float), h['ends'], h['rows']
         # x: batches / batches per epoch, so epoch k (fastai's table counts from 0) ends at k+1
-        nb = max(ends[0] if ends else len(L), 1)
-        ax.plot(np.arange(1, len(L)+1)/nb, L, c='C0', alpha=0.5, lw=1, label='train loss (smoothed, per batch)')
+        nb = max(ends[0] if ends else len(bl), 1)
+        ax.plot(np.arange(1, len(bl)+1)/nb, bl, c='C0', alpha=0.5, lw=1, label='train loss (smoothed, per batch)')
         if rows:
             ep = np.array(ends)/nb
             ax.plot(ep, [r[0] for r in rows], 'o-', c='C0', label='train loss')
@@ -136,13 +136,13 @@ class Coaching:
         ev = self.evidence
         if self.verdict == 'overfitting' and 'best_epoch' in ev:
             ax.axvspan(ends[ev['best_epoch']]/nb, ends[-1]/nb, color=col, alpha=0.12)
-        if self.verdict == 'diverged' and len(L):
-            if np.isfinite(L).any(): peak = (int(np.nanargmax(np.where(np.isfinite(L), L, np.nan)))+1)/nb
+        if self.verdict == 'diverged' and len(bl):
+            if np.isfinite(bl).any(): peak = (int(np.nanargmax(np.where(np.isfinite(bl), bl, np.nan)))+1)/nb
             else: peak = 0
             ax.axvline(peak, c=col, ls=':')
-        if self.verdict == 'underfitting' and len(L):
+        if self.verdict == 'underfitting' and len(bl):
             ax.text(1, 1.01, 'room to learn more →', transform=ax.transAxes, color=col, ha='right', va='bottom')
-        finite = L[np.isfinite(L)]
+        finite = bl[np.isfinite(bl)]
         if len(finite) and finite.max() > 20*max(np.median(finite), 1e-8): ax.set_yscale('log')
         ax.set_xlabel("epoch (numbered as in fastai's table; a point is the epoch's end)"); ax.set_ylabel('loss')
         ax.set_title(f'coach: {self.verdict}', color=col, fontweight='bold')
@@ -175,38 +175,38 @@ def _guess(guess) -> tuple:
     return float(guess), f'a random guess scores {guess:.3g}'
 
 def _verdict(h: dict, guess=None, inflated: str='') -> tuple:
-    L, rows, names = np.array(h['losses'], dtype=float), h['rows'], h['names']
+    bl, rows, names = np.array(h['losses'], dtype=float), h['rows'], h['names']
     tl, vl = np.array([r[0] for r in rows], dtype=float), np.array([r[1] for r in rows], dtype=float)
     m, mi, up = _metric(names)
     mv = np.array([r[mi] for r in rows], dtype=float) if m else None
     acc = (mv if up else 1 - mv) if m else None          # higher is better, whatever the metric
-    if not len(L):
+    if not len(bl):
         raise ValueError('no training losses to read: '
                          'train first (learn.fit_one_cycle or companion.train), then call coach')
     chance, said = _guess(guess)
-    ev = dict(start_loss=float(L[0]), final_loss=float(L[-1]), epochs=len(rows), random_guess=chance)
+    ev = dict(start_loss=float(bl[0]), final_loss=float(bl[-1]), epochs=len(rows), random_guess=chance)
     if len(vl): ev['final_valid_loss'] = float(vl[-1])
     if m: ev[f'final_{m}'] = float(mv[-1])
-    bad = ~np.isfinite(L)
+    bad = ~np.isfinite(bl)
     if bad.any() or (len(vl) and not np.isfinite(vl).all()) or (len(tl) and not np.isfinite(tl).all()):
         ev['first_bad_batch'] = int(np.argmax(bad)) if bad.any() else None
         return 'diverged', 'the loss became NaN/inf' + (f" at batch {ev['first_bad_batch']}" if bad.any() else ''), ev
-    peak = float(L.max()); ev['peak_loss'] = peak
-    if peak > 4*L[0] and L[-1] >= L[0]:   # blew up and never came back below where it started
-        return 'diverged', (f'the training loss rose from {L[0]:.3g} to {peak:.3g} (more than 4x where it started) '
-                            f'and ended at {L[-1]:.3g}'), ev
+    peak = float(bl.max()); ev['peak_loss'] = peak
+    if peak > 4*bl[0] and bl[-1] >= bl[0]:   # blew up and never came back below where it started
+        return 'diverged', (f'the training loss rose from {bl[0]:.3g} to {peak:.3g} (more than 4x where it started) '
+                            f'and ended at {bl[-1]:.3g}'), ev
     if len(vl):
         ev['peak_valid_loss'] = float(vl.max())
         # with the training loss falling, a blown-up valid loss comes back down (the bench's lr-10x run)
-        if vl[-1] > 4*max(L[0], chance or 0) and L[-1] >= L[0]:
+        if vl[-1] > 4*max(bl[0], chance or 0) and bl[-1] >= bl[0]:
             return 'diverged', (f'the valid loss ended at {vl[-1]:.3g}, '
-                                f'more than 4x where the training loss started ({L[0]:.3g})'
+                                f'more than 4x where the training loss started ({bl[0]:.3g})'
                                 + (f'; {said}' if chance else '')), ev
-    if L[-1] > 1.5*L[0]:
-        return 'diverged', f'the training loss {_change(L[0], L[-1])}, from {L[0]:.3g} to {L[-1]:.3g}', ev
-    fall = 1 - L[-1]/L[0]; ev['fall'] = float(fall)
-    if fall < 0.10 and (chance is None or L[-1] > 0.7*chance):
-        return 'not_learning', (f'the training loss {_change(L[0], L[-1])}, from {L[0]:.3g} to {L[-1]:.3g}'
+    if bl[-1] > 1.5*bl[0]:
+        return 'diverged', f'the training loss {_change(bl[0], bl[-1])}, from {bl[0]:.3g} to {bl[-1]:.3g}', ev
+    fall = 1 - bl[-1]/bl[0]; ev['fall'] = float(fall)
+    if fall < 0.10 and (chance is None or bl[-1] > 0.7*chance):
+        return 'not_learning', (f'the training loss {_change(bl[0], bl[-1])}, from {bl[0]:.3g} to {bl[-1]:.3g}'
                                 + (f'; {said}' if chance else '')), ev
     if len(vl) >= 3:
         b = int(np.argmin(vl)); ev.update(best_epoch=b, best_valid_loss=float(vl[b]))
@@ -235,11 +235,11 @@ def _verdict(h: dict, guess=None, inflated: str='') -> tuple:
                                     + (f', with {m} at {mv[-1]:.4g}' if near_perfect else '')), ev
         if tl[-1] > vl[-1] and inflated: ev['train_above_valid_because'] = inflated
     else:
-        q = L[-max(len(L)//4, 2):]; drop = 1 - q[-1]/q[0]; ev['last_quarter_train_drop'] = float(drop)
+        q = bl[-max(len(bl)//4, 2):]; drop = 1 - q[-1]/q[0]; ev['last_quarter_train_drop'] = float(drop)
         if drop > GAIN['valid_fall']:
             return 'underfitting', (f'the training loss still fell {drop:.0%} over the last quarter of the batches '
                                     f'({q[0]:.3g} to {q[-1]:.3g})'), ev
-    why = (f'loss fell from {L[0]:.3g} to {L[-1]:.3g}' + (f', valid loss {vl[-1]:.3g}' if len(vl) else '')
+    why = (f'loss fell from {bl[0]:.3g} to {bl[-1]:.3g}' + (f', valid loss {vl[-1]:.3g}' if len(vl) else '')
            + (f', {m} {mv[-1]:.4g}' if m else ''))
     return 'good', why + ', and it has levelled off without rising', ev
 
