@@ -287,6 +287,8 @@ def files(self: Lesson2, path) -> dict:
                 relabelled=sum(x.action == 'relabel' for x in m), undo=c.undo_says(1), applies=len(c.applied()))
 
 # %% ../nbs/20_lesson2.ipynb #f23f880b
+from .runtime import PREPROCESS_FILE
+
 @patch
 def export(self: Lesson2, path, name: str) -> dict:
     "Step 8: safe export of the final model (parity-checked)."
@@ -294,7 +296,7 @@ def export(self: Lesson2, path, name: str) -> dict:
     def run():
         export_model(self._learner(path, name), self.out/'model', title=self.title)
         return dict(model=str(self.out/'model'), from_model=name)
-    return self.steps('export', run, dict(name=name), ['model/recipe.json', 'model/model.safetensors'])
+    return self.steps('export', run, dict(name=name), [f'model/{PREPROCESS_FILE}', 'model/model.safetensors'])
 
 @patch
 def space_target(self: Lesson2) -> tuple[str, str]:
@@ -433,7 +435,7 @@ def summary_md(S: dict, out: Path) -> str:
     lines += ['', '## Files', '',
           (f"- reports and plots: `{out}` (audit.csv, lr_before.png, losses_before.png, top_losses.png, confusion.png, "
            "label_issues.csv, gallery/)"),
-          f"- model: `{S['export']['model']}` (safetensors + recipe.json + model.onnx)",
+          f"- model: `{S['export']['model']}` (safetensors + {PREPROCESS_FILE} + model.onnx)",
           f"- Space: `{sp['space']}`, {sp['target']}{checked}",
           '', '## Next', '']
     if 'push' in S: lines.append(f"Pushed to {S['push']['url']} as a {S['push']['target']} Space: "

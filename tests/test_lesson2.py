@@ -3,12 +3,13 @@ import datetime as dt, json, re
 from pathlib import Path
 import pandas as pd
 from conftest import run_cli
+from companion.runtime import PREPROCESS_FILE
 
 ARTIFACTS = ['journey.json', 'summary.md', 'doctor.txt', 'audit.csv', 'data/flipped.csv', 'lr_before.png', 'losses_before.png',
              'train_before.txt', 'train_before.jsonl', 'models/before.pth', 'predictions.csv', 'top_losses.png', 'confusion.png',
              'label_issues.csv', 'gallery/gallery.html', 'gallery/decisions.csv', 'cleaning.csv', 'models/after.pth',
-             'losses_after.png', 'model/recipe.json', 'model/model.safetensors', 'model/model.onnx',
-             'space/index.html', 'space/README.md', 'space/model/model.onnx', 'space/model/recipe.json', 'space_check.txt']
+             'losses_after.png', f'model/{PREPROCESS_FILE}', 'model/model.safetensors', 'model/model.onnx',
+             'space/index.html', 'space/README.md', 'space/model/model.onnx', f'space/model/{PREPROCESS_FILE}', 'space_check.txt']
 
 NO_TOKEN = lambda tmp: {'HF_HOME': str(tmp/'hf'), 'HF_TOKEN': ''}   # a student who never logged in to the Hub
 
