@@ -4,13 +4,14 @@
 
 # %% ../nbs/06f_clean_cli.ipynb #61fff830
 from __future__ import annotations
-import re, sys, argparse, warnings
+import re, sys, warnings
 from pathlib import Path
+from typing import Annotated
 from .clean_journal import JournalWarning
 from .clean import Cleaner
 from .clean_gallery import gallery, read_decisions, refresh_galleries
 from .clean_journal import shown_path
-from .cli import DefaultsHelp, CommandParser, USER_ERRORS
+from .cli import DefaultsHelp, CommandParser, USER_ERRORS, add_arguments
 
 # %% auto #0
 __all__ = ['clean_cli']
@@ -29,86 +30,70 @@ def _as_command(msg: str, again) -> str:
         return f'`{again(m[1])}{tail}`'
     return re.sub(r'\b(list|plan|apply|undo|recover)\((\d*)\)', cmd, msg)
 
-def _clean_parser():
-    "The argparse tree of `companion clean`: one subparser per subcommand, each taking ROOT first."
-    ap = CommandParser(prog='companion clean', usage='companion clean SUBCOMMAND ROOT [ARGS] [--options]',
-                       description='Journaled, undoable data cleaning: nothing is ever unlinked; '
-                                   'deleted files go to ROOT/.companion/quarantine.')
-    root = argparse.ArgumentParser(add_help=False)
-    root.add_argument('root', metavar='ROOT', help='the data set folder that holds the label folders, or the images '
-                                                   '(the journal lives in ROOT/.companion)')
-    root.add_argument('--label_re', metavar='REGEX',
-                      help="labels are in the file names: a regex with one group around the label, "
-                           "e.g. '^(.+)_\\d+\\.jpg$' (a relabel renames the file in its folder); "
-                           "without it the label is the parent folder (a relabel moves the file)")
-    sub = ap.add_subparsers(dest='cmd', required=True, metavar='SUBCOMMAND')
-    add = lambda name, h: sub.add_parser(name, parents=[root], prog=f'companion clean {name}', help=h, description=h,
-                                         formatter_class=DefaultsHelp)
-    add('list', 'decisions pending, files moved, interrupted applies')
-    m = add('mark', 'record a decision for files: --keep, --delete or --relabel LABEL (or --clear)')
-    m.add_argument('paths', nargs='+', metavar='PATH',
-                   help='files: absolute, relative to the current folder, or relative to ROOT')
-    g = m.add_mutually_exclusive_group(required=True)
-    for a,h in (('keep', 'the file is right as it is'), ('delete', 'move it to the quarantine'),
-                ('clear', 'forget the decision')):
-        g.add_argument(f'--{a}', dest='action', action='store_const', const=a, help=h)
-    g.add_argument('--relabel', metavar='LABEL',
-                   help='move it to the folder LABEL (with --label_re: rename it so its name reads LABEL)')
-    for n,h in (('plan', 'show what apply would do (with --csv: after marking its decisions)'),
-                ('apply', 'move the files as planned')):
-        add(n, h).add_argument('--csv', metavar='FILE',
-                               help='decisions CSV (path, decision, to) to mark first, e.g. from the gallery')
-    undo = add('undo', 'put back the files of the last apply (or of the last N, or of all), byte-identical')
-    u = undo.add_mutually_exclusive_group()
-    u.add_argument('--last', type=int, metavar='N', help='undo the last N applies (default: the last one)')
-    u.add_argument('--all', action='store_true', help='undo every apply')
-    r = add('recover', 'finish an apply or undo that was interrupted or failed (or --rollback), '
-                       'and set skipped journal lines aside')
-    r.add_argument('--rollback', action='store_true', help='put the files of an interrupted apply back instead')
-    gl = add('gallery', 'write a static HTML gallery and decisions.csv from a candidates CSV (path, label, ...)')
-    gl.add_argument('candidates', metavar='CANDIDATES',
-                    help='a CSV with path and label columns (pred, loss, why, split, suggested shown when present)')
-    gl.add_argument('--out', default='clean_gallery', help='the folder to write gallery.html and decisions.csv to')
-    gl.add_argument('--link', action='store_true', help='link the images by relative path instead of inlining them')
-    return ap
-
 # %% ../nbs/06f_clean_cli.ipynb #21086985
-def _list(c: Cleaner, a, again):
+def _list(c: Cleaner, again, /):
+    "Decisions pending, files moved, interrupted applies."
     print(_as_command(str(c), again))
     for k in c.marks.values():
         print(f"  {k['action']:<7} {shown_path(k['path'])}" + (f"  → {k['to']}" if k.get('to') else ''))
     for mv in c.moved.values(): print(f'  applied {mv.action:<7} {shown_path(mv.src)}  →  {shown_path(mv.dst)}')
 
-def _mark(c: Cleaner, a, again):
-    rows = [(_cli_path(p, c.root), 'relabel' if a.relabel else a.action, a.relabel) for p in a.paths]
+def _mark(c: Cleaner, again, /,
+          paths: Annotated[str, 'files: absolute, relative to the current folder, or relative to ROOT',
+                           dict(nargs='+', metavar='PATH')],
+          keep: Annotated[bool, dict(group='action', required=True)]=False, # the file is right as it is
+          delete: Annotated[bool, dict(group='action')]=False, # move it to the quarantine
+          clear: Annotated[bool, dict(group='action')]=False, # forget the decision
+          relabel: Annotated[str, 'move it to the folder LABEL (with --label_re: rename it so its name reads LABEL)',
+                             dict(group='action', metavar='LABEL')]=None,
+         ):
+    "Record a decision for files: --keep, --delete or --relabel LABEL (or --clear)."
+    action = 'relabel' if relabel else 'keep' if keep else 'delete' if delete else 'clear'
+    rows = [(_cli_path(p, c.root), action, relabel) for p in paths]
     print(f'marked {len(c.mark_many(rows))} files; ' + _as_command(str(c), again))
-
-def _plan_or_apply(c: Cleaner, a, again):
-    if a.csv:
-        rows = read_decisions(a.csv)
-        done = [r for r in rows if _moved(c, r[0])]   # a gallery older than an apply: those files are decided already
-        if done:
-            print(f'skipped {len(done)} rows of {a.csv} for files an apply has moved already, '
-                  f'e.g. {shown_path(done[0][0])}')
-        rows = [r for r in rows if r not in done]; c.mark_many(rows)
-        print(f'marked {len(rows)} decisions from {a.csv}')
-    p = c.plan() if a.cmd == 'plan' else c.apply()
-    print(('plan: ' if a.cmd == 'plan' else 'applied: ') + p.summary()); print('\n'.join(p.lines(limit=None)))
-    if a.cmd == 'apply' and p.moves:
-        for g in refresh_galleries(c): print(f'rewrote {g}: the moved files show where they went')
-        print(f'undo with: {again("undo")} (it puts back {c.undo_says(1)})')
-    if a.cmd == 'apply' and p.failed:
-        raise OSError(f'{len(p.moves)} files moved; {len(p.failed)} could not be moved, '
-                      f'stay where they are and are still marked '
-                      f'(the `! skip` lines say why). Fix that, then run: {again("apply")}')
 
 def _moved(c: Cleaner, path) -> bool:
     "Has an apply moved file `path` (as a decisions CSV names it) already?"
     try: return c.rel(path) in c.moved
     except ValueError: return False
 
-def _undo(c: Cleaner, a, again):
-    res = c.undo(None if a.all else a.last or 1); sk = [s for x in res for s in x['skipped']]
+def _mark_csv(c: Cleaner, csv: str):
+    "Mark the decisions of the CSV `csv`, but for files an apply has moved already (a gallery older than that apply)."
+    rows = read_decisions(csv)
+    done = [r for r in rows if _moved(c, r[0])]
+    if done: print(f'skipped {len(done)} rows of {csv} for files an apply has moved already, '
+                   f'e.g. {shown_path(done[0][0])}')
+    rows = [r for r in rows if r not in done]; c.mark_many(rows)
+    print(f'marked {len(rows)} decisions from {csv}')
+
+# the one help of `plan --csv` and `apply --csv`
+_CSV = Annotated[str, 'decisions CSV (path, decision, to) to mark first, e.g. from the gallery', dict(metavar='FILE')]
+
+def _plan(c: Cleaner, again, /, csv: _CSV=None):
+    "Show what apply would do (with --csv: after marking its decisions)."
+    if csv: _mark_csv(c, csv)
+    p = c.plan()
+    print('plan: ' + p.summary()); print('\n'.join(p.lines(limit=None)))
+
+def _apply(c: Cleaner, again, /, csv: _CSV=None):
+    "Move the files as planned."
+    if csv: _mark_csv(c, csv)
+    p = c.apply()
+    print('applied: ' + p.summary()); print('\n'.join(p.lines(limit=None)))
+    if p.moves:
+        for g in refresh_galleries(c): print(f'rewrote {g}: the moved files show where they went')
+        print(f'undo with: {again("undo")} (it puts back {c.undo_says(1)})')
+    if p.failed:
+        raise OSError(f'{len(p.moves)} files moved; {len(p.failed)} could not be moved, '
+                      f'stay where they are and are still marked '
+                      f'(the `! skip` lines say why). Fix that, then run: {again("apply")}')
+
+def _undo(c: Cleaner, again, /,
+          last: Annotated[int, dict(group='which', metavar='N')]=None, # undo the last N applies (default: the last one)
+          all: Annotated[bool, dict(group='which')]=False, # undo every apply
+         ):
+    "Put back the files of the last apply (or of the last N, or of all), byte-identical."
+    res = c.undo(None if all else last or 1); sk = [s for x in res for s in x['skipped']]
     if res: print(f"put back {sum(x['restored'] for x in res)} files from {len(res)} applies "
                   f"({', '.join(x['batch'] for x in res)})")
     else: print('nothing to undo')
@@ -119,8 +104,11 @@ def _undo(c: Cleaner, a, again):
     if sk: raise OSError(f'{len(sk)} files could not be put back and stay where they are. '
                          f'Fix that, then run: {again("undo")}')
 
-def _recover(c: Cleaner, a, again):
-    res = c.recover(a.rollback)
+def _recover(c: Cleaner, again, /,
+             rollback: bool=False, # put the files of an interrupted apply back instead
+            ):
+    "Finish an apply or undo that was interrupted or failed (or --rollback), and set skipped journal lines aside."
+    res = c.recover(rollback)
     if res is None: return print('nothing to recover')
     if res['set_aside']:
         print(f"set aside {res['set_aside']} skipped journal lines in {c.state/'journal.skipped.jsonl'}")
@@ -133,27 +121,54 @@ def _recover(c: Cleaner, a, again):
         raise OSError(f"{len(res['failed'])} files could not be moved and stay where they are; the rest is done. "
                       f"Fix that, then run: {again(cmd)}")
 
-def _gallery(c: Cleaner, a, again):
+def _gallery(c: Cleaner, again, /,
+             candidates: Annotated[str, 'a CSV with path and label columns (pred, loss, why, split, suggested shown '
+                                        'when present)', dict(metavar='CANDIDATES')],
+             out: str='clean_gallery', # the folder to write gallery.html and decisions.csv to
+             link: bool=False, # link the images by relative path instead of inlining them
+            ):
+    "Write a static HTML gallery and decisions.csv from a candidates CSV (path, label, ...)."
     import pandas as pd
-    cands = pd.read_csv(a.candidates, dtype={'label': str, 'pred': str, 'suggested': str})
-    fn = gallery(cands, root=c.root, dest=a.out, inline=not a.link, labeller=a.label_re)
+    cands = pd.read_csv(candidates, dtype={'label': str, 'pred': str, 'suggested': str})
+    fn = gallery(cands, root=c.root, dest=out, inline=not link, labeller=c.labeller)
     print(f'wrote {fn} and {fn.parent/"decisions.csv"}')
 
-_SUBCOMMANDS = dict(list=_list, mark=_mark, plan=_plan_or_apply, apply=_plan_or_apply, undo=_undo, recover=_recover,
-                    gallery=_gallery)
+# each subcommand: its function's docstring is its help, its parameters after `/` its options
+_SUBCOMMANDS = dict(list=_list, mark=_mark, plan=_plan, apply=_apply, undo=_undo, recover=_recover, gallery=_gallery)
 
 # %% ../nbs/06f_clean_cli.ipynb #23528f1a
+def _dataset(root: Annotated[str, 'the data set folder that holds the label folders, or the images '
+                                  '(the journal lives in ROOT/.companion)', dict(metavar='ROOT')],
+             label_re: Annotated[str, "labels are in the file names: a regex with one group around the label, "
+                                      "e.g. '^(.+)_\\d+\\.jpg$' (a relabel renames the file in its folder); "
+                                      "without it the label is the parent folder (a relabel moves the file)",
+                                 dict(metavar='REGEX')]=None):
+    "What every subcommand takes first: the data set, and how its labels are read."
+
+def _clean_parser() -> CommandParser:
+    "The parser of `companion clean`: a subcommand per function in `_SUBCOMMANDS`, each taking `_dataset`'s first."
+    ap = CommandParser(prog='companion clean', usage='companion clean SUBCOMMAND ROOT [ARGS] [--options]',
+                       description='Journaled, undoable data cleaning: nothing is ever unlinked; '
+                                   'deleted files go to ROOT/.companion/quarantine.')
+    sub = ap.add_subparsers(dest='cmd', required=True, metavar='SUBCOMMAND')   # each a CommandParser: errors in a line
+    for name, f in _SUBCOMMANDS.items():
+        sp = sub.add_parser(name, prog=f'companion clean {name}', help=f.__doc__, description=f.__doc__,
+                            formatter_class=DefaultsHelp)
+        add_arguments(add_arguments(sp, _dataset), f)
+    return ap
+
 def clean_cli(argv: list|None=None # the arguments after `companion clean`: SUBCOMMAND ROOT [ARGS] [--options]
              ) -> int:
     "`companion clean list|mark|plan|apply|undo|recover|gallery ROOT ...`; user errors raise, for `cli.main` to report."
-    a = _clean_parser().parse_args(argv)
+    a = vars(_clean_parser().parse_args(argv))
+    cmd, root, label_re = a.pop('cmd'), a.pop('root'), a.pop('label_re')
     # a skipped journal line is one line on stderr, not a Python warning with a source line
     with warnings.catch_warnings():
         warnings.simplefilter('always', JournalWarning)
         warnings.showwarning = lambda msg, *_, **__: print(f'companion clean: warning: {msg}', file=sys.stderr)
-        c = Cleaner(a.root, labeller=a.label_re)
-        again = lambda cmd: f'companion clean {cmd} {c.root}' + (f" --label_re '{a.label_re}'" if a.label_re else '')
-        try: return _SUBCOMMANDS[a.cmd](c, a, again) or 0
+        c = Cleaner(root, labeller=label_re)
+        again = lambda sub: f'companion clean {sub} {c.root}' + (f" --label_re '{label_re}'" if label_re else '')
+        try: return _SUBCOMMANDS[cmd](c, again, **a) or 0
         except USER_ERRORS as e:
             if e.args and isinstance(e.args[0], str): e.args = (_as_command(e.args[0], again), *e.args[1:])
             raise

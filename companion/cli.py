@@ -13,8 +13,8 @@ from typing import Annotated, Union, get_args, get_origin
 from fastcore.docments import docments
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'COMMANDS', 'CHECKS', 'AS_COMMAND', 'DefaultsHelp', 'closest', 'CommandParser', 'parser_for',
-           'run_parsed', 'from_source', 'wrap', 'Wrapped', 'terminal_output', 'as_command', 'main']
+__all__ = ['USER_ERRORS', 'COMMANDS', 'CHECKS', 'AS_COMMAND', 'DefaultsHelp', 'closest', 'CommandParser', 'add_arguments',
+           'parser_for', 'run_parsed', 'from_source', 'wrap', 'Wrapped', 'terminal_output', 'as_command', 'main']
 
 # %% ../nbs/00c_cli.ipynb #61bde056
 USER_ERRORS = (OSError, ValueError, LookupError, ImportError, NotImplementedError)
@@ -74,20 +74,30 @@ def _unwrap(anno) -> tuple:
     if get_origin(anno) in (Union, types.UnionType): anno = next(a for a in get_args(anno) if a is not type(None))
     return (str if anno is inspect.Parameter.empty else anno), help, kw
 
-def parser_for(func, prog: str|None=None) -> CommandParser:
-    "Parser for `func`: positional if no default, else `--name`; bool: switch (`--no-name` if on); help: its docment."
-    p = CommandParser(prog=prog, description=func.__doc__, formatter_class=DefaultsHelp)
+def add_arguments(p: argparse.ArgumentParser, func) -> argparse.ArgumentParser:
+    """Add `func`'s parameters to `p`: positional if no default, else `--name`; bool: switch (`--no-name` if on);
+    help: its docment. Positional-only parameters (before `/`) are the caller's, not options; `dict(group=NAME)`
+    makes the options of one NAME exclude each other (`required=True` on one: one of them is needed)."""
+    groups, kinds = {}, {k: v.kind for k, v in inspect.signature(func).parameters.items()}
     for k, v in docments(func, full=True, returns=False, eval_str=True).items():
+        if kinds[k] is inspect.Parameter.POSITIONAL_ONLY: continue
         typ, help, kw = _unwrap(v.anno)
-        help, has_default = help or v.docment or '', v.default is not inspect.Parameter.empty
+        help, has_default, add = help or v.docment or '', v.default is not inspect.Parameter.empty, p.add_argument
+        if g := kw.pop('group', None):
+            if g not in groups: groups[g] = p.add_mutually_exclusive_group()
+            groups[g].required |= kw.pop('required', False); add = groups[g].add_argument
         if typ is bool:
             action = 'store_false' if v.default else 'store_true'
             if v.default and f'--no-{k}' not in help: help = f'by default: {help}; --no-{k} turns it off'
-            p.add_argument(f"--{'no-' if v.default else ''}{k}", dest=k, action=action, help=help)
+            add(f"--{'no-' if v.default else ''}{k}", dest=k, action=action, help=help)
             continue
         if has_default: kw['default'] = v.default
-        p.add_argument(f'--{k}' if kw.pop('opt', has_default) else k, type=typ, help=help, **kw)
+        add(f'--{k}' if kw.pop('opt', has_default) else k, type=typ, help=help, **kw)
     return p
+
+def parser_for(func, prog: str|None=None) -> CommandParser:
+    "Parser for `func`, its options `func`'s parameters (`add_arguments`), its description `func`'s docstring."
+    return add_arguments(CommandParser(prog=prog, description=func.__doc__, formatter_class=DefaultsHelp), func)
 
 def _exit_code(r) -> int:
     "A command's result as its exit code: an `int` is the code, anything else is printed and the code is 0."
