@@ -292,25 +292,56 @@ class EventTrace(_Watcher):
         return pd.DataFrame(rows).set_index('event') if rows else pd.DataFrame(columns=['count', 'ms', 'callbacks'])
 
 # %% ../nbs/02_announce.ipynb #ea5bc1eb
-_LOOP = [(0, 'after_create', 'once, at the end of Learner(...)'), (0, 'fit(n_epoch)', None), (1, 'before_fit', ''),
-    (1, 'for each epoch', None), (2, 'before_epoch', ''),
-    (2, 'TRAIN: model.train(), dl = dls.train', None), (3, 'before_train', ''), (3, 'for each batch', None),
-    (4, 'before_batch', 'xb, yb are on the device'), (4, 'after_pred', 'pred = model(*xb)'),
-    (4, 'after_loss', 'loss = loss_func(pred, *yb)'),
-    (4, 'before_backward', ''), (4, 'after_cancel_backward', 'only if a callback raised CancelBackwardException'),
-    (4, 'after_backward', 'loss.backward() done: the gradients are ready'), (4, 'before_step', ''),
-    (4, 'after_cancel_step', 'only after CancelStepException'),
-    (4, 'after_step', 'opt.step() done, then opt.zero_grad()'),
-    (4, 'after_cancel_batch', 'only after CancelBatchException'), (4, 'after_batch', ''),
-    (3, 'after_cancel_train', 'only after CancelTrainException'), (3, 'after_train', ''),
-    (2, 'VALID: model.eval(), torch.no_grad(), dl = dls.valid', None), (3, 'before_validate', ''),
-    (3, 'for each batch', None),
-    (4, 'before_batch', ''), (4, 'after_pred', 'pred = model(*xb)'),
-    (4, 'after_loss', 'loss = loss_func(pred, *yb); no backward, no step'),
-    (4, 'after_cancel_batch', 'only after CancelBatchException'), (4, 'after_batch', ''),
-    (3, 'after_cancel_validate', 'only after CancelValidException'), (3, 'after_validate', ''),
-    (2, 'after_cancel_epoch', 'only after CancelEpochException'), (2, 'after_epoch', 'the Recorder logs the epoch'),
-    (1, 'after_cancel_fit', 'only after CancelFitException'), (1, 'after_fit', '')]
+# the training loop as `explain_loop` prints it: two spaces a level; a line ending in ':' is the code around
+# the events (printed without the ':'), any other line an event, with what happens there after '#'
+_LOOP_OUTLINE = """
+after_create                    # once, at the end of Learner(...)
+fit(n_epoch):
+  before_fit
+  for each epoch:
+    before_epoch
+    TRAIN: model.train(), dl = dls.train:
+      before_train
+      for each batch:
+        before_batch            # xb, yb are on the device
+        after_pred              # pred = model(*xb)
+        after_loss              # loss = loss_func(pred, *yb)
+        before_backward
+        after_cancel_backward   # only if a callback raised CancelBackwardException
+        after_backward          # loss.backward() done: the gradients are ready
+        before_step
+        after_cancel_step       # only after CancelStepException
+        after_step              # opt.step() done, then opt.zero_grad()
+        after_cancel_batch      # only after CancelBatchException
+        after_batch
+      after_cancel_train        # only after CancelTrainException
+      after_train
+    VALID: model.eval(), torch.no_grad(), dl = dls.valid:
+      before_validate
+      for each batch:
+        before_batch
+        after_pred              # pred = model(*xb)
+        after_loss              # loss = loss_func(pred, *yb); no backward, no step
+        after_cancel_batch      # only after CancelBatchException
+        after_batch
+      after_cancel_validate     # only after CancelValidException
+      after_validate
+    after_cancel_epoch          # only after CancelEpochException
+    after_epoch                 # the Recorder logs the epoch
+  after_cancel_fit              # only after CancelFitException
+  after_fit
+"""
+
+def _outline(text: str) -> list:
+    "(depth, name, note) of each line of an outline: note None for the code around the events, '' for no note."
+    res = []
+    for l in text.strip('\n').splitlines():
+        name, _, note = l.partition('#')
+        name, note, depth = name.strip(), note.strip(), (len(l) - len(l.lstrip())) // 2
+        res.append((depth, name[:-1], None) if name.endswith(':') else (depth, name, note))
+    return res
+
+_LOOP = _outline(_LOOP_OUTLINE)
 
 @patch
 def explain_loop(self: Learner, show: bool=True) -> str|None:
