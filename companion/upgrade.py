@@ -84,7 +84,7 @@ def upgrade_app(src: str, gr_name: str|None=None) -> tuple[str, list[str]]:
 
 # %% ../nbs/08c_upgrade.ipynb #0c706812
 def upgrade_file(app: str, # the app.py to upgrade
-                 check: bool=False, # only print what would change; the result is 1 when something would
+                 dry_run: bool=False, # only print what would change; the result is 1 when something would
                 ) -> int:
     "Rewrite a Gradio 3 app.py (gr.inputs, shape=, interpretation=...) for Gradio 6; the original stays in APP.gradio3."
     f = Path(app)
@@ -93,7 +93,7 @@ def upgrade_file(app: str, # the app.py to upgrade
     except SyntaxError as e: raise ValueError(f'{f} is not valid Python ({e}): fix it first') from e
     for c in changes: print(f'{f}:{c}')
     if not changes: print(f'{f}: nothing to change for Gradio 6'); return 0
-    if check: return 1
+    if dry_run: return 1
     backup = f.with_name(f.name + '.gradio3')
     if not backup.exists(): backup.write_text(f.read_text())
     f.write_text(new)

@@ -57,7 +57,7 @@ def test_course_app_dies_on_gradio6_as_written(space):
 def test_upgraded_course_app_serves_the_model(space):
     from gradio_client import Client, handle_file
     from companion.spacecheck import AppServer
-    r = run_cli('space', 'upgrade', space/'app.py', '--check')
+    r = run_cli('space', 'upgrade', space/'app.py', '--dry_run')
     assert r.returncode == 1 and 'gr.inputs.Image -> gr.Image' in r.stdout and (space/'app.py').read_text() == COURSE_APP
     r = run_cli('space', 'upgrade', space/'app.py')
     assert r.returncode == 0, r.stderr
