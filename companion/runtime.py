@@ -30,9 +30,10 @@ def preprocess_path(folder) -> Path:
 # %% ../nbs/07a_runtime.ipynb #769d135d
 _NP_PAD = {'zeros': 'constant', 'border': 'edge', 'reflection': 'reflect'}
 
-def _crop_pad(im: Image.Image, l: int, t: int, cw: int, ch: int, pad_mode: str) -> Image.Image:
-    "fastai's `_do_crop_pad`: the window (l, t, cw, ch), cropped where it is inside `im`, padded where it is outside."
-    W, H = im.size
+def _crop_pad(im: Image.Image, size, pad_mode: str, tl=None) -> Image.Image:
+    "fastai's `_do_crop_pad`: the (h, w) `size` window at `tl` (left, top; None: centred as `crop_pad`), cropped or padded."
+    (ch, cw), (W, H) = size, im.size
+    l, t = tl or ((W-cw)//2, (H-ch)//2)
     if l >= 0 or t >= 0 or l+cw <= W or t+ch <= H: im = im.crop((max(l, 0), max(t, 0), min(l+cw, W), min(t+ch, H)))
     if l < 0 or t < 0 or l+cw >= W or t+ch >= H:
         a = np.asarray(im)
@@ -55,16 +56,14 @@ def resize_image(im: Image.Image, # the image, already RGB or L
     rw, rh = W/w, H/h
     m = rw if (rw > rh if method == 'pad' else rw < rh) else rh
     cw, ch = int(m*w), int(m*h)
-    return _crop_pad(im, int(0.5*(W-cw)), int(0.5*(H-ch)), cw, ch, pad_mode).resize((w, h), resample)
+    return _crop_pad(im, (ch, cw), pad_mode, (int(0.5*(W-cw)), int(0.5*(H-ch)))).resize((w, h), resample)
 
 def crop_pad(im: Image.Image, # the image
              size, # (height, width) of the centred window
              pad_mode: str='zeros', # what fills the outside where `im` is smaller: 'zeros', 'border' or 'reflection'
             ) -> Image.Image:
     "The centred `size` (h, w) window of `im`, padded where `im` is smaller (fastai's `crop_pad` with no resize)."
-    h, w = size
-    W, H = im.size
-    return _crop_pad(im, (W-w)//2, (H-h)//2, w, h, pad_mode)
+    return _crop_pad(im, size, pad_mode)
 
 # %% ../nbs/07a_runtime.ipynb #a1f17d02
 def squishes(W: int, H: int, # the upload's width and height
