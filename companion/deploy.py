@@ -8,6 +8,7 @@ import fnmatch, inspect, json, os, platform, re, shutil, sys
 from typing import Annotated
 from pathlib import Path
 import companion
+from .env import versions
 from .images import LIMITS, MAX_FILE_SIZE, IMAGE_EXTS, describe_training, human_size, mb_bytes
 from .cli import CommandParser, DefaultsHelp, parser_for
 from .runtime import PREPROCESS_FILE, display_labels, parse_labels, preprocess_arch, preprocess_path, ModelFolderError
@@ -49,10 +50,6 @@ ZEROGPU_HEADER = ("# ZeroGPU: `spaces` is imported first, before anything import
                   "except ImportError: spaces = None   # not on a Space (`companion space check`): runs on the CPU\n\n")
 FASTAI_PACKAGES = ('fastai', 'fastcore', 'plum-dispatch')   # what rebuilds a model from its weights
 
-def _version(mod: str) -> str:
-    from importlib.metadata import version
-    return version(mod)
-
 def _py(v: str) -> str: return '.'.join(str(v).split('.')[:2])
 
 def zerogpu_torch(torch_version: str|None=None) -> tuple[str, str]:
@@ -75,7 +72,8 @@ def requirements(target: str, # a key of `SPACES`
     "A `target` Space's requirements.txt lines, from `SPACES`: 'name==' pinned to what runs here (torch: ZeroGPU's)."
     torch = dict(zip(('torch', 'torchvision'), zerogpu_torch(prep.get('versions', {}).get('torch'))))
     names = [r.removesuffix('==') for r in SPACES[target]['requirements']]
-    return [f'{n}=={torch.get(n) or _version(n)}' if r.endswith('==') else n
+    pins = {**versions(names, missing=None), **torch}   # a package not installed here goes unpinned
+    return [f'{n}=={pins[n]}' if r.endswith('==') and n in pins else n
             for r, n in zip(SPACES[target]['requirements'], names) if fastai or n not in FASTAI_PACKAGES]
 
 # %% ../nbs/08e_deploy.ipynb #d1a0c002

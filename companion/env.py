@@ -50,12 +50,18 @@ def setup_storage(base: str|Path|None=None, environ: dict|None=None) -> dict:
 # %% ../nbs/00_env.ipynb #db6501a7
 _PKGS = 'torch torchvision fastai fastcore fastprogress gradio ipywidgets huggingface_hub'.split()
 
-def versions() -> dict:
-    "Python and the versions of the packages the course leans on ('missing' when not installed)."
+def _version(pkg: str) -> str|None:
+    "The installed version of the distribution `pkg`; None when it is not installed."
+    try: return _md.version(pkg)
+    except _md.PackageNotFoundError: return None
+
+def versions(pkgs=None, # distribution names (None: `_PKGS`, the packages the course leans on)
+             missing: str|None='missing', # the value for one that is not installed (None: leave it out)
+            ) -> dict:
+    "Python and the installed versions of `pkgs`: what `doctor` shows, a model folder records, a Space pins."
     res = {'python': sys.version.split()[0]}
-    for p in _PKGS:
-        try: res[p] = _md.version(p)
-        except _md.PackageNotFoundError: res[p] = 'missing'
+    for p in pkgs or _PKGS:
+        if (v := _version(p)) is not None or missing is not None: res[p] = v or missing
     return res
 
 def device_info() -> dict:
@@ -223,10 +229,6 @@ def widgets_frontend(prefixes=()) -> Path|None:
     extra = [p for p in os.environ.get('JUPYTER_PATH', '').split(os.pathsep) if p]
     dirs = [*extra, *user, *(Path(p)/'share'/'jupyter' for p in prefixes), *system]
     return next((Path(d)/_LABEXT for d in dirs if (Path(d)/_LABEXT/'package.json').is_file()), None)
-
-def _version(pkg: str) -> str|None:
-    try: return _md.version(pkg)
-    except _md.PackageNotFoundError: return None
 
 def widgets_check(platform: str|None=None, kernel: bool|None=None, server: list[str]|None=None) -> tuple[str, str|None]:
     "(what is known about drawing widgets here, what to do or None), from the platform, kernel and `server` command."

@@ -11,6 +11,7 @@ from PIL import Image
 from fastcore.basics import patch
 from fastcore.foundation import L
 from typing import Annotated
+from .env import versions
 from .images import *
 from .runtime import *
 
@@ -26,53 +27,49 @@ def _train_only(t) -> bool: return getattr(type(t), 'split_idx', None) == 0
 
 def _hw(size) -> list[int]: return [int(size), int(size)] if isinstance(size, int) else [int(o) for o in size]
 
-def _item_steps(tfms) -> list[dict]:
+def _steps(tfms, kind: str, step, advice: str) -> list[dict]:
+    "The steps of the `kind` transforms `tfms`: `step(t)` gives one's steps (None: unknown); train-only ones give none."
+    out = []
+    for t in tfms:
+        if (s := step(t)) is not None: out += s
+        elif not _train_only(t):
+            raise NotImplementedError(f"can't reproduce the {kind} transform {type(t).__name__} at inference: {advice}")
+    return out
+
+def _item_step(t) -> list[dict]|None:
     from fastai.vision.augment import Resize, RandomResizedCrop
     from fastai.data.transforms import ToTensor
-    out = []
-    for t in tfms:
-        if isinstance(t, ToTensor): continue
-        if isinstance(t, Resize):   # t.size is (w, h)
-            out.append(dict(op='resize', size=[int(t.size[1]), int(t.size[0])], method=str(t.method),
-                            pad_mode=str(t.pad_mode), resample=int(t.mode)))
-        elif isinstance(t, RandomResizedCrop):
-            (w, h), xtra = t.size, math.ceil(max(*t.size[:2])*t.val_xtra/8)*8
-            out += [dict(op='resize', size=[int(h+xtra), int(w+xtra)], method='squish', pad_mode='zeros',
-                         resample=int(t.mode)),
-                    dict(op='crop_pad', size=[int(h), int(w)], pad_mode='zeros')]
-        elif _train_only(t): continue
-        else: raise NotImplementedError(f"can't reproduce the item transform {type(t).__name__} at inference: "
-                                        "use item_tfms=Resize(size, method='crop'|'pad'|'squish') "
-                                        "or RandomResizedCrop(size, min_scale=...)")
-    return out
+    if isinstance(t, ToTensor): return []
+    if isinstance(t, Resize):   # t.size is (w, h)
+        return [dict(op='resize', size=[int(t.size[1]), int(t.size[0])], method=str(t.method),
+                     pad_mode=str(t.pad_mode), resample=int(t.mode))]
+    if isinstance(t, RandomResizedCrop):
+        (w, h), xtra = t.size, math.ceil(max(*t.size[:2])*t.val_xtra/8)*8
+        return [dict(op='resize', size=[int(h+xtra), int(w+xtra)], method='squish', pad_mode='zeros', resample=int(t.mode)),
+                dict(op='crop_pad', size=[int(h), int(w)], pad_mode='zeros')]
 
-def _batch_steps(tfms) -> list[dict]:
+def _batch_step(t) -> list[dict]|None:
     from fastai.vision.augment import AffineCoordTfm, RandomResizedCropGPU
     from fastai.data.transforms import IntToFloatTensor, Normalize
-    out = []
-    for t in tfms:
-        if isinstance(t, IntToFloatTensor): out.append(dict(op='div', div=float(t.div)))
-        elif isinstance(t, Normalize):
-            out.append(dict(op='normalize', mean=t.mean.flatten().tolist(), std=t.std.flatten().tolist()))
-        elif isinstance(t, RandomResizedCropGPU):
-            out += [dict(op='crop_ratio', ratio=[float(r) for r in t.ratio], scale=float(t.valid_scale)),
-                    dict(op='resample', size=_hw(t.size), mode=str(t.mode), align_corners=True, pad_mode='reflection')]
-        elif isinstance(t, AffineCoordTfm):
-            out.append(dict(op='resample', size=None if t.size is None else _hw(t.size), mode=str(t.mode),
-                            align_corners=bool(t.align_corners), pad_mode=str(t.pad_mode)))
-        elif _train_only(t): continue
-        else: raise NotImplementedError(f"can't reproduce the batch transform {type(t).__name__} at inference: "
-                                        "keep batch_tfms to aug_transforms(...) "
-                                        "(with size= and min_scale= for presizing) and Normalize")
-    return out
+    if isinstance(t, IntToFloatTensor): return [dict(op='div', div=float(t.div))]
+    if isinstance(t, Normalize): return [dict(op='normalize', mean=t.mean.flatten().tolist(), std=t.std.flatten().tolist())]
+    if isinstance(t, RandomResizedCropGPU):
+        return [dict(op='crop_ratio', ratio=[float(r) for r in t.ratio], scale=float(t.valid_scale)),
+                dict(op='resample', size=_hw(t.size), mode=str(t.mode), align_corners=True, pad_mode='reflection')]
+    if isinstance(t, AffineCoordTfm):
+        return [dict(op='resample', size=None if t.size is None else _hw(t.size), mode=str(t.mode),
+                     align_corners=bool(t.align_corners), pad_mode=str(t.pad_mode))]
+
+def _item_steps(tfms) -> list[dict]:
+    return _steps(tfms, 'item', _item_step, "use item_tfms=Resize(size, method='crop'|'pad'|'squish') "
+                                            "or RandomResizedCrop(size, min_scale=...)")
+
+def _batch_steps(tfms) -> list[dict]:
+    return _steps(tfms, 'batch', _batch_step, "keep batch_tfms to aug_transforms(...) "
+                                              "(with size= and min_scale= for presizing) and Normalize")
 
 # %% ../nbs/07b_predict.ipynb #5470de06
-def _versions() -> dict:
-    v = dict(python=platform.python_version(), numpy=np.__version__, pillow=Image.__version__)
-    for m in ('torch', 'torchvision', 'fastai', 'onnxruntime', 'companion'):
-        try: v[m] = importlib.import_module(m).__version__
-        except Exception: pass
-    return v
+_RECORDED = ('numpy', 'pillow', 'torch', 'torchvision', 'fastai', 'onnxruntime', 'companion')   # versions a model folder keeps
 
 def _is_softmax(act) -> bool:
     import torch
@@ -152,7 +149,7 @@ def learner_preprocess(learn, # a single-label image classifier
     if not fixes_size(prep): item.append(fit_step(size))
     model = dict(kind='vision_learner' if arch else 'module', cls=type(learn.model).__name__)
     prep.update(size=_hw(size), arch=arch, model=model,
-                  train_stats=train_stats, title=data_title(learn), versions=_versions())
+                  train_stats=train_stats, title=data_title(learn), versions=versions(_RECORDED, missing=None))
     return prep
 
 @patch(cls_method=True)
