@@ -135,8 +135,9 @@ def _refilter(self: ImageCleaner, _=None):
     "Recompute the listed candidates from the filters and go to the first page."
     # marks made elsewhere count too
     lab, spl, show, c = self.cls.value, self.split.value, self.show.value, self.cleaner.refresh()
-    L = self.df.label.values; S = self.df.split.map(cell_text).values if 'split' in self.df else None
-    self.view = [i for i,rel in enumerate(self.rels) if (lab == 'all' or L[i] == lab) and (spl == 'all' or S[i] == spl)
+    labels = self.df.label.values; splits = self.df.split.map(cell_text).values if 'split' in self.df else None
+    self.view = [i for i,rel in enumerate(self.rels)
+                 if (lab == 'all' or labels[i] == lab) and (spl == 'all' or splits[i] == spl)
                  and (show == 'all' or (rel in c.marks or rel in c.moved) == (show == 'decided'))]
     self.go(0)
 
