@@ -115,7 +115,7 @@ def classify_fn(predictor, # a `Predictor`
             try: _, _, probs = predictor.predict(img)
             except ModelMemoryError as e: raise refuse(e, name) from None   # the model's fault, said plainly too
             probs = np.asarray(probs, dtype=np.float64).ravel()
-            fit = size_note(img, predictor.preprocess)   # a model without Resize: the upload brought to its training size
+            fit = size_note(img, predictor.preprocess)   # a model without Resize: the upload brought to its size
             unlike = unlike_training(img, predictor.preprocess.get('train_stats'), sizes=not fit)
             note = '; '.join(n for n in (note, fit, unlike) if n)
             del img

@@ -11,7 +11,8 @@ import companion
 from .env import versions
 from .images import LIMITS, MAX_FILE_SIZE, IMAGE_EXTS, describe_training, human_size, mb_bytes
 from .cli import CommandParser, DefaultsHelp, parser_for
-from .runtime import PREPROCESS_FILE, display_labels, parse_labels, preprocess_arch, preprocess_path, ModelFolderError
+from .runtime import (PREPROCESS_FILE, display_labels, parse_labels, preprocess_arch, preprocess_path,
+                               ModelFolderError)
 from .spacecheck import check_space, serve
 from .hub import (MANIFEST, SPACES, TARGETS, ZEROGPU_PYTHONS, ZEROGPU_TORCH, PushError, built_paths, built_target,
                   default_target, push_space, write_manifest)
@@ -86,7 +87,8 @@ def model_file(model_dir, # a model folder written by `export_model`
     "The `kind` file of `model_dir`, named as in `MODEL_FILES` and inside the folder; else `ModelFolderError`."
     want, name = MODEL_FILES[kind], (prep.get('files') or {}).get(kind) or MODEL_FILES[kind]
     if name != want:
-        raise ModelFolderError(f"{preprocess_path(model_dir)} names {name!r} as its {kind} file, but a model folder's is "
+        raise ModelFolderError(f"{preprocess_path(model_dir)} names {name!r} as its {kind} file, but a model "
+                               f"folder's is "
                                f"{want}, so nothing was built: export the model again with export_model(learn, dir) "
                                "and build from that folder")
     p = Path(model_dir)/want
@@ -115,7 +117,7 @@ def model_files(model_dir, # a model folder written by `export_model`
                             f'export_model(learn, dir, onnx=True){other}')
 
 def _arch_module(prep: dict, out: Path) -> dict:
-    "For torch weights: copy an architecture companion defines into the Space (`companion_arch.py`); the preprocess.json to ship"
+    "For torch weights: copy an architecture companion defines into the Space (`companion_arch.py`); what to ship"
     import importlib
     a = preprocess_arch(prep)
     if not a or not a['module'].startswith('companion'): return prep
@@ -196,7 +198,8 @@ def prepare_space(model_dir, # a model folder written by `export_model`
     "Check what a `target` build needs, then empty `out` of an earlier build; {preprocess, files, examples, title}."
     model_dir = Path(model_dir)
     if not (f := preprocess_path(model_dir)).exists():
-        raise FileNotFoundError(f'{model_dir} has no {PREPROCESS_FILE}: write it with export_model(learn, "{model_dir}") '
+        raise FileNotFoundError(f'{model_dir} has no {PREPROCESS_FILE}: write it with '
+                                f'export_model(learn, "{model_dir}") '
                                 'or `companion export`')
     prep = json.loads(f.read_text())
     if target == 'static': check_page_steps(prep, str(f))
@@ -359,7 +362,7 @@ def _write_app(out: Path, target: str, prep: dict, title: str, top_k: int, max_f
 def build_space(model_dir: str|Path, # a model folder written by `export_model` or `companion export`
                 out_dir: str|Path, # the Space folder to write: new, empty, or an earlier build (rebuilt in place)
                 target: Annotated[str, dict(choices=TARGETS)]=None, # a key of `SPACES`; None: `default_target`'s
-                title: str|None=None, # the Space's title; None: preprocess.json's (its data folder), else 'Image classifier'
+                title: str|None=None, # the Space's title; None: preprocess.json's, else 'Image classifier'
                 examples: Annotated[str, dict(nargs='+')]=None, # images, or a folder (one a label); None: its examples/
                 n_examples: int|None=None, # at most this many examples (default: one per label)
                 top_k: int=3, # how many labels the app shows, with their probabilities

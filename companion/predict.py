@@ -45,14 +45,16 @@ def _item_step(t) -> list[dict]|None:
                      pad_mode=str(t.pad_mode), resample=int(t.mode))]
     if isinstance(t, RandomResizedCrop):
         (w, h), xtra = t.size, math.ceil(max(*t.size[:2])*t.val_xtra/8)*8
-        return [dict(op='resize', size=[int(h+xtra), int(w+xtra)], method='squish', pad_mode='zeros', resample=int(t.mode)),
+        return [dict(op='resize', size=[int(h+xtra), int(w+xtra)], method='squish', pad_mode='zeros',
+                     resample=int(t.mode)),
                 dict(op='crop_pad', size=[int(h), int(w)], pad_mode='zeros')]
 
 def _batch_step(t) -> list[dict]|None:
     from fastai.vision.augment import AffineCoordTfm, RandomResizedCropGPU
     from fastai.data.transforms import IntToFloatTensor, Normalize
     if isinstance(t, IntToFloatTensor): return [dict(op='div', div=float(t.div))]
-    if isinstance(t, Normalize): return [dict(op='normalize', mean=t.mean.flatten().tolist(), std=t.std.flatten().tolist())]
+    if isinstance(t, Normalize):
+        return [dict(op='normalize', mean=t.mean.flatten().tolist(), std=t.std.flatten().tolist())]
     if isinstance(t, RandomResizedCropGPU):
         return [dict(op='crop_ratio', ratio=[float(r) for r in t.ratio], scale=float(t.valid_scale)),
                 dict(op='resample', size=_hw(t.size), mode=str(t.mode), align_corners=True, pad_mode='reflection')]
@@ -69,7 +71,8 @@ def _batch_steps(tfms) -> list[dict]:
                                               "(with size= and min_scale= for presizing) and Normalize")
 
 # %% ../nbs/07b_predict.ipynb #5470de06
-_RECORDED = ('numpy', 'pillow', 'torch', 'torchvision', 'fastai', 'onnxruntime', 'companion')   # versions a model folder keeps
+# the versions a model folder records (and Python's)
+_RECORDED = ('numpy', 'pillow', 'torch', 'torchvision', 'fastai', 'onnxruntime', 'companion')
 
 def _is_softmax(act) -> bool:
     import torch
@@ -130,7 +133,7 @@ def learner_preprocess(learn, # a single-label image classifier
                    size=None, # (height, width) the model sees, for a Learner without Resize nor images (None: measured)
                    stats: int=64, # training images measured for `train_stats` (0: none)
                   ) -> dict:
-    "The JSON-able preprocess.json to predict like `learn`: vocab, mode, item/batch steps, model, training image stats, versions."
+    "preprocess.json's content to predict like `learn`: vocab, mode, item/batch steps, model, training stats, versions."
     dl = learn.dls.valid
     if not softmax_classifier(learn.loss_func):
         raise NotImplementedError(f'export_model handles single-label classifiers (CrossEntropyLossFlat, '
@@ -317,7 +320,7 @@ def export_model(learn, # a single-label image classifier
                  examples: int=2, # validation images kept per label in `path`/examples, for its Spaces (0: none)
                  title: str|None=None, # the model's name on its Spaces (None: from the data folder's name)
                 ) -> Path:
-    "Write `model.onnx`, `preprocess.json` and weights (safetensors or torch.export) to `path`; check them; return `path`."
+    "Write `model.onnx`, `preprocess.json` and weights (safetensors or torch.export) to `path`; check; return `path`."
     from safetensors.torch import save_model
     if onnx is None: onnx = onnx_note() is None
     path = Path(path)
@@ -490,7 +493,7 @@ def load_learner_safely(fname, # the export.pkl written by `learn.export()`
 
 # %% ../nbs/07b_predict.ipynb #fc54fbec
 def export_pkl(learner: str, # the export.pkl written by `learn.export()`
-               dest: str, # folder for preprocess.json, the torch weights (model.safetensors or model.pt2) and model.onnx
+               dest: str, # folder for preprocess.json, the torch weights (model.safetensors or .pt2) and model.onnx
                onnx: bool=True, # model.onnx for CPU and static Spaces, if onnx is installed (--no-onnx: leave it out)
                size: Annotated[int, 'input size, H [W], for a Learner without Resize', dict(nargs='+')]=None,
                trust_pickle: bool=False, # unpickle it (this runs code in the file): only for a file you made or trust

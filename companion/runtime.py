@@ -23,7 +23,7 @@ PREPROCESS_FILE = 'preprocess.json'   # the preprocessing steps, labels and arch
 OLD_PREPROCESS_FILE = 'recipe.json'   # its name in folders and Spaces written before; still read
 
 def preprocess_path(folder) -> Path:
-    "The preprocessing file of model folder `folder`: `PREPROCESS_FILE`, else `OLD_PREPROCESS_FILE` if only that is there."
+    "The preprocessing file of `folder`: `PREPROCESS_FILE`, else `OLD_PREPROCESS_FILE` when only that one is there."
     new, old = Path(folder)/PREPROCESS_FILE, Path(folder)/OLD_PREPROCESS_FILE
     return old if old.exists() and not new.exists() else new
 
@@ -31,7 +31,7 @@ def preprocess_path(folder) -> Path:
 _NP_PAD = {'zeros': 'constant', 'border': 'edge', 'reflection': 'reflect'}
 
 def _crop_pad(im: Image.Image, size, pad_mode: str, tl=None) -> Image.Image:
-    "fastai's `_do_crop_pad`: the (h, w) `size` window at `tl` (left, top; None: centred as `crop_pad`), cropped or padded."
+    "fastai's `_do_crop_pad`: the (h, w) `size` window at `tl` (left, top; None: centred), cropped or padded."
     (ch, cw), (W, H) = size, im.size
     l, t = tl or ((W-cw)//2, (H-ch)//2)
     if l >= 0 or t >= 0 or l+cw <= W or t+ch <= H: im = im.crop((max(l, 0), max(t, 0), min(l+cw, W), min(t+ch, H)))
@@ -175,7 +175,8 @@ def item_step(im: Image.Image, s: dict) -> Image.Image:
     if s['op'] == 'fit':
         return fit_image(im, s['size'], s.get('squish_within', .1), s['method'], s.get('pad_mode', 'border'),
                          s.get('resample', 2))
-    raise ValueError(f"unknown item step {s['op']!r}: this preprocess.json needs a newer companion (pip install -U companion)")
+    raise ValueError(f"unknown item step {s['op']!r}: this preprocess.json needs a newer companion "
+                     "(pip install -U companion)")
 
 def batch_step(x: np.ndarray, s: dict) -> np.ndarray:
     "Apply one batch step to a (C, H, W) float32 array."
@@ -187,7 +188,8 @@ def batch_step(x: np.ndarray, s: dict) -> np.ndarray:
     if op == 'resample':   # size None: the same size
         return resample(x, s.get('size'), s.get('mode', 'bilinear'), s.get('align_corners', True),
                         s.get('pad_mode', 'reflection'))
-    raise ValueError(f"unknown batch step {op!r}: this preprocess.json needs a newer companion (pip install -U companion)")
+    raise ValueError(f"unknown batch step {op!r}: this preprocess.json needs a newer companion "
+                     "(pip install -U companion)")
 
 def fixes_size(prep: dict) -> bool:
     "Whether `prep` brings every image to one size (a resize, a crop, or a batch resample to a size)."
@@ -257,7 +259,7 @@ def parse_labels(spec: str) -> dict:
 
 # %% ../nbs/07a_runtime.ipynb #7cf61720
 class ModelFolderError(ValueError):
-    "A model folder that can't be used as it is: a damaged file, or a preprocess.json asking for something unsafe or impossible."
+    "A model folder that can't be used as is: a damaged file, or a preprocess.json asking for the unsafe or impossible."
 
 ARCH_MODULES = ('torchvision.', 'timm', 'fastai.', 'companion.', 'companion_arch')
 _ARCH_TOPS = ('torchvision', 'timm', 'fastai', 'companion', 'companion_arch')   # where an architecture may come from
@@ -394,7 +396,8 @@ def read_preprocess(path) -> dict:
     if not f.exists():
         raise FileNotFoundError(f"{path} has no {PREPROCESS_FILE}: write the folder with export_model(learn, '{path}') "
                                 "or `companion export`")
-    if f.stat().st_size > 10**6: raise _bad(f, f'it is {human_size(f.stat().st_size)}, more than the preprocessing steps need (1 MB)')
+    if (n := f.stat().st_size) > 10**6:
+        raise _bad(f, f'it is {human_size(n)}, more than the preprocessing steps need (1 MB)')
     try: prep = json.loads(f.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as e: raise _bad(f, f'not valid JSON ({e})') from e
     except RecursionError: raise _bad(f, f'it is nested more than {MAX_PREPROCESS_DEPTH} levels deep') from None
@@ -404,6 +407,15 @@ def read_preprocess(path) -> dict:
 # %% ../nbs/07a_runtime.ipynb #e2cb191b
 def _has(mod: str) -> bool: return importlib.util.find_spec(mod) is not None
 def _why(e: Exception) -> str: return f'{type(e).__name__}: {str(e)[:200]}'
+
+@contextlib.contextmanager
+def _loading(failed: str, # how the message starts: "F can't be loaded"
+             advice: str, # what to do then
+            ):
+    "Any error in the block raised as a `ModelFolderError`: `failed`, why, and `advice` (a `ModelFolderError` as it is)."
+    try: yield
+    except ModelFolderError: raise
+    except Exception as e: raise ModelFolderError(f"{failed} ({_why(e)}): {advice}") from e
 
 def cores() -> int:
     "CPU cores this process may use."
@@ -551,19 +563,16 @@ def _torch_model(path: Path, prep: dict):
     if (path/'model.safetensors').exists() and preprocess_arch(prep):
         from safetensors.torch import load_model
         model = build_model(prep, path)
-        try: load_model(model, str(check_model_file(path/'model.safetensors')))
-        except ModelFolderError: raise
-        except Exception as e:
-            raise ModelFolderError(f"{path}/model.safetensors can't be loaded into {preprocess_arch(prep)['name']} ({_why(e)}): "
-                                   "the file is damaged or belongs to another model; export again") from e
+        with _loading(f"{path}/model.safetensors can't be loaded into {preprocess_arch(prep)['name']}",
+                      'the file is damaged or belongs to another model; export again'):
+            load_model(model, str(check_model_file(path/'model.safetensors')))
         return model.eval()
     if isinstance(name, str) and Path(name).name == name and (path/name).exists():
         import torch
         f = check_program(path/name)
-        try: return torch.export.load(str(f)).module()
-        except Exception as e:
-            raise ModelFolderError(f"{f} can't be loaded ({_why(e)}): the file is damaged, "
-                                   "or was written by another torch version; export again, or use backend='onnx'") from e
+        with _loading(f"{f} can't be loaded", "the file is damaged, or was written by another torch version; "
+                                              "export again, or use backend='onnx'"):
+            return torch.export.load(str(f)).module()
     raise FileNotFoundError(f"{path} holds no torch model (model.safetensors with a named architecture, or model.pt2): "
                             "use backend='onnx'")
 
@@ -598,20 +607,17 @@ class Predictor:
                                         "or use backend='torch'")
             if not _has('onnxruntime'):
                 raise ModuleNotFoundError("backend='onnx' needs onnxruntime: pip install onnxruntime")
-            try: sess = onnx_session(path/'model.onnx', threads)
-            except ModelFolderError: raise
-            except Exception as e:
-                raise ModelFolderError(f"{path}/model.onnx can't be loaded ({_why(e)}): the file is damaged "
-                                       "or truncated; copy or export it again") from e
+            with _loading(f"{path}/model.onnx can't be loaded", 'the file is damaged or truncated; copy or export it again'):
+                sess = onnx_session(path/'model.onnx', threads)
             out = sess.get_outputs()[0].shape[-1]
             if isinstance(out, int) and out != len(prep['vocab']):
                 n = len(prep['vocab'])
-                raise ModelFolderError(f"{path}/model.onnx gives {out} outputs but {preprocess_path(path).name} has {n} "
-                                       "labels: "
-                                       "the two files come from different models")
+                raise ModelFolderError(f"{path}/model.onnx gives {out} outputs but {preprocess_path(path).name} "
+                                       f"has {n} labels: the two files come from different models")
             shape, n_ch = sess.get_inputs()[0].shape, 1 if prep.get('mode') == 'L' else 3
             if len(shape) == 4 and isinstance(shape[1], int) and shape[1] != n_ch:
-                raise ModelFolderError(f"{path}/model.onnx takes {shape[1]} channels but {preprocess_path(path).name}'s mode "
+                raise ModelFolderError(f"{path}/model.onnx takes {shape[1]} channels but "
+                                       f"{preprocess_path(path).name}'s mode "
                                        f"{prep.get('mode', 'RGB')} gives {n_ch}: the two files come from different "
                                        "models")
             return cls(prep, session=sess, threads=threads)

@@ -384,7 +384,8 @@ def check_static(space_dir: str|Path, # a static Space folder written by `build_
     "Serve a static Space, open it in headless Chromium, check examples and bad uploads against Python."
     space = Path(space_dir)
     if not (preprocess_path(space/'model').is_file() and (space/'examples.json').is_file()):
-        raise FileNotFoundError(f'{space} is a static page that build_static did not write (no model/{PREPROCESS_FILE} or '
+        raise FileNotFoundError(f'{space} is a static page that build_static did not write '
+                                f'(no model/{PREPROCESS_FILE} or '
                                 f'examples.json): check it by hand with {preview_hint(space)}')
     exs = json.loads((space/'examples.json').read_text())
     if not exs: raise FileNotFoundError(f'{space}/examples.json lists no examples: build the Space again with '

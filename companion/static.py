@@ -169,7 +169,7 @@ def write_page(out: Path, # the Space folder `prepare_space` made, with model/ a
 # %% ../nbs/08b_static.ipynb #6ea951ca
 def build_static(model_dir, # a model folder with model.onnx, written by `export_model`
                  out_dir, # the Space folder to write: new, empty, or an earlier companion build
-                 title: str|None=None, # the page's and the Space's title (None: preprocess.json's, else 'Image classifier')
+                 title: str|None=None, # the page's and the Space's title (None: preprocess.json's, else a default)
                  examples=None, # a folder of images (one subfolder per label) or files; None: model_dir/examples
                  n_examples: int|None=None, # at most this many examples (None: one per label)
                  top_k: int=3, # labels the page shows, with their probabilities
