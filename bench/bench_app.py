@@ -22,7 +22,7 @@ NOOP_APP = '''\
 import sys
 import companion.app as app
 def classify(path): return {'0': 1.0}, ''
-class P: vocab, recipe = ['0'], {}
+class P: vocab, preprocess = ['0'], {}
 demo = app.build_demo(P(), fn=classify)
 a = dict(zip(sys.argv[1::2], sys.argv[2::2]))
 print('companion app: no-op', flush=True)
@@ -41,7 +41,7 @@ def classify(path):
     except ImageError as e: raise app.refuse(e) from None
     _, _, probs = learn.predict(PILImage.create(img))
     return {{str(v): float(p) for v, p in sorted(zip(learn.dls.vocab, probs.tolist()), key=lambda o: -o[1])[:3]}}, note
-class P: vocab, recipe = list(learn.dls.vocab), {{}}
+class P: vocab, preprocess = list(learn.dls.vocab), {{}}
 demo = app.build_demo(P(), fn=classify, concurrency=1)   # a Learner is not safe to call from two threads at once
 a = dict(zip(sys.argv[1::2], sys.argv[2::2]))
 print('companion app: learn.predict', flush=True)
@@ -130,7 +130,7 @@ def forward_ms(space: Path, files) -> tuple[float, float]:
     pin(SERVER_CORE)
     try:
         p = Predictor.load(space/'model', backend='onnx', threads=1)
-        t = time.process_time(); xs = [preprocess(f, p.recipe) for f in files for _ in range(3)]; prep = (time.process_time() - t)/len(xs)
+        t = time.process_time(); xs = [preprocess(f, p.preprocess) for f in files for _ in range(3)]; prep = (time.process_time() - t)/len(xs)
         for x in xs[:8]: p._run(x[None])   # warm up
         t = time.process_time()
         for x in xs: p._run(x[None])

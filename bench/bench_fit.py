@@ -38,11 +38,11 @@ def main(argv=None):
     (tmp/'up').mkdir()
     sets = [sizes_of(f, tmp/'up') for f in files]   # 28, 280, 900 px, 4000×3000
     pred = Predictor.load(model, backend='onnx')
-    base = json.loads((model/'recipe.json').read_text())
+    base = json.loads((model/'preprocess.json').read_text())
     fit = next(s for s in base['item'] if s['op'] == 'fit')
     rows = {}
     for method in ('crop', 'pad'):
-        pred.recipe = {**base, 'item': [{**fit, 'method': method}]}
+        pred.preprocess = {**base, 'item': [{**fit, 'method': method}]}
         labels = [[pred.predict(str(p))[0] for p in s] for s in sets]
         rows[f'fit, {method}'] = [np.mean([l[j] == l[0] for l in labels]) for j in (1, 2, 3)]
     if learn is not None:

@@ -69,17 +69,20 @@ def _mark_csv(c: Cleaner, csv: str):
 # the one help of `plan --csv` and `apply --csv`
 _CSV = Annotated[str, 'decisions CSV (path, decision, to) to mark first, e.g. from the gallery', dict(metavar='FILE')]
 
+def _show(what: str, p):
+    "Print plan `p` under `what` ('plan', 'applied'), every line of it; return it."
+    print(f'{what}: ' + p.summary()); print('\n'.join(p.lines(limit=None)))
+    return p
+
 def _plan(c: Cleaner, again, /, csv: _CSV=None):
     "Show what apply would do (with --csv: after marking its decisions)."
     if csv: _mark_csv(c, csv)
-    p = c.plan()
-    print('plan: ' + p.summary()); print('\n'.join(p.lines(limit=None)))
+    _show('plan', c.plan())
 
 def _apply(c: Cleaner, again, /, csv: _CSV=None):
     "Move the files as planned."
     if csv: _mark_csv(c, csv)
-    p = c.apply()
-    print('applied: ' + p.summary()); print('\n'.join(p.lines(limit=None)))
+    p = _show('applied', c.apply())
     if p.moves:
         for g in refresh_galleries(c): print(f'rewrote {g}: the moved files show where they went')
         print(f'undo with: {again("undo")} (it puts back {c.undo_says(1)})')

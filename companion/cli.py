@@ -118,7 +118,7 @@ COMMANDS = {
                 'pick a learning rate, train, and coach: companion train FOLDER --epochs N'),
     'clean':   ('companion.clean_cli:clean_cli',  'list, mark, plan, apply, undo and recover data-cleaning decisions'),
     'export':  ('companion.predict:export_pkl',
-                'export a fastai export.pkl as a pickle-free folder (safetensors + JSON recipe + ONNX)'),
+                'export a fastai export.pkl as a pickle-free folder (safetensors + preprocess.json + ONNX)'),
     'predict': ('companion.predict:predict_files','predict the label of image files with an exported model'),
     'space':   ('companion.deploy:space_cli',
                 'build | check | push | serve | upgrade a Hugging Face Space for a model'),

@@ -6,7 +6,7 @@ import pytest
 from companion.env import free_port
 from conftest import CHROME_ARGS, require, serving, until
 from companion.clean import Cleaner, snapshot, STATE
-from companion.clean_files import _sha
+from companion.clean_files import file_sha
 
 BIN = Path(sys.executable).parent
 
@@ -108,7 +108,7 @@ def test_run_all_in_jupyterlab(lab, digits_path, tmp_path, chromium):
         pg.locator('.cw-confirm').click()
         until(lambda: not (root/rel).exists() and rel in Cleaner(root).moved, 'the file to move and its batch to be journaled')
         dst = Cleaner(root).moved[rel].dst
-        assert dst.startswith('train/8/') and _sha(root/dst) == before[rel]
+        assert dst.startswith('train/8/') and file_sha(root/dst) == before[rel]
         until(lambda: 'Applied' in pg.locator('.cw-msg').inner_text(), 'the Applied message')
         b.close()
     print(f'\nLab, student notebook: Run All done {t_run:.1f}s, total {time.time()-t0:.1f}s')
