@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from fastai.vision.all import set_seed, ClassificationInterpretation
 from companion.data import digits, flip_labels
-from companion.learner import learner, image_dls, Recipe
+from companion.learner import learner, image_dls, TrainRecipe
 from companion.interpret import label_issues, split_dl
 
 EPOCHS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
@@ -33,7 +33,7 @@ def main():
     t = time.perf_counter()
     set_seed(0)
     learn = learner(image_dls(root))
-    with learn.no_bar(), learn.no_logging(): Recipe(epochs=EPOCHS).fit(learn)   # the recipe label_issues trains each fold with
+    with learn.no_bar(), learn.no_logging(): TrainRecipe(epochs=EPOCHS).fit(learn)   # the recipe label_issues trains each fold with
     losses, paths = [], []
     with learn.no_bar():
         for dl in (split_dl(learn.dls, 'train'), learn.dls.valid):
@@ -47,7 +47,7 @@ def main():
     tl_train = paths[:n_train]    # first block: train items, already sorted by loss
     acc = learn.validate()[-1]
 
-    print(f'{len(df)} images, {len(flipped)} flipped labels (5 % of train), top 10 % = {n} images; recipe {Recipe(epochs=EPOCHS)}, 28 px')
+    print(f'{len(df)} images, {len(flipped)} flipped labels (5 % of train), top 10 % = {n} images; recipe {TrainRecipe(epochs=EPOCHS)}, 28 px')
     print(f'label_issues (k={K})           : recall in top 10 % {recall(df.path, flipped, n):6.1%}   {t_ours:6.1f} s (k trainings + 1 pass)')
     print(f'top_losses, train+valid         : recall in top 10 % {recall(tl_all, flipped, n):6.1%}   {t_tl:6.1f} s (1 training + passes); valid accuracy {acc:.3f}')
     print(f'top_losses, train only (top 10 % of train = {n_train//10}): recall {recall(tl_train, flipped, n_train//10):6.1%}')
