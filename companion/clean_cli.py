@@ -97,13 +97,16 @@ def _undo(c: Cleaner, again, /,
          ):
     "Put back the files of the last apply (or of the last N, or of all), byte-identical."
     res = c.undo(None if all else last or 1); sk = [s for x in res for s in x['skipped']]
-    if res: print(f"put back {sum(x['restored'] for x in res)} files from {len(res)} applies "
+    count = lambda k, one, many: f'{k} {one if k == 1 else many}'
+    if res: print(f"put back {count(sum(x['restored'] for x in res), 'file', 'files')} "
+                  f"from {count(len(res), 'apply', 'applies')} "
                   f"({', '.join(x['batch'] for x in res)})")
     else: print('nothing to undo')
     for s in sk: print(f'  could not put back {shown_path(s[0])}: {s[1]}')
     if res:
         for g in refresh_galleries(c): print(f'rewrote {g}')
-    if c.applied(): print(f'{len(c.applied())} applies are left; {again("undo")} puts back {c.undo_says(1)}')
+    if c.applied():
+        print(f"{count(len(c.applied()), 'apply is', 'applies are')} left; {again('undo')} puts back {c.undo_says(1)}")
     if sk: raise OSError(f'{len(sk)} files could not be put back and stay where they are. '
                          f'Fix that, then run: {again("undo")}')
 

@@ -161,7 +161,7 @@ def test_lesson2_on_a_real_folder(tmp_path):
     assert f"- relabelled: {len(relabelled)}" in summary and '- in the quarantine (unreadable, or deleted while cleaning): 4' in summary, summary
     assert f"`companion clean undo {data}` puts back the {len(relabelled)} files of apply {c.applied()[-1]} (2 applies in all" in summary, summary
     r = run_cli('clean', 'undo', data)                                                    # as the summary says: the relabels only
-    assert r.returncode == 0 and r.stdout.startswith(f'put back {len(relabelled)} files from 1 applies'), r.stdout
+    assert r.returncode == 0 and r.stdout.startswith(f'put back {len(relabelled)} files from 1 apply'), r.stdout
     assert {f.relative_to(q).as_posix() for f in q.rglob('*') if f.is_file()} == quarantined
     r = run_cli(*args, timeout=600, env=NO_TOKEN(tmp_path))                               # every step done: skipped, the summary read anew
     assert r.returncode == 0 and '- relabelled: 0' in r.stdout and 'in the quarantine (unreadable, or deleted while cleaning): 4' in r.stdout, r.stdout[-3000:]
