@@ -56,11 +56,7 @@ _METHODS = {'minimum': minimum, 'steep': steep, 'valley': valley, 'slide': slide
 @dataclass
 class LRReport:
     "Every lr_find suggestion, the pick with its reason, warnings, and the curve; unpacks as `lr_min, lr_steep`."
-    minimum: float|None = None
-    steep: float|None = None
-    valley: float|None = None
-    slide: float|None = None
-    fall: float|None = None
+    suggestions: dict = field(default_factory=dict)   # {name in `_METHODS`: its lr, or None where it read nothing}
     pick: float|None = None
     pick_name: str = ''
     reason: str = ''
@@ -80,8 +76,6 @@ class LRReport:
     def lr_min(self) -> float|None: return self.minimum
     @property
     def lr_steep(self) -> float|None: return self.steep
-    @property
-    def suggestions(self) -> dict: return {k: getattr(self, k) for k in _METHODS}
     def as_dict(self) -> dict: return {k: deepcopy(v) for k,v in self.__dict__.items()}
     @classmethod
     def from_curve(cls,
@@ -125,6 +119,9 @@ class LRReport:
         ax.legend(loc='best', fontsize=8)
         return fig
 
+# `report.valley`, `report.minimum`, ...: one read-only attribute per method of `_METHODS`, so a new method needs no new field
+for _k in _METHODS: setattr(LRReport, _k, property(lambda self, k=_k: self.suggestions.get(k), doc=f'The `{_k}` suggestion.'))
+
 # %% ../nbs/03_lr.ipynb #74ed217f
 # The worst valid loss, over the best of the 9-lr sweep, that the pick and each suggestion reached on the pipelines of
 # bench/bench_lr_truth.py where training helped, and on which pipeline
@@ -151,7 +148,7 @@ def _fall_words(r: LRReport, lrs, losses) -> str:
 
 def _readings(r: LRReport) -> list:
     "The suggestions this curve gave, lowest lr first."
-    return sorted((k for k,v in r.suggestions.items() if v), key=lambda k: getattr(r, k))
+    return sorted((k for k,v in r.suggestions.items() if v), key=r.suggestions.get)
 
 def _pick_reason(r: LRReport, lrs, losses) -> str:
     "Why the middle reading: the readings in order, what fall read, who agrees, what the ground truth found for each."
@@ -159,7 +156,7 @@ def _pick_reason(r: LRReport, lrs, losses) -> str:
     middle = ('as many read a lower rate as a higher one' if len(ks) % 2 else 'the lower of the two middle ones') + \
              ", so no single reading thrown off by noise or by the curve's shape can move the pick"
     others = [k for k in ('valley', 'fall', 'steep') if k != r.pick_name]
-    readings = ', '.join(f'{k} {getattr(r, k):.1e}' for k in ks)
+    readings = ', '.join(f'{k} {r.suggestions[k]:.1e}' for k in ks)
     agree = f"{' and '.join(ag)} agree{'s' if len(ag) == 1 else ''} within 3×; " if ag else ''
     return (f"the middle of the {len(ks)} readings of the curve ({readings}): {middle}; "
             + (_fall_words(r, lrs, losses) + '; ' if r.fall else '') + agree
@@ -199,7 +196,7 @@ def _read_curve(lrs, losses, num_it: int=100, start_lr: float=1e-7, end_lr: floa
             try: lr, pt = f(x, y, num_it)
             except (IndexError, ValueError, RuntimeError): lr, pt = None, (None, None)
         lr = None if lr is None or not math.isfinite(lr) else float(lr)
-        setattr(r, k, lr)
+        r.suggestions[k] = lr
         # each marker sits on the curve at the lr suggested (fastai marks minimum's at 10x its suggestion)
         if lr and len(x): r.points[k] = (lr, float(np.interp(np.log10(lr), np.log10(x.numpy()), y.numpy())))
         else: r.points[k] = (None, None)
