@@ -1,28 +1,14 @@
 "fastai's internals are named in one module, companion/compat.py; everywhere else companion only adds to fastai, never replaces."
 import ast, json, subprocess, sys
-from pathlib import Path
 import pytest
-
-PKG = Path(__file__).parent.parent/'companion'
-
-def _fastai_names(tree) -> set:
-    "Names a module binds to fastai modules or objects (`import fastai.x as fd`, `from fastai.x import Learner`)."
-    names = set()
-    for n in ast.walk(tree):
-        if isinstance(n, ast.Import):
-            names |= {(a.asname or a.name).split('.')[0] for a in n.names if a.name.startswith('fastai')}
-        elif isinstance(n, ast.ImportFrom) and (n.module or '').startswith('fastai'):
-            names |= {a.asname or a.name for a in n.names if a.name != '*'}
-    return names
+from imports import PKG, imports, modules, private
 
 def reaches(src: str) -> list:
     "Places in `src` that import a private fastai name, read a private attribute of a fastai object, or assign to an attribute of one."
-    tree, out = ast.parse(src), []
-    fa = _fastai_names(tree)
-    private = lambda s: s.startswith('_') and not s.startswith('__')
-    for n in ast.walk(tree):
-        if isinstance(n, ast.ImportFrom) and (n.module or '').startswith('fastai'):
-            out += [f'line {n.lineno}: imports {a.name} from {n.module}' for a in n.names if private(a.name)]
+    fastai = [i for i in imports(src) if i.module.startswith('fastai')]
+    fa = {v.split('.')[0] for i in fastai for v in i.names.values() if v != '*'}   # `import fastai.x as fd`, `from fastai.x import Learner`
+    out = [f'line {i.line}: imports {a} from {i.module}' for i in fastai for a in i.names if private(a)]
+    for n in ast.walk(ast.parse(src)):
         if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id in fa:
             if private(n.attr): out.append(f'line {n.lineno}: reads {n.value.id}.{n.attr}')
             if isinstance(n.ctx, ast.Store): out.append(f'line {n.lineno}: assigns {n.value.id}.{n.attr}')
@@ -37,8 +23,7 @@ def test_the_check_sees_each_kind_of_reach():
     assert not reaches('from fastai.learner import Learner\nlearn = Learner\nlearn.fit\nx._y = 1\nfrom fastai.basics import *')
 
 def test_only_compat_reaches_into_fastai():
-    found = {f.name: r for f in sorted(PKG.rglob('*.py')) if f.name not in ('compat.py', '_modidx.py')
-             and (r := reaches(f.read_text(encoding='utf-8')))}
+    found = {f.name: r for f in modules() if f.name != 'compat.py' and (r := reaches(f.read_text(encoding='utf-8')))}
     assert found == {}, found
     assert reaches((PKG/'compat.py').read_text(encoding='utf-8'))   # compat does reach: the check reads real code
 
