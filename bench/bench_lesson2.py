@@ -3,6 +3,7 @@ then the same command again, which finds every step done and skips it. Prints th
 Run: .venv/bin/python bench/bench_lesson2.py [OUT]   (default: a fresh temporary folder)"""
 import sys, json, time, tempfile, subprocess
 from pathlib import Path
+from companion.lesson2 import Steps
 
 out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp())/'l2'
 cmd = [str(Path(sys.executable).parent/'companion'), 'lesson2', '--out', str(out), '--apply_suggested']
@@ -14,7 +15,7 @@ def timed() -> float:
     return time.perf_counter() - t
 
 first = timed()
-steps = {k: v['secs'] for k,v in json.loads((out/'journey.json').read_text()).items()}
+steps = {k: v['secs'] for k,v in json.loads((out/Steps.fname).read_text()).items()}
 again = timed()
 print(f'first run: {first:6.1f} s   ' + '  '.join(f'{k} {v:.0f} s' for k,v in steps.items()))
 print(f'resumed:   {again:6.1f} s   (every step skipped; the command itself, Python and imports included)')

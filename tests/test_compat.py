@@ -1,6 +1,5 @@
 "fastai's internals are named in one module, companion/compat.py; everywhere else companion only adds to fastai, never replaces."
 import ast, json, subprocess, sys
-import pytest
 from imports import PKG, imports, modules, private
 
 def reaches(src: str) -> list:

@@ -4,8 +4,9 @@ from pathlib import Path
 import pandas as pd
 from conftest import run_cli
 from companion.runtime import PREPROCESS_FILE
+from companion.lesson2 import Steps
 
-ARTIFACTS = ['journey.json', 'summary.md', 'doctor.txt', 'audit.csv', 'data/flipped.csv', 'lr_before.png', 'losses_before.png',
+ARTIFACTS = [Steps.fname, 'summary.md', 'doctor.txt', 'audit.csv', 'data/flipped.csv', 'lr_before.png', 'losses_before.png',
              'train_before.txt', 'train_before.jsonl', 'models/before.pth', 'predictions.csv', 'top_losses.png', 'confusion.png',
              'label_issues.csv', 'gallery/gallery.html', 'gallery/decisions.csv', 'cleaning.csv', 'models/after.pth',
              'losses_after.png', f'model/{PREPROCESS_FILE}', 'model/model.safetensors', 'model/model.onnx',
@@ -20,7 +21,7 @@ def test_lesson2_journey_makes_every_artifact_and_resumes(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     for a in ARTIFACTS: assert (out/a).exists() and (out/a).stat().st_size > 0, a
     assert '\r' not in r.stdout                                  # a log, not a flood of progress updates
-    S = json.loads((out/'journey.json').read_text())
+    S = json.loads((out/Steps.fname).read_text())
     before, after = S['train_before']['result']['accuracy'], S['train_after']['result']['accuracy']
     summary = (out/'summary.md').read_text()
     assert f'{before:.4f}' in summary and f'{after:.4f}' in summary
@@ -52,7 +53,7 @@ def test_lesson2_journey_makes_every_artifact_and_resumes(tmp_path):
     assert r2.returncode == 0, r2.stderr[-2000:]
     assert len(re.findall(r'skipped', r2.stdout)) == len(S) and '▶' not in r2.stdout
     # a stop after the clean step's moves but before journey.json recorded it: the re-run finishes, nothing is moved twice
-    S.pop('clean'); (out/'journey.json').write_text(json.dumps(S))
+    S.pop('clean'); (out/Steps.fname).write_text(json.dumps(S))
     r3 = run_cli(*args, timeout=900, env=NO_TOKEN(tmp_path))
     assert r3.returncode == 0, r3.stdout[-2000:] + r3.stderr[-2000:]
     assert 'relabelled by an earlier, interrupted run' in r3.stdout and len(list((out/'data').glob('*/*/*.png'))) == 1797
@@ -65,16 +66,15 @@ def test_lesson2_journey_makes_every_artifact_and_resumes(tmp_path):
 
 def test_torn_journey_is_set_aside(tmp_path):
     "journey.json cut in the middle of a write (before writes were atomic) or holding something else: kept aside, the steps run again."
-    from companion.lesson2 import Steps
     j = Steps(tmp_path, quiet=True)
-    assert j('one', lambda: 1) == 1 and json.loads((tmp_path/'journey.json').read_text())['one']['result'] == 1
+    assert j('one', lambda: 1) == 1 and json.loads((tmp_path/Steps.fname).read_text())['one']['result'] == 1
     for bad in ('{"one": {"key": "ab', '[1, 2]', '{"one": 3}'):
-        (tmp_path/'journey.json').write_text(bad)
+        (tmp_path/Steps.fname).write_text(bad)
         j = Steps(tmp_path, quiet=True)
-        assert j.state == {} and (tmp_path/'journey.json.torn').read_text() == bad
+        assert j.state == {} and (tmp_path/f'{Steps.fname}.torn').read_text() == bad
         ran = []
         assert j('one', lambda: ran.append(1) or 2) == 2 and ran == [1]
-    assert not list(tmp_path.glob('.journey.json.tmp'))
+    assert not list(tmp_path.glob(f'.{Steps.fname}.tmp'))
 
 def test_lesson2_push_stops_before_training(tmp_path):
     "--push without a token, or to a name that isn't one: one sentence, exit code 1, before any step runs."
@@ -82,7 +82,7 @@ def test_lesson2_push_stops_before_training(tmp_path):
     assert r.returncode == 1 and 'no Hugging Face token' in r.stderr and 'hf auth login' in r.stderr, r.stderr
     r = run_cli('lesson2', '--out', tmp_path/'o', '--push', 'not a name')
     assert r.returncode == 1 and 'valid Space name' in r.stderr, r.stderr
-    assert not (tmp_path/'o'/'journey.json').exists()
+    assert not (tmp_path/'o'/Steps.fname).exists()
 
 def test_lesson2_bad_folder_says_what_to_do(tmp_path):
     (tmp_path/'pics'/'cats').mkdir(parents=True)
@@ -105,7 +105,7 @@ def test_lesson2_on_a_students_folder(style, tmp_path):
     r = run_cli('lesson2', data, '--out', out, '--epochs', '2', '--folds', '2', '--fold_epochs', '1', '--apply_suggested', '--min_prob', '0.5', *extra, timeout=1500)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert 'resizing them to' in r.stdout                                  # mixed sizes: a size chosen from the images, and said
-    S = json.loads((out/'journey.json').read_text())
+    S = json.loads((out/Steps.fname).read_text())
     assert S['data']['result']['labels'] == 10 and S['data']['result']['images'] == 120
     assert (out/'space_check.txt').read_text().startswith('check_space: OK')
     after = sorted(get_image_files(data))
