@@ -10,9 +10,9 @@ from typing import Annotated
 
 # %% auto #0
 __all__ = ['FREE_ZEROGPU_SPACES', 'ZEROGPU_MIN_DAYS', 'PAID_PLANS', 'ZEROGPU_PYTHONS', 'ZEROGPU_TORCH', 'SPACES', 'TARGETS',
-           'HOSTING', 'LOGIN_HELP', 'MANIFEST', 'SECRET_NAMES', 'hosts', 'PushError', 'built_target', 'build_command',
-           'space_owner', 'push_plan', 'hub_token', 'read_account', 'push_space', 'account_target', 'default_target',
-           'built_paths', 'write_manifest', 'space_files']
+           'HOSTING', 'LOGIN_HELP', 'MANIFEST', 'SECRET_NAMES', 'hosts', 'hosting_table', 'PushError', 'built_target',
+           'build_command', 'space_owner', 'push_plan', 'hub_token', 'read_account', 'push_space', 'account_target',
+           'default_target', 'built_paths', 'write_manifest', 'space_files']
 
 # %% ../nbs/08_hub.ipynb #bf0e41b0
 # Hosting facts, in one place: hub, the builders and the Space cards read them from here
@@ -21,22 +21,27 @@ ZEROGPU_MIN_DAYS = 30     # days old a free account must be for ZeroGPU
 PAID_PLANS = ('pro', 'team', 'enterprise')      # plans that may run Gradio Spaces on CPU hardware
 ZEROGPU_PYTHONS = ('3.10', '3.12')              # the Pythons ZeroGPU runs
 ZEROGPU_TORCH = {'2.8.0': '0.23.0', '2.9.1': '0.24.1', '2.10.0': '0.25.0', '2.11.0': '0.26.0'}   # torch -> torchvision
-# Each kind of Space companion builds: its sdk, app file and hardware on the Hub, who may host it, the
+# Each kind of Space companion builds: its sdk, app file and hardware on the Hub, who may host it, what runs, the
 # top-level files its build writes (a rebuild removes them), its requirements ('name==': pinned to the version here)
 SPACES = dict(
     cpu=dict(sdk='gradio', app_file='app.py', hardware='cpu-basic', who='a paid plan (PRO, Team or Enterprise)',
+             runs='the Gradio app on ONNX Runtime, no torch',
              files=('app.py', 'companion_runtime.py', 'companion_images.py', 'requirements.txt', 'space.json',
                     '.gitignore', 'model', 'examples', '.gitattributes', 'README.md'),
              requirements=('onnxruntime==', 'numpy==', 'pillow==')),
     zerogpu=dict(sdk='gradio', app_file='app.py', hardware='zero-a10g',
                  who=f'a free account, verified and {ZEROGPU_MIN_DAYS} days old or more, '
                      f'for up to {FREE_ZEROGPU_SPACES} Spaces',
+                 runs=f'the Gradio app with torch on ZeroGPU (`import spaces`, `@spaces.GPU`): torch as trained '
+                      f'({", ".join(ZEROGPU_TORCH)}; else {list(ZEROGPU_TORCH)[-1]}), Python {" or ".join(ZEROGPU_PYTHONS)}',
                  files=('app.py', 'companion_runtime.py', 'companion_images.py', 'companion_arch.py',
                         'requirements.txt', 'space.json', '.gitignore', 'model', 'examples', '.gitattributes',
                         'README.md'),
                  requirements=('spaces', 'torch==', 'torchvision==', 'fastai==', 'fastcore==', 'plum-dispatch==',
                                'safetensors==', 'pillow==', 'numpy')),   # numpy: torch's choice, for the Space's Python
     static=dict(sdk='static', app_file='index.html', hardware=None, who='every account',
+                runs="`index.html`: the ONNX model runs in the visitor's browser with onnxruntime-web (files copied "
+                     'into the Space, no CDN), with the same preprocessing as your Learner',
                 files=('index.html', 'app.js', 'preprocess.js', 'style.css', 'config.json', 'examples.json', 'ort',
                        'model', 'examples', '.gitattributes', 'README.md'),
                 requirements=()))
@@ -48,6 +53,11 @@ def hosts(best: str, # the target `account_target` gives the account
          ) -> bool:
     "Whether an account whose best target is `best` may host a `target` Space."
     return HOSTING.index(target) <= HOSTING.index(best)
+
+def hosting_table() -> str:
+    "Who may host each target and what it runs, as the Markdown table of the README (read from `SPACES`)."
+    rows = [f"| `{t}` | {SPACES[t]['who']} | {SPACES[t]['runs']} |" for t in HOSTING]
+    return '\n'.join(['| target | who can host it | what runs |', '|---|---|---|', *rows])
 
 class PushError(OSError):
     "A Space push that can't go on (folder, name, token, account, network), with what to do next."
