@@ -52,8 +52,9 @@ lesson-outputs: install ort-web
 	$(BIN)/python tools/outputs.py $(LESSONS)
 	@for f in $(LESSONS); do $(BIN)/nbdev_clean --fname $$f; done
 
+# Every check cell runs, `#| slow` ones too (the flag only lets a quick `nbdev_test --path` skip them).
 nbtest: install ort-web
-	$(BIN)/nbdev_test --n_workers 2 --timing
+	$(BIN)/nbdev_test --n_workers 2 --timing --flags slow
 
 pytest: install chromium ort-web
 	$(BIN)/python -m pytest -q tests

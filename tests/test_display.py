@@ -36,7 +36,7 @@ def test_terminal_bars_are_labelled(digits37_path, tmp_path):
     done = int(re.search(r'✔ lr_find \S+ · (\d+) batch', text)[1])                              # lr_find may stop early, when the loss blows up
     drawn = [int(n) for n in re.findall(r'\rlr_find \|[█-]+\| [\d.]+% \[(\d+)/20 batches', text)]
     assert drawn == sorted(drawn) and drawn[-1] <= done, (drawn, done)                         # one bar over all its batches, never restarted
-    if done == 20: assert drawn[-1] == 20                                                      # drawn to the last (a stop skips the last redraw)
+    assert len(drawn) >= 2 and drawn[-1] > 0, drawn                                          # redrawn as batches ran, not only at 0
     assert len(re.findall(r'\rlr_find \|-+\| 0\.00% \[0/20 batches', text)) == 1                     # started once, never again
     assert '\repoch 1/1 · TRAIN |' in text and '\repoch 1/1 · VALID |' in text
     assert re.search(r'\[\d+/\d+ batches', text.split('epoch 1/1 · TRAIN |')[1])
@@ -55,6 +55,7 @@ def test_data_commands_to_a_file(tmp_path):
     rc, text = run_to_file([COMPANION, 'digits', tmp_path/'d'], tmp_path, 'digits.log')
     assert rc == 0, text[-3000:]
     rc2, text2 = run_to_file([COMPANION, 'audit', tmp_path/'d'], tmp_path, 'audit.log')
+    assert rc2 == 0, text2[-3000:]
     for t in (text, text2): assert '\r' not in t and not BAR_CHARS.search(t) and 'FutureWarning' not in t, repr(t[:300])
 
 KERNEL = textwrap.dedent('''

@@ -102,7 +102,7 @@ def test_lesson2_on_a_students_folder(style, tmp_path):
     lab = Labeller(extra[1] if extra else None)
     before = sorted(get_image_files(data))
     out = tmp_path/'l2'
-    r = run_cli('lesson2', data, '--out', out, '--epochs', '2', '--folds', '2', '--fold_epochs', '1', '--apply_suggested', '--min_prob', '0.5', *extra, timeout=1500)
+    r = run_cli('lesson2', data, '--out', out, '--epochs', '2', '--folds', '2', '--fold_epochs', '1', '--apply_suggested', '--min_prob', '0', *extra, timeout=1500)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert 'resizing them to' in r.stdout                                  # mixed sizes: a size chosen from the images, and said
     S = json.loads((out/Steps.fname).read_text())
@@ -112,6 +112,7 @@ def test_lesson2_on_a_students_folder(style, tmp_path):
     assert len(after) == len(before)                                       # cleaning took no file out of the data set
     moves = pd.read_csv(out/'cleaning.csv', keep_default_na=False)
     rl = moves[moves.action == 'relabel']
+    assert len(rl), 'with --min_prob 0 every suggested relabel is applied'
     assert all(lab(data/dest) == to and (data/dest).exists() for dest, to in zip(rl.dest, rl.note))   # each relabelled file reads its new label
     assert not (data/'models').exists()                                    # lesson2 writes its own files under --out only
 
