@@ -12,9 +12,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # %% auto #0
 __all__ = ['MAX_FILE_SIZE', 'MAX_PIXELS', 'MAX_SIDE', 'MAX_MODEL_SIDE', 'LARGE_PIXELS', 'LARGE_DECODES', 'MEMORY_BUDGET',
            'MAX_MODEL_FILE', 'MAX_MODEL_MEMORY', 'MAX_HEAD_FEATURES', 'MAX_HEAD_PARAMS', 'MAX_PREPROCESS_DEPTH',
-           'LIMITS', 'IMAGE_INPUTS', 'FORMATS', 'IMAGE_EXTS', 'OPEN_FORMATS', 'mb_bytes', 'ImageError', 'human_size',
-           'header_size', 'open_image_file', 'to_rgb', 'load_image', 'open_image', 'decode_turn', 'image_stats',
-           'training_stats', 'describe_training', 'unlike_training']
+           'LIMITS', 'IMAGE_INPUTS', 'FORMATS', 'IMAGE_EXTS', 'OPEN_FORMATS', 'DARK_BORDER', 'LIGHT_BORDER',
+           'SIZE_FACTOR', 'mb_bytes', 'ImageError', 'human_size', 'header_size', 'open_image_file', 'to_rgb',
+           'load_image', 'open_image', 'decode_turn', 'border_level', 'image_stats', 'training_stats',
+           'describe_training', 'training_bounds', 'unlike_training']
 
 # %% ../nbs/07_images.ipynb #f385bfb1
 MAX_FILE_SIZE = '10mb'      # the largest upload (Gradio's `max_file_size`); a data: URL is held to it too
@@ -199,11 +200,11 @@ def to_rgb(im: Image.Image) -> tuple[Image.Image, str]:
         im = Image.fromarray(a8).convert('RGB')
         notes.append(f'{"16-bit" if hi == 65535. else m + " mode"} image scaled to 8 bits')
     elif m in ('P', 'PA', 'RGBA', 'LA', 'La', 'RGBa', 'L', 'RGB'):
-        has_alpha = m in ('PA', 'RGBA', 'LA', 'La', 'RGBa') or 'transparency' in im.info
-        bg = Image.new('RGBA', im.size, (255, 255, 255, 255)); bg.alpha_composite(im.convert('RGBA'))
+        rgba = im.convert('RGBA')
+        bg = Image.new('RGBA', im.size, (255, 255, 255, 255)); bg.alpha_composite(rgba)
         im = bg.convert('RGB')
-        notes.append(('palette image converted to RGB' if m.startswith('P') else f'{m} image converted to RGB') +
-                     ('; transparent areas shown on white' if has_alpha else ''))
+        # only what shows: the browser's page sees pixels, not modes, and says the same (templates/static/app.js)
+        if rgba.getextrema()[3][0] < 255: notes.append('transparent areas shown on white')
     else:
         im = im.convert('RGB')
         notes.append('CMYK (print) colours converted to RGB' if m == 'CMYK' else f'{m} image converted to RGB')
@@ -248,19 +249,28 @@ def decode_turn(im: Image.Image):
 
 
 # %% ../nbs/07_images.ipynb #0bfb8ef8
+DARK_BORDER, LIGHT_BORDER = 96, 160   # a border's mean grey level below / above which a background is dark / light
+SIZE_FACTOR = 2   # an upload gets a size note when its sides are this many times outside the training images' range
+
+def border_level(im: Image.Image) -> float:
+    "The mean grey level (0-255) of `im`'s outermost rows and columns, at full size (corners count twice)."
+    W, H = im.size
+    edges = [im.crop(b).convert('L') for b in ((0, 0, W, 1), (0, H-1, W, H), (0, 0, 1, H), (W-1, 0, W, H))]
+    return float(np.concatenate([np.asarray(e, np.float64).ravel() for e in edges]).mean())
+
 def image_stats(im: Image.Image, # the image
                 side: int=256, # measured on a copy at most this many pixels a side
                ) -> dict:
     "Size (h, w), mean grey level, that of the border, and whether `im` has colour (on a copy `side` px at most)."
     W, H = im.size
+    border = border_level(im)
     if (m := max(W, H)) > side: im = im.resize((max(1, W*side//m), max(1, H*side//m)), Image.BILINEAR, reducing_gap=2.)
     g = np.asarray(im.convert('L'), dtype=np.float32)
-    border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
     a = np.asarray(im.convert('RGB'), dtype=np.int16)
     colour = bool(np.abs(a[..., 0] - a[..., 1]).mean() + np.abs(a[..., 1] - a[..., 2]).mean() > 6)
-    return dict(size=[H, W], brightness=float(g.mean()), border=float(border.mean()), colour=colour)
+    return dict(size=[H, W], brightness=float(g.mean()), border=border, colour=colour)
 
-def _background(border: float) -> str: return 'dark' if border < 96 else 'light' if border > 160 else 'mixed'
+def _background(border: float) -> str: return 'dark' if border < DARK_BORDER else 'light' if border > LIGHT_BORDER else 'mixed'
 
 def training_stats(imgs) -> dict:
     "What a list of training images looks like, for preprocess.json's `train_stats`."
@@ -281,18 +291,25 @@ def describe_training(stats: dict|None) -> str:
     bg = {'dark': ' on a dark background', 'light': ' on a light background'}.get(stats['background'], '')
     return f"It was trained on {stats['colour']} images of about {w}×{h} pixels{bg}."
 
+def training_bounds(stats: dict|None) -> dict|None:
+    "What an upload is held against (by `unlike_training`, and by the static page from config.json); None without stats."
+    if not stats: return None
+    lo, hi = stats.get('size_min') or stats['size'], stats.get('size_max') or stats['size']
+    return dict(background=stats['background'], side_min=int(min(lo)), side_max=int(max(hi)),
+                dark=DARK_BORDER, light=LIGHT_BORDER, factor=SIZE_FACTOR)
+
 def unlike_training(im: Image.Image, # the upload
                     stats: dict|None, # preprocess.json's `train_stats`
                     sizes: bool=True, # also compare sizes (False when the model resizes uploads to its training size)
                    ) -> str:
     "A sentence when `im` differs from the training images in a way that fools a model (background, size), else ''."
-    if not stats: return ''
-    s, notes = image_stats(im), []
-    bg = _background(s['border'])
-    if {bg, stats['background']} == {'dark', 'light'}:
-        notes.append(f"this picture has a {bg} background, the training images a {stats['background']} one: "
+    if not (b := training_bounds(stats)): return ''
+    notes, bg, (W, H) = [], _background(border_level(im)), im.size
+    if {bg, b['background']} == {'dark', 'light'}:
+        notes.append(f"this picture has a {bg} background, the training images a {b['background']} one: "
                      "the model may read it wrongly (try inverting its colours)")
-    (h, w), (th, tw) = s['size'], stats['size']
-    if sizes and max(h/th, th/h, w/tw, tw/w) > 4:
-        notes.append(f"this picture is {w}×{h} pixels, the training images about {tw}×{th}")
+    lo, hi, k = b['side_min'], b['side_max'], b['factor']
+    if sizes and (max(W, H) > k*hi or min(W, H)*k < lo):   # well outside every training image's sides
+        span = f'{lo} to {hi}' if lo != hi else f'{lo}'
+        notes.append(f"this picture is {W}×{H} pixels, the training images {span} pixels a side")
     return '; '.join(notes)
