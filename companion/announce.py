@@ -11,7 +11,7 @@ from .env import show_progress      # first: it also silences torch's `torch.jit
 from fastai.basics import *
 from fastai.callback.progress import ProgressCallback
 import fastprogress.fastprogress as _fpp
-from .learner import is_frozen
+from .learner import is_frozen, no_batches
 from fastprogress.fastprogress import NBProgressBar, NBMasterBar, ConsoleProgressBar
 
 # %% auto #0
@@ -87,13 +87,15 @@ class PhaseAnnouncer(ProgressCallback):
     # -- fit
     def before_fit(self):
         learn = self.learn
+        self.finding, predicting = hasattr(learn, 'lr_finder'), hasattr(learn, 'gather_preds')
+        if self.finding: self.kind = 'lr_find'
+        else: self.kind = 'predict' if predicting else 'fit' if learn.create_mbar else 'validate'
+        # a fit with no training batch would "train" on nothing: stop it before it starts, saying why (every rank)
+        if self.kind == 'fit' and (why := no_batches(learn.dls.train)): raise ValueError(why)
         # one voice per run: rank 0's
         self.speaks = next(c for c in learn.cbs if isinstance(c, PhaseAnnouncer)) is self and rank_distrib() == 0
         if self.speaks:
             for c in _plain_bars(learn): c.run = False              # fastai sets `run` back to True at after_fit
-        self.finding, predicting = hasattr(learn, 'lr_finder'), hasattr(learn, 'gather_preds')
-        if self.finding: self.kind = 'lr_find'
-        else: self.kind = 'predict' if predicting else 'fit' if learn.create_mbar else 'validate'
         self.where = (bar_kind() if self.bar == 'auto' else self.bar) if self.speaks else None
         self.talks = self.lines and self.speaks and self.kind != 'predict'          # the ● line and lr_find's ✔ line
         self.phase_lines = self.talks and self.where != 'html'                # ▶/✔: not under a notebook's table

@@ -11,7 +11,7 @@ from fastai.vision.all import *
 
 # %% auto #0
 __all__ = ['small_cnn', 'check_split', 'image_dls', 'items_dls', 'folder_dls', 'has_weights', 'pretrained_for', 'is_pretrained',
-           'is_frozen', 'get_arch', 'learner', 'check_batches', 'TrainRecipe', 'preserved']
+           'is_frozen', 'get_arch', 'learner', 'no_batches', 'check_batches', 'TrainRecipe', 'preserved']
 
 # %% ../nbs/01b_learner.ipynb #bc5a395c
 def small_cnn(pretrained: bool=False,   # what `vision_learner` passes; there are no weights to load
@@ -136,20 +136,29 @@ def learner(dls: DataLoaders,            # the data, e.g. from `image_dls` or `f
         raise
 
 # %% ../nbs/01b_learner.ipynb #a017b556
+def no_batches(dl) -> str:
+    "Why the training `DataLoader` `dl` gives no batch and which `bs` to pass instead, in one sentence; '' if it gives one."
+    if len(dl) > 0: return ''
+    n, bs = len(dl.dataset), dl.bs
+    if n < 2: return f'the training set gave 0 batches: it has {n} item(s), and training needs at least 2'
+    return (f'the training set gave 0 batches: {n} items, fewer than one batch of {bs}, '
+            'and fastai drops an incomplete batch: '
+            f'pass a smaller bs when you make the DataLoaders, e.g. .dataloaders(path, bs={max(2, min(bs, n) // 2)})')
+
 def check_batches(learn: Learner, fix: bool=False) -> Learner:
-    "`ValueError` if no training batch is full (fastai drops partial ones); `fix`: halve bs (>= 2) until two are."
+    "`ValueError` (`no_batches`) if no training batch is full (fastai drops partial ones); `fix`: halve bs (>= 2) until two are."
     dl = learn.dls.train
     n, bs = len(dl.dataset), dl.bs
     if n < 2: raise ValueError(f'the training set has {n} item(s): training needs at least 2')
-    if len(dl) > 0: return learn
-    if not fix: raise ValueError(f'the training set has {n} items, fewer than one batch of {bs}, '
-                                 'and fastai drops an incomplete batch: '
-                                 f'make the DataLoaders with a smaller bs, e.g. bs={max(2, min(bs, n) // 2)}')
+    why = no_batches(dl)
+    if not why: return learn
+    if not fix: raise ValueError(why)
     new = bs
     while new > 2 and n // new < 2: new //= 2
     learn.dls.loaders[0] = dl.new(bs=new)
     print(f'the training set has {n} items, fewer than one batch of {bs}: training with batches of {new}')
     return learn
+
 
 # %% ../nbs/01b_learner.ipynb #5d1d2f41
 from dataclasses import dataclass, asdict, replace

@@ -13,7 +13,7 @@ from fastai.vision.all import *
 from copy import deepcopy
 from .lr import LRReport
 from .learner import learner, image_dls, folder_dls, small_cnn, check_split, check_batches, TrainRecipe
-from .learner import is_frozen, is_pretrained
+from .learner import is_frozen, is_pretrained, no_batches
 from .data import folder_items
 from .distrib import init_distrib, is_main, broadcast_obj, backend, launch, alone, fastai_distributed
 from .announce import PhaseAnnouncer
@@ -268,6 +268,9 @@ def coach(self: Learner,
          ) -> Coaching:
     "Read the loss curves: one verdict (diverged, not_learning, underfitting, overfitting, good), evidence and advice."
     history = history_from(self) if history is None else history
+    # nothing trained because the training set gave no batch: say so, and which bs to pass (`no_batches`)
+    if not history['losses'] and (why := no_batches(self.dls.train)):
+        raise ValueError(f'no training losses to read, because {why}; then train again and call coach')
     n = getattr(self.dls, 'c', None)
     guess = random_guess(self.loss_func, n if isinstance(n, int) else None)
     c = Coaching.read(history, guess, inflated_train_loss(self, label_noise))

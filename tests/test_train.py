@@ -1,10 +1,11 @@
 "The coach on real training runs built for each verdict; train() and `companion train` end to end."
-import json, shutil
+import json, re, shutil
 from pathlib import Path
 import pytest
 from fastai.vision.all import set_seed, Learner
 from conftest import run_cli
-from companion.learner import learner, image_dls
+from companion.learner import learner, image_dls, no_batches
+from companion.announce import PhaseAnnouncer
 from companion.train import train, _jsonable
 
 def _subset(src: Path, dest: Path, n_train: int, n_valid: int, classes=None) -> Path:
@@ -25,6 +26,16 @@ def _run(path, epochs, lr, bs=64, one_cycle=True, **kw):
     with learn.no_bar(), learn.no_logging():
         (learn.fit_one_cycle if one_cycle else learn.fit)(epochs, lr)
     return learn
+
+def test_no_batch_said_before_the_fit_and_by_the_coach(digits37_path, tmp_path):
+    "8 training images and the book's bs=64 give no batch: the announcer stops the fit, the coach says why and which bs to pass."
+    dls = image_dls(_subset(digits37_path, tmp_path, 4, 2), bs=64)
+    why = no_batches(dls.train)
+    assert why.startswith('the training set gave 0 batches: 8 items, fewer than one batch of 64') and 'bs=4' in why, why
+    with pytest.raises(ValueError, match=re.escape(why)): learner(dls, cbs=PhaseAnnouncer()).fine_tune(1)
+    learn = learner(dls)                                        # fastai's own bar: the fit "trains" on nothing
+    with learn.no_bar(), learn.no_logging(): learn.fine_tune(1)
+    with pytest.raises(ValueError, match=re.escape(why)): learn.coach(show_plot=False)
 
 def test_diverged(sub):
     c = _run(sub, 1, 10.).coach(show_plot=False)
