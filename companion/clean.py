@@ -13,7 +13,7 @@ from .clean_labels import Labeller, IMAGE_SUFFIXES, has_images
 from .clean_journal import STATE, FIXED, Move, Plan, Journal, check_relabel, dest_folder
 
 # %% auto #0
-__all__ = ['Cleaner', 'snapshot']
+__all__ = ['Cleaner', 'snapshot', 'counted']
 
 # %% ../nbs/06c_clean.ipynb #27949431
 class Cleaner(Journal):
@@ -342,6 +342,13 @@ def snapshot(root: str|Path # the folder to list
             if f.is_file() and STATE not in f.relative_to(root).parts}
 
 # %% ../nbs/06c_clean.ipynb #59bd9e30
+def counted(k: int, # how many
+            one: str, # the word for one, e.g. 'file'
+            many: str|None=None # the word for several (None: `one` + 's')
+           ) -> str:
+    "`k` things in words, singular or plural: '1 file', '3 files', '2 applies'."
+    return f"{k} {one if k == 1 else many or one + 's'}"
+
 @patch
 def undo_says(self: Cleaner,
               n: int|None=1 # the last `n` applies (None: all of them)
@@ -351,9 +358,8 @@ def undo_says(self: Cleaner,
     got = [(bid, sum(self.moved.get(m.src) == m for m in self._done_moves(self.batches[bid])))
            for bid in self.applied()[::-1][:n]]
     if not got: return 'nothing: no apply is left to undo'
-    files = lambda k: f"{k} file{'s' if k != 1 else ''}"
-    if len(got) == 1: return f'the {files(got[0][1])} of apply {got[0][0]}'
-    return f"{files(sum(k for _, k in got))}: " + ', '.join(f'{k} of apply {bid}' for bid, k in got)
+    if len(got) == 1: return f"the {counted(got[0][1], 'file')} of apply {got[0][0]}"
+    return f"{counted(sum(k for _, k in got), 'file')}: " + ', '.join(f'{k} of apply {bid}' for bid, k in got)
 
 @patch
 def _undo_of(self: Cleaner, rel: str) -> str:

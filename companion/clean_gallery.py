@@ -11,8 +11,8 @@ from .clean import Cleaner
 from .clean_files import write_atomic
 
 # %% auto #0
-__all__ = ['GALLERIES', 'cell_text', 'thumbnail_png', 'candidates_labeller', 'read_candidates', 'label_choices', 'moved_html',
-           'decision_options', 'gallery', 'refresh_galleries', 'read_decisions']
+__all__ = ['GALLERIES', 'cell_text', 'thumbnail_png', 'reader_note', 'candidates_labeller', 'read_candidates', 'label_choices',
+           'moved_html', 'decision_options', 'gallery', 'refresh_galleries', 'read_decisions']
 
 # %% ../nbs/06d_clean_gallery.ipynb #c3b06984
 def cell_text(x) -> str:
@@ -24,13 +24,22 @@ def cell_text(x) -> str:
     return str(x)
 
 def thumbnail_png(fn, size: int=192) -> bytes:
-    "PNG bytes of a copy of image `fn` no larger than `size` (b'' if it cannot be read)."
-    from PIL import Image
+    "PNG bytes of image `fn` as the Space reads it (upright 8-bit RGB), no larger than `size` (b'' if it cannot be read)."
+    from companion.images import load_image
     try:
-        with Image.open(fn) as im:
-            im = im.convert('RGB') if im.mode not in ('L', 'RGB') else im.copy()
+        im, _ = load_image(fn)
         im.thumbnail((size, size)); b = io.BytesIO(); im.save(b, format='PNG'); return b.getvalue()
     except (OSError, ValueError): return b''
+
+def reader_note(fn, # the image file
+                root # the data set folder, for the fix
+               ) -> str:
+    "'' when fastai and the Space read `fn` alike; else how each reads it (the thumbnail shows the Space's way) and the fix."
+    from companion.data import reader_problems, HOW_READ, fix_how
+    ps = reader_problems(fn)
+    if not ps: return ''
+    return (f"{', '.join(d for _, d in ps)}: " + '; '.join(HOW_READ[k] for k, _ in ps)
+            + f". Shown as the Space reads it; {fix_how(root)} rewrites it so")
 
 def candidates_labeller(candidates, labeller=None) -> Labeller:
     "How the candidates' labels are read: `labeller` if given, else the learner's way kept in `attrs['labeller']`."
@@ -146,6 +155,8 @@ def gallery(candidates,                       # DataFrame: `path`, `label` (+ `p
             src = quote(Path(os.path.relpath(fn, dest.resolve())).as_posix())
         opts = ''.join(f"<option value='{e(v)}'{' selected' if v == ch else ''}>{e(k)}</option>"
                        for k,v in decision_options(r.label, labels))
+        note = '' if moved else reader_note(fn, c.root)
+        note = f"<br><small class='reader' style='color:#a60'>⚠ {e(note)}</small>" if note else ''
         if moved: choice = f"<span class='moved'>{moved_html(moved)}</span>"   # moved: nothing to choose
         else: choice = f"<select data-path='{e(rel)}'>{opts}</select>"
         info = ' · '.join(x for x in (f"label <b>{e(r.label)}</b>",
@@ -153,7 +164,7 @@ def gallery(candidates,                       # DataFrame: `path`, `label` (+ `p
                                       f"loss {float(r['loss']):.3g}" if cell_text(r.get('loss')) else '') if x)
         figs.append(f"<figure data-label='{e(r.label)}' data-split='{e(r.get('split'))}'>"
                     f"<img src='{src}' width='{size}' height='{size}' loading='lazy'>"
-                    f"<figcaption><code>{e(rel)}</code><br>{info}<br><small>{e(r.get('why'))}</small><br>{choice}"
+                    f"<figcaption><code>{e(rel)}</code><br>{info}<br><small>{e(r.get('why'))}</small>{note}<br>{choice}"
                     f"</figcaption></figure>")
         a, _, to = ch.partition(':')
         rows.append(dict(path=rel, label=r.label, pred=cell_text(r.get('pred')), loss=cell_text(r.get('loss')),

@@ -11,8 +11,8 @@ import numpy as np
 from PIL import Image
 
 # %% auto #0
-__all__ = ['UNREADABLE', 'READER', 'HOW_READ', 'digits', 'flip_labels', 'reader_problems', 'image_files', 'AuditResult',
-           'audit_images', 'fix_images', 'folder_items', 'choose_size', 'write_digits', 'audit_report']
+__all__ = ['UNREADABLE', 'READER', 'HOW_READ', 'digits', 'flip_labels', 'fix_how', 'fix_text', 'reader_problems', 'image_files',
+           'AuditResult', 'audit_images', 'fix_images', 'folder_items', 'choose_size', 'write_digits', 'audit_report']
 
 # %% ../nbs/01_data.ipynb #367f3159
 def _default_dest(classes, size) -> Path:
@@ -113,7 +113,22 @@ UNREADABLE = ('empty', 'not_image', 'corrupt', 'truncated')
 # pixels that depend on the reader: `fix_images` rewrites them as the Space reads them
 READER = ('rotated', 'cmyk', '16bit', 'palette', 'rgba')
 HOW_READ = {k: _FIX[k] for k in READER}   # what fastai and the Space each make of such a file
-for k in READER: _FIX[k] += ': companion audit FOLDER --fix rewrites it as upright 8-bit RGB (undoable)'
+
+def fix_how(folder: str|Path='FOLDER', # the folder of images
+            python: bool=True # the Python call, with the command in brackets (False: the command alone, for a terminal)
+           ) -> str:
+    "How to rewrite `folder`'s reader-dependent images (`READER`) as the Space reads them: `fix_images` or `companion audit --fix`."
+    import shlex
+    cmd = f'companion audit {shlex.quote(str(folder))} --fix'
+    return f'fix_images({str(folder)!r}) (in a terminal: {cmd})' if python else cmd
+
+def fix_text(problem: str, # a problem the audit names, e.g. 'rotated'
+             folder: str|Path='FOLDER', # the folder audited
+             python: bool=True # say the Python call first (False: only the terminal command)
+            ) -> str:
+    "What to do about `problem`: the audit's fix column."
+    how = f': {fix_how(folder, python)} rewrites it as upright 8-bit RGB (undoable)' if problem in READER else ''
+    return _FIX[problem] + how
 
 # PNG, JPEG, GIF, BMP, TIFF, WebP
 _MAGIC = (b'\x89PNG', b'\xff\xd8\xff', b'GIF8', b'BM', b'II*\x00', b'MM\x00*', b'RIFF')
@@ -192,7 +207,11 @@ class AuditResult(pd.DataFrame):
     @property
     def _constructor(self): return AuditResult
     def __repr__(self): return 'audit: no problems found' if self.empty else super().__repr__()
-    def _repr_html_(self): return '<p>audit: no problems found</p>' if self.empty else super()._repr_html_()
+    def _repr_html_(self):
+        if self.empty: return '<p>audit: no problems found</p>'
+        # a notebook right-aligns table cells: paths and sentences read from the left
+        return ('<style>table.audit td, table.audit th {text-align: left}</style>'
+                + self.to_html(classes='audit', max_rows=pd.get_option('display.max_rows')))
 
 def audit_images(path: str|Path,     # the folder of images to check
                  min_size: int=16,   # images with a side shorter than this are reported as tiny
@@ -207,7 +226,7 @@ def audit_images(path: str|Path,     # the folder of images to check
         if h in seen: rows.append((str(fn), 'duplicate', f'same bytes as {seen[h]}'))
         else: seen[h] = str(fn)
     df = AuditResult(rows, columns=['path', 'problem', 'detail'])
-    df['fix'] = df.problem.map(_FIX)
+    df['fix'] = [fix_text(p, path) for p in df.problem]
     return df
 
 # %% ../nbs/01_data.ipynb #b5109486
@@ -304,6 +323,6 @@ def audit_report(folder: str,        # the folder of images to check
     df = audit_images(folder, min_size)
     if csv: df.to_csv(csv, index=False)
     if df.empty: print(f'{folder}: no problems found'); return 0
-    for r in df.itertuples(): print(f"{r.problem:<10} {r.path}\n{'':<10} → {r.fix}")
+    for r in df.itertuples(): print(f"{r.problem:<10} {r.path}\n{'':<10} → {fix_text(r.problem, folder, python=False)}")
     print(f'{len(df)} problem(s) in {df.path.nunique()} file(s)')
     return 1
