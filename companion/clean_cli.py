@@ -8,7 +8,7 @@ import re, sys, warnings
 from pathlib import Path
 from typing import Annotated
 from .clean_journal import JournalWarning
-from .clean import Cleaner
+from .clean import Cleaner, counted
 from .clean_gallery import gallery, read_decisions, refresh_galleries
 from .clean_journal import shown_path
 from .cli import DefaultsHelp, CommandParser, USER_ERRORS, add_arguments
@@ -97,16 +97,15 @@ def _undo(c: Cleaner, again, /,
          ):
     "Put back the files of the last apply (or of the last N, or of all), byte-identical."
     res = c.undo(None if all else last or 1); sk = [s for x in res for s in x['skipped']]
-    count = lambda k, one, many: f'{k} {one if k == 1 else many}'
-    if res: print(f"put back {count(sum(x['restored'] for x in res), 'file', 'files')} "
-                  f"from {count(len(res), 'apply', 'applies')} "
+    if res: print(f"put back {counted(sum(x['restored'] for x in res), 'file')} "
+                  f"from {counted(len(res), 'apply', 'applies')} "
                   f"({', '.join(x['batch'] for x in res)})")
     else: print('nothing to undo')
     for s in sk: print(f'  could not put back {shown_path(s[0])}: {s[1]}')
     if res:
         for g in refresh_galleries(c): print(f'rewrote {g}')
     if c.applied():
-        print(f"{count(len(c.applied()), 'apply is', 'applies are')} left; {again('undo')} puts back {c.undo_says(1)}")
+        print(f"{counted(len(c.applied()), 'apply is', 'applies are')} left; {again('undo')} puts back {c.undo_says(1)}")
     if sk: raise OSError(f'{len(sk)} files could not be put back and stay where they are. '
                          f'Fix that, then run: {again("undo")}')
 

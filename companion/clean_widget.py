@@ -10,10 +10,10 @@ from collections import Counter
 from fastcore.basics import patch
 from .clean_labels import Labeller
 from .clean_journal import STATE
-from .clean import Cleaner
+from .clean import Cleaner, counted
 from .widgets import widget_bundle, fig_png
 from .clean_gallery import cell_text, thumbnail_png, read_candidates, candidates_labeller, label_choices
-from .clean_gallery import decision_options, moved_html, refresh_galleries
+from .clean_gallery import decision_options, moved_html, refresh_galleries, reader_note
 
 # %% auto #0
 __all__ = ['ImageCleaner']
@@ -184,9 +184,11 @@ def _fill(self: ImageCleaner, card, i):
                                   f'loss {float(loss):.3g}' if cell_text(loss) else '',
                                   f'sugg. <b>{e(sug)}</b>' if sug and sug != pred else '') if x)]
     # two lines at most; all of it on hover
-    if why: cap.append(f"<span title='{html.escape(why, quote=True)}' "
-                       f"style='color:#a33;display:-webkit-box;-webkit-line-clamp:2;"
-                       f"-webkit-box-orient:vertical;overflow:hidden'>{e(why)}</span>")
+    clamp = lambda s, colour: (f"<span title='{html.escape(s, quote=True)}' style='color:{colour};display:-webkit-box;"
+                               f"-webkit-line-clamp:2;-webkit-box-orient:vertical;overflow:hidden'>{e(s)}</span>")
+    if why: cap.append(clamp(why, '#a33'))
+    # shown upright, trained on as stored: the card says so
+    if not moved and (note := reader_note(self.cleaner.root/rel, self.cleaner.root)): cap.append(clamp('⚠ ' + note, '#a60'))
     card.sug = _suggestion(r)
     self._busy = True
     try:
@@ -271,8 +273,8 @@ def _undo(self: ImageCleaner, _=None):
     refresh_galleries(self.cleaner)
     n, sk = sum(x['restored'] for x in r), [s for x in r for s in x['skipped']]
     left = self.cleaner.undo_says(1)
-    self._say(f'<b>Undone</b>: {n} files of apply {html.escape(r[0]["batch"])} put back where they were; '
-              'their choices are pending again.'
+    self._say(f"<b>Undone</b>: put back {counted(n, 'file')} from apply {html.escape(r[0]['batch'])}, "
+              'each where it was, its choice pending again.'
               + ('' if not self.cleaner.applied() else f' Undo again puts back {html.escape(left)}.')
               + (f" {len(sk)} could not go back: {html.escape(str(sk[:5]))}" if sk else ''))
     self.go(self.page)
