@@ -203,7 +203,8 @@ def to_rgb(im: Image.Image) -> tuple[Image.Image, str]:
         rgba = im.convert('RGBA')
         bg = Image.new('RGBA', im.size, (255, 255, 255, 255)); bg.alpha_composite(rgba)
         im = bg.convert('RGB')
-        # only what shows: the browser's page sees pixels, not modes, and says the same (templates/static/app.js)
+        # what the static page can tell too (templates/static/app.js): a palette, and pixels that were transparent
+        if m.startswith('P'): notes.append('palette image converted to RGB')
         if rgba.getextrema()[3][0] < 255: notes.append('transparent areas shown on white')
     else:
         im = im.convert('RGB')

@@ -8,7 +8,7 @@ import base64, hashlib, html, io, json, os, shutil, tarfile, tempfile, urllib.re
 from pathlib import Path
 import companion
 from .runtime import PREPROCESS_FILE, check_preprocess, steps, fixes_size, ModelFolderError
-from .images import LIMITS, describe_training
+from .images import LIMITS, describe_training, training_bounds
 from .hub import SPACES
 
 # %% auto #0
@@ -152,7 +152,7 @@ def write_page(out: Path, # the Space folder `prepare_space` made, with model/ a
                top_k: int, # labels the page shows
                examples: list, # [{file, label}] from `copy_examples`
               ) -> tuple[dict, list]:
-    "The static Space's own files: the page, onnxruntime-web, examples.json, config.json (`LIMITS`); (config, facts)"
+    "The static Space's own files: the page, onnxruntime-web, examples.json, config.json (`LIMITS`, `training_bounds`); (config, facts)"
     vocab = [str(v) for v in prep['vocab']]
     vendor_ort(out/'ort')
     for f in PAGE_FILES: shutil.copyfile(templates_dir()/f, out/f)
@@ -162,6 +162,7 @@ def write_page(out: Path, # the Space folder `prepare_space` made, with model/ a
     (out/'examples.json').write_text(json.dumps(examples, indent=1))
     facts = preprocess_facts(prep)
     cfg = dict(title=title, description=description, facts=facts, top_k=top_k, ort_version=ORT_VERSION, limits=LIMITS,
+               unlike=training_bounds(prep.get('train_stats')),   # the page's notes on uploads unlike the training images
                built_by='companion.static')   # the page refuses what the Python runtime refuses
     (out/'config.json').write_text(json.dumps(cfg, indent=1))
     return cfg, facts

@@ -218,7 +218,7 @@ def test_bad_uploads_show_messages_and_page_keeps_working(page, tmp_path, digits
         page.wait_for_selector('#message', state='hidden')
         page.wait_for_function('document.querySelectorAll("#bars .bar").length == 3')
     pred = Predictor.load(model_dir, backend='onnx')
-    for kind in ('rgba', 'palette', 'cmyk', '16bit', 'animated'):   # converted in the browser; only transparency gets a word
+    for kind in ('rgba', 'palette', 'cmyk', '16bit', 'animated'):   # converted in the browser, noted as the app notes them (test_static_notes.py)
         page.evaluate('() => { document.getElementById("top-label").textContent = "" }')
         page.set_input_files('#file', str(files[kind]))
         page.wait_for_function('document.getElementById("top-label").textContent != "" || !document.getElementById("message").hidden')

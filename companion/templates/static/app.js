@@ -68,9 +68,12 @@
     bmp.close();
     const rgba = ctx.getImageData(0, 0, w, h).data;
     const { image, transparent } = P.rgbaToRGB(rgba, w, h);
-    const notes = [];
+    const notes = [];   // as companion.images.to_rgb says them, from what the header and the pixels show
     if (info.width && (info.width !== w || info.height !== h)) notes.push('rotated as its EXIF orientation asks');
+    if (info.format === 'png' && info.bitDepth === 16 && info.colorType === 0) notes.push('16-bit image scaled to 8 bits');   // Pillow's I;16
+    if (info.format === 'png' && info.colorType === 3) notes.push('palette image converted to RGB');   // Pillow's P
     if (transparent) notes.push('transparent areas shown on white');
+    if (info.components === 4) notes.push('CMYK (print) colours converted to RGB');
     return { image, note: notes.join('; ') };
   }
 
@@ -94,7 +97,8 @@
       const bytes = new Uint8Array(await blob.arrayBuffer());
       const info = check(bytes, name);
       const { image, note: decoded } = await decode(blob, info);
-      const note = [decoded, P.sizeNote ? P.sizeNote(image.w, image.h, state.steps) : ''].filter(Boolean).join('; ');
+      const fit = P.sizeNote(image.w, image.h, state.steps);   // then what companion.app adds: the fit, or how unlike the training images
+      const note = [decoded, fit, P.unlikeTraining(image, state.config.unlike, !fit)].filter(Boolean).join('; ');
       const x = P.preprocess(image, state.steps);
       const t1 = performance.now();
       const probs = await infer(x);

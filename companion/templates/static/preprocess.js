@@ -200,6 +200,29 @@
     return `resized from ${w}×${h} to ${s.size[1]}×${s.size[0]} pixels (${how}), the size the model was trained at`;
   }
 
+  /** As companion.images.border_level: the mean grey level of an RGB image's outermost rows and columns (corners count twice). */
+  function borderLevel(im) {
+    const g = toL(im).data, { w, h } = im;
+    let sum = 0;
+    for (let x = 0; x < w; x++) sum += g[x] + g[(h - 1) * w + x];
+    for (let y = 0; y < h; y++) sum += g[y * w] + g[y * w + w - 1];
+    return sum / (2 * w + 2 * h);
+  }
+
+  /** As companion.images.unlike_training, from training_bounds' numbers (config.json's `unlike`): a note when an RGB image
+   * differs from the training images in background or (with sizes) far in size; '' otherwise or without bounds. */
+  function unlikeTraining(im, b, sizes) {
+    if (!b) return '';
+    const notes = [], level = borderLevel(im);
+    const bg = level < b.dark ? 'dark' : level > b.light ? 'light' : 'mixed';
+    if ((bg === 'dark' && b.background === 'light') || (bg === 'light' && b.background === 'dark'))
+      notes.push(`this picture has a ${bg} background, the training images a ${b.background} one: the model may read it wrongly (try inverting its colours)`);
+    const { w, h } = im, lo = b.side_min, hi = b.side_max;
+    if (sizes && (Math.max(w, h) > b.factor * hi || Math.min(w, h) * b.factor < lo))
+      notes.push(`this picture is ${w}×${h} pixels, the training images ${lo !== hi ? `${lo} to ${hi}` : lo} pixels a side`);
+    return notes.join('; ');
+  }
+
   function cropPadItem(im, step) {
     const [h, w] = step.size;
     return cropPadWindow(im, Math.floor((im.w - w) / 2), Math.floor((im.h - h) / 2), w, h, step.pad_mode || 'zeros');
@@ -407,7 +430,7 @@
     const str = (i, n) => String.fromCharCode(...b.subarray(i, i + n));
     if (b.length >= 8 && b[0] === 0x89 && str(1, 3) === 'PNG') {
       if (b.length < 24 || str(12, 4) !== 'IHDR') return { format: 'png', width: 0, height: 0, damaged: true };   // no header chunk
-      return { format: 'png', width: u32be(16), height: u32be(20) };
+      return { format: 'png', width: u32be(16), height: u32be(20), bitDepth: b[24], colorType: b[25] };
     }
     if (b.length >= 10 && (str(0, 6) === 'GIF87a' || str(0, 6) === 'GIF89a')) return { format: 'gif', width: u16le(6), height: u16le(8) };
     if (b.length >= 26 && str(0, 2) === 'BM') {
@@ -428,7 +451,7 @@
         const m = b[i + 1];
         if (m === 0xff) { i++; continue; }
         if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) { i += 2; continue; }
-        if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return { format: 'jpeg', width: u16be(i + 7), height: u16be(i + 5) };
+        if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return { format: 'jpeg', width: u16be(i + 7), height: u16be(i + 5), components: b[i + 9] };
         i += 2 + u16be(i + 2);
       }
       return { format: 'jpeg', width: 0, height: 0 };
@@ -440,6 +463,6 @@
 
   const ops = { item: Object.keys(ITEM), batch: Object.keys(BATCH) };   // what this page runs: build_static refuses a preprocess.json with others
 
-  return { ops, sizeNote, fitItem, boundSize, FILTERS, coefficients, resizePIL, resizeNearest, crop, pad, cropPadWindow, resizeItem, cropPadItem, toL, rgbaToRGB,
+  return { ops, sizeNote, borderLevel, unlikeTraining, fitItem, boundSize, FILTERS, coefficients, resizePIL, resizeNearest, crop, pad, cropPadWindow, resizeItem, cropPadItem, toL, rgbaToRGB,
            toFloat, div, normalize, cropRatio, areaPool, resample, preprocessSteps, itemSteps, preprocess, imageInfo };
 });
