@@ -18,7 +18,8 @@ from .learner import preserved, check_batches
 from copy import deepcopy
 
 # %% auto #0
-__all__ = ['FALL', 'MARGIN', 'MIN_DECADES', 'TRUTH', 'fall_levels', 'fall', 'LRReport', 'image_side', 'cpu_hint']
+__all__ = ['FALL', 'MARGIN', 'MIN_DECADES', 'TRUTH', 'SWEEP_RATES', 'BENCH_MODELS', 'fall_levels', 'fall', 'LRReport',
+           'image_side', 'cpu_hint']
 
 # %% ../nbs/03_lr.ipynb #4c2de804
 FALL, MARGIN, MIN_DECADES = 0.6, 0.4, 0.4   # measured with bench/bench_lr_truth.py: see the markdown above
@@ -59,7 +60,8 @@ class LRReport:
     suggestions: dict = field(default_factory=dict)   # {name in `_METHODS`: its lr, or None where it read nothing}
     pick: float|None = None
     pick_name: str = ''
-    reason: str = ''
+    reason: str = ''                                  # one line, in plain words
+    evidence: list = field(default_factory=list)      # the lines that back the reason: this curve, the benchmark
     warnings: list = field(default_factory=list)
     points: dict = field(default_factory=dict)
     fall_range: tuple|None = None
@@ -67,7 +69,7 @@ class LRReport:
     losses: list = field(default_factory=list)
     num_it: int = 100
     stopped_at: float|None = None
-    hint: str = ''
+    hint: str = ''                                    # `cpu_hint`, printed once before the run (not again here)
 
     def __iter__(self): return iter((self.minimum, self.steep))   # the book's `lr_min, lr_steep = ...`
     def __len__(self): return 2
@@ -93,7 +95,7 @@ class LRReport:
         out = ['lr_find suggestions:']
         out += [f"  {'→' if k==self.pick_name else ' '} {k:<8} {f(v)}" for k,v in self.suggestions.items()]
         out.append(f'pick: {f(self.pick)} ({self.pick_name}) — {self.reason}')
-        out += [f'warning: {w}' for w in self.warnings] + ([f'hint: {self.hint}'] if self.hint else [])
+        out += [f'  {e}' for e in self.evidence] + [f'warning: {w}' for w in self.warnings]
         return '\n'.join(out)
     __repr__ = __str__
 
@@ -123,14 +125,27 @@ class LRReport:
 for _k in _METHODS: setattr(LRReport, _k, property(lambda self, k=_k: self.suggestions.get(k), doc=f'The `{_k}` suggestion.'))
 
 # %% ../nbs/03_lr.ipynb #74ed217f
-# The worst valid loss, over the best of the 9-lr sweep, that the pick and each suggestion reached on the pipelines of
+# The worst valid loss, over the best of the SWEEP_RATES-lr sweep, that the pick and each suggestion reached on the pipelines of
 # bench/bench_lr_truth.py where training helped, and on which pipeline
 # (tests/test_lr.py recomputes these from tests/fixtures/lr_curves/)
 TRUTH = {'pick': (2.08, 'lesson3_mlp_37'), 'fall': (113.66, 'lesson3_mlp_37'), 'valley': (16.77, 'lesson3_mlp_37'),
          'minimum': (58.32, 'readme_digits37'), 'steep': (114.13, 'lesson3_mlp_37'),
          'slide': (16.12, 'sequential_digits')}
+SWEEP_RATES = 9   # the fixed learning rates the bench tries on each pipeline (len of its SWEEP)
 
-def _truth(k: str) -> str: return f'{TRUTH[k][0]:.1f}× ({TRUTH[k][1]})'
+# each model of bench/bench_lr_truth.py that TRUTH can name, in a student's words
+BENCH_MODELS = {'lesson3_mlp_37': "lesson 3's small MLP on 3s and 7s", 'ch4_linear_37': "chapter 4's linear model on 3s and 7s",
+                'readme_digits37': "the README's small CNN on 3s and 7s", 'digits_small_cnn': 'a small CNN on the ten digits',
+                'sequential_digits': 'a hand-written nn.Sequential on the ten digits',
+                'ch2_resnet18_64': "chapter 2's resnet18 on 64-px photos", 'ch2_resnet18_128': "chapter 2's resnet18 on 128-px photos",
+                'presizing_resnet18_64': "chapter 2's resnet18 on presized 64-px photos",
+                'ch2_resnet18_64_pretrained': "chapter 2's pretrained resnet18 on 64-px photos",
+                'timm_resnet18_64': "timm's resnet18 on 64-px photos"}
+
+def _worst(k: str, model: bool=True) -> str:
+    "TRUTH's figure for `k` (the pick or a suggestion), with the model it came from in words if `model`."
+    x, name = TRUTH[k]
+    return f'{x:.1f}×' + (f' (on {BENCH_MODELS[name]})' if model else '')
 
 def _agree(r: LRReport) -> list:
     "The other suggestions within 3× of the pick: agreement is evidence."
@@ -150,27 +165,35 @@ def _readings(r: LRReport) -> list:
     "The suggestions this curve gave, lowest lr first."
     return sorted((k for k,v in r.suggestions.items() if v), key=r.suggestions.get)
 
-def _pick_reason(r: LRReport, lrs, losses) -> str:
-    "Why the middle reading: the readings in order, what fall read, who agrees, what the ground truth found for each."
+def _pick_reason(r: LRReport, lrs, losses) -> tuple:
+    "`(reason, evidence)` for the middle suggestion: why, in one line; this curve's readings; what the benchmark found."
     ks, ag = _readings(r), _agree(r)
-    middle = ('as many read a lower rate as a higher one' if len(ks) % 2 else 'the lower of the two middle ones') + \
-             ", so no single reading thrown off by noise or by the curve's shape can move the pick"
-    others = [k for k in ('valley', 'fall', 'steep') if k != r.pick_name]
+    which = ('the middle of the {} suggestions: as many suggest a lower rate as a higher one' if len(ks) % 2
+             else 'the lower of the two middle ones of the {} suggestions').format(len(ks))
+    reason = f"{which}, so no single suggestion thrown off by a bump in the curve can move the pick."
     readings = ', '.join(f'{k} {r.suggestions[k]:.1e}' for k in ks)
-    agree = f"{' and '.join(ag)} agree{'s' if len(ag) == 1 else ''} within 3×; " if ag else ''
-    return (f"the middle of the {len(ks)} readings of the curve ({readings}): {middle}; "
-            + (_fall_words(r, lrs, losses) + '; ' if r.fall else '') + agree
-            + f"in bench_lr_truth the middle reading trained to at worst {_truth('pick')} the best valid loss, "
-            + ', '.join(f'{k} alone to {_truth(k)}' for k in others) + '.')
+    names = ' and '.join(ag) if len(ag) < 3 else f"{', '.join(ag[:-1])} and {ag[-1]}"
+    agree = f"; {names} agree{'s' if len(ag) == 1 else ''} with the pick within 3×" if ag else ''
+    curve = (f'this curve, lowest rate first: {readings}{agree}'
+             + (f'; {_fall_words(r, lrs, losses)}' if r.fall else '') + '.')
+    others = [k for k in ('valley', 'fall', 'steep') if k != r.pick_name]
+    one = len({TRUTH[k][1] for k in ['pick', *others]}) == 1     # all from one model: name it once
+    bench = ("in companion's benchmark (bench/bench_lr_truth.py), training at the middle suggestion gave a valid loss "
+             f"at worst {_worst('pick', not one)} the lowest that any of {SWEEP_RATES} fixed rates reached, "
+             + ', '.join(f'{k} alone up to {_worst(k, not one)}' for k in others)
+             + (f', all on {BENCH_MODELS[TRUTH["pick"][1]]}' if one else '') + '.')
+    return reason, [curve, bench]
 
 def _far(r: LRReport) -> list:
     "A warning for each suggestion over 100× from the pick, with what the ground truth says of it."
     out = []
     for k,v in r.suggestions.items():
         if not v or k == r.pick_name or max(v, r.pick)/min(v, r.pick) <= 100: continue
+        same = TRUTH[k][1] == TRUTH['pick'][1]
         out.append(f"{k} ({v:.1e}) is {max(v, r.pick)/min(v, r.pick):.0f}× {'lower' if v < r.pick else 'higher'} "
-                   f"than the pick: in bench_lr_truth, {k} trained to up to {_truth(k)} the best valid loss, "
-                   f"the pick to at worst {_truth('pick')}")
+                   f"than the pick: in companion's benchmark, training at {k}'s rate gave a valid loss up to "
+                   f"{_worst(k, False)} the lowest of {SWEEP_RATES} fixed rates (on {BENCH_MODELS[TRUTH[k][1]]}), "
+                   f"at the middle suggestion at worst {_worst('pick', not same)}")
     return out
 
 def _read_curve(lrs, losses, num_it: int=100, start_lr: float=1e-7, end_lr: float=10) -> LRReport:
@@ -214,7 +237,7 @@ def _read_curve(lrs, losses, num_it: int=100, start_lr: float=1e-7, end_lr: floa
         # the middle one; of an even number, the lower of the two middle ones
         r.pick_name = ks[(len(ks)-1)//2]
         r.pick = getattr(r, r.pick_name)
-        r.reason = _pick_reason(r, x.numpy(), y.numpy())
+        r.reason, r.evidence = _pick_reason(r, x.numpy(), y.numpy())
     elif r.valley:
         r.pick, r.pick_name = r.valley, 'valley'
         if doubtful: r.reason = ("this curve can't be read with confidence (see the warnings), "
@@ -254,7 +277,7 @@ def cpu_hint(learn: Learner, num_it: int=100) -> str:
     if side is None or side <= 64: return ''
     n = max(len(learn.dls.train), 1)
     return (f'on the CPU, lr_report trains {num_it} batches of {side}-px images, {num_it/n:.2g} epochs of this data: '
-            'lr_report(num_it=50) takes half the time, and a DataBlock at size 64 makes every batch quicker.')
+            f'lr_report(num_it={num_it//2}) takes half the time, and a DataBlock at size 64 makes every batch quicker.')
 
 @patch
 @delegates(Learner.lr_find, but=['show_plot', 'suggest_funcs'])
@@ -268,7 +291,7 @@ def lr_report(self: Learner,
     "Run `lr_find` once; return every suggestion, the pick, warnings and the curve, the learner left exactly as it was."
     check_batches(self)   # no batch to run: say why, rather than fastai's ZeroDivisionError
     hint = cpu_hint(self, num_it)
-    if hint: print(f'hint: {hint}', flush=True)
+    if hint: print(f'hint: {hint}', flush=True)      # now, before the slow run; the report does not repeat it
     with preserved(self), self.added_cbs(_one_bar(self)):
         self.lr_find(start_lr=start_lr, end_lr=end_lr, num_it=num_it, show_plot=False, suggest_funcs=None, **kwargs)
         lrs, losses = list(self.recorder.lrs), [float(o) for o in self.recorder.losses]

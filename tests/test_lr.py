@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np, pytest, torch
 from fastai.vision.all import set_seed, Callback
 from companion.learner import learner, image_dls
-from companion.lr import LRReport, TRUTH
+from companion.lr import LRReport, TRUTH, BENCH_MODELS, SWEEP_RATES
 
 def _learn(path, seed=0):
     "A learner with its optimizer already made (as after a first fit), so that lr_report has an optimizer state to put back."
@@ -83,7 +83,7 @@ def test_chapter2_curves_pick_in_the_fall():
         r = LRReport.from_curve(res['lrs'], res['losses'])
         assert 1e-4 <= r.pick <= 1e-1 and (r.steep < 1e-5) == dip, (name, r)
         lo, hi = r.fall_range
-        assert lo <= r.fall < hi and 'middle of the 5 readings' in r.reason, (name, r)
+        assert lo <= r.fall < hi and 'middle of the 5 suggestions' in r.reason, (name, r)
 
 def test_truth_is_what_the_saved_runs_say():
     "lr.TRUTH, quoted in the warnings, is each suggestion's worst valid loss over the best on the judged pipelines of the saved bench runs; every pick today's rules make has a run."
@@ -97,10 +97,27 @@ def test_truth_is_what_the_saved_runs_say():
         assert all(math.isfinite(v) for v,_ in got), f'{c}: a reading without a run: run `python bench/bench_lr_truth.py --replay` and update lr.TRUTH'
         worst = max(got)
         assert TRUTH[c][1] == worst[1] and TRUTH[c][0] == pytest.approx(worst[0], abs=0.006), (c, TRUTH[c], worst)
+    assert SWEEP_RATES == len(bench.SWEEP) and set(bench.pipelines()) <= set(BENCH_MODELS)   # every model the report can name, in words
 
 def test_far_suggestion_says_what_the_truth_found():
+    "The pick's reason is one plain line; the figures under it and in the far warning are TRUTH's, each model named in words."
     res = _curve('presizing_resnet18_64')
     r = LRReport.from_curve(res['lrs'], res['losses'])
     far = [w for w in r.warnings if w.startswith('steep')]
-    assert far and f"{TRUTH['steep'][0]:.1f}× ({TRUTH['steep'][1]})" in far[0] and f"{TRUTH['pick'][0]:.1f}×" in far[0], r.warnings
+    model = lambda k: BENCH_MODELS[TRUTH[k][1]]
+    assert far and (f"up to {TRUTH['steep'][0]:.1f}× the lowest of {SWEEP_RATES} fixed rates (on {model('steep')})" in far[0]
+                    and f"at worst {TRUTH['pick'][0]:.1f}×" in far[0]), r.warnings
+    bench = r.evidence[-1]
+    assert f"at worst {TRUTH['pick'][0]:.1f}×" in bench and model('pick') in bench, bench
+    for k in ('fall', 'steep'): assert f'{k} alone up to {TRUTH[k][0]:.1f}×' in bench, (k, bench)
+    assert '\n' not in r.reason and '×' not in r.reason and r.reason.startswith('the middle of the 5 suggestions'), r.reason
+    assert not any(name in str(r) for name in BENCH_MODELS), str(r)                        # no internal bench name
     assert not any('try two' in w for w in r.warnings)
+
+def test_cpu_hint_said_once(digits37_path, capsys):
+    "On the CPU with images over 64 px the hint prints once, before the run: the printed report does not repeat it."
+    learn = learner(image_dls(digits37_path, size=128))
+    with learn.no_bar(): rep = learn.lr_report(num_it=10, show_plot=False)
+    print(rep)
+    out = capsys.readouterr().out
+    assert rep.hint and out.count(rep.hint) == 1 and out.index(rep.hint) < out.index('lr_find suggestions'), out
