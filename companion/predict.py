@@ -16,10 +16,10 @@ from .images import *
 from .runtime import *
 
 # %% auto #0
-__all__ = ['softmax_classifier', 'fit_step', 'data_title', 'learner_preprocess', 'ExportCheckError', 'onnx_note', 'export_onnx',
-           'export_program', 'check_export', 'reader_files', 'save_examples', 'export_model', 'PickleWarning',
-           'LoadError', 'explain_load_error', 'PickleTrustError', 'pickle_imports', 'load_learner_safely', 'export_pkl',
-           'predict_files']
+__all__ = ['softmax_classifier', 'fit_step', 'data_folder', 'data_title', 'learner_preprocess', 'ExportCheckError', 'onnx_note',
+           'export_onnx', 'export_program', 'check_export', 'reader_files', 'save_examples', 'export_model',
+           'PickleWarning', 'LoadError', 'explain_load_error', 'PickleTrustError', 'pickle_imports',
+           'load_learner_safely', 'export_pkl', 'predict_files']
 
 # %% ../nbs/07b_predict.ipynb #fffa45d8
 # the class's rule, not the instance's current value
@@ -114,8 +114,8 @@ def fit_step(size) -> dict:
     "The `fit` item step for a Learner without `Resize`, learned at `size` (h, w): squish near-squares, crop the rest."
     return dict(op='fit', size=_hw(size), squish_within=0.1, method='crop', pad_mode='border', resample=2)
 
-def data_title(learn) -> str|None:
-    "A title from the Learner's data folder ('bear_photos' -> 'Bear photos'): `path`, else its files' folder; or None."
+def data_folder(learn) -> Path|None:
+    "The Learner's data folder: `dls.path`, else the folder its files share (above a label, train/ or valid/ folder); or None."
     p = str(getattr(learn.dls, 'path', '') or '')
     if p in ('', '.'):   # fastai's default path: look at the files
         items = getattr(learn.dls.train_ds, 'items', None)
@@ -125,7 +125,12 @@ def data_title(learn) -> str|None:
         # one label, or one file
         if Path(p).name in [str(v) for v in learn.dls.vocab] or Path(p).is_file(): p = str(Path(p).parent)
     p = Path(p).resolve()
-    name = re.sub(r'[_-]+', ' ', p.parent.name if p.name.lower() in ('train', 'valid', 'images') else p.name).strip()
+    return p.parent if p.name.lower() in ('train', 'valid') else p
+
+def data_title(learn) -> str|None:
+    "A title from the Learner's data folder ('bear_photos' -> 'Bear photos', see `data_folder`); or None."
+    if (p := data_folder(learn)) is None: return None
+    name = re.sub(r'[_-]+', ' ', p.parent.name if p.name.lower() == 'images' else p.name).strip()
     return name[:1].upper() + name[1:] if name else None
 
 def learner_preprocess(learn, # a single-label image classifier
@@ -230,6 +235,7 @@ def check_export(learn, # the Learner that was exported
                  path, # the folder `export_model` wrote
                  n: int=4, # validation images to compare on (two random images are added)
                  atol: float=1e-5, # largest difference allowed in a probability
+                 n_reader: int=4, # of the files fastai and the Space read differently, how many to predict both ways
                 ) -> dict:
     "Compare `learn.predict` with each backend of the folder `path` on `n` validation images and two random ones."
     import torch
@@ -250,40 +256,45 @@ def check_export(learn, # the Learner that was exported
                                        "this Learner uses something export_model can't rebuild; "
                                        "keep using learn.export() for it, and please report it")
         res[f'{backend}_max_abs_diff'] = diff
-    if odd := reader_files(learn): res['read_differently'] = _read_differently(learn, p, odd)
+    looked, odd = reader_files(learn)
+    if odd:
+        res['read_differently'] = _read_differently(learn, p, odd, looked, n_reader)
+        res['read_differently_found'] = len(odd)
     return dict(items=len(items), **res)
 
-def reader_files(learn, # the Learner whose image files to look at
-                 k: int=4, # at most this many files
-                 scan: int=400, # files looked at (validation first, then training)
-                ) -> list:
-    "The learner's image files whose pixels depend on the reader (`data.READER`), with what each holds."
-    from companion.data import reader_problems
-    out = []
-    for ds in (learn.dls.valid_ds, learn.dls.train_ds):
-        its = getattr(ds, 'items', [])
-        if hasattr(its, 'columns'): its = its['path'].tolist() if 'path' in its.columns else []
-        for o in list(its)[:scan]:
-            if isinstance(o, (str, Path)) and (probs := reader_problems(o)): out.append((Path(o), probs))
-            if len(out) == k: return out
-    return out
+def _image_items(ds) -> list[Path]:
+    "The image files a dataset's items name (a DataFrame's `path` column); [] when they are not files."
+    its = getattr(ds, 'items', [])
+    if hasattr(its, 'columns'): its = its['path'].tolist() if 'path' in its.columns else []
+    return [Path(o) for o in its if isinstance(o, (str, Path))]
 
-def _read_differently(learn, p, odd: list) -> list:
-    "Predict each of `odd` as fastai reads it and as the Space does; print which way each was read; the rows."
-    from companion.data import HOW_READ
+def reader_files(learn, # the Learner whose image files to look at
+                 scan: int=400, # files looked at in each of the validation and the training set
+                ) -> tuple[int, list]:
+    "How many files were looked at, and those whose pixels depend on the reader (`data.READER`) with what each holds."
+    from companion.data import reader_problems
+    fs = [f for ds in (learn.dls.valid_ds, learn.dls.train_ds) for f in _image_items(ds)[:scan]]
+    return len(fs), [(f, ps) for f in fs if (ps := reader_problems(f))]
+
+def _read_differently(learn, p, odd: list, looked: int, k: int) -> list:
+    "Predict the first `k` of `odd` as fastai reads them and as the Space does; print how many and which, each its |Δp|."
+    from companion.data import HOW_READ, fix_how
     rows = []
-    for f, probs in odd:
+    for f, probs in odd[:k]:
         l2, _, p2 = p.predict(f)
         try: (lbl, pf), = _learn_probs(learn, [f])
         except Exception as e: lbl, pf = f"can't read it ({type(e).__name__})", p2*np.nan
-        rows.append(dict(file=f.name, read=', '.join(d for _, d in probs), fastai=lbl, space=l2,
+        rows.append(dict(file=f'{f.parent.name}/{f.name}', read=', '.join(d for _, d in probs), fastai=lbl, space=l2,
                          max_abs_diff=round(float(np.nanmax(np.abs(p2 - pf), initial=0)), 4)))
-    worst = max(r['max_abs_diff'] for r in rows)
-    print(f'export check: fastai and the Space read {len(rows)} of the learner\'s images differently '
-          f'(predictions differ by up to |Δp| {worst:.2g}):')
-    for r in rows: print(f"  {r['file']} ({r['read']}): learn.predict says {r['fastai']}, the Space says {r['space']}")
+    worst, some = max(r['max_abs_diff'] for r in rows), f'{len(rows)} of them' if len(rows) < len(odd) else 'each'
+    print(f"export check: fastai and the Space read {len(odd)} of the learner's images differently "
+          f"({looked} looked at); {some} predicted both ways, the predictions differ by up to |Δp| {worst:.2g}:")
+    for r in rows:
+        print(f"  {r['file']} ({r['read']}): learn.predict says {r['fastai']}, the Space says {r['space']}, "
+              f"max |Δp| {r['max_abs_diff']:.2g}")
     for kind in dict.fromkeys(k for _, ps in odd for k, _ in ps): print(f'  {kind}: {HOW_READ[kind]}')
-    print('  companion audit DATA --fix rewrites such files as the Space reads them; train again so both see the same pixels')
+    print(f'  {fix_how(data_folder(learn) or "DATA")} rewrites such files as the Space reads them; '
+          'train again so both see the same pixels')
     return rows
 
 def _safe_dir(name: str) -> bool: return name not in ('', '.', '..') and not any(c in name for c in '/\\\0')

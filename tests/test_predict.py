@@ -303,16 +303,28 @@ print(sorted(p.name for p in out.iterdir()))"""
     assert json.loads((tmp_path/'m'/'preprocess.json').read_text())['check']['torch_max_abs_diff'] < 1e-5
 
 def test_export_check_names_images_read_differently(digits37_path, tmp_path, capsys):
-    "A phone photo stored sideways (EXIF orientation 6) among the learner's images: the export check predicts it both ways and says how each read it."
+    "Phone photos stored sideways (EXIF orientation 6), named alike in two label folders: the export check says how many it found and how many it predicted both ways, names each by its label folder, with its |Δp|."
     from companion.learner import image_dls, learner
+    from companion.predict import check_export
     root = shutil.copytree(digits37_path, tmp_path/'d')
-    f = sorted((root/'valid'/'3').glob('*.png'))[0]
-    im = Image.open(f).convert('RGB'); ex = im.getexif(); ex[0x0112] = 6
-    im.save(f.with_suffix('.jpg'), exif=ex, quality=95); f.unlink()
+    for lab in '37':
+        f = sorted((root/'valid'/lab).glob('*.png'))[0]
+        im = Image.open(f).convert('RGB'); ex = im.getexif(); ex[0x0112] = 6
+        im.save(f.with_name('phone.jpg'), exif=ex, quality=95); f.unlink()
     learn = learner(image_dls(root, bs=16))
     out = export_model(learn, tmp_path/'m', n_check=2)
     said = capsys.readouterr().out
-    rows = json.loads((out/'preprocess.json').read_text())['check']['read_differently']
-    assert [(r['file'], r['read']) for r in rows] == [(f.with_suffix('.jpg').name, 'EXIF orientation 6')]
-    assert rows[0]['max_abs_diff'] > 0                     # fastai reads it sideways, the Space upright: not the same pixels
-    assert "read 1 of the learner's images differently" in said and 'the Space turns it upright' in said and '--fix' in said
+    check = json.loads((out/'preprocess.json').read_text())['check']
+    rows = check['read_differently']
+    assert sorted((r['file'], r['read']) for r in rows) == [('3/phone.jpg', 'EXIF orientation 6'), ('7/phone.jpg', 'EXIF orientation 6')]
+    assert check['read_differently_found'] == 2
+    assert all(r['max_abs_diff'] > 0 for r in rows)        # fastai reads them sideways, the Space upright: not the same pixels
+    looked = sum(min(len(ds.items), 400) for ds in (learn.dls.valid_ds, learn.dls.train_ds))
+    assert f"read 2 of the learner's images differently ({looked} looked at); each predicted both ways" in said, said
+    for r in rows: assert f"{r['file']} (EXIF orientation 6): " in said and f"max |Δp| {r['max_abs_diff']:.2g}" in said, said
+    d = root.resolve()
+    assert 'the Space turns it upright' in said and f'fix_images({str(d)!r}) (in a terminal: companion audit {d} --fix)' in said, said
+    res = check_export(learn, out, n=2, n_reader=1)         # more found than checked: both counts said
+    assert len(res['read_differently']) == 1 and res['read_differently_found'] == 2
+    said = capsys.readouterr().out
+    assert "read 2 of the learner's images differently" in said and '; 1 of them predicted both ways' in said, said

@@ -95,6 +95,8 @@ def test_audit_fix_makes_training_read_what_the_space_reads(tmp_path):
     from companion.images import open_image_file, to_rgb
     data = real_folder(tmp_path/'bears')
     before = snapshot(data)
+    r = run_cli('audit', data)                             # a terminal is told the command, not the Python call
+    assert f'companion audit {data} --fix rewrites it' in r.stdout and 'fix_images(' not in r.stdout, r.stdout
     r = run_cli('audit', data, '--fix')
     assert r.returncode == 1 and 'rewrote 2 images as upright 8-bit RGB' in r.stdout, r.stdout + r.stderr   # the unreadable files are still listed
     assert 'rotated' not in r.stdout and 'cmyk ' not in r.stdout and f'companion clean undo {data} puts back the 2 files of apply' in r.stdout, r.stdout
