@@ -271,9 +271,9 @@ def find_chromium() -> str|None:
     "The Chromium executable: `chromium` on the PATH, else /usr/bin/chromium; None when neither is there."
     return next((p for p in (shutil.which('chromium'), '/usr/bin/chromium') if p and Path(p).is_file()), None)
 
-STATIC_UPLOAD_CASES = {k: (a, w if a == 'refuse' else '') for k, (a, w) in UPLOAD_CASES.items()} | {
+STATIC_UPLOAD_CASES = UPLOAD_CASES | {
     'oversize': ('refuse', 'damaged'),       # no size limit in a browser: the file is refused as the broken PNG it is
-    'rgba': ('convert', 'transparent')}      # the browser converts the others without a word
+    'animated': ('convert', '')}             # the browser shows the first frame without a word; the others get the app's note
 
 class StaticServer:
     "A folder served over http by a thread of this process, as the Hub serves a static Space: a context manager."
