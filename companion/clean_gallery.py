@@ -25,9 +25,11 @@ def cell_text(x) -> str:
 
 def thumbnail_png(fn, size: int=192) -> bytes:
     "PNG bytes of image `fn` as the Space reads it (upright 8-bit RGB), no larger than `size` (b'' if it cannot be read)."
-    from companion.images import load_image
-    try:
-        im, _ = load_image(fn)
+    from PIL import Image
+    from companion.images import open_image_file, to_rgb
+    try:   # any size Pillow opens, as fastai trains on it (a Space refuses over MAX_PIXELS); a JPEG decodes at 1/2 to 1/8
+        im = open_image_file(fn, max_pixels=2*Image.MAX_IMAGE_PIXELS, max_side=2**16); im.draft('RGB', (size, size))
+        im, _ = to_rgb(im)
         im.thumbnail((size, size)); b = io.BytesIO(); im.save(b, format='PNG'); return b.getvalue()
     except (OSError, ValueError): return b''
 
