@@ -330,7 +330,9 @@ def undo(self: Cleaner,
                     if self.moved.get(m.src) == m or (m.action == 'fixed' and m.dst in fixed)]
             u = self._batch('undo', back, of=bid)
             skipped = self.batches[u]['skipped']
-            res.append(dict(batch=bid, restored=len(back) - len(skipped), skipped=skipped))
+            gone = {src for src, _ in skipped}   # a rewrite going back to the quarantine is not a file put back
+            res.append(dict(batch=bid, skipped=skipped,
+                            restored=sum(m.src not in gone for m in back if m.action != 'fixed')))
     return res
 
 # %% ../nbs/06c_clean.ipynb #2dd8f137
