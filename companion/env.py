@@ -181,14 +181,19 @@ def _hinted(shell, etype, evalue, tb, tb_offset=None):
     shell.showtraceback((etype, evalue, tb), tb_offset=tb_offset, exception_only=short)
     if hint: print(f'companion: {hint}', file=sys.stderr)
 
+def _script_hint(etype, evalue, tb):
+    "Python's own traceback, `explain`'s sentence under it: a script's `sys.excepthook`."
+    sys.__excepthook__(etype, evalue, tb)
+    if hint := explain(evalue): print(f'companion: {hint}', file=sys.stderr)
+
 def install_hints(shell=None) -> bool:
-    "In IPython, print `explain`'s sentence under the errors it knows (`set_custom_exc`); False outside IPython."
+    "Print `explain`'s sentence under the errors it knows: in IPython (`set_custom_exc`), else in a script (`sys.excepthook`)."
     if shell is None:
         try: from IPython import get_ipython; shell = get_ipython()
-        except ImportError: return False
-    if shell is None: return False
-    shell.set_custom_exc((ModuleNotFoundError, OSError), _hinted)
-    return True
+        except ImportError: shell = None
+    if shell is not None: shell.set_custom_exc((ModuleNotFoundError, OSError), _hinted); return True
+    if sys.excepthook is sys.__excepthook__: sys.excepthook = _script_hint   # another tool's hook is left alone
+    return sys.excepthook is _script_hint
 
 # %% ../nbs/00_env.ipynb #74958ff4
 def in_notebook() -> bool:
