@@ -19,8 +19,8 @@ from .distrib import init_distrib, is_main, broadcast_obj, backend, launch, alon
 from .announce import PhaseAnnouncer
 
 # %% auto #0
-__all__ = ['GAIN', 'LossHistory', 'history_from', 'random_guess', 'Coaching', 'inflated_train_loss', 'more_training',
-           'verdict_holds', 'replay', 'TrainReport', 'train', 'save_plot', 'train_folder']
+__all__ = ['GAIN', 'MIN_BATCHES', 'LossHistory', 'history_from', 'random_guess', 'Coaching', 'inflated_train_loss',
+           'more_training', 'verdict_holds', 'replay', 'TrainReport', 'train', 'save_plot', 'train_folder']
 
 # %% ../nbs/04b_train.ipynb #99d86df3
 class LossHistory(Callback):
@@ -109,6 +109,9 @@ class Coaching:
         v, why, ev = _verdict(history, guess, inflated)
         level, note = _guess(guess)
         if level is None: why, ev['random_guess_note'] = f'{why}. {note}', note
+        if n := ev.get('too_few_batches'):
+            why += (f'; only {n} training batches in this fit, too few for the training curve to say anything, so the '
+                    'verdict rests on the epochs\' losses: more epochs, or a smaller bs, give the coach a curve to read')
         return cls(v, why, _ADVICE[v], ev, history, _metric(history['names'])[0])
 
     def plot(self, ax=None):
@@ -156,6 +159,8 @@ class Coaching:
 # %% ../nbs/04b_train.ipynb #1ccb6e9f
 # a real gain from training longer: >= 1 point of accuracy, or a valid loss >= 5 % lower
 GAIN = dict(points=1., valid_fall=0.05)
+# fewer training batches than this in a fit: the first and last smoothed losses are a batch or two each, mostly noise
+MIN_BATCHES = 8
 
 def _metric(names: list) -> tuple:
     mets = names[2:]
@@ -202,10 +207,12 @@ def _verdict(h: dict, guess=None, inflated: str='') -> tuple:
             return 'diverged', (f'the valid loss ended at {vl[-1]:.3g}, '
                                 f'more than 4x where the training loss started ({bl[0]:.3g})'
                                 + (f'; {said}' if chance else '')), ev
-    if bl[-1] > 1.5*bl[0]:
+    short = len(bl) < MIN_BATCHES
+    if short: ev['too_few_batches'] = len(bl)
+    if bl[-1] > 1.5*bl[0] and not short:
         return 'diverged', f'the training loss {_change(bl[0], bl[-1])}, from {bl[0]:.3g} to {bl[-1]:.3g}', ev
     fall = 1 - bl[-1]/bl[0]; ev['fall'] = float(fall)
-    if fall < 0.10 and (chance is None or bl[-1] > 0.7*chance):
+    if fall < 0.10 and (chance is None or bl[-1] > 0.7*chance) and not short:
         return 'not_learning', (f'the training loss {_change(bl[0], bl[-1])}, from {bl[0]:.3g} to {bl[-1]:.3g}'
                                 + (f'; {said}' if chance else '')), ev
     if len(vl) >= 3:
@@ -236,7 +243,7 @@ def _verdict(h: dict, guess=None, inflated: str='') -> tuple:
         if tl[-1] > vl[-1] and inflated: ev['train_above_valid_because'] = inflated
     else:
         q = bl[-max(len(bl)//4, 2):]; drop = 1 - q[-1]/q[0]; ev['last_quarter_train_drop'] = float(drop)
-        if drop > GAIN['valid_fall']:
+        if drop > GAIN['valid_fall'] and not short:
             return 'underfitting', (f'the training loss still fell {drop:.0%} over the last quarter of the batches '
                                     f'({q[0]:.3g} to {q[-1]:.3g})'), ev
     why = (f'loss fell from {bl[0]:.3g} to {bl[-1]:.3g}' + (f', valid loss {vl[-1]:.3g}' if len(vl) else '')

@@ -44,7 +44,7 @@ def test_diverged(sub):
     json.dumps(_jsonable(c.as_dict()), allow_nan=False)                 # the report stays plain JSON even with inf/NaN losses
 
 def test_not_learning(sub):
-    c = _run(sub, 1, 1e-7).coach(show_plot=False)
+    c = _run(sub, 1, 1e-7, bs=32).coach(show_plot=False)               # 9 batches: enough for the coach to read the curve
     assert c.verdict == 'not_learning', c
     assert c.evidence['fall'] < 0.1 and 'Raise the learning rate' in c.advice
 
