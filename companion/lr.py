@@ -123,6 +123,7 @@ class LRReport:
 
 # `report.valley`, `report.minimum`, ...: one read-only attribute per method of `_METHODS`, so a new method needs no new field
 for _k in _METHODS: setattr(LRReport, _k, property(lambda self, k=_k: self.suggestions.get(k), doc=f'The `{_k}` suggestion.'))
+del _k
 
 # %% ../nbs/03_lr.ipynb #74ed217f
 # The worst valid loss, over the best of the SWEEP_RATES-lr sweep, that the pick and each suggestion reached on the pipelines of
